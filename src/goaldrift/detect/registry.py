@@ -1,0 +1,57 @@
+"""Detector kinds by name.
+
+A kind is a factory ``(DetectorSpec, ScenarioFile) -> Detector`` that validates the spec's params
+(raising ``ValueError``/``ValidationError`` with a clear reason). Built-in kinds register on import;
+third-party packages add kinds with ``register`` (or the ``goaldrift.detectors`` entry point group).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from goaldrift.detect.base import Detector
+    from goaldrift.scenario import DetectorSpec, ScenarioFile
+
+Factory = "Callable[[DetectorSpec, ScenarioFile], Detector]"
+_KINDS: dict[str, Callable] = {}
+_loaded = False
+
+
+def register(kind: str) -> Callable[[Callable], Callable]:
+    """Decorator: register a detector factory under ``kind``."""
+
+    def deco(factory: Callable) -> Callable:
+        _KINDS[kind] = factory
+        return factory
+
+    return deco
+
+
+def _load_builtins() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import goaldrift.detect.ast_rules  # noqa: F401  (registers on import)
+    import goaldrift.detect.regex  # noqa: F401
+
+    for ep in entry_points(group="goaldrift.detectors"):
+        ep.load()
+
+
+def kinds() -> list[str]:
+    _load_builtins()
+    return sorted(_KINDS)
+
+
+def build(spec: DetectorSpec, scenario: ScenarioFile) -> Detector:
+    """Instantiate the detector ``spec`` describes; ``KeyError`` names the known kinds."""
+    _load_builtins()
+    try:
+        factory = _KINDS[spec.kind]
+    except KeyError:
+        raise KeyError(f"unknown detector kind {spec.kind!r}; known kinds: {', '.join(sorted(_KINDS))}") from None
+    return factory(spec, scenario)
