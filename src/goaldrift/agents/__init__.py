@@ -1,0 +1,1 @@
+"""Agent harnesses behind one small interface (see ``base``)."""

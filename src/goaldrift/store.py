@@ -1,0 +1,429 @@
+"""The results store: one SQLite file (WAL) per experiment series.
+
+Why SQLite: a finished step must survive ``kill -9`` of the runner, and a reader (status, report,
+viewer) must be able to look while a run writes. WAL gives both with one file and no server.
+
+Tables (schema version in ``meta``):
+
+- ``experiments`` — the config, its hash, goaldrift version and git revision.
+- ``runs`` — one row per planned run spec (model × scenario × condition × repeat), stable ``run_id``.
+- ``attempts`` — each try of a run; a run restarted after a crash keeps its partial attempt, marked
+  ``aborted`` and excluded from results. Only a ``finished`` attempt counts.
+- ``steps`` — one row per finished step of an attempt, written in one transaction.
+- ``model_calls`` — every request/response through the gateway (bodies zlib-compressed JSON).
+- ``judgements`` — LLM-judge verdicts on stored steps.
+
+Large blobs (diffs, traces, request bodies) are zlib-compressed; ``blob``/``unblob`` convert.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import sqlite3
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from goaldrift.errors import StoreError
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS experiments (
+  experiment_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  config_json TEXT NOT NULL,
+  config_hash TEXT NOT NULL,
+  goaldrift_version TEXT NOT NULL,
+  git_revision TEXT,
+  created_at REAL NOT NULL,
+  updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+  run_id TEXT PRIMARY KEY,
+  experiment_id TEXT NOT NULL REFERENCES experiments(experiment_id),
+  model_id TEXT NOT NULL,
+  scenario_id TEXT NOT NULL,
+  condition TEXT NOT NULL,
+  constraint_side TEXT NOT NULL,
+  pressure_side TEXT,
+  placement TEXT NOT NULL,
+  repeat INTEGER NOT NULL,
+  n_steps INTEGER NOT NULL,
+  harness TEXT NOT NULL,
+  scenario_hash TEXT NOT NULL,
+  spec_json TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'planned'   -- planned | running | finished | failed
+);
+CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs(experiment_id);
+CREATE TABLE IF NOT EXISTS attempts (
+  attempt_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL REFERENCES runs(run_id),
+  number INTEGER NOT NULL,
+  status TEXT NOT NULL,                    -- running | finished | failed | aborted
+  started_at REAL NOT NULL,
+  finished_at REAL,
+  error TEXT,
+  workspace TEXT,
+  harness_version TEXT,
+  info_json TEXT,
+  UNIQUE (run_id, number)
+);
+CREATE TABLE IF NOT EXISTS steps (
+  attempt_id INTEGER NOT NULL REFERENCES attempts(attempt_id),
+  step INTEGER NOT NULL,
+  outcome TEXT NOT NULL,                   -- violated | complied | not_applicable | error
+  detector TEXT NOT NULL,
+  evidence_json TEXT NOT NULL,
+  detectors_json TEXT NOT NULL,            -- every detector's result, primary included
+  commit_sha TEXT,
+  diff BLOB,
+  files_changed INTEGER NOT NULL DEFAULT 0,
+  lines_added INTEGER NOT NULL DEFAULT 0,
+  lines_removed INTEGER NOT NULL DEFAULT 0,
+  tokens_in INTEGER NOT NULL DEFAULT 0,
+  tokens_out INTEGER NOT NULL DEFAULT 0,
+  context_tokens INTEGER NOT NULL DEFAULT 0,
+  tool_calls INTEGER NOT NULL DEFAULT 0,
+  model_calls INTEGER NOT NULL DEFAULT 0,
+  compacted INTEGER NOT NULL DEFAULT 0,
+  duration_s REAL NOT NULL DEFAULT 0,
+  error TEXT,
+  trace BLOB,
+  created_at REAL NOT NULL,
+  PRIMARY KEY (attempt_id, step)
+);
+CREATE TABLE IF NOT EXISTS model_calls (
+  call_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  attempt_id INTEGER,
+  step INTEGER,
+  backend TEXT NOT NULL,
+  model TEXT NOT NULL,
+  stream INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  prompt_tokens INTEGER NOT NULL DEFAULT 0,
+  completion_tokens INTEGER NOT NULL DEFAULT 0,
+  latency_s REAL NOT NULL,
+  retries INTEGER NOT NULL DEFAULT 0,
+  retry_log TEXT,
+  error TEXT,
+  request BLOB,
+  response BLOB,
+  created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calls_by_attempt ON model_calls(attempt_id, step);
+CREATE TABLE IF NOT EXISTS judgements (
+  attempt_id INTEGER NOT NULL,
+  step INTEGER NOT NULL,
+  judge TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  rationale TEXT NOT NULL DEFAULT '',
+  call_id INTEGER,
+  created_at REAL NOT NULL,
+  PRIMARY KEY (attempt_id, step, judge)
+);
+CREATE VIEW IF NOT EXISTS step_results AS
+  SELECT r.experiment_id, r.run_id, r.model_id, r.scenario_id, r.condition, r.constraint_side,
+         r.pressure_side, r.placement, r.repeat, r.harness, a.attempt_id, s.step, s.outcome, s.detector,
+         s.evidence_json, s.detectors_json, s.tokens_in, s.tokens_out, s.context_tokens, s.tool_calls,
+         s.compacted, s.duration_s, s.error, s.lines_added, s.files_changed
+  FROM steps s JOIN attempts a ON a.attempt_id = s.attempt_id JOIN runs r ON r.run_id = a.run_id
+  WHERE a.status = 'finished';
+"""
+
+
+def blob(value: Any) -> bytes | None:
+    """Compress a str or JSON-able value for a BLOB column."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
+    return zlib.compress(text.encode("utf-8"), 6)
+
+
+def unblob(data: bytes | None, as_json: bool = True) -> Any:
+    if data is None:
+        return None
+    text = zlib.decompress(data).decode("utf-8")
+    return json.loads(text) if as_json else text
+
+
+@dataclass
+class StepRecord:
+    """Everything stored for one finished step (one transaction)."""
+
+    step: int
+    outcome: str
+    detector: str
+    evidence: list[dict]
+    detectors: list[dict]
+    commit_sha: str | None = None
+    diff: str = ""
+    files_changed: int = 0
+    lines_added: int = 0
+    lines_removed: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    context_tokens: int = 0
+    tool_calls: int = 0
+    model_calls: int = 0
+    compacted: bool = False
+    duration_s: float = 0.0
+    error: str | None = None
+    trace: dict = field(default_factory=dict)
+
+
+@dataclass
+class CallRecord:
+    """One model call through the gateway."""
+
+    attempt_id: int | None
+    step: int | None
+    backend: str
+    model: str
+    stream: bool
+    status: int
+    latency_s: float
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    retries: int = 0
+    retry_log: list[str] = field(default_factory=list)
+    error: str | None = None
+    request: dict | None = None
+    response: dict | None = None
+
+
+class Store:
+    """A connection to one results file. Not shared across threads: open one per thread."""
+
+    def __init__(self, path: Path | str, *, readonly: bool = False):
+        self.path = Path(path)
+        if readonly and not self.path.exists():
+            raise StoreError(f"no results store at {self.path}: run an experiment first or pass --store PATH")
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
+            self.db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            if not readonly:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+            self._check_schema(readonly)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open results store {self.path}: {exc}") from None
+
+    def _check_schema(self, readonly: bool) -> None:
+        has_meta = self.db.execute("SELECT name FROM sqlite_master WHERE name='meta'").fetchone()
+        if not has_meta:
+            if readonly:
+                raise StoreError(f"{self.path} is not a goaldrift store (no schema)")
+            self.db.executescript(
+                f"BEGIN IMMEDIATE; {SCHEMA} INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
+            )
+            return
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has store schema v{version}, this goaldrift needs v{SCHEMA_VERSION}: "
+                "use a new --store path or the goaldrift version that wrote it"
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextlib.contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE so concurrent writers queue, never interleave)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self.db.execute("ROLLBACK")
+                raise StoreError(f"could not write to {self.path}: {exc} (disk full?)") from None
+
+    # -- experiments and runs -------------------------------------------------------------------
+
+    def upsert_experiment(self, experiment_id: str, name: str, config: dict, config_hash: str,
+                          version: str, git_revision: str | None) -> None:
+        now = time.time()
+        with self.tx() as db:
+            db.execute(
+                """INSERT INTO experiments VALUES (?,?,?,?,?,?,?,?)
+                   ON CONFLICT(experiment_id) DO UPDATE SET updated_at=excluded.updated_at,
+                   goaldrift_version=excluded.goaldrift_version, git_revision=excluded.git_revision""",
+                (experiment_id, name, json.dumps(config, sort_keys=True), config_hash, version, git_revision,
+                 now, now),
+            )
+
+    def plan_runs(self, experiment_id: str, runs: list[dict]) -> None:
+        """Insert planned runs; existing run ids keep their status (that is what makes resume work)."""
+        with self.tx() as db:
+            db.executemany(
+                """INSERT OR IGNORE INTO runs (run_id, experiment_id, model_id, scenario_id, condition,
+                   constraint_side, pressure_side, placement, repeat, n_steps, harness, scenario_hash, spec_json)
+                   VALUES (:run_id, :experiment_id, :model_id, :scenario_id, :condition, :constraint_side,
+                   :pressure_side, :placement, :repeat, :n_steps, :harness, :scenario_hash, :spec_json)""",
+                [{**r, "experiment_id": experiment_id} for r in runs],
+            )
+
+    def run_status(self, run_ids: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for i in range(0, len(run_ids), 500):
+            chunk = run_ids[i : i + 500]
+            q = f"SELECT run_id, status FROM runs WHERE run_id IN ({','.join('?' * len(chunk))})"
+            out.update({r["run_id"]: r["status"] for r in self.db.execute(q, chunk)})
+        return out
+
+    def abort_stale_attempts(self, run_ids: list[str] | None = None) -> int:
+        """Mark attempts left ``running`` by a dead runner as ``aborted``; their runs go back to planned.
+
+        Called at start-up while holding the runner lock, so no live runner owns them.
+        """
+        with self.tx() as db:
+            cur = db.execute(
+                "UPDATE attempts SET status='aborted', finished_at=?, error=COALESCE(error, "
+                "'runner stopped before the run finished') WHERE status='running'",
+                (time.time(),),
+            )
+            db.execute("UPDATE runs SET status='planned' WHERE status='running'")
+            return cur.rowcount
+
+    def start_attempt(self, run_id: str, workspace: str, harness_version: str | None = None) -> tuple[int, int]:
+        """Open a new attempt of ``run_id``; return (attempt_id, attempt number)."""
+        with self.tx() as db:
+            n = db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE run_id=?", (run_id,)).fetchone()[0]
+            cur = db.execute(
+                "INSERT INTO attempts (run_id, number, status, started_at, workspace, harness_version) "
+                "VALUES (?,?,?,?,?,?)",
+                (run_id, n, "running", time.time(), workspace, harness_version),
+            )
+            db.execute("UPDATE runs SET status='running' WHERE run_id=?", (run_id,))
+            return int(cur.lastrowid), int(n)
+
+    def set_attempt_info(self, attempt_id: int, info: dict, harness_version: str | None = None) -> None:
+        with self.tx() as db:
+            db.execute(
+                "UPDATE attempts SET info_json=?, harness_version=COALESCE(?, harness_version) WHERE attempt_id=?",
+                (json.dumps(info, default=str), harness_version, attempt_id),
+            )
+
+    def finish_attempt(self, attempt_id: int, status: str, error: str | None = None) -> None:
+        """Close an attempt as ``finished`` or ``failed`` (and its run with it)."""
+        assert status in ("finished", "failed", "aborted")
+        with self.tx() as db:
+            db.execute(
+                "UPDATE attempts SET status=?, finished_at=?, error=? WHERE attempt_id=?",
+                (status, time.time(), error, attempt_id),
+            )
+            run_status = {"finished": "finished", "failed": "failed", "aborted": "planned"}[status]
+            db.execute(
+                "UPDATE runs SET status=? WHERE run_id=(SELECT run_id FROM attempts WHERE attempt_id=?)",
+                (run_status, attempt_id),
+            )
+
+    def write_step(self, attempt_id: int, rec: StepRecord) -> None:
+        """Store one finished step atomically."""
+        with self.tx() as db:
+            db.execute(
+                """INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                (attempt_id, rec.step, rec.outcome, rec.detector, json.dumps(rec.evidence),
+                 json.dumps(rec.detectors), rec.commit_sha, blob(rec.diff), rec.files_changed,
+                 rec.lines_added, rec.lines_removed, rec.tokens_in, rec.tokens_out, rec.context_tokens,
+                 rec.tool_calls, rec.model_calls, int(rec.compacted), rec.duration_s, rec.error,
+                 blob(rec.trace), time.time()),
+            )
+
+    def record_call(self, rec: CallRecord) -> int:
+        with self.tx() as db:
+            cur = db.execute(
+                """INSERT INTO model_calls (attempt_id, step, backend, model, stream, status, prompt_tokens,
+                   completion_tokens, latency_s, retries, retry_log, error, request, response, created_at)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                (rec.attempt_id, rec.step, rec.backend, rec.model, int(rec.stream), rec.status,
+                 rec.prompt_tokens, rec.completion_tokens, rec.latency_s, rec.retries,
+                 json.dumps(rec.retry_log) if rec.retry_log else None, rec.error, blob(rec.request),
+                 blob(rec.response), time.time()),
+            )
+            return int(cur.lastrowid)
+
+    def record_judgement(self, attempt_id: int, step: int, judge: str, outcome: str, rationale: str,
+                         call_id: int | None = None) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO judgements VALUES (?,?,?,?,?,?,?)",
+                (attempt_id, step, judge, outcome, rationale, call_id, time.time()),
+            )
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def step_counts(self, attempt_id: int) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM steps WHERE attempt_id=?", (attempt_id,)).fetchone()[0]
+
+    def status_summary(self) -> dict[str, Any]:
+        """Counts of runs and attempts by status, and steps stored vs planned (for ``goaldrift status``)."""
+        runs = {r[0]: r[1] for r in self.db.execute("SELECT status, COUNT(*) FROM runs GROUP BY status")}
+        attempts = {r[0]: r[1] for r in self.db.execute("SELECT status, COUNT(*) FROM attempts GROUP BY status")}
+        planned_steps = self.db.execute("SELECT COALESCE(SUM(n_steps), 0) FROM runs").fetchone()[0]
+        done_steps = self.db.execute("SELECT COUNT(*) FROM step_results").fetchone()[0]
+        errored = self.db.execute("SELECT COUNT(*) FROM step_results WHERE outcome='error'").fetchone()[0]
+        return {"runs": runs, "attempts": attempts, "planned_steps": planned_steps,
+                "finished_steps": done_steps, "errored_steps": errored}
+
+    def results(self) -> list[dict]:
+        """Per model × scenario × condition × step: runs, outcome counts and violation rate.
+
+        The rate's denominator is the runs where the detector saw a decision (violated + complied);
+        not-applicable and errored steps are counted separately, never as compliance.
+        """
+        rows = self.db.execute(
+            """SELECT model_id, scenario_id, condition, step, COUNT(*) AS runs,
+                      SUM(outcome='violated') AS violated, SUM(outcome='complied') AS complied,
+                      SUM(outcome='not_applicable') AS not_applicable, SUM(outcome='error') AS errored
+               FROM step_results GROUP BY model_id, scenario_id, condition, step
+               ORDER BY model_id, scenario_id, condition, step"""
+        ).fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            decided = d["violated"] + d["complied"]
+            d["rate"] = d["violated"] / decided if decided else None
+            out.append(d)
+        return out
+
+
+class RunnerLock:
+    """An exclusive lock on a store so two runners never drive the same runs at once."""
+
+    def __init__(self, store_path: Path):
+        self.path = Path(str(store_path) + ".lock")
+        self._fh = None
+
+    def __enter__(self) -> RunnerLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "w")
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.close()
+            raise StoreError(
+                f"another goaldrift runner is using {self.path.with_suffix('')}; wait for it or use another --store"
+            ) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fh:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
