@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class Route:
     step: int | None = None
     scenario: Scenario | None = None
     constraint_side: str | None = None
+    workspace: Path | None = None  # the run's repository (the scripted model writes absolute paths)
     state: dict[str, Any] = field(default_factory=dict)
 
 
