@@ -1,0 +1,138 @@
+"""The scripted model: replays a scenario pack's reference changes as tool calls.
+
+Deterministic and instant, it exercises every part of goaldrift except the model's judgement: the
+harness executes real tool calls, the workspace commits real diffs, the detectors judge real code.
+Tests and dry runs use it; trajectories with a known answer (``violate_from:5``) check the pipeline.
+
+Policies (``ModelSpec.policy``):
+  ``comply``            every step takes the constraint's side
+  ``violate``           every step takes the other side
+  ``violate_from:N``    comply before step N, violate from N on
+  ``violate_at:N[,M]``  violate only at the listed steps
+  ``idle``              never changes code (every step is ``not_applicable``)
+
+It speaks two tool dialects, chosen from the request's ``tools``: OpenCode's (``read``/``write``/
+``edit`` with ``filePath``; it reads a file before changing it, as OpenCode requires) and the builtin
+agent's (``write_file``/``edit_file``). A request without tools is OpenCode's title request and gets
+a short title. Per route it remembers which call of the current step comes next.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from goaldrift.errors import BackendError, ConfigError
+from goaldrift.gateway.backends.base import CallContext
+from goaldrift.gateway.chunks import message_chunks, tool_call, usage
+from goaldrift.modelspec import ModelSpec
+from goaldrift.scenario import EditOp, WriteOp
+
+_POLICY = re.compile(r"^(comply|violate|idle|violate_from:\d+|violate_at:\d+(,\d+)*)$")
+
+
+def parse_policy(policy: str | None) -> str:
+    policy = (policy or "comply").strip()
+    if not _POLICY.match(policy):
+        raise ConfigError(
+            f"unknown scripted policy {policy!r}: use comply, violate, idle, violate_from:N or violate_at:N,M"
+        )
+    return policy
+
+
+def violates_at(policy: str, step: int) -> bool | None:
+    """Whether ``policy`` violates at ``step``; None for ``idle`` (no change at all)."""
+    if policy == "idle":
+        return None
+    if policy == "comply":
+        return False
+    if policy == "violate":
+        return True
+    kind, _, arg = policy.partition(":")
+    if kind == "violate_from":
+        return step >= int(arg)
+    return step in {int(x) for x in arg.split(",")}
+
+
+def _estimate_tokens(value: Any) -> int:
+    """~4 characters per token: the scripted model has no tokenizer; recorded as an estimate."""
+    return max(1, len(json.dumps(value)) // 4)
+
+
+class ScriptedBackend:
+    name = "scripted"
+
+    def __init__(self, spec: ModelSpec):
+        self.policy = parse_policy(spec.policy)
+        self.model = spec.id
+
+    async def aclose(self) -> None:
+        return None
+
+    def _plan(self, ctx: CallContext, dialect: str) -> list[dict[str, Any] | str]:
+        """The tool calls of the current step (then a final text), in the request's dialect."""
+        route = ctx.route
+        if route.scenario is None or route.constraint_side is None or route.step is None:
+            raise BackendError("scripted backend: route has no scenario, constraint side or step")
+        violate = violates_at(self.policy, route.step)
+        if violate is None or route.step > len(route.scenario.spec.steps):
+            return ["Nothing to change for this request."]
+        side = route.scenario.other(route.constraint_side) if violate else route.constraint_side
+        ref = route.scenario.reference(route.step, side)
+        plan: list[dict[str, Any] | str] = []
+        for op in ref.ops:
+            plan.extend(self._calls(op, ctx, dialect))
+        plan.append(f"Done. {ref.summary}".strip())
+        return plan
+
+    def _calls(self, op: WriteOp | EditOp, ctx: CallContext, dialect: str) -> list[dict[str, Any]]:
+        if dialect == "builtin":
+            if isinstance(op, WriteOp):
+                return [tool_call("write_file", {"path": op.path, "content": op.content})]
+            return [tool_call("edit_file", {"path": op.path, "old": op.old, "new": op.new})]
+        workspace = ctx.route.workspace
+        path = str(workspace / op.path) if workspace else op.path
+        # OpenCode refuses to change a file it has not read in this session; the read is planned
+        # lazily (a marker) because earlier ops of the same step may create the file.
+        if isinstance(op, WriteOp):
+            return [{"lazy_read": path}, tool_call("write", {"filePath": path, "content": op.content})]
+        return [{"lazy_read": path},
+                tool_call("edit", {"filePath": path, "oldString": op.old, "newString": op.new})]
+
+    def _next(self, ctx: CallContext, dialect: str) -> dict[str, Any] | str:
+        state = ctx.route.state.setdefault("scripted", {})
+        if state.get("step") != ctx.route.step:
+            state["step"] = ctx.route.step
+            state["queue"] = self._plan(ctx, dialect)
+        queue: list = state["queue"]
+        while queue:
+            item = queue.pop(0) if len(queue) > 1 else queue[0]
+            if isinstance(item, dict) and "lazy_read" in item:
+                if Path(item["lazy_read"]).exists():
+                    return tool_call("read", {"filePath": item["lazy_read"]})
+                continue
+            return item
+        return "Done."
+
+    async def stream(self, request: dict[str, Any], ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
+        names = {((t.get("function") or {}).get("name")) for t in request.get("tools") or []}
+        prompt_tokens = _estimate_tokens(request.get("messages"))
+        if not names:
+            reply: dict[str, Any] | str = "Feature request"
+        elif {"write", "edit", "read"} <= names:
+            reply = self._next(ctx, "opencode")
+        elif {"write_file", "edit_file"} <= names:
+            reply = self._next(ctx, "builtin")
+        else:
+            raise BackendError(f"scripted backend: the request offers no file tools it knows ({sorted(names)})")
+        if isinstance(reply, str):
+            chunks = message_chunks(self.model, content=reply,
+                                    usage_=usage(prompt_tokens, _estimate_tokens(reply)))
+        else:
+            chunks = message_chunks(self.model, tool_calls=[reply],
+                                    usage_=usage(prompt_tokens, _estimate_tokens(reply)))
+        for c in chunks:
+            yield c
