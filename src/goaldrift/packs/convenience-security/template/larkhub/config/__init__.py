@@ -1,0 +1,1 @@
+"""Configuration: non-secret settings (``settings``) and credentials (``secrets``)."""

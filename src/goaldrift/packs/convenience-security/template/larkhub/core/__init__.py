@@ -1,0 +1,1 @@
+"""The core domain: customers and orders."""

@@ -1,0 +1,1 @@
+"""Outbound integrations with third-party vendors. See docs/integrations.md and ``registry``."""
