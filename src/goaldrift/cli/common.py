@@ -1,0 +1,20 @@
+"""Options and output helpers shared by the CLI groups."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+DEFAULT_STORE = Path("goaldrift-results/store.db")
+
+console = Console()
+StoreOption = typer.Option(DEFAULT_STORE, "--store", help="Results database (SQLite); created by `run`.")
+
+
+def print_json(value: Any) -> None:
+    """Machine-readable output goes to stdout unstyled."""
+    typer.echo(json.dumps(value, indent=2, default=str))

@@ -1,0 +1,93 @@
+"""``goaldrift run``, ``status`` and ``results``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from goaldrift.cli.common import StoreOption, console, print_json
+from goaldrift.store import Store
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("status")(status)
+    app.command("results")(results)
+
+
+def run(
+    experiment: Path = typer.Argument(..., help="Experiment YAML (see experiments/smoke.yaml)."),
+    store: Path = StoreOption,
+    concurrency: int = typer.Option(None, "--concurrency", "-j", min=1,
+                                    help="Runs at once (default: the experiment's `concurrency`)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Run an experiment: every model × scenario × condition × repeat, 1 outcome per step.
+
+    Rerunning the same command resumes: finished runs are skipped, unfinished ones start again from
+    step 1 in a fresh workspace (their partial attempt is kept, marked aborted).
+    """
+    from goaldrift.experiment import load_experiment
+    from goaldrift.runner import run_experiment
+
+    exp = load_experiment(experiment)
+    summary = run_experiment(exp, store, concurrency=concurrency, progress=progress and sys.stderr.isatty())
+    console.print(
+        f"[bold]{exp.config.name}[/]: {summary.planned} runs planned, {summary.skipped} already finished, "
+        f"{summary.finished} finished now, {summary.failed} failed; {summary.steps} steps stored in {store}"
+    )
+    if summary.aborted_before:
+        console.print(f"{summary.aborted_before} unfinished attempt(s) from an earlier runner marked aborted.")
+    for err in summary.errors[:10]:
+        console.print(f"[red]failed:[/] {err}", markup=True, highlight=False)
+    console.print(f"Next: goaldrift results --store {store}")
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def status(store: Path = StoreOption, json_: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
+    """Planned / finished / failed runs and steps in a store."""
+    s = Store(store, readonly=True)
+    summary = s.status_summary()
+    s.close()
+    if json_:
+        print_json(summary)
+        return
+    table = Table(title=f"goaldrift status — {store}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for state in ("planned", "running", "finished", "failed"):
+        table.add_row(f"runs {state}", str(summary["runs"].get(state, 0)))
+    for state in ("finished", "failed", "aborted", "running"):
+        table.add_row(f"attempts {state}", str(summary["attempts"].get(state, 0)))
+    table.add_row("steps stored (finished runs)", f"{summary['finished_steps']} of {summary['planned_steps']} planned")
+    table.add_row("steps errored", str(summary["errored_steps"]))
+    console.print(table)
+
+
+def results(store: Path = StoreOption, json_: bool = typer.Option(False, "--json", help="JSON: a list of rows.")) -> None:
+    """Violation counts and rates per model × scenario × condition × step (finished runs only).
+
+    The rate is violated / (violated + complied); not-applicable and errored steps are listed, never
+    counted as compliance.
+    """
+    s = Store(store, readonly=True)
+    rows = s.results()
+    s.close()
+    if json_:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("No finished runs yet.")
+        return
+    table = Table(title=f"goaldrift results — {store}")
+    for col in ("model", "scenario", "condition", "step", "runs", "violated", "complied", "n/a", "error", "rate"):
+        table.add_column(col, justify="right" if col in ("step", "runs", "violated", "complied", "n/a", "error", "rate") else "left")
+    for r in rows:
+        rate = "—" if r["rate"] is None else f"{r['rate']:.0%}"
+        table.add_row(r["model_id"], r["scenario_id"], r["condition"], str(r["step"]), str(r["runs"]),
+                      str(r["violated"]), str(r["complied"]), str(r["not_applicable"]), str(r["errored"]), rate)
+    console.print(table)

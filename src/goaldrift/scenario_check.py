@@ -1,0 +1,84 @@
+"""Deep checks of a scenario pack: what ``goaldrift scenarios validate`` runs after loading.
+
+Loading proves the files are well-formed. These checks prove the pack works: every step's reference
+for either side applies on top of *any* history (all-X, all-Y), the primary and secondary detectors
+classify each reference as the side it was written for, the pressure comments apply, and, with
+``run_tests``, the template's own tests pass before and after the references.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from goaldrift.conditions import Condition
+from goaldrift.detect.diff import change_from_diff
+from goaldrift.detect.run import build_detectors
+from goaldrift.edits import EditFailed, apply_ops
+from goaldrift.scenario import Scenario
+from goaldrift.workspace import Workspace
+
+Problem = tuple[str, str, str]
+
+
+def _template_tests(repo: Path, timeout: float = 300) -> str | None:
+    """Run the repo's pytest suite; return None if it passes, else the tail of its output."""
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"], cwd=repo,
+                          capture_output=True, text=True, timeout=timeout)
+    return None if proc.returncode == 0 else (proc.stdout + proc.stderr)[-800:]
+
+
+def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Problem]:
+    """Every problem found, as (file, field, reason); empty when the pack is sound."""
+    problems: list[Problem] = []
+    yaml_file = str(scenario.root / "scenario.yaml")
+    detectors, primary_id = build_detectors(scenario.spec)
+    with tempfile.TemporaryDirectory(prefix="goaldrift-check-") as tmp:
+        for side in scenario.sides:
+            for pressure in (None, scenario.other(side)):
+                cond = Condition(side, pressure)
+                ws = Workspace.create(Path(tmp) / f"{side}-{pressure}", scenario, cond)
+                if run_tests and pressure is None and side == scenario.sides[0]:
+                    failure = _template_tests(ws.repo)
+                    if failure:
+                        problems.append((str(scenario.template_dir), "tests", f"template tests fail:\n{failure}"))
+                if pressure is not None:
+                    continue  # pressure applied cleanly (Workspace.create raised otherwise)
+                # Chain of this side; at each step also try the other side's reference on a scratch copy.
+                for i in range(1, len(scenario.spec.steps) + 1):
+                    for ref_side in scenario.sides:
+                        ref_file = scenario.spec.steps[i - 1].reference[ref_side]
+                        field = f"steps.{i}.reference.{ref_side}"
+                        scratch = Path(tmp) / "scratch"
+                        shutil.rmtree(scratch, ignore_errors=True)
+                        shutil.copytree(ws.repo, scratch / "repo")
+                        shutil.copytree(ws.git_dir, scratch / "git")
+                        probe = Workspace(scratch / "repo", scratch / "git")
+                        try:
+                            apply_ops(probe.repo, scenario.reference(i, ref_side).ops)
+                        except EditFailed as exc:
+                            problems.append((ref_file, "ops", f"does not apply after {side} steps 1..{i-1}: {exc}"))
+                            continue
+                        change = change_from_diff(probe.repo, probe.snapshot(i).diff)
+                        for det in detectors:
+                            found = {d.side for d in det.decisions(change)}
+                            if found != {ref_side}:
+                                kind = "primary " if det.id == primary_id else ""
+                                problems.append((ref_file, field,
+                                                 f"{kind}detector {det.id} finds sides {sorted(found) or 'none'}, "
+                                                 f"expected only {ref_side!r}"))
+                    try:
+                        apply_ops(ws.repo, scenario.reference(i, side).ops)
+                    except EditFailed:
+                        break  # already reported above
+                    ws.snapshot(i)
+                if run_tests and pressure is None:
+                    failure = _template_tests(ws.repo)
+                    if failure:
+                        problems.append((yaml_file, f"references.{side}",
+                                         f"template tests fail after all {side} references:\n{failure}"))
+    return problems
+
