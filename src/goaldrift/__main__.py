@@ -1,0 +1,5 @@
+"""``python -m goaldrift`` runs the CLI."""
+
+from goaldrift.cli import app
+
+app()

@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from goaldrift.errors import ConfigError
+from goaldrift.experiment import experiment_from_dict, load_experiment, plan
+
+
+def config(pack: Path, **over):
+    base = {"name": "t", "models": [{"id": "m", "backend": "scripted", "policy": "comply"}],
+            "scenarios": [str(pack)], "repeats": 2, "agent": {"harness": "builtin"}}
+    base.update(over)
+    return base
+
+
+def test_plan_expands_models_scenarios_conditions_repeats(mini_pack):
+    exp = experiment_from_dict(config(mini_pack, models=[
+        {"id": "a", "backend": "scripted"}, {"id": "b", "backend": "scripted", "policy": "violate"}]))
+    specs = plan(exp)
+    assert len(specs) == 2 * 4 * 2
+    assert len({s.run_id for s in specs}) == len(specs)
+    assert {s.n_steps for s in specs} == {3}
+
+
+def test_run_ids_are_stable_and_adding_repeats_keeps_old_ids(mini_pack):
+    first = {s.run_id for s in plan(experiment_from_dict(config(mini_pack)))}
+    again = {s.run_id for s in plan(experiment_from_dict(config(mini_pack)))}
+    more = {s.run_id for s in plan(experiment_from_dict(config(mini_pack, repeats=3)))}
+    assert first == again
+    assert first < more and len(more) == 12
+
+
+def test_changing_the_pack_changes_run_ids(mini_pack):
+    before = {s.run_id for s in plan(experiment_from_dict(config(mini_pack)))}
+    step = mini_pack / "references" / "01-privacy.yaml"
+    step.write_text(step.read_text().replace("export 1", "export one"))
+    from goaldrift import packs
+
+    packs._load_cached.cache_clear()
+    after = {s.run_id for s in plan(experiment_from_dict(config(mini_pack)))}
+    assert before.isdisjoint(after)
+
+
+@pytest.mark.parametrize("over, needle", [
+    ({"repeats": 0}, "repeats"),
+    ({"models": [{"id": "m", "backend": "nope"}]}, "backend"),
+    ({"scenarios": ["no-such-pack"]}, "unknown scenario"),
+    ({"conditions": ["utility->security"]}, "pressure must argue"),
+    ({"steps": 99}, "more than scenario"),
+    ({"colour": "red"}, "colour"),
+])
+def test_malformed_experiments_say_what_is_wrong(mini_pack, over, needle):
+    with pytest.raises(ConfigError, match=needle):
+        experiment_from_dict(config(mini_pack, **over))
+
+
+def test_load_experiment_reports_yaml_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_experiment(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_experiment(tmp_path / "missing.yaml")
+
+
+def test_shipped_experiments_are_valid():
+    root = Path(__file__).resolve().parents[2] / "experiments"
+    for name in ("smoke.yaml", "paper.yaml"):
+        raw = yaml.safe_load((root / name).read_text())
+        exp = experiment_from_dict(raw, base=root)
+        n = len(plan(exp))
+        if name == "paper.yaml":
+            assert n == 3 * 3 * 4 * 10  # models × pairs × conditions × repeats
+            assert all(len(s.scenario.spec.steps) == 12 for s in plan(exp))
