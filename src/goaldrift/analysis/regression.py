@@ -1,0 +1,252 @@
+"""Regression of step-level violation on design factors, with standard errors clustered by run.
+
+Per model × scenario (decided steps only: violated = 1, complied = 0)::
+
+    logit P(violated) = b0 + b1·direction + b2·pressure + b3·direction×pressure + b4·(step − first)
+
+``direction`` = 1 when the constraint favours the scenario's second side (alphabetical order, named in
+the output), ``pressure`` = 1 under pressure toward the other side. Fitted as a binomial GLM with a
+cluster-robust (sandwich) covariance, groups = runs: the point estimates are those of a GEE with an
+independence working correlation, and the standard errors are valid whatever the within-run
+correlation is (statsmodels' small-sample correction G/(G−1)·(N−1)/(N−K) applied). The fit is a
+compact Newton/IRLS on the k×k normal equations (``fit_logit``), checked against
+``statsmodels.GLM(..., cov_type="cluster")`` in the tests; it is several times faster at 10⁶ rows.
+
+A second specification adds standardised ``context_tokens`` (z-score within the fit) to separate
+accumulated context from step index. It is fitted only where the data can tell them apart: context
+recorded (not all zero) and not collinear with step (|r| < 0.99); otherwise it is reported as not
+estimable with the reason.
+
+Per model (all scenarios pooled) a model with scenario fixed effects, scenario-specific direction,
+and a common pressure and step effect is fitted when there is more than one scenario.
+
+Degenerate data never raise: no decided steps, all-0 / all-1 outcomes, a factor with one level, and
+(quasi-)complete separation — a direction × pressure cell whose runs all complied or all violated,
+which sends the logit MLE to ±∞ — are reported as ``not estimable`` with the reason. A linear
+probability model (OLS, same clustered covariance) is always reported alongside: its coefficients
+are differences in violation probability, and it stays finite under separation.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from goaldrift.analysis.tables import COMPLIED, VIOLATED
+
+COLUMNS = ["model_id", "scenario_id", "spec", "estimator", "term", "coef", "se", "ci_low", "ci_high",
+           "p_value", "n_obs", "n_runs", "status", "note"]
+LOGIT = "logit (GLM, run-clustered SE)"
+LPM = "linear probability (OLS, run-clustered SE)"
+
+
+def _cluster_sums(scores: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    return np.column_stack([np.bincount(groups, weights=scores[:, j], minlength=n_groups)
+                            for j in range(scores.shape[1])])
+
+
+def _sandwich(X: np.ndarray, contrib: np.ndarray, bread: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Cluster-robust covariance B (Σ_g s_g s_gᵀ) B with statsmodels' small-sample correction."""
+    n, k = X.shape
+    n_groups = int(groups.max()) + 1
+    s = _cluster_sums(X * contrib[:, None], groups, n_groups)
+    meat = s.T @ s
+    corr = n_groups / (n_groups - 1) * (n - 1) / (n - k) if n_groups > 1 and n > k else np.nan
+    return corr * bread @ meat @ bread
+
+
+def fit_logit(y: np.ndarray, X: np.ndarray, groups: np.ndarray, max_iter: int = 100,
+              tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Binomial GLM (logit) by Newton/IRLS on the k×k normal equations; run-clustered covariance.
+
+    Equivalent to ``sm.GLM(y, X, Binomial()).fit(cov_type="cluster")`` (tested), but solves the
+    small k×k system each iteration instead of a QR/SVD of the n×k matrix, which matters at a
+    million steps. Returns (params, cov, converged).
+    """
+    beta = np.zeros(X.shape[1])
+    p_mean = min(max(y.mean(), 1e-6), 1 - 1e-6)
+    beta[0] = np.log(p_mean / (1 - p_mean)) if np.allclose(X[:, 0], 1) else 0.0
+    converged = False
+    dev_old = np.inf
+    for _ in range(max_iter):
+        eta = X @ beta
+        mu = 1 / (1 + np.exp(-eta))
+        w = np.clip(mu * (1 - mu), 1e-12, None)
+        H = (X * w[:, None]).T @ X
+        g = X.T @ (y - mu)
+        try:
+            step = np.linalg.solve(H, g)
+        except np.linalg.LinAlgError:
+            return beta, np.full((len(beta), len(beta)), np.nan), False
+        beta = beta + step
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mu = 1 / (1 + np.exp(-(X @ beta)))
+            dev = -2 * np.sum(y * np.log(np.clip(mu, 1e-300, 1)) + (1 - y) * np.log(np.clip(1 - mu, 1e-300, 1)))
+        if abs(dev_old - dev) <= tol * (abs(dev) + 0.1):
+            converged = True
+            break
+        dev_old = dev
+    mu = 1 / (1 + np.exp(-(X @ beta)))
+    w = mu * (1 - mu)
+    try:
+        bread = np.linalg.inv((X * w[:, None]).T @ X)
+    except np.linalg.LinAlgError:
+        return beta, np.full((len(beta), len(beta)), np.nan), False
+    return beta, _sandwich(X, y - mu, bread, groups), converged
+
+
+def fit_ols(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """OLS (linear probability model) with run-clustered covariance (as statsmodels cov_type="cluster")."""
+    bread = np.linalg.inv(X.T @ X)
+    beta = bread @ (X.T @ y)
+    return beta, _sandwich(X, y - X @ beta, bread, groups)
+
+
+def _fit(y: np.ndarray, X: np.ndarray, names: list[str], groups: np.ndarray, estimator: str,
+         conf: float) -> tuple[list[dict], str, str]:
+    """Fit one model; return (coefficient rows, status, note)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            if estimator == LOGIT:
+                params, cov, converged = fit_logit(y, X, groups)
+            else:
+                params, cov = fit_ols(y, X, groups)
+                converged = True
+        except Exception as exc:  # singular matrices and the like
+            return [], "not estimable", f"fit failed: {type(exc).__name__}: {exc}"
+    se = np.sqrt(np.clip(np.diag(cov), 0, None))
+    if not converged or not np.all(np.isfinite(params)) or not np.all(np.isfinite(se)) or (
+            estimator == LOGIT and np.any(np.abs(params) > 15)):
+        return [], "not estimable", "no finite maximum-likelihood estimate (separation or non-convergence)"
+    z = stats.norm.ppf(0.5 + conf / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pv = 2 * stats.norm.sf(np.abs(params / se))
+    rows = [dict(term=n, coef=params[i], se=se[i], ci_low=params[i] - z * se[i], ci_high=params[i] + z * se[i],
+                 p_value=pv[i]) for i, n in enumerate(names)]
+    return rows, "ok", ""
+
+
+def _design(d: pd.DataFrame, sides: list[str], with_context: bool, pooled: bool) -> tuple[np.ndarray, list[str]]:
+    step0 = d["step"].to_numpy(float) - d["step"].min()
+    press = d["pressure"].to_numpy(float)
+    cols: list[np.ndarray] = [np.ones(len(d))]
+    names = ["intercept"]
+    if not pooled:
+        direction = (d["constraint_side"] == sides[1]).to_numpy(dtype=float)
+        cols += [direction, press, direction * press]
+        names += [f"direction[{sides[1]} vs {sides[0]}]", "pressure", "direction × pressure"]
+    else:
+        scen_all = sorted(map(str, d["scenario_id"].unique()))
+        for s in scen_all[1:]:
+            cols.append((d["scenario_id"] == s).to_numpy(dtype=float))
+            names.append(f"scenario[{s}]")
+        for s in scen_all:
+            in_s = (d["scenario_id"] == s).to_numpy()
+            side_names = sorted(map(str, d.loc[in_s, "constraint_side"].unique()))
+            if len(side_names) == 2:
+                cols.append((in_s & (d["constraint_side"] == side_names[1]).to_numpy()).astype(float))
+                names.append(f"direction[{s}: {side_names[1]} vs {side_names[0]}]")
+        cols.append(press)
+        names.append("pressure")
+    cols.append(step0)
+    names.append("step")
+    if with_context:
+        ctx = d["context_tokens"].to_numpy(float)
+        cols.append((ctx - ctx.mean()) / ctx.std())
+        names.append("context_tokens (z)")
+    return np.column_stack(cols), names
+
+
+def _separation(d: pd.DataFrame, y: np.ndarray, pooled: bool) -> str:
+    keys = ["constraint_side", "pressure"] if not pooled else ["scenario_id", "constraint_side", "pressure"]
+    tmp = d[keys].copy()
+    tmp["y"] = y
+    g = tmp.groupby(keys, observed=True)["y"].agg(["sum", "size"])
+    bad = g[(g["sum"] == 0) | (g["sum"] == g["size"])]
+    if bad.empty:
+        return ""
+    parts = [f"{'/'.join(map(str, k)) if isinstance(k, tuple) else k}: {int(r['sum'])}/{int(r['size'])}"
+             for k, r in bad.iterrows()]
+    return "quasi-complete separation (cells with all or no violations: " + ", ".join(parts[:6]) + ")"
+
+
+def fit_one(d: pd.DataFrame, with_context: bool = False, pooled: bool = False,
+            conf: float = 0.95) -> list[dict]:
+    """Fit the logit and LPM for the decided steps in ``d``; rows for ``COLUMNS`` minus ids."""
+    spec = "step + context" if with_context else "step"
+    out: list[dict] = []
+    base = dict(spec=spec, n_obs=len(d), n_runs=int(d["attempt_id"].nunique()) if len(d) else 0)
+
+    def fail(reason: str, estimator: str) -> None:
+        out.append({**base, "estimator": estimator, "term": "", "coef": np.nan, "se": np.nan,
+                    "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "status": "not estimable",
+                    "note": reason})
+
+    if len(d) == 0:
+        for est in (LOGIT, LPM):
+            fail("no decided (violated/complied) steps", est)
+        return out
+    y = (d["outcome"].to_numpy() == VIOLATED).astype(float)
+    sides = sorted(map(str, d["constraint_side"].unique()))
+    reasons = []
+    if y.sum() == 0:
+        reasons.append("no violations at all (every decided step complied)")
+    elif y.sum() == len(y):
+        reasons.append("every decided step violated")
+    if not pooled and len(sides) < 2:
+        reasons.append(f"only one constraint direction ({sides[0]})")
+    if d["pressure"].nunique() < 2:
+        reasons.append("pressure has a single level")
+    if d["step"].nunique() < 2:
+        reasons.append("a single step")
+    if with_context:
+        ctx = d["context_tokens"].to_numpy(float)
+        if not np.any(ctx > 0) or ctx.std() == 0:
+            reasons.append("context_tokens not recorded (constant)")
+        else:
+            r = np.corrcoef(ctx, d["step"].to_numpy(float))[0, 1]
+            if abs(r) >= 0.99:
+                reasons.append(f"context_tokens collinear with step (r = {r:.3f})")
+    if reasons:
+        for est in (LOGIT, LPM):
+            fail("; ".join(reasons), est)
+        return out
+    X, names = _design(d, sides, with_context, pooled)
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        for est in (LOGIT, LPM):
+            fail("design matrix is rank deficient (a factor combination is missing)", est)
+        return out
+    groups = pd.factorize(d["attempt_id"])[0]
+    sep = _separation(d, y, pooled)
+    for est in (LOGIT, LPM):
+        if est == LOGIT and sep:
+            fail(sep + "; see the linear probability model", est)
+            continue
+        rows, status, note = _fit(y, X, names, groups, est, conf)
+        if not rows:
+            fail(note, est)
+            continue
+        for r in rows:
+            out.append({**base, **r, "estimator": est, "status": status, "note": note})
+    return out
+
+
+def regressions(steps: pd.DataFrame, conf: float = 0.95) -> pd.DataFrame:
+    """All fits: per model × scenario (step; step + context), and per model pooled over scenarios."""
+    o = steps["outcome"].to_numpy()
+    decided = steps.loc[(o == VIOLATED) | (o == COMPLIED)]
+    has_ctx = "context_tokens" in decided
+    rows: list[dict] = []
+    for model, mg in decided.groupby("model_id", sort=True, observed=True):
+        for scen, sg in mg.groupby("scenario_id", sort=True, observed=True):
+            for ctx in ((False, True) if has_ctx else (False,)):
+                for r in fit_one(sg, with_context=ctx, conf=conf):
+                    rows.append({"model_id": str(model), "scenario_id": str(scen), **r})
+        if mg["scenario_id"].nunique() > 1:
+            for r in fit_one(mg, pooled=True, conf=conf):
+                rows.append({"model_id": str(model), "scenario_id": "(all, pooled)", **r})
+    return pd.DataFrame(rows, columns=COLUMNS)

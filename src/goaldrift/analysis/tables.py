@@ -1,0 +1,225 @@
+"""Tidy DataFrames from a results store.
+
+Everything here reads through the store's contract: ``step_results`` (finished attempts only) and
+the ``runs``/``attempts``/``experiments``/``judgements``/``model_calls`` tables. Loading is built for
+large stores (a million steps): only the needed columns are selected, outcomes come back as small
+integer codes (``OUTCOME_CODES``), and run attributes (model, scenario, condition, ...) are attached
+to steps as pandas categoricals by ``attempt_id`` instead of being repeated as strings by SQLite.
+
+One run counts once: if a run somehow has several finished attempts, only its latest finished attempt
+is used (``load_runs`` reports how many were set aside in ``duplicate_attempts``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from goaldrift.store import Store
+
+OUTCOMES: tuple[str, ...] = ("complied", "violated", "not_applicable", "error")
+OUTCOME_CODES: dict[str, int] = {o: i for i, o in enumerate(OUTCOMES)}
+COMPLIED, VIOLATED, NOT_APPLICABLE, ERROR = range(4)
+
+_OUTCOME_CASE = (
+    "CASE outcome WHEN 'complied' THEN 0 WHEN 'violated' THEN 1 WHEN 'not_applicable' THEN 2 ELSE 3 END"
+)
+
+RUN_KEYS = ["model_id", "scenario_id", "condition"]
+"""The cell of the design a run belongs to (condition carries constraint side and pressure)."""
+
+_STEP_NUMERIC = {
+    "tokens_in", "tokens_out", "context_tokens", "tool_calls", "compacted", "duration_s",
+    "lines_added", "files_changed",
+}
+
+
+def connect(store: Store | sqlite3.Connection | str | Path) -> sqlite3.Connection:
+    """A sqlite3 connection for a Store, a path (opened read-only) or a connection."""
+    if isinstance(store, sqlite3.Connection):
+        return store
+    if isinstance(store, Store):
+        return store.db
+    return Store(store, readonly=True).db
+
+
+def _frame(cur: sqlite3.Cursor) -> pd.DataFrame:
+    cols = [d[0] for d in cur.description]
+    return pd.DataFrame.from_records(cur.fetchall(), columns=cols)
+
+
+@dataclass
+class Runs:
+    """The runs that count (one finished attempt each) plus bookkeeping for the report."""
+
+    frame: pd.DataFrame
+    status_counts: dict[str, int] = field(default_factory=dict)
+    duplicate_attempts: int = 0
+
+
+def load_runs(store: Store | sqlite3.Connection | str | Path) -> Runs:
+    """One row per run with a finished attempt: run attributes and ``attempt_id``.
+
+    Columns: run_id, attempt_id, experiment_id, model_id, scenario_id, condition, constraint_side,
+    pressure_side (None = baseline), pressure (bool), placement, repeat, harness, n_steps,
+    scenario_hash, harness_version. String columns are categoricals.
+    """
+    db = connect(store)
+    df = _frame(db.execute(
+        """SELECT r.run_id, a.attempt_id, r.experiment_id, r.model_id, r.scenario_id, r.condition,
+                  r.constraint_side, r.pressure_side, r.placement, r.repeat, r.harness, r.n_steps,
+                  r.scenario_hash, a.harness_version
+           FROM runs r JOIN attempts a ON a.run_id = r.run_id
+           WHERE a.status = 'finished' ORDER BY r.run_id, a.attempt_id"""
+    ))
+    if df.empty:
+        df = pd.DataFrame(columns=["run_id", "attempt_id", "experiment_id", "model_id", "scenario_id",
+                                   "condition", "constraint_side", "pressure_side", "placement", "repeat",
+                                   "harness", "n_steps", "scenario_hash", "harness_version"])
+    n_all = len(df)
+    df = df.drop_duplicates("run_id", keep="last").reset_index(drop=True)
+    df["pressure"] = df["pressure_side"].notna()
+    for c in ("experiment_id", "model_id", "scenario_id", "condition", "constraint_side", "placement",
+              "harness", "scenario_hash", "harness_version"):
+        df[c] = df[c].astype("category")
+    df["attempt_id"] = df["attempt_id"].astype("int64")
+    df["n_steps"] = df["n_steps"].astype("int64")
+    status = {r[0]: int(r[1]) for r in db.execute("SELECT status, COUNT(*) FROM runs GROUP BY status")}
+    return Runs(frame=df, status_counts=status, duplicate_attempts=n_all - len(df))
+
+
+def load_steps(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFrame | None = None,
+               extra: Iterable[str] = (), run_columns: Iterable[str] = (
+                   "run_id", "model_id", "scenario_id", "condition", "constraint_side", "pressure")) -> pd.DataFrame:
+    """Steps of counted runs: ``attempt_id``, ``step``, ``outcome`` (int8 code) plus ``extra`` columns.
+
+    ``extra`` may name numeric step columns (context_tokens, tokens_in, ...) or ``detector``; run
+    attributes in ``run_columns`` are attached by attempt_id. Sorted by run, then step.
+    """
+    db = connect(store)
+    if runs is None:
+        runs = load_runs(db).frame
+    extra = list(extra)
+    for c in extra:
+        if c not in _STEP_NUMERIC and c not in ("detector", "error"):
+            raise ValueError(f"unknown step column {c!r}")
+    sel = ", ".join(["attempt_id", "step", _OUTCOME_CASE + " AS outcome", *extra])
+    cur = db.execute(f"SELECT {sel} FROM step_results")
+    rows = cur.fetchall()
+    names = ["attempt_id", "step", "outcome", *extra]
+    if rows:
+        if all(c in _STEP_NUMERIC for c in extra):
+            dtype = np.float64 if "duration_s" in extra else np.int64
+            arr = np.fromiter(itertools.chain.from_iterable(rows), dtype=dtype, count=len(rows) * len(names))
+            arr = arr.reshape(len(rows), len(names))
+            data = {n: arr[:, i] for i, n in enumerate(names)}
+        else:
+            cols = list(zip(*rows))
+            data = {n: np.asarray(cols[i]) for i, n in enumerate(names)}
+        del rows
+        df = pd.DataFrame(data)
+    else:
+        df = pd.DataFrame({n: np.array([], dtype=np.int64) for n in names})
+    df["attempt_id"] = df["attempt_id"].astype("int64")
+    df["step"] = df["step"].astype("int16")
+    df["outcome"] = df["outcome"].astype("int8")
+    if "context_tokens" in df:
+        df["context_tokens"] = df["context_tokens"].astype("float64")
+    # keep only counted attempts and attach run attributes
+    idx = pd.Index(runs["attempt_id"].to_numpy())
+    pos = idx.get_indexer(df["attempt_id"].to_numpy())
+    keep = pos >= 0
+    if not keep.all():
+        df = df.loc[keep].reset_index(drop=True)
+        pos = pos[keep]
+    for c in run_columns:
+        col = runs[c]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            df[c] = pd.Categorical.from_codes(col.cat.codes.to_numpy()[pos], dtype=col.dtype)
+        else:
+            df[c] = col.to_numpy()[pos]
+    df = df.sort_values(["attempt_id", "step"], kind="stable").reset_index(drop=True)
+    return df
+
+
+def outcome_label(codes: np.ndarray | pd.Series) -> pd.Categorical:
+    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int8), categories=list(OUTCOMES))
+
+
+def load_experiments(store: Store | sqlite3.Connection | str | Path) -> pd.DataFrame:
+    db = connect(store)
+    return _frame(db.execute(
+        "SELECT experiment_id, name, config_hash, goaldrift_version, git_revision, created_at, updated_at, "
+        "config_json FROM experiments ORDER BY created_at"))
+
+
+def load_judgements(store: Store | sqlite3.Connection | str | Path) -> pd.DataFrame:
+    """Judge verdicts joined with the primary detector's outcome of the same (finished) step."""
+    db = connect(store)
+    return _frame(db.execute(
+        """SELECT j.attempt_id, j.step, j.judge, j.outcome AS judge_outcome, j.rationale,
+                  s.outcome AS detector_outcome, s.detector, s.run_id, s.model_id, s.scenario_id, s.condition
+           FROM judgements j JOIN step_results s ON s.attempt_id = j.attempt_id AND s.step = j.step
+           ORDER BY j.judge, j.attempt_id, j.step"""))
+
+
+def detector_signatures(store: Store | sqlite3.Connection | str | Path) -> pd.DataFrame:
+    """Per counted step, every detector's outcome as one signature string ``det=out|det=out``.
+
+    ``detectors_json`` is read inside SQLite (JSON1) in a single pass, so a million steps never become
+    a million Python dicts; the signature column is categorical (few distinct values). Columns:
+    attempt_id, step, sig.
+    """
+    db = connect(store)
+    try:
+        cur = db.execute(
+            """SELECT s.attempt_id, s.step,
+                      (SELECT group_concat(json_extract(j.value, '$.detector') || '=' ||
+                                           json_extract(j.value, '$.outcome'), '|')
+                       FROM json_each(s.detectors_json) j) AS sig
+               FROM step_results s""")
+        rows = cur.fetchall()
+    except sqlite3.OperationalError:  # a SQLite without JSON1: parse in Python
+        rows = [(a, t, "|".join(f"{d.get('detector')}={d.get('outcome')}" for d in json.loads(dj or "[]")))
+                for a, t, dj in db.execute("SELECT attempt_id, step, detectors_json FROM step_results")]
+    if not rows:
+        return pd.DataFrame({"attempt_id": np.array([], np.int64), "step": np.array([], np.int16),
+                             "sig": pd.Categorical([])})
+    a, t, sig = zip(*rows)
+    del rows
+    return pd.DataFrame({"attempt_id": np.fromiter(a, np.int64, len(a)), "step": np.fromiter(t, np.int16, len(t)),
+                         "sig": pd.Categorical([x or "" for x in sig])})
+
+
+def load_calls_summary(store: Store | sqlite3.Connection | str | Path) -> pd.DataFrame:
+    """Model calls aggregated per backend × model (counts, tokens, latency, retries, errors)."""
+    db = connect(store)
+    return _frame(db.execute(
+        """SELECT backend, model, COUNT(*) AS calls, SUM(stream) AS streamed,
+                  SUM(status >= 400 OR error IS NOT NULL) AS failed, SUM(retries) AS retries,
+                  SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
+                  AVG(latency_s) AS mean_latency_s, MAX(latency_s) AS max_latency_s
+           FROM model_calls GROUP BY backend, model ORDER BY backend, model"""))
+
+
+def load_step_details(store: Store | sqlite3.Connection | str | Path, attempt_ids: Iterable[int]) -> pd.DataFrame:
+    """Outcome, detector and evidence of every step of the given attempts (for bounded timelines)."""
+    db = connect(store)
+    ids = sorted({int(a) for a in attempt_ids})
+    frames = []
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        frames.append(_frame(db.execute(
+            f"""SELECT attempt_id, step, outcome, detector, evidence_json, error, context_tokens
+                FROM step_results WHERE attempt_id IN ({','.join('?' * len(chunk))})""", chunk)))
+    if not frames:
+        return pd.DataFrame(columns=["attempt_id", "step", "outcome", "detector", "evidence_json", "error",
+                                     "context_tokens"])
+    return pd.concat(frames, ignore_index=True)
