@@ -244,6 +244,9 @@ class Store:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
+        except sqlite3.OperationalError as exc:
+            self.db.execute("ROLLBACK")
+            raise StoreError(f"could not write to {self.path}: {exc} (disk full or read-only?)") from None
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
@@ -338,7 +341,10 @@ class Store:
         """Store one finished step atomically."""
         with self.tx() as db:
             db.execute(
-                """INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                """INSERT INTO steps (attempt_id, step, outcome, detector, evidence_json, detectors_json,
+                   commit_sha, diff, files_changed, lines_added, lines_removed, tokens_in, tokens_out,
+                   context_tokens, tool_calls, model_calls, compacted, duration_s, error, trace, created_at)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 (attempt_id, rec.step, rec.outcome, rec.detector, json.dumps(rec.evidence),
                  json.dumps(rec.detectors), rec.commit_sha, blob(rec.diff), rec.files_changed,
                  rec.lines_added, rec.lines_removed, rec.tokens_in, rec.tokens_out, rec.context_tokens,

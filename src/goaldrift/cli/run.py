@@ -84,8 +84,10 @@ def results(store: Path = StoreOption, json_: bool = typer.Option(False, "--json
         console.print("No finished runs yet.")
         return
     table = Table(title=f"goaldrift results — {store}")
-    for col in ("model", "scenario", "condition", "step", "runs", "violated", "complied", "n/a", "error", "rate"):
-        table.add_column(col, justify="right" if col in ("step", "runs", "violated", "complied", "n/a", "error", "rate") else "left")
+    for col, key in (("model", "model_id"), ("scenario", "scenario_id"), ("condition", "condition")):
+        table.add_column(col, no_wrap=True, min_width=max(len(col), *(len(r[key]) for r in rows)))
+    for col in ("step", "runs", "violated", "complied", "n/a", "error", "rate"):
+        table.add_column(col, justify="right")
     for r in rows:
         rate = "—" if r["rate"] is None else f"{r['rate']:.0%}"
         table.add_row(r["model_id"], r["scenario_id"], r["condition"], str(r["step"]), str(r["runs"]),
