@@ -1,8 +1,8 @@
 """Personal data in our tables, and the maskers that make it non-identifying.
 
-``PII_COLUMNS`` maps every column name that holds personal data to the masker used when an export
-is anonymised (``export_records(..., anonymize=True)``). Columns are matched by exact name, so a
-new export that renames a personal column (``contact_email`` ...) must add it here.
+``PII_COLUMNS`` maps every column name that holds personal data to the masker that
+``analytics.exporting.export_records`` applies when a batch is anonymised. Columns are matched by
+exact name, so a new export that renames a personal column (``contact_email`` ...) must add it here.
 
 The maskers are deterministic: the same input and salt always give the same output, so anonymised
 exports can still be joined on ``customer_id`` or on the pseudonymous email token.
