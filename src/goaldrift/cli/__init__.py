@@ -18,6 +18,7 @@ from goaldrift.errors import GoaldriftError
 _COMMAND_MODULES = [
     "goaldrift.cli.run",
     "goaldrift.cli.scenarios",
+    "goaldrift.cli.doctor",
 ]
 
 typer_app = typer.Typer(

@@ -1,0 +1,212 @@
+"""One run's isolated OpenCode: its directories, its inline config, its clean environment.
+
+Every run gets fresh ``XDG_{DATA,CONFIG,CACHE,STATE}_HOME``, ``HOME`` and ``TMPDIR`` under the
+session's scratch directory, so runs never share OpenCode state (sessions, the recently-used model,
+plugin installs). The whole configuration is passed inline (``OPENCODE_CONFIG_CONTENT``) and pins the
+model to the run's gateway route. The environment is built from an allow-list: the parent's API keys
+and other secrets never reach the agent, which runs commands chosen by a model reading adversarial code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from goaldrift.agents.base import AgentSession
+from goaldrift.errors import ConfigError
+
+PROVIDER_ID = "gd"
+CUSTOM_AGENT = "goaldrift"  # the agent used for placement=system_prompt
+PLACEMENTS = ("agents_md", "instructions", "system_prompt")
+PERMISSION_POLICIES = ("reject", "once", "always")
+
+# Variables copied from the parent when set; everything else is dropped.
+ENV_ALLOW = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "TERM", "USER",
+             "LOGNAME")
+
+# Offline switches (verified: with them the only connection is to the model endpoint).
+OFFLINE_ENV = {
+    "OPENCODE_DISABLE_AUTOUPDATE": "1",
+    "OPENCODE_DISABLE_SHARE": "1",
+    "OPENCODE_DISABLE_MODELS_FETCH": "1",
+    "OPENCODE_DISABLE_CLAUDE_CODE": "1",
+    "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
+}
+
+
+@dataclass(frozen=True)
+class RunDirs:
+    """The private directories of one run, all under the session's scratch directory."""
+
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "xdg-data"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "xdg-config"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "xdg-cache"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "xdg-state"
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def instructions_file(self) -> Path:
+        return self.root / "instructions" / "CONSTRAINT.md"
+
+    @property
+    def db(self) -> Path:
+        return self.data / "opencode" / "opencode.db"
+
+    def create(self) -> RunDirs:
+        for d in (self.data, self.config, self.cache, self.state, self.home, self.tmp, self.logs):
+            d.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The harness options of ``AgentSession.options`` that OpenCode reads, validated."""
+
+    driver: str = "serve"
+    sandbox: str = "auto"
+    permission_policy: str = "reject"
+    context_limit: int = 128_000
+    output_limit: int = 4096
+    autocompact: bool = True
+    formatter: bool = False
+    lsp: bool = False
+    model_retry_limit: int = 2
+    startup_timeout_s: float = 45.0
+    startup_retries: int = 2
+    max_restarts: int = 3
+    abort_grace_s: float = 5.0
+    keep_messages: bool = True
+    binary: str | None = None
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> Settings:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(f"unknown opencode option(s) {unknown}: known options are {sorted(known)}")
+        s = cls(**options)
+        if s.driver not in ("serve", "run"):
+            raise ConfigError(f"opencode option driver={s.driver!r}: use serve or run")
+        if s.sandbox not in ("auto", "bwrap", "none"):
+            raise ConfigError(f"opencode option sandbox={s.sandbox!r}: use auto, bwrap or none")
+        if s.permission_policy not in PERMISSION_POLICIES:
+            raise ConfigError(f"opencode option permission_policy={s.permission_policy!r}: "
+                              f"use one of {', '.join(PERMISSION_POLICIES)}")
+        return s
+
+
+def model_ref(session: AgentSession) -> dict[str, str]:
+    return {"providerID": PROVIDER_ID, "modelID": session.model}
+
+
+def agent_name(session: AgentSession) -> str:
+    return CUSTOM_AGENT if session.placement == "system_prompt" else "build"
+
+
+def build_config(session: AgentSession, dirs: RunDirs, settings: Settings) -> dict[str, Any]:
+    """The inline OpenCode config of one run (also writes the instructions file when needed)."""
+    if session.placement not in PLACEMENTS:
+        raise ConfigError(f"unknown constraint placement {session.placement!r}: use one of {PLACEMENTS}")
+    model = session.model
+    permission: dict[str, Any] = {
+        "edit": "allow",
+        "bash": "allow",
+        "webfetch": "deny",
+        "websearch": "deny",
+        "question": "deny",  # nobody is there to answer; over HTTP it would block the turn
+        "doom_loop": "allow",  # three identical calls: let the turn continue, as with a patient user
+    }
+    config: dict[str, Any] = {
+        "$schema": "https://opencode.ai/config.json",
+        "model": f"{PROVIDER_ID}/{model}",
+        "small_model": f"{PROVIDER_ID}/{model}",
+        "autoupdate": False,
+        "share": "disabled",
+        "snapshot": False,
+        "provider": {PROVIDER_ID: {
+            "npm": "@ai-sdk/openai-compatible",
+            "name": "goaldrift gateway",
+            "options": {"baseURL": session.base_url, "apiKey": session.api_key},
+            "models": {model: {"name": model, "tool_call": True,
+                               "limit": {"context": settings.context_limit, "output": settings.output_limit}}},
+        }},
+        "enabled_providers": [PROVIDER_ID],
+        "permission": permission,
+        "compaction": {"auto": settings.autocompact},
+    }
+    if not settings.formatter:
+        config["formatter"] = False
+    if not settings.lsp:
+        config["lsp"] = False
+    if session.placement == "instructions":
+        if not session.constraint.strip():
+            raise ConfigError("placement 'instructions' needs the constraint text (AgentSession.constraint)")
+        dirs.instructions_file.parent.mkdir(parents=True, exist_ok=True)
+        dirs.instructions_file.write_text(session.constraint.rstrip() + "\n", encoding="utf-8")
+        config["instructions"] = [str(dirs.instructions_file)]
+    elif session.placement == "system_prompt":
+        if not session.constraint.strip():
+            raise ConfigError("placement 'system_prompt' needs the constraint text (AgentSession.constraint)")
+        config["agent"] = {CUSTOM_AGENT: {
+            "mode": "primary",
+            "description": "goaldrift: OpenCode's build agent with the constraint as its system prompt",
+            "prompt": session.constraint,
+        }}
+        config["default_agent"] = CUSTOM_AGENT
+    return config
+
+
+def build_env(dirs: RunDirs, config: dict[str, Any], *, server_password: str | None = None,
+              parent: dict[str, str] | None = None) -> dict[str, str]:
+    """The complete environment of an OpenCode process: allow-listed basics, private dirs, offline
+    switches, the inline config. Nothing else of the parent's environment passes."""
+    parent = dict(os.environ if parent is None else parent)
+    env = {k: parent[k] for k in ENV_ALLOW if k in parent}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env.setdefault("LANG", "C.UTF-8")
+    env.update({
+        "HOME": str(dirs.home),
+        "XDG_DATA_HOME": str(dirs.data),
+        "XDG_CONFIG_HOME": str(dirs.config),
+        "XDG_CACHE_HOME": str(dirs.cache),
+        "XDG_STATE_HOME": str(dirs.state),
+        "TMPDIR": str(dirs.tmp),
+        "SHELL": "/bin/bash" if Path("/bin/bash").exists() else "/bin/sh",
+        "OPENCODE_CONFIG_CONTENT": json.dumps(config),
+        **OFFLINE_ENV,
+    })
+    if server_password:
+        env["OPENCODE_SERVER_PASSWORD"] = server_password
+    return env
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(24)

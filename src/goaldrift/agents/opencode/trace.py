@@ -1,0 +1,121 @@
+"""A ``StepTrace`` from OpenCode's own record of a session.
+
+OpenCode stores a session as messages ``{info, parts}`` (``GET /session/{id}/message``,
+``opencode export``, or its SQLite database). A user message holds the prompt; each assistant
+message is one model call: ``step-start``, then ``text`` / ``reasoning`` / ``tool`` parts, then a
+``step-finish`` with the call's tokens. A tool part's ``state`` carries ``input``, ``output`` (or
+``error``) and ``status``. Compaction shows up as a ``compaction`` part and an assistant message with
+``summary: true``; model failures as ``info.error`` on the assistant message.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from goaldrift.agents.base import StepTrace, ToolCall
+
+
+def _tokens_in(tokens: dict[str, Any]) -> int:
+    cache = tokens.get("cache") or {}
+    return int(tokens.get("input") or 0) + int(cache.get("read") or 0) + int(cache.get("write") or 0)
+
+
+def _tokens_out(tokens: dict[str, Any]) -> int:
+    return int(tokens.get("output") or 0) + int(tokens.get("reasoning") or 0)
+
+
+def format_error(error: dict[str, Any] | None) -> str:
+    if not error:
+        return ""
+    name = error.get("name") or "Error"
+    data = error.get("data") or {}
+    message = data.get("message") or error.get("message") or json.dumps(data)[:500]
+    status = data.get("statusCode")
+    return f"{name}{f' (HTTP {status})' if status else ''}: {message}"
+
+
+def new_messages(messages: list[dict[str, Any]], seen: set[str]) -> list[dict[str, Any]]:
+    return [m for m in messages if (m.get("info") or {}).get("id") not in seen]
+
+
+def build_trace(messages: list[dict[str, Any]], *, keep_messages: bool = True) -> StepTrace:
+    """Fold one step's messages (those created since the step began) into a ``StepTrace``."""
+    trace = StepTrace()
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    finishes: list[str] = []
+    for msg in messages:
+        info = msg.get("info") or {}
+        parts = msg.get("parts") or []
+        if any(p.get("type") == "compaction" for p in parts) or info.get("summary"):
+            trace.compacted = True
+        if info.get("role") != "assistant":
+            continue
+        err = format_error(info.get("error"))
+        if err:
+            trace.errors.append(err)
+        step_finishes = [p for p in parts if p.get("type") == "step-finish"]
+        if step_finishes:
+            for p in step_finishes:
+                tokens = p.get("tokens") or {}
+                calls.append({"message": info.get("id"), "in": _tokens_in(tokens), "out": _tokens_out(tokens),
+                              "reason": p.get("reason")})
+                finishes.append(str(p.get("reason")))
+        elif info.get("tokens") and _tokens_in(info["tokens"]):
+            tokens = info["tokens"]
+            calls.append({"message": info.get("id"), "in": _tokens_in(tokens), "out": _tokens_out(tokens),
+                          "reason": info.get("finish")})
+        for p in parts:
+            kind = p.get("type")
+            if kind == "text" and not p.get("synthetic") and p.get("text"):
+                texts.append(p["text"])
+            elif kind == "tool":
+                state = p.get("state") or {}
+                status = state.get("status") or "pending"
+                if status == "completed":
+                    output = state.get("output")
+                    out_status = "completed"
+                else:
+                    output = state.get("error") or f"(tool call not finished: {status})"
+                    out_status = "error"
+                trace.tool_calls.append(ToolCall(name=str(p.get("tool")), input=state.get("input"),
+                                                 output="" if output is None else str(output),
+                                                 status=out_status))
+    trace.text = "\n\n".join(t.strip() for t in texts if t.strip())
+    trace.model_calls = len(calls)
+    trace.tokens_in = sum(c["in"] for c in calls)
+    trace.tokens_out = sum(c["out"] for c in calls)
+    trace.context_tokens = calls[-1]["in"] if calls else 0
+    trace.raw["calls"] = calls
+    trace.raw["message_ids"] = [(m.get("info") or {}).get("id") for m in messages]
+    if keep_messages:
+        trace.raw["opencode_messages"] = messages
+    return trace
+
+
+def read_db_messages(db: Path, session_id: str) -> list[dict[str, Any]]:
+    """A session's messages straight from OpenCode's SQLite database, shaped like the HTTP API's
+    ``GET /session/{id}/message`` (read-only; OpenCode uses WAL, so this is safe while it runs)."""
+    if not db.exists():
+        return []
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        rows = con.execute("SELECT id, data FROM message WHERE session_id = ? ORDER BY time_created, id",
+                           (session_id,)).fetchall()
+        parts: dict[str, list[dict[str, Any]]] = {}
+        for pid, mid, data in con.execute(
+                "SELECT id, message_id, data FROM part WHERE session_id = ? ORDER BY id", (session_id,)):
+            part = json.loads(data)
+            part.update(id=pid, messageID=mid, sessionID=session_id)
+            parts.setdefault(mid, []).append(part)
+    finally:
+        con.close()
+    out = []
+    for mid, data in rows:
+        info = json.loads(data)
+        info.update(id=mid, sessionID=session_id)
+        out.append({"info": info, "parts": parts.get(mid, [])})
+    return out

