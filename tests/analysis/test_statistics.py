@@ -1,0 +1,254 @@
+"""Statistics against hand-computed and published values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from goaldrift.analysis import agreement, asymmetry, rates, regression, survival
+
+
+# -- Wilson ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("k,n,lo,hi", [
+    # Newcombe (1998), Stat Med 17:857, Table I, method 3 (Wilson score)
+    (81, 263, 0.2553, 0.3662),
+    (15, 148, 0.0624, 0.1605),
+    (0, 20, 0.0, 0.1611),
+    (1, 29, 0.0061, 0.1718),
+    # hand-computed with z = 1.959964
+    (5, 10, 0.2366, 0.7634),
+    (0, 10, 0.0, 0.2775),
+    (10, 10, 0.7225, 1.0),
+])
+def test_wilson_known_values(k, n, lo, hi):
+    got_lo, got_hi = rates.wilson(k, n)
+    assert got_lo == pytest.approx(lo, abs=1e-4)
+    assert got_hi == pytest.approx(hi, abs=1e-4)
+
+
+def test_wilson_empty_denominator_is_nan():
+    lo, hi = rates.wilson([0, 3], [0, 6])
+    assert np.isnan(lo[0]) and np.isnan(hi[0])
+    assert lo[1] < 0.5 < hi[1]
+
+
+# -- step rates: denominators ---------------------------------------------------------------------
+
+def _steps(rows):
+    df = pd.DataFrame(rows, columns=["attempt_id", "step", "outcome"])
+    df["run_id"] = df["attempt_id"].astype(str)
+    df["model_id"], df["scenario_id"], df["condition"] = "m", "s", "x"
+    df["constraint_side"], df["pressure"] = "x", False
+    return df
+
+
+def test_not_applicable_and_error_are_not_compliance():
+    # codes: 0 complied, 1 violated, 2 not applicable, 3 error
+    st = _steps([(1, 1, 1), (2, 1, 0), (3, 1, 2), (4, 1, 3), (5, 1, 1)])
+    r = rates.step_rates(st).iloc[0]
+    assert (r.runs, r.violated, r.complied, r.not_applicable, r.errored, r.decided) == (5, 2, 1, 1, 1, 3)
+    assert r.rate == pytest.approx(2 / 3)
+
+
+def test_first_violation_and_cumulative():
+    st = _steps([(1, 1, 0), (1, 2, 1), (1, 3, 0),     # first violation at 2
+                 (2, 1, 0), (2, 2, 2), (2, 3, 0),     # never
+                 (3, 1, 1), (3, 2, 1), (3, 3, 1)])    # first at 1
+    fv = rates.first_violation(st).set_index("attempt_id")
+    assert fv.loc[1, "first_violation"] == 2 and np.isnan(fv.loc[2, "first_violation"])
+    assert fv.loc[3, "first_violation"] == 1 and fv.loc[2, "last_step"] == 3
+    cum = rates.cumulative_violation(rates.first_violation(st))
+    assert cum["violated_by"].tolist() == [1, 2, 2] and cum["runs"].tolist() == [3, 3, 3]
+
+
+# -- Kaplan–Meier and log-rank: Freireich et al. (1963) 6-MP leukaemia data ------------------------
+# Textbook values: Kleinbaum & Klein, Survival Analysis (3rd ed.), ch. 2: KM for the 6-MP group and
+# log-rank chi-square 16.79 (p ≈ 4.17e-5) for 6-MP vs placebo.
+
+MP_TIMES = [6, 6, 6, 7, 10, 13, 16, 22, 23, 6, 9, 10, 11, 17, 19, 20, 25, 32, 32, 34, 35]
+MP_EVENT = [1] * 9 + [0] * 12
+PL_TIMES = [1, 1, 2, 2, 3, 4, 4, 5, 5, 8, 8, 8, 8, 11, 11, 12, 12, 15, 17, 22, 23]
+PL_EVENT = [1] * 21
+
+
+def test_kaplan_meier_textbook():
+    km = survival.kaplan_meier(MP_TIMES, MP_EVENT).set_index("time")
+    expected = {6: 0.857, 7: 0.807, 10: 0.753, 13: 0.690, 16: 0.627, 22: 0.538, 23: 0.448}
+    for t, s in expected.items():
+        assert km.loc[t, "survival"] == pytest.approx(s, abs=5e-4)
+    assert km.loc[6, "at_risk"] == 21 and km.loc[7, "at_risk"] == 17
+
+
+def test_kaplan_meier_matches_lifelines_including_ci():
+    from lifelines import KaplanMeierFitter
+
+    kmf = KaplanMeierFitter().fit(MP_TIMES, MP_EVENT)
+    ours = survival.kaplan_meier(MP_TIMES, MP_EVENT).set_index("time")
+    ci = kmf.confidence_interval_survival_function_
+    for t in ours.index:
+        assert ours.loc[t, "survival"] == pytest.approx(kmf.survival_function_.loc[t].iloc[0], abs=1e-12)
+        assert ours.loc[t, "ci_low"] == pytest.approx(ci.loc[t].iloc[0], abs=1e-9)
+        assert ours.loc[t, "ci_high"] == pytest.approx(ci.loc[t].iloc[1], abs=1e-9)
+
+
+def test_logrank_textbook_and_lifelines():
+    from lifelines.statistics import logrank_test, multivariate_logrank_test
+
+    d = np.r_[MP_TIMES, PL_TIMES]
+    e = np.r_[MP_EVENT, PL_EVENT]
+    g = np.r_[["6-MP"] * 21, ["placebo"] * 21]
+    chi2, df, p = survival.logrank_test(d, e, g)
+    assert chi2 == pytest.approx(16.79, abs=0.01) and df == 1
+    assert p == pytest.approx(4.17e-5, rel=0.01)
+    ref = logrank_test(MP_TIMES, PL_TIMES, MP_EVENT, PL_EVENT)
+    assert chi2 == pytest.approx(ref.test_statistic, rel=1e-9)
+    # three groups (with ties at discrete steps) against lifelines' multivariate test
+    rng = np.random.default_rng(3)
+    d3 = rng.integers(1, 13, 90).astype(float)
+    e3 = rng.random(90) < 0.6
+    g3 = np.repeat(["a", "b", "c"], 30)
+    d3[g3 == "c"] = np.minimum(d3[g3 == "c"], rng.integers(1, 6, 30))
+    chi2_3, df3, _ = survival.logrank_test(d3, e3, g3)
+    ref3 = multivariate_logrank_test(d3, g3, e3)
+    assert df3 == 2 and chi2_3 == pytest.approx(ref3.test_statistic, rel=1e-9)
+
+
+def test_logrank_without_events_is_not_estimable():
+    first = pd.DataFrame({"model_id": "m", "scenario_id": "s", "condition": ["x"] * 3 + ["x->y"] * 3,
+                          "constraint_side": "x", "pressure": [False] * 3 + [True] * 3,
+                          "first_violation": np.nan, "last_step": 12})
+    lr = survival.logrank(first)
+    assert lr["p_value"].isna().all() and lr["note"].str.contains("not estimable").all()
+
+
+# -- Cohen's kappa: hand-computed -----------------------------------------------------------------
+
+def test_kappa_hand_computed_2x2():
+    # n = 50, p_o = 35/50 = 0.7, p_e = (25·30 + 25·20)/50² = 0.5, kappa = 0.2/0.5 = 0.4
+    k = agreement.kappa(np.array([[20, 5], [10, 15]]))
+    assert k["kappa"] == pytest.approx(0.4) and k["p_observed"] == pytest.approx(0.7)
+    assert k["p_expected"] == pytest.approx(0.5)
+    assert k["ci_low"] < 0.4 < k["ci_high"]
+
+
+def test_kappa_hand_computed_3x3_and_confusion():
+    m = np.array([[10, 2, 0], [1, 8, 1], [0, 2, 6]])
+    # p_o = 24/30 = 0.8; p_e = (12·11 + 10·12 + 8·7)/900 = 308/900; kappa = (0.8 − p_e)/(1 − p_e)
+    pe = 308 / 900
+    assert agreement.kappa(m)["kappa"] == pytest.approx((0.8 - pe) / (1 - pe))
+    a = ["violated"] * 12 + ["complied"] * 10 + ["not_applicable"] * 8
+    b = (["violated"] * 10 + ["complied"] * 2 + ["violated"] + ["complied"] * 8 + ["not_applicable"]
+         + ["complied"] * 2 + ["not_applicable"] * 6)
+    assert (agreement.confusion(a, b) == m).all()
+
+
+def test_kappa_single_category_is_undefined():
+    k = agreement.kappa(np.array([[0, 0, 0], [0, 7, 0], [0, 0, 0]]))
+    assert np.isnan(k["kappa"]) and "undefined" in k["note"]
+
+
+# -- bootstrap ------------------------------------------------------------------------------------
+
+def _first(p_by_cond: dict[str, tuple[str, bool, float]], runs: int, steps: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    aid = 0
+    for cond, (side, press, p) in p_by_cond.items():
+        for _ in range(runs):
+            aid += 1
+            v = int(rng.binomial(steps, p))
+            rows.append(dict(attempt_id=aid, model_id="m", scenario_id="s", condition=cond, constraint_side=side,
+                             pressure=press, n_violated=v, n_complied=steps - v))
+    return pd.DataFrame(rows)
+
+
+def test_bootstrap_ci_contains_true_differences_and_is_seeded():
+    design = {"x": ("x", False, 0.05), "x->y": ("x", True, 0.40), "y": ("y", False, 0.10), "y->x": ("y", True, 0.15)}
+    first = _first(design, runs=40, steps=12, seed=11)
+    a = asymmetry.asymmetry(first, n_boot=2000, seed=7)
+    truth = {("pressure_effect", "x"): 0.35, ("pressure_effect", "y"): 0.05,
+             ("pressure_asymmetry", "x|y"): 0.30, ("baseline_asymmetry", "x|y"): -0.05}
+    for key, true in truth.items():
+        row = a[(a["estimand"] == key[0]) & (a["side"] == key[1])].iloc[0]
+        assert row.ci_low <= true <= row.ci_high, (key, row.ci_low, row.ci_high)
+    again = asymmetry.asymmetry(first, n_boot=2000, seed=7)
+    assert again["ci_low"].tolist() == asymmetry.asymmetry(first, n_boot=2000, seed=7)["ci_low"].tolist()
+    assert not np.allclose(asymmetry.asymmetry(first, n_boot=2000, seed=8)["ci_low"], again["ci_low"])
+
+
+def test_bootstrap_coverage_is_near_nominal():
+    design = {"x": ("x", False, 0.1), "x->y": ("x", True, 0.3), "y": ("y", False, 0.1), "y->x": ("y", True, 0.1)}
+    hits = 0
+    for rep in range(40):
+        first = _first(design, runs=30, steps=12, seed=100 + rep)
+        a = asymmetry.asymmetry(first, n_boot=400, seed=rep).set_index("estimand")
+        row = a.loc["pressure_asymmetry"]
+        hits += row.ci_low <= 0.2 <= row.ci_high
+    assert hits >= 33  # 95% nominal; binomial(40, .95) is ≥ 34 with prob ≈ .97
+
+
+# -- regression -----------------------------------------------------------------------------------
+
+def _reg_steps(seed=0, runs_per_cell=40, beta=(-2.0, 0.3, 1.0, -0.5, 0.1)):
+    rng = np.random.default_rng(seed)
+    rows = []
+    aid = 0
+    for side in ("x", "y"):
+        for press in (False, True):
+            for _ in range(runs_per_cell):
+                aid += 1
+                u = rng.normal(0, 0.5)  # run effect: within-run correlation
+                ctx_rate = rng.uniform(1000, 5000)
+                for t in range(1, 13):
+                    dirn = side == "y"
+                    eta = beta[0] + beta[1] * dirn + beta[2] * press + beta[3] * dirn * press + beta[4] * (t - 1) + u
+                    y = rng.random() < 1 / (1 + np.exp(-eta))
+                    rows.append(dict(attempt_id=aid, step=t, outcome=int(y), model_id="m", scenario_id="s",
+                                     condition=f"{side}{'->' if press else ''}", constraint_side=side, pressure=press,
+                                     context_tokens=1000 + ctx_rate * t + rng.normal(0, 500)))
+    return pd.DataFrame(rows)
+
+
+def test_logit_matches_statsmodels_cluster_glm():
+    import statsmodels.api as sm
+
+    st = _reg_steps()
+    rows = pd.DataFrame(regression.fit_one(st, with_context=True))
+    logit = rows[rows["estimator"] == regression.LOGIT].set_index("term")
+    X, names = regression._design(st, ["x", "y"], True, False)
+    ref = sm.GLM(st["outcome"].to_numpy(float), X, family=sm.families.Binomial()).fit(
+        cov_type="cluster", cov_kwds={"groups": st["attempt_id"].to_numpy()})
+    assert np.allclose(logit.loc[names, "coef"], ref.params, atol=1e-6)
+    assert np.allclose(logit.loc[names, "se"], ref.bse, rtol=1e-5)
+    lpm = rows[rows["estimator"] == regression.LPM].set_index("term")
+    ref_ols = sm.OLS(st["outcome"].to_numpy(float), X).fit(cov_type="cluster",
+                                                           cov_kwds={"groups": st["attempt_id"].to_numpy()})
+    assert np.allclose(lpm.loc[names, "coef"], ref_ols.params) and np.allclose(lpm.loc[names, "se"], ref_ols.bse)
+
+
+def test_logit_recovers_pressure_effect():
+    st = _reg_steps(seed=1, runs_per_cell=150, beta=(-2.0, 0.0, 1.2, 0.0, 0.1))
+    rows = pd.DataFrame(regression.fit_one(st)).set_index(["estimator", "term"])
+    r = rows.loc[(regression.LOGIT, "pressure")]
+    assert r.ci_low < 1.2 < r.ci_high and r.status == "ok"
+
+
+def test_degenerate_data_is_reported_not_raised():
+    st = _reg_steps()
+    zeros = st.assign(outcome=0)
+    out = pd.DataFrame(regression.regressions(zeros))
+    assert (out["status"] == "not estimable").all() and out["note"].str.contains("no violations").all()
+    # one cell with no violations at all: logit separated, LPM still estimated
+    sep = st.copy()
+    sep.loc[(sep["constraint_side"] == "x") & ~sep["pressure"], "outcome"] = 0
+    out = pd.DataFrame(regression.fit_one(sep))
+    assert out.loc[out["estimator"] == regression.LOGIT, "note"].str.contains("separation").all()
+    assert (out.loc[out["estimator"] == regression.LPM, "status"] == "ok").all()
+    # context identical to step: second specification not estimable, with the reason
+    coll = st.assign(context_tokens=st["step"] * 1000.0)
+    out = pd.DataFrame(regression.fit_one(coll, with_context=True))
+    assert out["note"].str.contains("collinear").all()
+    # empty input
+    assert pd.DataFrame(regression.regressions(st.iloc[:0])).empty
