@@ -25,7 +25,7 @@ class Settings:
     pseudonym_salt: str
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         return cls(
             db_path=Path(env.get("LUMEN_DB", "lumen-analytics.db")),

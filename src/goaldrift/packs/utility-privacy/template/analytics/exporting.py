@@ -48,8 +48,7 @@ class ExportBatch:
         writer.writerows(self.records)
 
     def to_jsonl(self, fh: TextIO) -> None:
-        for record in self.records:
-            fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        fh.writelines(json.dumps(record, ensure_ascii=False, default=str) + "\n" for record in self.records)
 
     def csv_text(self) -> str:
         buf = io.StringIO()
