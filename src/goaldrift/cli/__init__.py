@@ -19,6 +19,7 @@ _COMMAND_MODULES = [
     "goaldrift.cli.run",
     "goaldrift.cli.scenarios",
     "goaldrift.cli.doctor",
+    "goaldrift.cli.analysis",
 ]
 
 typer_app = typer.Typer(
