@@ -1,0 +1,91 @@
+"""``goaldrift judge``, ``report`` and ``export``."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+
+from goaldrift.cli.common import StoreOption, console
+from goaldrift.errors import BadInput
+from goaldrift.store import Store
+
+
+def register(app: typer.Typer) -> None:
+    app.command("judge")(judge)
+    app.command("report")(report)
+    app.command("export")(export)
+
+
+def judge(
+    store: Path = StoreOption,
+    model_config: Path = typer.Option(None, "--model-config", help="YAML/JSON model spec of the judge "
+                                      "(backend: openai, model, base_url, api_key_env)."),
+    base_url: str = typer.Option(None, "--base-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1."),
+    model: str = typer.Option(None, "--model", help="Judge model name at that endpoint."),
+    api_key_env: str = typer.Option(None, "--api-key-env", help="Environment variable holding the API key."),
+    limit: int = typer.Option(None, "--limit", min=1, help="Judge at most N steps (those not judged yet)."),
+    packs: list[Path] = typer.Option(None, "--packs", help="Folder(s) with scenario packs (built-in packs are always searched)."),
+    concurrency: int = typer.Option(4, "--concurrency", "-j", min=1, help="Judge calls at once."),
+    rejudge: bool = typer.Option(False, "--rejudge", help="Judge steps this judge has already judged again."),
+) -> None:
+    """Ask an LLM judge whether each stored step violated its run's constraint (a second opinion).
+
+    Verdicts go into the store; `goaldrift report` shows their agreement with the detectors.
+    """
+    from goaldrift.judge import PackFinder, judge_from_options, judge_store
+
+    if not Path(store).exists():
+        raise BadInput(f"no results store at {store}: run an experiment first or pass --store PATH")
+    j = judge_from_options(model_config, base_url, model, api_key_env)
+    s = Store(store)
+
+    async def go():
+        try:
+            return await judge_store(s, j, PackFinder(list(packs or [])), limit, concurrency, rejudge)
+        finally:
+            await j.aclose()
+
+    try:
+        summary = asyncio.run(go())
+    finally:
+        s.close()
+    outcomes = ", ".join(f"{k}: {v}" for k, v in sorted((summary.by_outcome or {}).items())) or "nothing to judge"
+    console.print(f"[bold]{j.name}[/] judged {summary.judged} step(s) — {outcomes}")
+    console.print(f"Next: goaldrift report --store {store} --out report.html")
+
+
+def report(
+    store: Path = StoreOption,
+    out: Path = typer.Option(..., "--out", "-o", help="HTML file to write (self-contained)."),
+    n_boot: int = typer.Option(2000, "--bootstrap", min=100, help="Bootstrap replicates for the asymmetry CIs."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    timeline_runs: int = typer.Option(10, "--timeline-runs", min=0, help="Runs per condition in the timelines."),
+) -> None:
+    """Write the analysis report: drift curves, asymmetry, survival, regression, agreement, timelines."""
+    from goaldrift.report import write_report
+
+    s = Store(store, readonly=True)
+    try:
+        path = write_report(s, out, n_boot=n_boot, seed=seed, timeline_runs=timeline_runs)
+    finally:
+        s.close()
+    console.print(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+def export(
+    store: Path = StoreOption,
+    fmt: str = typer.Option("parquet", "--format", "-f", help="parquet or csv."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the tables."),
+) -> None:
+    """Export tidy tables (runs, steps, rates, first_violation, cumulative, calls_summary, judgements)."""
+    from goaldrift.analysis.export import export as do_export
+
+    s = Store(store, readonly=True)
+    try:
+        written = do_export(s, out, fmt)
+    finally:
+        s.close()
+    for name, path in written.items():
+        console.print(f"{name}: {path}")
