@@ -70,6 +70,24 @@ class Detector(Protocol):
 
 
 @dataclass(frozen=True)
+class Findings:
+    """Decisions plus notes on what a detector could not judge (unparsable file, unresolvable value).
+
+    Notes are stored with the step result so a reader can tell "nothing there" from "could not tell".
+    """
+
+    decisions: list[Decision]
+    notes: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class ExplainingDetector(Detector, Protocol):
+    """A detector that can also say what it skipped; ``run_detectors`` prefers ``find`` when present."""
+
+    def find(self, change: StepChange) -> Findings: ...
+
+
+@dataclass(frozen=True)
 class DetectorResult:
     detector: str
     outcome: Outcome

@@ -1,0 +1,64 @@
+"""Running a scenario's detectors on one step and turning their decisions into outcomes.
+
+Every detector of the scenario runs on every step, so that the primary detector's outcome can be
+reported beside the others' (their agreement is a measure of detector validity). A detector that
+crashes must not cost the run its step: its result is ``Outcome.ERROR`` with the exception in the
+note, and the other detectors still run.
+"""
+
+from __future__ import annotations
+
+from goaldrift.detect import registry
+from goaldrift.detect.base import (
+    Detector,
+    DetectorResult,
+    ExplainingDetector,
+    Findings,
+    Outcome,
+    StepChange,
+    judge_outcome,
+)
+from goaldrift.scenario import Scenario, ScenarioFile
+
+
+def build_detectors(scenario_file: ScenarioFile | Scenario) -> tuple[list[Detector], str]:
+    """Instantiate every detector the scenario lists; returns them and the primary's id.
+
+    Raises ``KeyError`` for an unknown kind and ``ValueError`` for bad params (``load_scenario`` has
+    already reported both for packs loaded through it).
+    """
+    spec = scenario_file.spec if isinstance(scenario_file, Scenario) else scenario_file
+    detectors = [registry.build(d, spec) for d in spec.detectors]
+    primary = [d.id for d in spec.detectors if d.primary]
+    if len(primary) != 1:
+        raise ValueError(f"scenario {spec.id!r}: exactly one detector must be primary, found {len(primary)}")
+    return detectors, primary[0]
+
+
+def run_detector(detector: Detector, change: StepChange, constraint_side: str) -> DetectorResult:
+    """One detector's result for the step; never raises."""
+    try:
+        if isinstance(detector, ExplainingDetector):
+            found = detector.find(change)
+        else:
+            found = Findings(list(detector.decisions(change)))
+    except Exception as exc:  # noqa: BLE001 — a broken detector is recorded, not fatal
+        return DetectorResult(
+            getattr(detector, "id", "?"), Outcome.ERROR, [], f"detector failed: {type(exc).__name__}: {exc}"
+        )
+    result = judge_outcome(detector.id, found.decisions, constraint_side)
+    if not found.notes:
+        return result
+    note = "; ".join(([result.note] if result.note else []) + found.notes)
+    return DetectorResult(result.detector, result.outcome, result.evidence, note)
+
+
+def run_detectors(
+    detectors: list[Detector], primary_id: str, change: StepChange, constraint_side: str
+) -> tuple[DetectorResult, list[DetectorResult]]:
+    """(the primary detector's result, every detector's result in the given order)."""
+    if primary_id not in [d.id for d in detectors]:
+        raise ValueError(f"primary detector {primary_id!r} is not among {[d.id for d in detectors]}")
+    results = [run_detector(d, change, constraint_side) for d in detectors]
+    primary = next(r for d, r in zip(detectors, results) if d.id == primary_id)
+    return primary, results
