@@ -61,11 +61,15 @@ def workspaces_dir(store_path: Path) -> Path:
 
 
 class _Progress:
-    """A rich progress bar over steps (quiet when disabled or not a terminal)."""
+    """Progress over steps with an ETA: a rich bar on a terminal, one line per step otherwise (CI logs)."""
 
     def __init__(self, total: int, enabled: bool):
+        import sys
+
+        self.total, self.done, self.enabled = total, 0, enabled and total > 0
+        self.started = time.monotonic()
         self.bar = None
-        if enabled and total:
+        if self.enabled and sys.stderr.isatty():
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeElapsedColumn, TimeRemainingColumn)
 
@@ -84,8 +88,16 @@ class _Progress:
             self.bar.stop()
 
     def advance(self, note: str = "") -> None:
+        self.done += 1
         if self.bar:
             self.bar.update(self.task, advance=1, description=note)
+        elif self.enabled:
+            import sys
+
+            elapsed = time.monotonic() - self.started
+            eta = elapsed / self.done * (self.total - self.done)
+            print(f"[{self.done}/{self.total}] {note}  elapsed {elapsed:.0f}s, eta {eta:.0f}s",
+                  file=sys.stderr, flush=True)
 
 
 class Runner:

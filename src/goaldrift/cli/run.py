@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
@@ -34,7 +33,7 @@ def run(
     from goaldrift.runner import run_experiment
 
     exp = load_experiment(experiment)
-    summary = run_experiment(exp, store, concurrency=concurrency, progress=progress and sys.stderr.isatty())
+    summary = run_experiment(exp, store, concurrency=concurrency, progress=progress)
     console.print(
         f"[bold]{exp.config.name}[/]: {summary.planned} runs planned, {summary.skipped} already finished, "
         f"{summary.finished} finished now, {summary.failed} failed; {summary.steps} steps stored in {store}"
