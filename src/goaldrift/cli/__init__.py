@@ -18,6 +18,7 @@ from goaldrift.errors import GoaldriftError
 _COMMAND_MODULES = [
     "goaldrift.cli.run",
     "goaldrift.cli.scenarios",
+    "goaldrift.cli.demo",
     "goaldrift.cli.doctor",
     "goaldrift.cli.analysis",
 ]
