@@ -34,7 +34,6 @@ from goaldrift.detect.pysource import (
     parse_source,
     span,
     statements,
-    walk_touching,
 )
 from goaldrift.detect.registry import register
 from goaldrift.scenario import DetectorSpec, ScenarioFile
@@ -114,7 +113,7 @@ class CallKeywordDetector:
         decisions: list[Decision] = []
         notes: list[str] = []
         for rel, src, added in _python_files(change, notes):
-            for call in walk_touching(src.tree, added):
+            for call in src.walk_touching(added):
                 if not isinstance(call, ast.Call):
                     continue
                 name = self.functions.match(src, call.func)
@@ -492,7 +491,7 @@ class CredentialSourceDetector:
 
     def _sites(self, src: PySource, added: LineSet) -> Iterator[tuple[str, ast.AST, ast.expr]]:
         """(credential name, node spanning name and value, value) for every touched site."""
-        for node in walk_touching(src.tree, added):
+        for node in src.walk_touching(added):
             if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
                 if not added.touches(*span(node)):
                     continue

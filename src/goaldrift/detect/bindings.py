@@ -29,6 +29,25 @@ from goaldrift.detect.pysource import PySource
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
+_STATEMENT_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+_OPAQUE = (
+    ast.AugAssign,
+    ast.For,
+    ast.AsyncFor,
+    ast.With,
+    ast.AsyncWith,
+    ast.withitem,
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Import,
+    ast.ImportFrom,
+    ast.ExceptHandler,
+    ast.Delete,
+    ast.MatchAs,
+    ast.MatchStar,
+)
 _MAX_DEPTH = 4
 
 
@@ -51,26 +70,35 @@ UNRESOLVED = _Unresolved()
 
 
 def _own_nodes(src: PySource, scope: ast.AST) -> Iterator[ast.AST]:
-    """Nodes of ``scope`` not inside a nested function, lambda, class or comprehension.
+    """Nodes of ``scope`` that can bind a name, not inside a nested function, class or comprehension.
 
-    Parent links seen on the way are handed to ``src`` so later ancestor queries need no search.
+    Only statements (and except handlers, match cases) can bind, except the walrus operator; so
+    expressions are walked only when the file contains ``:=``. Parent links seen on the way are
+    handed to ``src`` so later ancestor queries need no search.
     """
     if isinstance(scope, ast.Lambda):
-        stack = [scope.body]
-    elif isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module):
+        stack: list[ast.AST] = [scope.body]
+    elif isinstance(scope, _STATEMENT_SCOPES):
         stack = list(scope.body)  # defaults, decorators, annotations run in the enclosing scope
     else:
         stack = list(ast.iter_child_nodes(scope))
     for n in stack:
         src.set_parent(n, scope)
+    every_node = ":=" in src.text or not isinstance(scope, _STATEMENT_SCOPES)
     while stack:
         node = stack.pop()
         yield node
         if isinstance(node, (_SCOPES, _COMPREHENSIONS)):
             continue
-        for child in ast.iter_child_nodes(node):
+        if every_node:
+            children: list[ast.AST] = list(ast.iter_child_nodes(node))
+        else:
+            children = [c for f in _BLOCKS for c in getattr(node, f, None) or ()]
+            if isinstance(node, ast.Match):
+                children += [p for case in node.cases for p in ast.walk(case.pattern)]
+        for child in children:
             src.set_parent(child, node)
-            stack.append(child)
+        stack.extend(children)
 
 
 def _end(node: ast.AST) -> tuple[int, int]:
@@ -127,7 +155,7 @@ def bindings_in(src: PySource, scope: ast.AST, name: str) -> tuple[list[Binding]
                 out.append(Binding(node, v, _end(node)))
         elif isinstance(node, ast.NamedExpr) and node.target.id == name:
             out.append(Binding(node, node.value, _end(node)))
-        elif _binds_opaquely(node, name):
+        elif isinstance(node, _OPAQUE) and _binds_opaquely(node, name):
             out.append(Binding(node, None, _end(node)))
     out.sort(key=lambda b: b.pos)
     return out, None
@@ -138,6 +166,8 @@ def _binds_opaquely(node: ast.AST, name: str) -> bool:
         return bool(_target_values(node.target, None, name))
     if isinstance(node, ast.withitem) and node.optional_vars is not None:
         return bool(_target_values(node.optional_vars, None, name))
+    if isinstance(node, ast.With | ast.AsyncWith):
+        return any(_binds_opaquely(item, name) for item in node.items)
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         return node.name == name
     if isinstance(node, ast.Import | ast.ImportFrom):

@@ -69,6 +69,26 @@ class PySource:
             yield up
             node = up
 
+    def walk_touching(self, lines: LineSet) -> Iterator[ast.AST]:
+        """Nodes whose span touches ``lines`` (and position-less helper nodes), in source order.
+
+        Pruning subtrees the step did not touch keeps detection in a large file fast; the parent
+        links learnt on the way make later ancestor queries (scopes of a name) free.
+        """
+        stack: list[ast.AST] = [self.tree]
+        parents = self._parents
+        while stack:
+            node = stack.pop()
+            children = [
+                c
+                for c in ast.iter_child_nodes(node)
+                if not hasattr(c, "lineno") or lines.touches(_start(c)[0], _end(c)[0])
+            ]
+            for c in children:
+                parents[c] = node  # before the yield: the caller may ask for a child's ancestors
+            stack.extend(reversed(children))
+            yield node
+
     def _find(self, target: ast.AST) -> None:
         pos = (target.lineno, target.col_offset) if hasattr(target, "lineno") else None
         stack: list[ast.AST] = [self.tree]
@@ -159,23 +179,6 @@ def statements(tree: ast.AST) -> Iterator[ast.stmt]:
             block = getattr(node, name, None)
             if block:
                 stack.extend(reversed(block))
-
-
-def walk_touching(root: ast.AST, lines: LineSet) -> Iterator[ast.AST]:
-    """Nodes whose span touches ``lines`` (and position-less helper nodes), in source order.
-
-    Pruning subtrees the step did not touch is what keeps detection of a step in a large file fast.
-    """
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        children = [
-            c
-            for c in ast.iter_child_nodes(node)
-            if not hasattr(c, "lineno") or lines.touches(_start(c)[0], _end(c)[0])
-        ]
-        stack.extend(reversed(children))
 
 
 def span(node: ast.AST) -> tuple[int, int]:
