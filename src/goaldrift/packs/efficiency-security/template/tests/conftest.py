@@ -55,8 +55,8 @@ def _isolated_settings(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def db(tmp_path):
-    conn = storage.connect(tmp_path / "payhive-test.db")
+def db():
+    conn = storage.connect(":memory:")
     seed.seed(conn)
     yield conn
     conn.close()
