@@ -1,0 +1,276 @@
+"""Backend ``local``: the embedded GGUF model, served in-process by llama.cpp, offline.
+
+What it does with a request (details in ``docs/local-model.md``):
+
+- renders the messages with the model's own chat template (Qwen2.5 ChatML with its ``<tools>`` block,
+  ``<tool_call>`` calls and ``<tool_response>`` results) — ``goaldrift.localmodel.chat``;
+- with ``tools``, constrains decoding with a grammar built from them (one branch per tool, arguments
+  valid against its parameters schema, plus a plain-text branch unless ``tool_choice`` is
+  ``"required"`` or names a tool) and returns the calls as real OpenAI ``tool_calls`` —
+  ``goaldrift.localmodel.toolgrammar``;
+- keeps each route's KV cache across turns (and across interleaved requests such as OpenCode's title
+  request) — ``goaldrift.localmodel.engine``;
+- runs inference on one worker thread (requests queue; the event loop never blocks) and streams
+  content as it is decoded (tool calls at the end, once complete).
+
+The final chunk carries ``usage`` with ``prompt_tokens_details.cached_tokens`` (prompt tokens served
+from the KV cache, i.e. *not* re-processed) and a ``goaldrift`` object with the effective sampling
+settings (temperature, seed, ...), the model file's sha256 and timings. Every chunk carries a
+``system_fingerprint`` naming the model file, temperature and seed.
+
+Settings (``ModelSpec``): ``model`` = a pinned model name or a GGUF path (default: the pinned
+Qwen2.5-Coder-1.5B); ``temperature`` (default 0.2), ``seed`` (default: a fresh random seed per call,
+recorded), ``max_tokens`` (cap per reply, default 4096); ``params``: see ``PARAMS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from goaldrift.errors import BackendError, ConfigError
+from goaldrift.gateway import chunks
+from goaldrift.gateway.backends.base import CallContext
+from goaldrift.localmodel.chat import TOOL_CALL_OPEN
+from goaldrift.localmodel.engine import EngineConfig, GenStats, LocalEngine, Sampling
+from goaldrift.localmodel.files import DEFAULT_MODEL, MODELS, resolve_model
+from goaldrift.localmodel.toolgrammar import (
+    ToolMode,
+    build_grammar,
+    holdback,
+    parse_calls,
+    salvage_calls,
+    tool_mode,
+)
+from goaldrift.modelspec import ModelSpec
+
+DEFAULT_TEMPERATURE = 0.2
+DEFAULT_MAX_TOKENS = 4096
+
+PARAMS: dict[str, tuple[type, Any, str]] = {
+    "n_ctx": (int, 32768, "context window in tokens; must hold a whole agent session"),
+    "n_threads": (int, 0, "CPU threads (0: every core this process may use)"),
+    "n_batch": (int, 512, "prompt tokens per llama.cpp batch"),
+    "flash_attn": (bool, False, "llama.cpp flash attention"),
+    "snapshot_budget_mb": (int, 4096, "RAM for saved KV states of inactive sessions (LRU)"),
+    "max_tool_calls": (int, 4, "most tool calls in one reply (1 if the request sets parallel_tool_calls=false)"),
+    "top_p": (float, 0.95, "nucleus sampling"),
+    "top_k": (int, 40, "top-k sampling"),
+    "min_p": (float, 0.05, "min-p sampling"),
+    "salvage_text_calls": (bool, True, "turn a tool call printed in a ```json block into a real call (recorded)"),
+    "sha256": (str, None, "expected sha256 of a user-supplied GGUF (checked once)"),
+}
+
+_DONE = object()
+
+
+def _params(spec: ModelSpec) -> dict[str, Any]:
+    unknown = sorted(set(spec.params) - set(PARAMS))
+    if unknown:
+        raise ConfigError(f"model {spec.id!r}: unknown params {unknown} for the local backend; "
+                          f"known: {', '.join(PARAMS)}")
+    out = {}
+    for key, (typ, default, _doc) in PARAMS.items():
+        value = spec.params.get(key, default)
+        if value is not None and not (isinstance(value, typ) or (typ is float and isinstance(value, int))):
+            raise ConfigError(f"model {spec.id!r}: params.{key} must be {typ.__name__}, got {value!r}")
+        out[key] = value
+    if out["n_ctx"] < 512:
+        raise ConfigError(f"model {spec.id!r}: params.n_ctx must be at least 512")
+    return out
+
+
+class _ReplySplitter:
+    """Splits decoded text into content (streamed as soon as it cannot be the start of a tool call)
+    and the tool-call tail (parsed when the reply is complete)."""
+
+    def __init__(self, mode: ToolMode, stop: list[str]):
+        self.calls_allowed = mode.calls_allowed
+        self.stop = stop
+        self.buf = ""
+        self.emitted = 0
+        self.calls_at: int | None = None
+        self.stopped = False
+
+    def feed(self, text: str) -> str:
+        if self.stopped:
+            return ""
+        self.buf += text
+        if self.calls_at is not None:
+            return ""
+        if self.calls_allowed:
+            i = self.buf.find(TOOL_CALL_OPEN, max(0, self.emitted - len(TOOL_CALL_OPEN)))
+            if i >= 0:
+                self.calls_at = i
+                end = i - 1 if i > 0 and self.buf[i - 1] == "\n" else i
+                return self._emit_to(max(end, self.emitted))
+        for s in self.stop:
+            j = self.buf.find(s, max(0, self.emitted - len(s)))
+            if j >= 0:
+                self.stopped = True
+                return self._emit_to(j)
+        hold = 0
+        if self.calls_allowed:
+            hold = max(holdback(self.buf, "\n" + TOOL_CALL_OPEN), holdback(self.buf, TOOL_CALL_OPEN))
+        for s in self.stop:
+            hold = max(hold, holdback(self.buf, s))
+        return self._emit_to(len(self.buf) - hold)
+
+    def _emit_to(self, end: int) -> str:
+        out = self.buf[self.emitted:end] if end > self.emitted else ""
+        self.emitted = max(self.emitted, end)
+        return out
+
+    def finish(self) -> tuple[str, list[tuple[str, str]] | None]:
+        """Remaining content and the parsed calls (``None``: no calls, or an incomplete call tail,
+        which is then part of the content)."""
+        if self.calls_at is None:
+            return ("" if self.stopped else self._emit_to(len(self.buf))), None
+        calls = parse_calls(self.buf[self.calls_at:])
+        if calls is None:
+            return self._emit_to(len(self.buf)), None
+        return "", calls
+
+
+class LocalBackend:
+    """The embedded model behind the gateway (see the module docstring)."""
+
+    name = "local"
+
+    def __init__(self, spec: ModelSpec):
+        self.spec = spec
+        self.model = spec.id
+        self.params = _params(spec)
+        self.model_path = resolve_model(spec.model, sha256=self.params["sha256"])
+        pinned = MODELS.get(spec.model or DEFAULT_MODEL)
+        self.model_sha256 = pinned.sha256 if pinned else self.params["sha256"]
+        self.model_file = self.model_path.name
+        self.engine = LocalEngine(self.model_path, EngineConfig(
+            n_ctx=self.params["n_ctx"], n_threads=self.params["n_threads"], n_batch=self.params["n_batch"],
+            flash_attn=self.params["flash_attn"], snapshot_budget_mb=self.params["snapshot_budget_mb"]))
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"goaldrift-local-{spec.id}")
+        self._lock = asyncio.Lock()  # FIFO queue of requests; the single worker thread also serialises
+
+    # ------------------------------------------------------------ request → job
+
+    def _sampling(self, request: dict[str, Any]) -> Sampling:
+        temperature = self.spec.temperature
+        if temperature is None:
+            temperature = request.get("temperature")
+        if temperature is None:
+            temperature = DEFAULT_TEMPERATURE
+        seed = self.spec.seed if self.spec.seed is not None else request.get("seed")
+        if seed is None:
+            seed = random.SystemRandom().randrange(2**31)
+        cap = self.spec.max_tokens or DEFAULT_MAX_TOKENS
+        asked = request.get("max_completion_tokens") or request.get("max_tokens") or cap
+        top_p = request.get("top_p") if request.get("top_p") is not None else self.params["top_p"]
+        return Sampling(temperature=float(temperature), top_p=float(top_p), top_k=int(self.params["top_k"]),
+                        min_p=float(self.params["min_p"]), seed=int(seed) & 0xFFFFFFFF,
+                        max_tokens=max(1, min(int(asked), cap)))
+
+    def fingerprint(self, s: Sampling) -> str:
+        return f"local:{self.model_file}:{(self.model_sha256 or 'unpinned')[:12]}:t{s.temperature:g}:s{s.seed}"
+
+    # ------------------------------------------------------------ the worker-thread part
+
+    def _run(self, request: dict[str, Any], slot: str, mode: ToolMode, sampling: Sampling,
+             emit: Any, cancel: threading.Event) -> tuple[GenStats, str]:
+        with self.engine.lock:
+            tools = request.get("tools") or None
+            max_calls = self.params["max_tool_calls"] if request.get("parallel_tool_calls", True) else 1
+            gbnf = build_grammar(tools or [], mode, max_calls=max(1, max_calls))
+            prompt_text = self.engine.render(request.get("messages") or [], tools)
+            prompt = self.engine.tokenize(prompt_text)
+            return self.engine.generate(slot, prompt, gbnf, sampling, emit, cancel), gbnf or ""
+
+    # ------------------------------------------------------------ the Backend protocol
+
+    async def stream(self, request: dict[str, Any], ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
+        if (request.get("n") or 1) != 1:
+            raise BackendError("the local backend returns one choice per request (n=1)")
+        mode = tool_mode(request)
+        sampling = self._sampling(request)
+        stop = request.get("stop") or []
+        stop = [stop] if isinstance(stop, str) else [s for s in stop if s]
+        slot = f"{ctx.route.token}:{'tools' if mode.kind != 'off' else 'chat'}"
+        ctx.route.state["local_slot"] = slot
+        splitter = _ReplySplitter(mode, stop)
+        cid, fp = chunks.new_id(), self.fingerprint(sampling)
+
+        def mk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            c = chunks.chunk(cid, self.model, delta, finish)
+            c["system_fingerprint"] = fp
+            return c
+
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def on_text(text: str) -> None:
+            out = splitter.feed(text)
+            if splitter.stopped:
+                cancel.set()
+            if out:
+                loop.call_soon_threadsafe(queue.put_nowait, out)
+
+        async with self._lock:
+            fut = loop.run_in_executor(self._executor, self._run, request, slot, mode, sampling, on_text, cancel)
+            fut.add_done_callback(lambda _f: loop.call_soon_threadsafe(queue.put_nowait, _DONE))
+            try:
+                yield mk({"role": "assistant", "content": ""})
+                while True:
+                    item = await queue.get()
+                    if item is _DONE:
+                        break
+                    yield mk({"content": item})
+                stats, gbnf = fut.result()  # re-raises a worker error
+            finally:
+                cancel.set()  # the client went away or we failed: stop decoding, then free the model
+                if not fut.done():
+                    try:
+                        await asyncio.shield(fut)
+                    except BaseException:  # noqa: BLE001 - already failing; the worker's error is secondary
+                        pass
+
+        content, calls = splitter.finish()
+        salvaged = False
+        if calls is None and mode.kind == "auto" and self.params["salvage_text_calls"]:
+            got = salvage_calls(splitter.buf, {t["function"]["name"] for t in request.get("tools") or []})
+            if got is not None:
+                salvaged = True
+                calls = got[1]
+                content = "" if splitter.emitted else got[0]
+        if content:
+            yield mk({"content": content})
+        for i, (name, args) in enumerate(calls or []):
+            call = chunks.tool_call(name, args)
+            yield mk({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                                      "function": {"name": name, "arguments": ""}}]})
+            yield mk({"tool_calls": [{"index": i, "function": {"arguments": args}}]})
+        finish = "tool_calls" if calls else ("length" if stats.finish_reason == "length" else "stop")
+        yield mk({}, finish)
+        use: dict[str, Any] = dict(chunks.usage(stats.prompt_tokens, stats.completion_tokens))
+        use["prompt_tokens_details"] = {"cached_tokens": stats.cached_tokens}
+        final = mk({})
+        final["choices"] = []
+        final["usage"] = use
+        final["goaldrift"] = {
+            "backend": "local", "model_file": self.model_file, "model_sha256": self.model_sha256,
+            "temperature": sampling.temperature, "seed": sampling.seed, "top_p": sampling.top_p,
+            "top_k": sampling.top_k, "min_p": sampling.min_p, "max_tokens": sampling.max_tokens,
+            "n_ctx": self.engine.config.n_ctx, "tool_mode": mode.kind + (f":{mode.tool}" if mode.tool else ""),
+            "constrained": bool(gbnf), "prompt_eval_tokens": stats.evaluated_tokens,
+            "prompt_eval_s": round(stats.prompt_eval_s, 4), "generation_s": round(stats.generation_s, 4),
+            "grammar_resamples": stats.grammar_resamples, "tool_calls_from_text": salvaged, "kv_state": stats.state_source, "kv_switch_s": round(stats.slot_switch_s, 4),
+        }
+        yield final
+
+    async def aclose(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self.engine.close)
+        self._executor.shutdown(wait=False)

@@ -1,0 +1,379 @@
+"""One llama.cpp model and its KV cache, shared by the sessions that use it.
+
+Prompt processing is the expensive part on a CPU (OpenCode's first request is ~8k tokens, ~90 s on the
+1.5B model); later turns are cheap only if the KV cache still holds the session's prefix. The engine
+keeps one ``llama_cpp.Llama`` (one context of ``n_ctx`` tokens) and, per *slot* (the gateway route
+and whether the request has tools), a snapshot of the context's KV cells in RAM:
+
+- a request continues from whichever state shares the longest token prefix with its prompt — the
+  live context, its own slot's snapshot, or another slot's (so a new run whose system prompt and
+  tools equal a previous run's starts warm);
+- before the live context is overwritten by another slot's prompt (OpenCode's title request, another
+  run), it is saved (``llama_state_seq_get_data``: only the used cells, ~28 KB per token on the 1.5B
+  model, ~0.1 s per 8k tokens) and restored when that slot comes back;
+- snapshots are bounded by a byte budget, least recently used evicted first.
+
+Everything here is synchronous and runs on the backend's single worker thread, so requests are
+served one at a time (a CPU has no spare cores for a second one anyway) and the event loop never
+blocks. ``cached_tokens`` is the prefix kept in the KV cache; ``prompt_tokens - cached_tokens`` tokens
+are actually evaluated (at least one, so sampling starts from live logits).
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from goaldrift.errors import BackendError
+from goaldrift.localmodel.chat import ChatRenderer
+
+# below this many shared tokens, a saved state is not worth restoring
+_MIN_USEFUL_PREFIX = 32
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    n_ctx: int = 32768
+    n_threads: int = 0  # 0: all cores this process may use
+    n_batch: int = 512
+    flash_attn: bool = False
+    snapshot_budget_mb: int = 4096
+
+    @property
+    def threads(self) -> int:
+        if self.n_threads > 0:
+            return self.n_threads
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float
+    top_p: float
+    top_k: int
+    min_p: float
+    seed: int
+    max_tokens: int
+
+
+@dataclass
+class GenStats:
+    prompt_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens served from the KV cache (not evaluated again)
+    completion_tokens: int = 0
+    finish_reason: str = "stop"
+    prompt_eval_s: float = 0.0  # request start → first sampled token (includes slot switching)
+    generation_s: float = 0.0  # first → last token
+    slot_switch_s: float = 0.0
+    grammar_resamples: int = 0  # tokens where the unconstrained draw broke the grammar
+    state_source: str = "live"  # live | own-snapshot | other-snapshot | other-live | fresh
+    raw_text: str = ""
+
+    @property
+    def evaluated_tokens(self) -> int:
+        return self.prompt_tokens - self.cached_tokens
+
+
+@dataclass
+class _Snapshot:
+    tokens: list[int]
+    data: Any  # ctypes uint8 array
+    nbytes: int
+    used: float = field(default_factory=time.monotonic)
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class LocalEngine:
+    """A loaded GGUF model (lazily, on first use) plus its slots. Not thread-safe by itself: call it
+    from one thread, or under :attr:`lock`."""
+
+    def __init__(self, model_path: Path, config: EngineConfig):
+        self.model_path = model_path
+        self.config = config
+        self.lock = threading.Lock()
+        self._llm: Any = None
+        self._renderer: ChatRenderer | None = None
+        self._active: str | None = None  # slot that owns the live context
+        self._snapshots: OrderedDict[str, _Snapshot] = OrderedDict()
+        self.load_s: float | None = None
+        self._piece_buf = ctypes.create_string_buffer(256)
+        self._full: Any = None
+
+    # ------------------------------------------------------------ loading
+
+    def load(self) -> None:
+        if self._llm is not None:
+            return
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise BackendError("the local backend needs llama-cpp-python: pip install -e '.[local]' "
+                               "(or scripts/install-local-model)") from exc
+        t0 = time.perf_counter()
+        try:
+            self._llm = Llama(str(self.model_path), n_ctx=self.config.n_ctx, n_batch=self.config.n_batch,
+                              n_threads=self.config.threads, n_threads_batch=self.config.threads,
+                              flash_attn=self.config.flash_attn, verbose=False)
+        except Exception as exc:  # llama_cpp raises ValueError/RuntimeError with little detail
+            raise BackendError(f"llama.cpp could not load {self.model_path} with n_ctx={self.config.n_ctx}: "
+                               f"{exc}") from exc
+        self.load_s = time.perf_counter() - t0
+        md = self._llm.metadata
+        vocab = self._llm._model
+
+        def tok_text(key: str) -> str:
+            tid = md.get(key)
+            return vocab.token_to_piece(int(tid), special=True).rstrip(b"\0").decode("utf-8", "replace") if tid else ""
+
+        self._renderer = ChatRenderer(md.get("tokenizer.chat_template"),
+                                      bos_token=tok_text("tokenizer.ggml.bos_token_id"),
+                                      eos_token=tok_text("tokenizer.ggml.eos_token_id"))
+
+    @property
+    def llm(self) -> Any:
+        self.load()
+        return self._llm
+
+    def close(self) -> None:
+        self._snapshots.clear()
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+
+    # ------------------------------------------------------------ prompts
+
+    def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+        self.load()
+        assert self._renderer is not None
+        return self._renderer.render(messages, tools)
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+
+    # ------------------------------------------------------------ slots
+
+    def _snapshot_live(self) -> _Snapshot | None:
+        import llama_cpp
+
+        llm = self._llm
+        n = llm.n_tokens
+        if n == 0:
+            return None
+        size = llama_cpp.llama_state_seq_get_size(llm._ctx.ctx, 0)
+        buf = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(llm._ctx.ctx, buf, size, 0)
+        if written == 0:
+            return None
+        return _Snapshot(tokens=[int(t) for t in llm.input_ids[:n]], data=buf, nbytes=int(written))
+
+    def _restore(self, snap: _Snapshot) -> bool:
+        import llama_cpp
+
+        llm = self._llm
+        llm._ctx.kv_cache_seq_rm(-1, -1, -1)
+        llm.n_tokens = 0
+        if llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, snap.data, snap.nbytes, 0) == 0:
+            llm._ctx.kv_cache_seq_rm(-1, -1, -1)
+            return False
+        n = len(snap.tokens)
+        llm.input_ids[:n] = snap.tokens
+        llm.n_tokens = n
+        llm._requires_eval = True  # logits are not live: generate() re-evaluates the last token
+        return True
+
+    def _store(self, key: str, snap: _Snapshot | None) -> None:
+        if snap is None:
+            return
+        self._snapshots[key] = snap
+        self._snapshots.move_to_end(key)
+        budget = self.config.snapshot_budget_mb << 20
+        while self._snapshots and sum(s.nbytes for s in self._snapshots.values()) > budget:
+            self._snapshots.popitem(last=False)
+
+    def _switch(self, key: str, prompt: list[int]) -> str:
+        """Put the best starting state for ``prompt`` into the live context; return where it came from."""
+        llm = self._llm
+        live = [int(t) for t in llm.input_ids[: llm.n_tokens]]
+        best_src, best_len, best_key = "live", _common_prefix(live, prompt), self._active
+        for k, snap in self._snapshots.items():
+            n = _common_prefix(snap.tokens, prompt)
+            if n > best_len or (n == best_len and k == key and best_key != key):
+                best_src, best_len, best_key = "snapshot", n, k
+        if best_len < _MIN_USEFUL_PREFIX:
+            best_src, best_key = "fresh", None
+
+        # whatever happens next overwrites the live context beyond the shared prefix: keep it if it
+        # belongs to another slot (its own slot's next turn supersedes it)
+        if self._active is not None and self._active != key and llm.n_tokens > 0:
+            if not (best_src == "live" and best_len == llm.n_tokens):
+                self._store(self._active, self._snapshot_live())
+        source = "live" if best_key == key else "other-live"
+        if best_src == "snapshot":
+            snap = self._snapshots[best_key]  # type: ignore[index]
+            snap.used = time.monotonic()
+            source = "own-snapshot" if best_key == key else "other-snapshot"
+            if not self._restore(snap):
+                source = "fresh"
+        elif best_src == "fresh":
+            source = "fresh"
+        self._snapshots.pop(key, None)  # the live context is now this slot's newest state
+        self._active = key
+        return source
+
+    # ------------------------------------------------------------ generation
+
+    def _piece(self, token: int) -> bytes:
+        """The bytes of one generated token (control tokens such as <|im_end|> give none)."""
+        import llama_cpp
+
+        buf = self._piece_buf
+        n = llama_cpp.llama_token_to_piece(self._llm._model.vocab, token, buf, len(buf), 0, False)
+        if n < 0:
+            big = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self._llm._model.vocab, token, big, len(big), 0, False)
+            return big.raw[:n]
+        return buf.raw[:n]
+
+    def generate(self, slot: str, prompt: list[int], grammar: str | None, sampling: Sampling,
+                 on_text: Callable[[str], None], cancel: threading.Event | None = None) -> GenStats:
+        """Continue ``slot`` with ``prompt`` and stream decoded text to ``on_text``.
+
+        Sampling is llama.cpp's (top-k → top-p → min-p → temperature → seeded draw), with the grammar
+        checked the way llama.cpp's own server does it: draw from the unconstrained distribution,
+        check that one token against the grammar, and only if it is rejected apply the grammar to
+        the whole vocabulary (151k tokens for Qwen — expensive) and draw again. Same distribution as
+        applying the grammar first, at a fraction of the cost.
+        """
+        import llama_cpp
+
+        llm = self.llm
+        if len(prompt) >= self.config.n_ctx:
+            raise BackendError(f"the prompt has {len(prompt)} tokens but the local model's context holds "
+                               f"{self.config.n_ctx}: raise params.n_ctx in the model entry")
+        max_tokens = min(sampling.max_tokens, self.config.n_ctx - len(prompt))
+        stats = GenStats(prompt_tokens=len(prompt))
+        t0 = time.perf_counter()
+        stats.state_source = self._switch(slot, prompt)
+        stats.slot_switch_s = time.perf_counter() - t0
+
+        # reuse the longest common prefix of the live context (at least one token is evaluated, so
+        # the logits we sample from are live)
+        live = llm.input_ids[: llm.n_tokens].tolist()
+        keep = min(_common_prefix(live, prompt), len(prompt) - 1)
+        if keep > 0 and llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+            llm.n_tokens = keep
+        else:
+            llm._ctx.kv_cache_seq_rm(-1, -1, -1)
+            llm.n_tokens = 0
+        stats.cached_tokens = llm.n_tokens
+        try:
+            llm.eval(prompt[llm.n_tokens:])
+        except Exception as exc:
+            llm.n_tokens = 0
+            raise BackendError(f"llama.cpp failed to evaluate the prompt: {exc}") from exc
+        t_first = time.perf_counter()
+
+        ctx, vocab = llm._ctx.ctx, llm._model.vocab
+        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+        if sampling.temperature <= 0:
+            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
+        else:
+            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_top_k(sampling.top_k))
+            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_top_p(sampling.top_p, 1))
+            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_min_p(sampling.min_p, 1))
+            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_temp(sampling.temperature))
+            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_dist(sampling.seed))
+        gram = None
+        if grammar is not None:
+            gram = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode("utf-8"), b"root")
+            if not gram:
+                llama_cpp.llama_sampler_free(chain)
+                raise BackendError("llama.cpp rejected the tool grammar (see its log on stderr)")
+        one = (llama_cpp.llama_token_data * 1)()
+        one_arr = llama_cpp.llama_token_data_array(data=one, size=1, selected=-1, sorted=False)
+        full = self._candidates()
+
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pieces: list[str] = []
+        n = 0
+        finish = "length"
+        stats.grammar_resamples = 0
+        try:
+            while n < max_tokens:
+                token = llama_cpp.llama_sampler_sample(chain, ctx, -1)  # also accepts into the chain
+                if gram is not None:
+                    one[0].id, one[0].logit, one[0].p = token, 1.0, 0.0
+                    one_arr.size, one_arr.selected = 1, -1
+                    llama_cpp.llama_sampler_apply(gram, ctypes.byref(one_arr))
+                    if one[0].logit == float("-inf"):
+                        stats.grammar_resamples += 1
+                        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1),
+                                                       shape=(llm._n_vocab,))
+                        full.copy_logits(logits)
+                        llama_cpp.llama_sampler_apply(gram, ctypes.byref(full.candidates))
+                        llama_cpp.llama_sampler_apply(chain, ctypes.byref(full.candidates))
+                        token = int(full.candidates_data.id[full.candidates.selected])
+                        llama_cpp.llama_sampler_accept(chain, token)
+                    llama_cpp.llama_sampler_accept(gram, token)
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                    finish = "stop"
+                    break
+                n += 1
+                text = decoder.decode(self._piece(token))
+                if text:
+                    pieces.append(text)
+                    on_text(text)
+                if cancel is not None and cancel.is_set():
+                    finish = "cancelled"
+                    break
+                if n >= max_tokens:
+                    break
+                llm.eval([token])
+        finally:
+            llama_cpp.llama_sampler_free(chain)
+            if gram is not None:
+                llama_cpp.llama_sampler_free(gram)
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            pieces.append(tail)
+            on_text(tail)
+        t_end = time.perf_counter()
+        stats.completion_tokens = n
+        stats.finish_reason = finish
+        stats.prompt_eval_s = t_first - t0
+        stats.generation_s = t_end - t_first
+        stats.raw_text = "".join(pieces)
+        stats.cached_tokens = max(0, min(stats.cached_tokens, len(prompt)))
+        return stats
+
+    def _candidates(self) -> Any:
+        if self._full is None:
+            from llama_cpp._internals import LlamaTokenDataArray
+
+            self._full = LlamaTokenDataArray(n_vocab=self._llm._n_vocab)
+        return self._full
+
+    def snapshot_info(self) -> dict[str, Any]:
+        return {"active": self._active, "snapshots": {k: {"tokens": len(s.tokens), "bytes": s.nbytes}
+                                                      for k, s in self._snapshots.items()}}

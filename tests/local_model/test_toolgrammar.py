@@ -1,0 +1,78 @@
+"""Tool-call grammar, parsing and the streaming splitter (no model needed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from goaldrift.errors import BackendError
+from goaldrift.gateway.backends.local import _ReplySplitter
+from goaldrift.localmodel.chat import ChatRenderer, normalise_messages
+from goaldrift.localmodel.toolgrammar import (
+    ToolMode,
+    build_grammar,
+    holdback,
+    parse_calls,
+    salvage_calls,
+    tool_mode,
+)
+
+TOOLS = [{"type": "function", "function": {"name": "bash", "parameters": {
+    "type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}}]
+
+
+def test_tool_mode_from_request():
+    assert tool_mode({"messages": []}).kind == "off"
+    assert tool_mode({"tools": TOOLS}).kind == "auto"
+    assert tool_mode({"tools": TOOLS, "tool_choice": "required"}).kind == "required"
+    assert tool_mode({"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "bash"}}}) == \
+        ToolMode("named", "bash")
+    with pytest.raises(BackendError, match="not among"):
+        tool_mode({"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "x"}}})
+
+
+def test_grammar_branches():
+    pytest.importorskip("llama_cpp")
+    auto = build_grammar(TOOLS, ToolMode("auto"))
+    assert "root ::= calls | prose" in auto and '"{\\"name\\": \\"bash\\", \\"arguments\\": "' in auto
+    assert "prose" not in build_grammar(TOOLS, ToolMode("required"))
+    assert build_grammar(TOOLS, ToolMode("none")).startswith("root ::= prose")
+    assert build_grammar(TOOLS, ToolMode("off")) is None
+
+
+def test_parse_calls_and_holdback():
+    text = '<tool_call>\n{"name": "bash", "arguments": {"command": "ls\n-la"}}\n</tool_call>'
+    assert parse_calls(text) == [("bash", json.dumps({"command": "ls\n-la"}))]
+    assert parse_calls('<tool_call>\n{"name": "bash", "argu') is None
+    assert holdback("abc\n<tool", "\n<tool_call>") == 6
+    assert holdback("abc", "\n<tool_call>") == 0
+
+
+def test_splitter_streams_prose_and_keeps_calls():
+    s = _ReplySplitter(ToolMode("auto"), [])
+    out = "".join(s.feed(p) for p in ["I will ", "look.\n<tool", "_call>\n{\"name\": \"bash\", ",
+                                      "\"arguments\": {\"command\": \"ls\"}}\n</tool_call>"])
+    assert out == "I will look."
+    assert s.finish() == ("", [("bash", '{"command": "ls"}')])
+    s = _ReplySplitter(ToolMode("off"), ["STOP"])
+    assert s.feed("hello ST") == "hello " and s.feed("OP more") == "" and s.stopped
+
+
+def test_salvage_fenced_calls():
+    text = 'Here:\n```json\n{"name": "bash", "arguments": {"command": "ls"}}\n```'
+    assert salvage_calls(text, {"bash"}) == ("Here:", [("bash", '{"command": "ls"}')])
+    assert salvage_calls(text, {"read"}) is None
+
+
+def test_render_with_null_content_and_tool_results():
+    tmpl = ("{%- for m in messages %}{{ m.role }}:{{ m.content }}"
+            "{%- for c in m.tool_calls or [] %}[{{ c.function.name }} {{ c.function.arguments | tojson }}]"
+            "{%- endfor %}|{%- endfor %}")
+    msgs = [{"role": "user", "content": [{"type": "text", "text": "hi"}]},
+            {"role": "assistant", "content": None,
+             "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "bash", "arguments": '{"command": "<ls>"}'}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "a.txt"}]
+    assert normalise_messages(msgs)[1]["content"] == ""
+    out = ChatRenderer(tmpl).render(msgs, None)
+    assert out == 'user:hi|assistant:[bash {"command": "<ls>"}]|tool:a.txt|'
