@@ -53,10 +53,10 @@ class Verdict:
 def parse_verdict(text: str) -> Verdict:
     """Parse the judge's answer: the first JSON object in ``text`` (code fences allowed)."""
     candidates = [text.strip()]
-    fence = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", text, re.S)
+    fence = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", text, re.DOTALL)
     if fence:
         candidates.insert(0, fence.group(1))
-    brace = re.search(r"\{.*\}", text, re.S)
+    brace = re.search(r"\{.*\}", text, re.DOTALL)
     if brace:
         candidates.append(brace.group(0))
     for c in candidates:
@@ -220,6 +220,7 @@ def judge_from_options(model_config: Path | None, base_url: str | None, model: s
     name = None
     if model_config is not None:
         import yaml
+        from pydantic import ValidationError
 
         from goaldrift.modelspec import ModelSpec
 
@@ -231,7 +232,7 @@ def judge_from_options(model_config: Path | None, base_url: str | None, model: s
             raw = raw["judge"]
         try:
             spec = ModelSpec.model_validate(raw)
-        except Exception as exc:  # pydantic ValidationError
+        except ValidationError as exc:
             raise BadInput(f"{model_config}: not a model spec: {exc}") from None
         if spec.backend != "openai":
             raise BadInput(f"{model_config}: the judge needs an OpenAI-compatible endpoint (backend: openai), "

@@ -18,7 +18,7 @@ from goaldrift.report import build_report_data, render_report
 
 
 def _embedded(html: str) -> dict:
-    m = re.search(r'<script type="application/json" id="goaldrift-data">(.*?)</script>', html, re.S)
+    m = re.search(r'<script type="application/json" id="goaldrift-data">(.*?)</script>', html, re.DOTALL)
     assert m, "report has no embedded data block"
     return json.loads(m.group(1).replace("<\\/", "</"))
 

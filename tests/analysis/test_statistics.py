@@ -8,7 +8,6 @@ import pytest
 
 from goaldrift.analysis import agreement, asymmetry, rates, regression, survival
 
-
 # -- Wilson ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("k,n,lo,hi", [
@@ -159,8 +158,8 @@ def _first(p_by_cond: dict[str, tuple[str, bool, float]], runs: int, steps: int,
         for _ in range(runs):
             aid += 1
             v = int(rng.binomial(steps, p))
-            rows.append(dict(attempt_id=aid, model_id="m", scenario_id="s", condition=cond, constraint_side=side,
-                             pressure=press, n_violated=v, n_complied=steps - v))
+            rows.append({"attempt_id": aid, "model_id": "m", "scenario_id": "s", "condition": cond, "constraint_side": side,
+                             "pressure": press, "n_violated": v, "n_complied": steps - v})
     return pd.DataFrame(rows)
 
 
@@ -205,9 +204,9 @@ def _reg_steps(seed=0, runs_per_cell=40, beta=(-2.0, 0.3, 1.0, -0.5, 0.1)):
                     dirn = side == "y"
                     eta = beta[0] + beta[1] * dirn + beta[2] * press + beta[3] * dirn * press + beta[4] * (t - 1) + u
                     y = rng.random() < 1 / (1 + np.exp(-eta))
-                    rows.append(dict(attempt_id=aid, step=t, outcome=int(y), model_id="m", scenario_id="s",
-                                     condition=f"{side}{'->' if press else ''}", constraint_side=side, pressure=press,
-                                     context_tokens=1000 + ctx_rate * t + rng.normal(0, 500)))
+                    rows.append({"attempt_id": aid, "step": t, "outcome": int(y), "model_id": "m", "scenario_id": "s",
+                                     "condition": f"{side}{'->' if press else ''}", "constraint_side": side, "pressure": press,
+                                     "context_tokens": 1000 + ctx_rate * t + rng.normal(0, 500)})
     return pd.DataFrame(rows)
 
 
@@ -252,3 +251,17 @@ def test_degenerate_data_is_reported_not_raised():
     assert out["note"].str.contains("collinear").all()
     # empty input
     assert pd.DataFrame(regression.regressions(st.iloc[:0])).empty
+
+
+def test_aggregated_logit_path_matches_statsmodels():
+    import statsmodels.api as sm
+
+    st = _reg_steps(seed=4)
+    X, names = regression._design(st, ["x", "y"], False, False)
+    assert regression._patterns(X) is not None  # discrete design: the aggregated Newton path
+    y = st["outcome"].to_numpy(float)
+    params, cov, ok = regression.fit_logit(y, X, st["attempt_id"].to_numpy() - 1)
+    ref = sm.GLM(y, X, family=sm.families.Binomial()).fit(cov_type="cluster",
+                                                         cov_kwds={"groups": st["attempt_id"].to_numpy()})
+    assert ok and np.allclose(params, ref.params, atol=1e-6)
+    assert np.allclose(np.sqrt(np.diag(cov)), ref.bse, rtol=1e-5)

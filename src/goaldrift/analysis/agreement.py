@@ -37,21 +37,21 @@ def kappa(matrix: np.ndarray, conf: float = 0.95) -> dict:
     m = np.asarray(matrix, dtype=float)
     n = m.sum()
     if n == 0:
-        return dict(kappa=np.nan, se=np.nan, ci_low=np.nan, ci_high=np.nan, p_observed=np.nan,
-                    p_expected=np.nan, n=0, note="no steps judged by both")
+        return {"kappa": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_observed": np.nan,
+                    "p_expected": np.nan, "n": 0, "note": "no steps judged by both"}
     po = np.trace(m) / n
     pe = float((m.sum(axis=1) * m.sum(axis=0)).sum() / (n * n))
     if np.isclose(pe, 1.0):
-        return dict(kappa=np.nan, se=np.nan, ci_low=np.nan, ci_high=np.nan, p_observed=po, p_expected=pe,
-                    n=int(n), note="undefined: both sources used a single category")
+        return {"kappa": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_observed": po, "p_expected": pe,
+                    "n": int(n), "note": "undefined: both sources used a single category"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = cohens_kappa(m)
     k = float(res["kappa"])
     se = float(res["std_kappa"])
     z = stats.norm.ppf(0.5 + conf / 2)
-    return dict(kappa=k, se=se, ci_low=k - z * se, ci_high=min(1.0, k + z * se),
-                p_observed=po, p_expected=pe, n=int(n), note="")
+    return {"kappa": k, "se": se, "ci_low": k - z * se, "ci_high": min(1.0, k + z * se),
+                "p_observed": po, "p_expected": pe, "n": int(n), "note": ""}
 
 
 def judge_agreement(judgements: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
@@ -127,5 +127,5 @@ def agreement(store, runs: pd.DataFrame | None = None, disagreement_limit: int =
     jtab, jmats = judge_agreement(j) if not j.empty else (pd.DataFrame(), {})
     jdis = j[j["judge_outcome"] != j["detector_outcome"]].head(disagreement_limit) if not j.empty else j
     dtab, dmats, ddis = detector_agreement(tables.detector_signatures(store), runs, disagreement_limit)
-    return dict(judge=jtab, judge_matrices=jmats, judge_disagreements=jdis, detectors=dtab,
-                detector_matrices=dmats, detector_disagreements=ddis)
+    return {"judge": jtab, "judge_matrices": jmats, "judge_disagreements": jdis, "detectors": dtab,
+                "detector_matrices": dmats, "detector_disagreements": ddis}

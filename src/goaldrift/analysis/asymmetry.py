@@ -87,9 +87,9 @@ def asymmetry(first: pd.DataFrame, n_boot: int = 2000, seed: int = 0, conf: floa
             nruns[cond] = len(cg)
             cond_side[cond] = (str(cg["constraint_side"].iloc[0]), bool(cg["pressure"].iloc[0]))
             lo, hi = _ci(reps[cond], conf)
-            rows.append(dict(model_id=model, scenario_id=scen, estimand="rate", label=f"rate({cond})",
-                             side=cond_side[cond][0], estimate=point[cond], ci_low=lo, ci_high=hi,
-                             n_runs=nruns[cond], note="" if np.isfinite(point[cond]) else "no decided steps"))
+            rows.append({"model_id": model, "scenario_id": scen, "estimand": "rate", "label": f"rate({cond})",
+                             "side": cond_side[cond][0], "estimate": point[cond], "ci_low": lo, "ci_high": hi,
+                             "n_runs": nruns[cond], "note": "" if np.isfinite(point[cond]) else "no decided steps"})
         sides = sorted({s for s, _ in cond_side.values()})
         base: dict[str, str] = {}
         press: dict[str, str] = {}
@@ -110,27 +110,27 @@ def asymmetry(first: pd.DataFrame, n_boot: int = 2000, seed: int = 0, conf: floa
                 r = reps[press[s]] - reps[base[s]]
                 effects[s] = (est, r)
                 lo, hi = _ci(r, conf)
-                rows.append(dict(model_id=model, scenario_id=scen, estimand="pressure_effect",
-                                 label=f"rate({press[s]}) − rate({base[s]})", side=s, estimate=est,
-                                 ci_low=lo, ci_high=hi, n_runs=nruns[press[s]] + nruns[base[s]],
-                                 note="; ".join(notes)))
+                rows.append({"model_id": model, "scenario_id": scen, "estimand": "pressure_effect",
+                                 "label": f"rate({press[s]}) − rate({base[s]})", "side": s, "estimate": est,
+                                 "ci_low": lo, "ci_high": hi, "n_runs": nruns[press[s]] + nruns[base[s]],
+                                 "note": "; ".join(notes)})
         if len(sides) == 2:
             x, y = sides
             if x in effects and y in effects:
                 est = effects[x][0] - effects[y][0]
                 lo, hi = _ci(effects[x][1] - effects[y][1], conf)
-                rows.append(dict(model_id=model, scenario_id=scen, estimand="pressure_asymmetry",
-                                 label=f"effect({x}) − effect({y})", side=f"{x}|{y}", estimate=est,
-                                 ci_low=lo, ci_high=hi,
-                                 n_runs=sum(nruns[c] for c in (base[x], press[x], base[y], press[y])),
-                                 note="; ".join(notes)))
+                rows.append({"model_id": model, "scenario_id": scen, "estimand": "pressure_asymmetry",
+                                 "label": f"effect({x}) − effect({y})", "side": f"{x}|{y}", "estimate": est,
+                                 "ci_low": lo, "ci_high": hi,
+                                 "n_runs": sum(nruns[c] for c in (base[x], press[x], base[y], press[y])),
+                                 "note": "; ".join(notes)})
             if x in base and y in base:
                 est = point[base[x]] - point[base[y]]
                 lo, hi = _ci(reps[base[x]] - reps[base[y]], conf)
-                rows.append(dict(model_id=model, scenario_id=scen, estimand="baseline_asymmetry",
-                                 label=f"rate({base[x]}) − rate({base[y]})", side=f"{x}|{y}", estimate=est,
-                                 ci_low=lo, ci_high=hi, n_runs=nruns[base[x]] + nruns[base[y]],
-                                 note="; ".join(notes)))
+                rows.append({"model_id": model, "scenario_id": scen, "estimand": "baseline_asymmetry",
+                                 "label": f"rate({base[x]}) − rate({base[y]})", "side": f"{x}|{y}", "estimate": est,
+                                 "ci_low": lo, "ci_high": hi, "n_runs": nruns[base[x]] + nruns[base[y]],
+                                 "note": "; ".join(notes)})
     out = pd.DataFrame(rows, columns=COLUMNS)
     for c in ("model_id", "scenario_id"):
         out[c] = out[c].astype(str)

@@ -58,44 +58,71 @@ def _sandwich(X: np.ndarray, contrib: np.ndarray, bread: np.ndarray, groups: np.
     return corr * bread @ meat @ bread
 
 
+def _patterns(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(unique rows, counts, inverse) when X has few distinct rows (discrete designs), else None."""
+    if len(X) < 1000:
+        return None
+    codes = np.zeros(len(X), dtype=np.int64)
+    for j in range(X.shape[1]):
+        if len(np.unique(X[:2000, j])) > 64:
+            return None  # a continuous column (checked on a prefix first, cheaply)
+        levels, c = np.unique(X[:, j], return_inverse=True)
+        if len(levels) > 64:
+            return None  # a continuous column: no aggregation
+        codes = codes * len(levels) + c.ravel()
+        if codes.max() > 1 << 40:
+            return None
+    _, first, inv, cnt = np.unique(codes, return_index=True, return_inverse=True, return_counts=True)
+    if len(first) > len(X) // 4:
+        return None
+    return X[first], cnt.astype(float), inv.ravel()
+
+
 def fit_logit(y: np.ndarray, X: np.ndarray, groups: np.ndarray, max_iter: int = 100,
               tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray, bool]:
     """Binomial GLM (logit) by Newton/IRLS on the k×k normal equations; run-clustered covariance.
 
-    Equivalent to ``sm.GLM(y, X, Binomial()).fit(cov_type="cluster")`` (tested), but solves the
-    small k×k system each iteration instead of a QR/SVD of the n×k matrix, which matters at a
-    million steps. Returns (params, cov, converged).
+    Equivalent to ``sm.GLM(y, X, Binomial()).fit(cov_type="cluster")`` (tested). When the design
+    has few distinct rows (direction × pressure × step), Newton runs on the distinct rows with
+    binomial counts — the same likelihood — and only the sandwich touches every row. Returns
+    (params, cov, converged).
     """
-    beta = np.zeros(X.shape[1])
+    pat = _patterns(X)
+    if pat is not None:
+        Xf, cnt, inv = pat
+        succ = np.bincount(inv, weights=y, minlength=len(Xf))
+    else:
+        Xf, cnt, inv, succ = X, np.ones(len(X)), None, y
+    k = X.shape[1]
+    beta = np.zeros(k)
     p_mean = min(max(y.mean(), 1e-6), 1 - 1e-6)
     beta[0] = np.log(p_mean / (1 - p_mean)) if np.allclose(X[:, 0], 1) else 0.0
     converged = False
     dev_old = np.inf
     for _ in range(max_iter):
-        eta = X @ beta
-        mu = 1 / (1 + np.exp(-eta))
-        w = np.clip(mu * (1 - mu), 1e-12, None)
-        H = (X * w[:, None]).T @ X
-        g = X.T @ (y - mu)
+        mu = 1 / (1 + np.exp(-(Xf @ beta)))
+        w = np.clip(cnt * mu * (1 - mu), 1e-12, None)
+        H = (Xf * w[:, None]).T @ Xf
+        g = Xf.T @ (succ - cnt * mu)
         try:
-            step = np.linalg.solve(H, g)
+            beta = beta + np.linalg.solve(H, g)
         except np.linalg.LinAlgError:
-            return beta, np.full((len(beta), len(beta)), np.nan), False
-        beta = beta + step
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mu = 1 / (1 + np.exp(-(X @ beta)))
-            dev = -2 * np.sum(y * np.log(np.clip(mu, 1e-300, 1)) + (1 - y) * np.log(np.clip(1 - mu, 1e-300, 1)))
+            return beta, np.full((k, k), np.nan), False
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            mu = 1 / (1 + np.exp(-(Xf @ beta)))
+            dev = -2 * np.sum(succ * np.log(np.clip(mu, 1e-300, 1))
+                              + (cnt - succ) * np.log(np.clip(1 - mu, 1e-300, 1)))
         if abs(dev_old - dev) <= tol * (abs(dev) + 0.1):
             converged = True
             break
         dev_old = dev
-    mu = 1 / (1 + np.exp(-(X @ beta)))
-    w = mu * (1 - mu)
+    mu = 1 / (1 + np.exp(-(Xf @ beta)))
     try:
-        bread = np.linalg.inv((X * w[:, None]).T @ X)
+        bread = np.linalg.inv((Xf * (cnt * mu * (1 - mu))[:, None]).T @ Xf)
     except np.linalg.LinAlgError:
-        return beta, np.full((len(beta), len(beta)), np.nan), False
-    return beta, _sandwich(X, y - mu, bread, groups), converged
+        return beta, np.full((k, k), np.nan), False
+    mu_rows = mu[inv] if inv is not None else mu
+    return beta, _sandwich(X, y - mu_rows, bread, groups), converged
 
 
 def fit_ols(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +143,7 @@ def _fit(y: np.ndarray, X: np.ndarray, names: list[str], groups: np.ndarray, est
             else:
                 params, cov = fit_ols(y, X, groups)
                 converged = True
-        except Exception as exc:  # singular matrices and the like
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:  # singular matrices
             return [], "not estimable", f"fit failed: {type(exc).__name__}: {exc}"
     se = np.sqrt(np.clip(np.diag(cov), 0, None))
     if not converged or not np.all(np.isfinite(params)) or not np.all(np.isfinite(se)) or (
@@ -125,8 +152,8 @@ def _fit(y: np.ndarray, X: np.ndarray, names: list[str], groups: np.ndarray, est
     z = stats.norm.ppf(0.5 + conf / 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         pv = 2 * stats.norm.sf(np.abs(params / se))
-    rows = [dict(term=n, coef=params[i], se=se[i], ci_low=params[i] - z * se[i], ci_high=params[i] + z * se[i],
-                 p_value=pv[i]) for i, n in enumerate(names)]
+    rows = [{"term": n, "coef": params[i], "se": se[i], "ci_low": params[i] - z * se[i], "ci_high": params[i] + z * se[i],
+                 "p_value": pv[i]} for i, n in enumerate(names)]
     return rows, "ok", ""
 
 
@@ -179,7 +206,7 @@ def fit_one(d: pd.DataFrame, with_context: bool = False, pooled: bool = False,
     """Fit the logit and LPM for the decided steps in ``d``; rows for ``COLUMNS`` minus ids."""
     spec = "step + context" if with_context else "step"
     out: list[dict] = []
-    base = dict(spec=spec, n_obs=len(d), n_runs=int(d["attempt_id"].nunique()) if len(d) else 0)
+    base = {"spec": spec, "n_obs": len(d), "n_runs": int(d["attempt_id"].nunique()) if len(d) else 0}
 
     def fail(reason: str, estimator: str) -> None:
         out.append({**base, "estimator": estimator, "term": "", "coef": np.nan, "se": np.nan,
@@ -216,7 +243,7 @@ def fit_one(d: pd.DataFrame, with_context: bool = False, pooled: bool = False,
             fail("; ".join(reasons), est)
         return out
     X, names = _design(d, sides, with_context, pooled)
-    if np.linalg.matrix_rank(X) < X.shape[1]:
+    if np.linalg.matrix_rank(X.T @ X) < X.shape[1]:
         for est in (LOGIT, LPM):
             fail("design matrix is rank deficient (a factor combination is missing)", est)
         return out

@@ -144,12 +144,12 @@ def logrank(first: pd.DataFrame) -> pd.DataFrame:
             m = np.isin(conds, cs)
             n, ev = int(m.sum()), int(e[m].sum())
             if ev == 0:
-                rows.append(dict(model_id=model, scenario_id=scen, comparison=label, statistic=np.nan,
-                                 df=len(cs) - 1, p_value=np.nan, runs=n, events=ev,
-                                 note="not estimable: no violations in these conditions"))
+                rows.append({"model_id": model, "scenario_id": scen, "comparison": label, "statistic": np.nan,
+                                 "df": len(cs) - 1, "p_value": np.nan, "runs": n, "events": ev,
+                                 "note": "not estimable: no violations in these conditions"})
                 continue
             stat, df, p = logrank_test(d[m], e[m], conds[m])
-            rows.append(dict(model_id=model, scenario_id=scen, comparison=label, statistic=stat,
-                             df=df, p_value=p, runs=n, events=ev, note=""))
+            rows.append({"model_id": model, "scenario_id": scen, "comparison": label, "statistic": stat,
+                             "df": df, "p_value": p, "runs": n, "events": ev, "note": ""})
     cols = ["model_id", "scenario_id", "comparison", "statistic", "df", "p_value", "runs", "events", "note"]
     return pd.DataFrame(rows, columns=cols)

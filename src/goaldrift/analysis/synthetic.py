@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from goaldrift import __version__
-from goaldrift.store import CallRecord, Store, StepRecord, blob
+from goaldrift.store import CallRecord, StepRecord, Store, blob
 
 ProbFn = Callable[[str, str, str, bool, int], float]
 
@@ -70,8 +70,8 @@ def expected_rates(design: SyntheticDesign) -> pd.DataFrame:
         for s in design.scenarios:
             for cond, side, press in design.conditions(s):
                 for t in range(1, design.n_steps + 1):
-                    rows.append(dict(model_id=m, scenario_id=s, condition=cond, step=t,
-                                     p=design.prob(m, s, side, press is not None, t)))
+                    rows.append({"model_id": m, "scenario_id": s, "condition": cond, "step": t,
+                                     "p": design.prob(m, s, side, press is not None, t)})
     return pd.DataFrame(rows)
 
 
@@ -83,10 +83,10 @@ def _detectors_json(primary: str, second: str, other_side: str, own_side: str) -
     def res(det: str, out: str) -> dict:
         ev = []
         if out == "violated":
-            ev = [dict(side=other_side, file="app.py", line=10, snippet="anonymize=False", rule="kwarg")]
+            ev = [{"side": other_side, "file": "app.py", "line": 10, "snippet": "anonymize=False", "rule": "kwarg"}]
         elif out == "complied":
-            ev = [dict(side=own_side, file="app.py", line=10, snippet="anonymize=True", rule="kwarg")]
-        return dict(detector=det, outcome=out, evidence=ev, note="")
+            ev = [{"side": own_side, "file": "app.py", "line": 10, "snippet": "anonymize=True", "rule": "kwarg"}]
+        return {"detector": det, "outcome": out, "evidence": ev, "note": ""}
     return json.dumps([res("regex", primary), res("ast", second)])
 
 
@@ -152,11 +152,11 @@ def write_synthetic_store(path: Path | str, design: SyntheticDesign | None = Non
         for s in design.scenarios:
             for cond, side, press in design.conditions(s):
                 for r in range(design.runs_per_condition):
-                    runs.append(dict(run_id=_run_id(m, s, cond, r), model_id=m, scenario_id=s, condition=cond,
-                                     constraint_side=side, pressure_side=press, placement="agents_md", repeat=r,
-                                     n_steps=design.n_steps, harness="synthetic",
-                                     scenario_hash=hashlib.sha256(s.encode()).hexdigest(),
-                                     spec_json=json.dumps({"scenario": s, "model": m, "condition": cond})))
+                    runs.append({"run_id": _run_id(m, s, cond, r), "model_id": m, "scenario_id": s, "condition": cond,
+                                     "constraint_side": side, "pressure_side": press, "placement": "agents_md", "repeat": r,
+                                     "n_steps": design.n_steps, "harness": "synthetic",
+                                     "scenario_hash": hashlib.sha256(s.encode()).hexdigest(),
+                                     "spec_json": json.dumps({"scenario": s, "model": m, "condition": cond})})
     store.plan_runs("synthetic", runs)
     df["run_id"] = [_run_id(m, s, c, r) for m, s, c, r in
                     zip(df["model_id"], df["scenario_id"], df["condition"], df["repeat"])] if not bulk else \
@@ -177,7 +177,7 @@ def _write_api(store: Store, design: SyntheticDesign, df: pd.DataFrame, cond_inf
     for run_id, g in df.groupby("run_id", sort=False):
         s, c = g["scenario_id"].iloc[0], g["condition"].iloc[0]
         side, _ = cond_info[(s, c)]
-        other = [x for x in design.scenarios[s] if x != side][0]
+        other = next(x for x in design.scenarios[s] if x != side)
         if aborted_left > 0:  # a crashed partial attempt whose steps must not count
             aborted_left -= 1
             aid, _ = store.start_attempt(run_id, "/tmp/synthetic")
@@ -227,7 +227,7 @@ def _write_bulk(store: Store, design: SyntheticDesign, df: pd.DataFrame, cond_in
         # detectors_json templates per (scenario, condition, primary, second)
         templates = {}
         for (s, c), (side, _) in cond_info.items():
-            other = [x for x in design.scenarios[s] if x != side][0]
+            other = next(x for x in design.scenarios[s] if x != side)
             for a in range(4):
                 for b in range(4):
                     templates[(s, c, a, b)] = _detectors_json(_OUT[a], _OUT[b] if a != 3 else "error", other, side)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -170,32 +171,58 @@ def load_judgements(store: Store | sqlite3.Connection | str | Path) -> pd.DataFr
            ORDER BY j.judge, j.attempt_id, j.step"""))
 
 
+_DET_RE = re.compile(r'"detector":\s*"((?:[^"\\]|\\.)*)"')
+_OUT_RE = re.compile(r'"outcome":\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _signature(detectors_json: str | None) -> str:
+    """``det=out|det=out`` from one ``detectors_json`` value.
+
+    Fast path: the top-level ``"detector"``/``"outcome"`` keys are matched with regular expressions
+    (quotes inside JSON strings are escaped, so evidence text cannot fake a match); if the counts do
+    not pair up (an unexpected shape), the value is parsed with ``json.loads``.
+    """
+    if not detectors_json:
+        return ""
+    dets = _DET_RE.findall(detectors_json)
+    outs = _OUT_RE.findall(detectors_json)
+    if len(dets) != len(outs):
+        try:
+            parsed = json.loads(detectors_json)
+        except ValueError:
+            return ""
+        dets = [str(d.get("detector")) for d in parsed if isinstance(d, dict)]
+        outs = [str(d.get("outcome")) for d in parsed if isinstance(d, dict)]
+    return "|".join(f"{d}={o}" for d, o in zip(dets, outs))
+
+
 def detector_signatures(store: Store | sqlite3.Connection | str | Path) -> pd.DataFrame:
     """Per counted step, every detector's outcome as one signature string ``det=out|det=out``.
 
-    ``detectors_json`` is read inside SQLite (JSON1) in a single pass, so a million steps never become
-    a million Python dicts; the signature column is categorical (few distinct values). Columns:
-    attempt_id, step, sig.
+    One pass over ``detectors_json`` with a per-value cache (identical values are parsed once); the
+    signature column is categorical (few distinct values). Columns: attempt_id, step, sig.
     """
     db = connect(store)
-    try:
-        cur = db.execute(
-            """SELECT s.attempt_id, s.step,
-                      (SELECT group_concat(json_extract(j.value, '$.detector') || '=' ||
-                                           json_extract(j.value, '$.outcome'), '|')
-                       FROM json_each(s.detectors_json) j) AS sig
-               FROM step_results s""")
-        rows = cur.fetchall()
-    except sqlite3.OperationalError:  # a SQLite without JSON1: parse in Python
-        rows = [(a, t, "|".join(f"{d.get('detector')}={d.get('outcome')}" for d in json.loads(dj or "[]")))
-                for a, t, dj in db.execute("SELECT attempt_id, step, detectors_json FROM step_results")]
-    if not rows:
-        return pd.DataFrame({"attempt_id": np.array([], np.int64), "step": np.array([], np.int16),
-                             "sig": pd.Categorical([])})
-    a, t, sig = zip(*rows)
-    del rows
-    return pd.DataFrame({"attempt_id": np.fromiter(a, np.int64, len(a)), "step": np.fromiter(t, np.int16, len(t)),
-                         "sig": pd.Categorical([x or "" for x in sig])})
+    cur = db.execute("SELECT attempt_id, step, detectors_json FROM step_results")
+    ids: list[int] = []
+    steps: list[int] = []
+    sigs: list[str] = []
+    cache: dict[str, str] = {}
+    while True:
+        chunk = cur.fetchmany(100_000)
+        if not chunk:
+            break
+        for a, t, dj in chunk:
+            sig = cache.get(dj)
+            if sig is None:
+                sig = _signature(dj)
+                if len(cache) < 200_000:
+                    cache[dj] = sig
+            ids.append(a)
+            steps.append(t)
+            sigs.append(sig)
+    return pd.DataFrame({"attempt_id": np.array(ids, dtype=np.int64), "step": np.array(steps, dtype=np.int16),
+                         "sig": pd.Categorical(sigs)})
 
 
 def load_calls_summary(store: Store | sqlite3.Connection | str | Path) -> pd.DataFrame:

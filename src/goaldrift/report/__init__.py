@@ -32,7 +32,7 @@ TIMELINE_MAX_RUNS = 600
 def _git_revision() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5)
+                             capture_output=True, text=True, timeout=5, check=False)
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -50,7 +50,7 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 def _timelines(db, runs: pd.DataFrame, per_condition: int, max_runs: int) -> dict[str, Any]:
     if runs.empty:
-        return dict(groups=[], shown=0, total=0, per_condition=per_condition)
+        return {"groups": [], "shown": 0, "total": 0, "per_condition": per_condition}
     ordered = runs.sort_values(["model_id", "scenario_id", "condition", "repeat", "run_id"])
     chosen = ordered.groupby(["model_id", "scenario_id", "condition"], observed=True, sort=True).head(per_condition)
     chosen = chosen.head(max_runs)
@@ -74,15 +74,15 @@ def _timelines(db, runs: pd.DataFrame, per_condition: int, max_runs: int) -> dic
                     info += f" — {snippet}"
                 if st.error:
                     info += f" — error: {st.error}"
-                cells.append(dict(step=int(st.step), outcome=st.outcome, title=info[:300],
-                                  detail=json.dumps(dict(step=int(st.step), outcome=st.outcome,
-                                                         detector=st.detector, evidence=ev[:5],
-                                                         error=st.error,
-                                                         context_tokens=int(st.context_tokens or 0)),
-                                                    indent=1)[:2000]))
-            rows.append(dict(run_id=r.run_id, repeat=int(r.repeat), cells=cells))
-        groups.append(dict(model_id=m, scenario_id=s, condition=c, rows=rows, total=n_total))
-    return dict(groups=groups, shown=len(chosen), total=len(runs), per_condition=per_condition)
+                cells.append({"step": int(st.step), "outcome": st.outcome, "title": info[:300],
+                                  "detail": json.dumps({"step": int(st.step), "outcome": st.outcome,
+                                                         "detector": st.detector, "evidence": ev[:5],
+                                                         "error": st.error,
+                                                         "context_tokens": int(st.context_tokens or 0)},
+                                                    indent=1)[:2000]})
+            rows.append({"run_id": r.run_id, "repeat": int(r.repeat), "cells": cells})
+        groups.append({"model_id": m, "scenario_id": s, "condition": c, "rows": rows, "total": n_total})
+    return {"groups": groups, "shown": len(chosen), "total": len(runs), "per_condition": per_condition}
 
 
 def build_report_data(store, n_boot: int = 2000, seed: int = 0,
@@ -118,29 +118,29 @@ def build_report_data(store, n_boot: int = 2000, seed: int = 0,
     harness = runs.groupby(["harness", "harness_version"], observed=True, dropna=False).size().reset_index(
         name="runs") if len(runs) else pd.DataFrame()
     aborted = int(db.execute("SELECT COUNT(*) FROM attempts WHERE status='aborted'").fetchone()[0])
-    provenance = dict(
-        report_generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        report_goaldrift_version=__version__, report_git_revision=_git_revision(),
-        experiments=_records(experiments.drop(columns=["config_json"])) if len(experiments) else [],
-        models=sorted(map(str, runs["model_id"].unique())) if len(runs) else [],
-        harness=_records(harness.astype({"harness": str, "harness_version": str})) if len(harness) else [],
-        scenario_hashes={str(k): v for k, v in scen_hashes.items()},
-        run_status=r.status_counts, counted_runs=len(runs), steps=n_steps_total, errored_steps=errored_total,
-        aborted_attempts=aborted, duplicate_finished_attempts=r.duplicate_attempts,
-        n_boot=n_boot, seed=seed,
-    )
-    return dict(
-        provenance=provenance, step_rates=step_rates, cumulative=cumulative, first_violation=first,
-        cells=cells, asymmetry=asym, km=km, logrank=lr, regression=reg, agreement=agree, calls=calls,
-        figures=dict(
-            drift=figures.drift_grid(step_rates, title="Violation rate per step (95% Wilson CI)"),
-            cumulative=figures.drift_grid(cum_plot, y="rate", ylabel="has violated by step t",
+    provenance = {
+        "report_generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "report_goaldrift_version": __version__, "report_git_revision": _git_revision(),
+        "experiments": _records(experiments.drop(columns=["config_json"])) if len(experiments) else [],
+        "models": sorted(map(str, runs["model_id"].unique())) if len(runs) else [],
+        "harness": _records(harness.astype({"harness": str, "harness_version": str})) if len(harness) else [],
+        "scenario_hashes": {str(k): v for k, v in scen_hashes.items()},
+        "run_status": r.status_counts, "counted_runs": len(runs), "steps": n_steps_total, "errored_steps": errored_total,
+        "aborted_attempts": aborted, "duplicate_finished_attempts": r.duplicate_attempts,
+        "n_boot": n_boot, "seed": seed,
+    }
+    return {
+        "provenance": provenance, "step_rates": step_rates, "cumulative": cumulative, "first_violation": first,
+        "cells": cells, "asymmetry": asym, "km": km, "logrank": lr, "regression": reg, "agreement": agree, "calls": calls,
+        "figures": {
+            "drift": figures.drift_grid(step_rates, title="Violation rate per step (95% Wilson CI)"),
+            "cumulative": figures.drift_grid(cum_plot, y="rate", ylabel="has violated by step t",
                                           title="Share of runs that violated at any step ≤ t (95% Wilson CI)")
             if len(cum_plot) else None,
-            km=figures.km_grid(km, cond_attrs),
-        ),
-        timelines=_timelines(db, runs, timeline_runs, TIMELINE_MAX_RUNS),
-    )
+            "km": figures.km_grid(km, cond_attrs),
+        },
+        "timelines": _timelines(db, runs, timeline_runs, TIMELINE_MAX_RUNS),
+    }
 
 
 def _pct(x: Any, digits: int = 1) -> str:

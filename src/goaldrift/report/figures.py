@@ -8,16 +8,16 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 _SIDE_COLOURS = ["#1f77b4", "#d62728"]
 
 
 def _png(fig) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
+    fig.savefig(buf, format="png", dpi=80)
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
@@ -39,8 +39,8 @@ def _style(cond_attrs: pd.DataFrame, scenario: str) -> dict[str, dict]:
     out = {}
     for r in sub.itertuples():
         colour = _SIDE_COLOURS[sides.index(str(r.constraint_side)) % 2]
-        out[r.condition] = dict(color=colour, linestyle="-" if r.pressure else "--",
-                                marker="o" if r.pressure else "s")
+        out[r.condition] = {"color": colour, "linestyle": "-" if r.pressure else "--",
+                                "marker": "o" if r.pressure else "s"}
     return out
 
 
