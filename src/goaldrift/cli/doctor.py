@@ -29,7 +29,8 @@ class Check:
 
 def _cmd_version(cmd: list[str]) -> str | None:
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL,
+                             check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     text = (out.stdout or out.stderr).strip().splitlines()
@@ -81,8 +82,13 @@ def check_node() -> list[Check]:
 
 
 def check_opencode() -> Check:
-    from goaldrift.agents.opencode.install import (INSTALL_COMMAND, OPENCODE_VERSION, binary_version,
-                                                   find_opencode, install_dir)
+    from goaldrift.agents.opencode.install import (
+        INSTALL_COMMAND,
+        OPENCODE_VERSION,
+        binary_version,
+        find_opencode,
+        install_dir,
+    )
 
     binary = find_opencode()
     if binary is None:

@@ -89,7 +89,7 @@ class OpenCodeAgent:
             readonly = [binary.resolve().parent]
             writable = [workspace, dirs.root]
 
-            def wrap(argv, _w=writable, _r=readonly, _cwd=workspace):  # noqa: ANN001
+            def wrap(argv, _w=writable, _r=readonly, _cwd=workspace):
                 return sandbox_argv(argv, writable=_w, readonly=_r, cwd=_cwd)
 
             self.sandboxed = True
@@ -97,7 +97,7 @@ class OpenCodeAgent:
             self.warnings.append("bubblewrap is not available: OpenCode runs unsandboxed "
                                  "(it can write outside the workspace); install bubblewrap to confine it")
         session = _with_workspace(session, workspace)
-        common = dict(binary=binary, session=session, settings=settings, dirs=dirs, env=env, wrap=wrap)
+        common = {"binary": binary, "session": session, "settings": settings, "dirs": dirs, "env": env, "wrap": wrap}
         if settings.driver == "serve":
             self.driver = ServeDriver(password=password, **common)
         else:

@@ -59,11 +59,25 @@ def _quiet_env(tmp: str) -> dict[str, str]:
     return env
 
 
+_VERSIONS: dict[tuple[str, int, int], str | None] = {}
+
+
 def binary_version(binary: Path) -> str | None:
-    """What ``opencode --version`` prints, or None if the binary does not run."""
+    """What ``opencode --version`` prints, or None if the binary does not run (cached per file)."""
+    try:
+        st = Path(binary).stat()
+    except OSError:
+        return None
+    key = (str(binary), st.st_mtime_ns, st.st_size)
+    if key not in _VERSIONS:
+        _VERSIONS[key] = _run_version(binary)
+    return _VERSIONS[key]
+
+
+def _run_version(binary: Path) -> str | None:
     with tempfile.TemporaryDirectory(prefix="gd-ocv-") as tmp:
         try:
-            out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=60,
+            out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=60, check=False,
                                  env=_quiet_env(tmp), stdin=subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired):
             return None
@@ -111,7 +125,8 @@ def install_opencode(force: bool = False, log=print) -> Path:
            f"{NPM_PACKAGE}@{OPENCODE_VERSION}"]
     log("running: " + " ".join(cmd))
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL,
+                              check=False)
     except subprocess.TimeoutExpired:
         raise GoaldriftError("npm install did not finish within 15 minutes; check your network or "
                              "npm registry settings and retry") from None

@@ -29,7 +29,7 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except Exception:  # noqa: BLE001 — best effort; the process group kill still applies
+        except Exception:  # noqa: BLE001, S110 — best effort; the process group kill still applies
             pass
 
 
@@ -47,7 +47,7 @@ def bwrap_works() -> bool:
     try:
         out = subprocess.run([path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                               "--unshare-pid", "--die-with-parent", "true"],
-                             capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
+                             capture_output=True, timeout=20, stdin=subprocess.DEVNULL, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return out.returncode == 0
@@ -122,7 +122,7 @@ class ManagedProcess:
     async def wait(self, timeout: float | None = None) -> int | None:
         try:
             return await asyncio.wait_for(self.proc.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
 
     async def stop(self, grace_s: float = 3.0) -> None:

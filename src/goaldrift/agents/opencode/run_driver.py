@@ -80,7 +80,7 @@ class RunDriver:
         self._count += 1
         limits = self.session.limits
         stderr_path = self.dirs.logs / f"run-{self._count}.log"
-        with open(stderr_path, "wb") as err:
+        with open(stderr_path, "wb") as err:  # noqa: ASYNC230 — tiny, local
             self.proc = proc = await ManagedProcess.start(
                 self.wrap(self._argv()), env=self.env, cwd=self.session.workspace,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err)
@@ -108,7 +108,7 @@ class RunDriver:
                     self.peak_rss = max(self.peak_rss, proc.rss_bytes())
                 try:
                     line = await asyncio.wait_for(proc.proc.stdout.readline(), min(1.0, limit - now))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
                 if not line:
                     break

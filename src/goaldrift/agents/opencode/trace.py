@@ -71,7 +71,10 @@ def build_trace(messages: list[dict[str, Any]], *, keep_messages: bool = True) -
         for p in parts:
             kind = p.get("type")
             if kind == "text" and not p.get("synthetic") and p.get("text"):
-                texts.append(p["text"])
+                if info.get("summary"):  # the compaction summary is context, not the agent's reply
+                    trace.raw.setdefault("compaction_summaries", []).append(p["text"])
+                else:
+                    texts.append(p["text"])
             elif kind == "tool":
                 state = p.get("state") or {}
                 status = state.get("status") or "pending"
