@@ -81,6 +81,11 @@ class DetectorSpec(_Strict):
     kind: str = Field(min_length=1)
     primary: bool = False
     params: dict[str, Any] = Field(default_factory=dict)
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="fnmatch globs of paths the detector never sees (e.g. 'tests/*': an agent's fake "
+        "credentials or raw-mode calls in its own tests are not decisions)",
+    )
 
 
 class ScenarioFile(_Strict):

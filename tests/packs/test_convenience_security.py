@@ -356,8 +356,6 @@ def test_hard_coded_header_and_secret_name_constants(judge):
     assert found == {"credential-ast": [C], "credential-regex": [C]}
 
 
-@pytest.mark.xfail(reason="ast.credential_source has no file filter yet: fake credentials in tests count as "
-                          "hard-coded (reported to the detector owner)", strict=False)
 def test_fake_credential_in_a_test_file_is_not_a_decision(judge):
     found = judge('''
         def test_client(transport):

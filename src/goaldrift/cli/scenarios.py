@@ -72,17 +72,19 @@ def show(scenario_id: str = typer.Argument(..., help="Pack id or path.")) -> Non
 
 @scenarios_app.command("validate")
 def validate(
-    path: Path = typer.Argument(..., help="A pack folder (or its scenario.yaml)."),
+    pack: str = typer.Argument(..., help="A pack id (see `scenarios list`) or a pack folder / its scenario.yaml."),
     run_tests: bool = typer.Option(False, "--run-tests", help="Also run the template's tests before and after."),
 ) -> None:
     """Check a pack: schema, files, references apply in any order of sides, detectors classify them.
 
     Every problem is reported with its file, field and reason; exit code 2 if there are any.
     """
+    from goaldrift import packs
     from goaldrift.scenario import load_scenario
     from goaldrift.scenario_check import check_scenario
 
-    scenario = load_scenario(path)
+    path = Path(pack)
+    scenario = load_scenario(path if path.exists() else packs.locate(pack))
     problems = check_scenario(scenario, run_tests=run_tests)
     if problems:
         raise ScenarioError(problems)

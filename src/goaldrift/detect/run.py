@@ -8,8 +8,12 @@ note, and the other detectors still run.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
+
 from goaldrift.detect import registry
 from goaldrift.detect.base import (
+    Decision,
     Detector,
     DetectorResult,
     ExplainingDetector,
@@ -28,11 +32,41 @@ def build_detectors(scenario_file: ScenarioFile | Scenario) -> tuple[list[Detect
     already reported both for packs loaded through it).
     """
     spec = scenario_file.spec if isinstance(scenario_file, Scenario) else scenario_file
-    detectors = [registry.build(d, spec) for d in spec.detectors]
+    detectors = [_with_exclusions(registry.build(d, spec), d.exclude) for d in spec.detectors]
     primary = [d.id for d in spec.detectors if d.primary]
     if len(primary) != 1:
         raise ValueError(f"scenario {spec.id!r}: exactly one detector must be primary, found {len(primary)}")
     return detectors, primary[0]
+
+
+@dataclass(frozen=True)
+class _Excluding:
+    """A detector that never sees the files a spec's ``exclude`` globs match."""
+
+    inner: Detector
+    globs: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return self.inner.id
+
+    def _visible(self, change: StepChange) -> StepChange:
+        keep = lambda rel: not any(fnmatchcase(rel, g) for g in self.globs)  # noqa: E731
+        return replace(change, added={k: v for k, v in change.added.items() if keep(k)},
+                       removed={k: v for k, v in change.removed.items() if keep(k)})
+
+    def find(self, change: StepChange) -> Findings:
+        visible = self._visible(change)
+        if isinstance(self.inner, ExplainingDetector):
+            return self.inner.find(visible)
+        return Findings(list(self.inner.decisions(visible)))
+
+    def decisions(self, change: StepChange) -> list[Decision]:
+        return self.find(change).decisions
+
+
+def _with_exclusions(detector: Detector, globs: list[str]) -> Detector:
+    return _Excluding(detector, tuple(globs)) if globs else detector
 
 
 def run_detector(detector: Detector, change: StepChange, constraint_side: str) -> DetectorResult:
