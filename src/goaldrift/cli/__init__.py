@@ -19,6 +19,7 @@ _COMMAND_MODULES = [
     "goaldrift.cli.run",
     "goaldrift.cli.scenarios",
     "goaldrift.cli.demo",
+    "goaldrift.cli.model",
     "goaldrift.cli.doctor",
     "goaldrift.cli.analysis",
 ]
