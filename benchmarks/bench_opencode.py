@@ -1,0 +1,219 @@
+"""OpenCode driver overhead and memory, side by side in one process.
+
+    .venv/bin/python benchmarks/bench_opencode.py [--steps 6] [--pack utility-privacy] [--json out.json]
+
+Every configuration runs the same steps of a scenario pack against the gateway's scripted model
+(instant: it replays the pack's reference changes as tool calls), so the time of a step is OpenCode's
+own overhead plus the driver's:
+
+- ``goaldrift serve``   — the default driver: one ``opencode serve`` per run, HTTP + event stream
+- ``goaldrift serve, no sandbox`` — the same without bubblewrap (the sandbox's cost)
+- ``goaldrift run``     — goaldrift's ``opencode run``-per-step driver (``--format json``, DB trace)
+- ``naive run``         — ``subprocess.run([opencode, "run", "-s", sid], input=prompt)`` per step,
+  same isolated environment and config, no sandbox, no limits, no trace
+
+Reported: start-up (agent start), first step, median step of the rest ("per turn"), peak RSS of the
+OpenCode process tree per run (sampled every 50 ms), and the same for two concurrent serve runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from goaldrift.agents.base import AgentLimits, AgentSession
+from goaldrift.agents.opencode import OpenCodeAgent
+from goaldrift.agents.opencode.config import RunDirs, Settings, build_config, build_env
+from goaldrift.agents.opencode.install import OPENCODE_VERSION, require_opencode
+from goaldrift.conditions import Condition
+from goaldrift.gateway.app import Gateway
+from goaldrift.gateway.backends.scripted import ScriptedBackend
+from goaldrift.modelspec import ModelSpec
+from goaldrift.scenario import load_scenario
+from goaldrift.workspace import Workspace
+
+PACKS = Path(__file__).resolve().parents[1] / "src" / "goaldrift" / "packs"
+LIMITS = AgentLimits(wall_time_s=300, max_tokens=10_000_000)
+
+
+class Sampler:
+    """Peak RSS of the process trees rooted at the given PIDs (or the children of this process)."""
+
+    def __init__(self, roots=None):
+        self.roots = roots
+        self.peak = 0
+        self._task: asyncio.Task | None = None
+
+    def _rss(self) -> int:
+        me = psutil.Process()
+        procs = me.children(recursive=True)
+        total = 0
+        for p in procs:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    async def _loop(self) -> None:
+        while True:
+            self.peak = max(self.peak, self._rss())
+            await asyncio.sleep(0.05)
+
+    def __enter__(self):
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+        return self
+
+    def __exit__(self, *exc):
+        self._task.cancel()
+
+
+def _setup(gw: Gateway, scenario, root: Path, options: dict[str, Any]):
+    cond = Condition(constraint=scenario.sides[0])
+    ws = Workspace.create(root, scenario, cond)
+    backend = ScriptedBackend(ModelSpec(id="scripted", backend="scripted", policy="comply"))
+    route = gw.open_route(backend, attempt_id=1, scenario=scenario, constraint_side=cond.constraint,
+                          workspace=ws.repo)
+    (root / "agent").mkdir()
+    session = AgentSession(workspace=ws.repo, base_url=gw.url_for(route), api_key=route.token,
+                           model="scripted", constraint=scenario.value(cond.constraint).constraint,
+                           limits=LIMITS, scratch=root / "agent", options=options)
+    return ws, route, session
+
+
+async def bench_agent(gw, scenario, root: Path, steps: int, options: dict[str, Any]) -> dict[str, Any]:
+    ws, route, session = _setup(gw, scenario, root, options)
+    agent = OpenCodeAgent()
+    times = []
+    with Sampler() as sampler:
+        t0 = time.perf_counter()
+        await agent.start(session)
+        start_s = time.perf_counter() - t0
+        try:
+            for i in range(1, steps + 1):
+                route.step = i
+                t = time.perf_counter()
+                trace = await agent.step(i, scenario.spec.steps[i - 1].prompt)
+                times.append(time.perf_counter() - t)
+                assert not trace.errors and trace.tool_calls, trace.errors
+        finally:
+            await agent.stop()
+    return _result(start_s, times, sampler.peak, calls_per_step=trace.model_calls)
+
+
+async def bench_naive(gw, scenario, root: Path, steps: int) -> dict[str, Any]:
+    binary = require_opencode()
+    ws, route, session = _setup(gw, scenario, root, {})
+    dirs = RunDirs(root / "agent" / "opencode").create()
+    env = build_env(dirs, build_config(session, dirs, Settings()))
+    sid = None
+    times = []
+    with Sampler() as sampler:
+        for i in range(1, steps + 1):
+            route.step = i
+            argv = [str(binary), "run", "-m", "gd/scripted", "--format", "json"] + (["-s", sid] if sid else [])
+            t = time.perf_counter()
+            out = await asyncio.to_thread(subprocess.run, argv, input=scenario.spec.steps[i - 1].prompt,
+                                          capture_output=True, text=True, env=env, cwd=ws.repo, timeout=300,
+                                          check=False)
+            times.append(time.perf_counter() - t)
+            if sid is None:
+                sid = json.loads(out.stdout.splitlines()[0])["sessionID"]
+    return _result(0.0, times, sampler.peak)
+
+
+async def bench_concurrent(gw, scenario, root: Path, steps: int, n: int) -> dict[str, Any]:
+    async def one(k: int) -> list[float]:
+        ws, route, session = _setup(gw, scenario, root / f"c{k}", {})
+        agent = OpenCodeAgent()
+        await agent.start(session)
+        times = []
+        try:
+            for i in range(1, steps + 1):
+                route.step = i
+                t = time.perf_counter()
+                await agent.step(i, scenario.spec.steps[i - 1].prompt)
+                times.append(time.perf_counter() - t)
+        finally:
+            await agent.stop()
+        return times
+
+    with Sampler() as sampler:
+        results = await asyncio.gather(*(one(k) for k in range(n)))
+    times = [t for r in results for t in r[1:]]
+    return {"runs": n, "median_step_s": round(statistics.median(times), 3),
+            "peak_rss_mb_total": round(sampler.peak / 2**20), "peak_rss_mb_per_run": round(sampler.peak / n / 2**20)}
+
+
+def _result(start_s: float, times: list[float], peak: int, **extra) -> dict[str, Any]:
+    rest = times[1:] or times
+    return {"start_s": round(start_s, 3), "first_step_s": round(times[0], 3),
+            "median_step_s": round(statistics.median(rest), 3), "steps": len(times),
+            "peak_rss_mb": round(peak / 2**20), **extra}
+
+
+async def main(args) -> dict[str, Any]:
+    scenario = load_scenario(PACKS / args.pack)
+    steps = min(args.steps, len(scenario.spec.steps))
+    tmp = Path(tempfile.mkdtemp(prefix="gd-bench-oc-"))
+    out: dict[str, Any] = {"opencode": OPENCODE_VERSION, "pack": args.pack, "steps": steps,
+                           "cpus": os.cpu_count(), "load_avg_before": os.getloadavg()[0], "results": {}}
+    try:
+        async with Gateway() as gw:
+            configs = [("goaldrift serve", lambda r: bench_agent(gw, scenario, r, steps, {"driver": "serve"})),
+                       ("goaldrift serve, no sandbox",
+                        lambda r: bench_agent(gw, scenario, r, steps, {"driver": "serve", "sandbox": "none"})),
+                       ("goaldrift run", lambda r: bench_agent(gw, scenario, r, steps, {"driver": "run"})),
+                       ("naive run", lambda r: bench_naive(gw, scenario, r, steps))]
+            for k, (name, fn) in enumerate(configs):
+                print(f"… {name}", file=sys.stderr, flush=True)
+                out["results"][name] = await fn(tmp / f"r{k}")
+            print(f"… {args.concurrent} concurrent serve runs", file=sys.stderr, flush=True)
+            out["concurrent"] = await bench_concurrent(gw, scenario, tmp / "conc", steps, args.concurrent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    naive = out["results"]["naive run"]["median_step_s"]
+    serve = out["results"]["goaldrift serve"]["median_step_s"]
+    out["speedup_serve_vs_naive"] = round(naive / serve, 2)
+    out["load_avg_after"] = os.getloadavg()[0]
+    return out
+
+
+def table(out: dict[str, Any]) -> str:
+    rows = [f"OpenCode {out['opencode']}, pack {out['pack']}, {out['steps']} steps, scripted model, "
+            f"{out['cpus']} CPUs, load {out['load_avg_before']:.1f}→{out['load_avg_after']:.1f}",
+            f"{'driver':30} {'start s':>8} {'step 1 s':>9} {'median step s':>14} {'peak RSS MB':>12}"]
+    for name, r in out["results"].items():
+        rows.append(f"{name:30} {r['start_s']:>8.2f} {r['first_step_s']:>9.2f} {r['median_step_s']:>14.2f} "
+                    f"{r['peak_rss_mb']:>12}")
+    c = out["concurrent"]
+    rows.append(f"{c['runs']} concurrent serve runs: median step {c['median_step_s']:.2f} s, peak RSS "
+                f"{c['peak_rss_mb_total']} MB total, {c['peak_rss_mb_per_run']} MB per run")
+    rows.append(f"serve vs naive run: {out['speedup_serve_vs_naive']}× less time per step")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--pack", default="utility-privacy")
+    ap.add_argument("--concurrent", type=int, default=2)
+    ap.add_argument("--json", type=Path, help="also write the JSON here")
+    a = ap.parse_args()
+    result = asyncio.run(main(a))
+    print(table(result))
+    print(json.dumps(result, indent=2))
+    if a.json:
+        a.json.write_text(json.dumps(result, indent=2))
