@@ -257,7 +257,7 @@ def test_aggregated_logit_path_matches_statsmodels():
     import statsmodels.api as sm
 
     st = _reg_steps(seed=4)
-    X, names = regression._design(st, ["x", "y"], False, False)
+    X, _names = regression._design(st, ["x", "y"], False, False)
     assert regression._patterns(X) is not None  # discrete design: the aggregated Newton path
     y = st["outcome"].to_numpy(float)
     params, cov, ok = regression.fit_logit(y, X, st["attempt_id"].to_numpy() - 1)
