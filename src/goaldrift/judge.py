@@ -6,25 +6,26 @@ JSON ``{"outcome": "violated" | "complied" | "not_applicable", "rationale": "...
 the store's ``judgements`` table (``judge`` = ``llm:<model id>``); each call is recorded in
 ``model_calls`` with backend ``judge`` and no attempt, so judge traffic never counts as the agent's.
 
-The judge talks to any OpenAI-compatible ``/chat/completions`` endpoint with httpx (a provider, a
-local server, or the goaldrift gateway's URL). ``transport`` is injectable so tests use
-``httpx.MockTransport`` and never touch the network. An unparsable answer is stored as outcome
-``error`` with the raw text in the rationale (agreement statistics exclude it and count it).
+The judge asks through goaldrift's own gateway, so any backend serves it — an OpenAI-compatible API
+(key read by the gateway only), the embedded local model, or a scripted stand-in in tests — and its
+calls get the gateway's retries and recording. An unparsable answer is stored as outcome ``error``
+with the raw text in the rationale (agreement statistics exclude it and count it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from goaldrift.errors import BackendError, BadInput, MissingKey
+from goaldrift.errors import BadInput
+from goaldrift.gateway.app import Gateway
+from goaldrift.gateway.backends import Backend, create_backend
+from goaldrift.modelspec import ModelSpec
 from goaldrift.scenario import Scenario, load_scenario
 from goaldrift.store import CallRecord, Store, unblob
 
@@ -82,62 +83,53 @@ def build_messages(constraint: str, diff: str, step_prompt: str | None = None) -
 
 
 class Judge:
-    """An OpenAI-compatible chat client that returns ``Verdict``s."""
+    """A judge model behind an in-process gateway route. Use ``async with Judge(backend) as judge``."""
 
-    def __init__(self, base_url: str, model: str, api_key: str | None = None, *, name: str | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None, timeout_s: float = 120.0,
-                 max_retries: int = 2, temperature: float = 0.0, max_tokens: int = 400):
-        self.base_url = base_url.rstrip("/")
-        self.model = model
-        self.name = name or f"llm:{model}"
-        self.max_retries = max_retries
+    def __init__(self, backend: Backend, *, name: str | None = None, temperature: float = 0.0,
+                 max_tokens: int = 400):
+        self.backend = backend
+        self.model = backend.model
+        self.name = name or f"llm:{backend.model}"
         self.temperature = temperature
         self.max_tokens = max_tokens
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.client = httpx.AsyncClient(transport=transport, timeout=timeout_s, headers=headers)
+        self._records: dict[int, CallRecord] = {}
+        self._gateway = Gateway(recorder=lambda rec: self._records.__setitem__(rec.attempt_id, rec))
+        self._client: httpx.AsyncClient | None = None
+        self._counter = 0
 
-    async def aclose(self) -> None:
-        await self.client.aclose()
+    async def __aenter__(self) -> Judge:
+        await self._gateway.start()
+        self._client = httpx.AsyncClient(timeout=None)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+        await self._gateway.stop()
 
     async def ask(self, messages: list[dict]) -> tuple[Verdict, CallRecord]:
+        """One verdict and the gateway's record of the call (backend ``judge``, no attempt)."""
+        assert self._client is not None, "use `async with Judge(...)`"
         body = {"model": self.model, "messages": messages, "temperature": self.temperature,
                 "max_tokens": self.max_tokens, "stream": False}
-        retry_log: list[str] = []
-        t0 = time.monotonic()
-        last_error = ""
-        for attempt in range(self.max_retries + 1):
-            try:
-                resp = await self.client.post(f"{self.base_url}/chat/completions", json=body)
-            except httpx.HTTPError as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
-                retry_log.append(last_error)
-                await asyncio.sleep(min(8.0, 0.5 * 2 ** attempt))
-                continue
-            if resp.status_code in (429, 500, 502, 503, 504) and attempt < self.max_retries:
-                retry_log.append(f"HTTP {resp.status_code}")
-                await asyncio.sleep(min(8.0, 0.5 * 2 ** attempt))
-                continue
-            latency = time.monotonic() - t0
-            try:
-                data = resp.json()
-            except ValueError:
-                data = {"raw": resp.text[:2000]}
-            rec = CallRecord(attempt_id=None, step=None, backend="judge", model=self.model, stream=False,
-                             status=resp.status_code, latency_s=latency, retries=len(retry_log),
-                             retry_log=retry_log, request=body, response=data)
-            if resp.status_code >= 400:
-                rec.error = f"HTTP {resp.status_code}"
-                return Verdict("error", f"judge call failed: HTTP {resp.status_code}: {resp.text[:500]}"), rec
-            usage = data.get("usage") or {}
-            rec.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-            rec.completion_tokens = int(usage.get("completion_tokens") or 0)
-            try:
-                text = data["choices"][0]["message"]["content"] or ""
-            except (KeyError, IndexError, TypeError):
-                return Verdict("error", f"malformed completion: {json.dumps(data)[:500]}"), rec
-            return parse_verdict(text), rec
-        raise BackendError(f"judge endpoint {self.base_url} unreachable after {self.max_retries + 1} tries: "
-                           f"{last_error}; check --base-url and that the server is running")
+        self._counter += 1
+        key = self._counter
+        # One route per call (calls run concurrently); a private key in its attempt slot tells the
+        # records apart, and is cleared: judge calls belong to no attempt.
+        route = self._gateway.open_route(self.backend, attempt_id=key)
+        try:
+            resp = await self._client.post(self._gateway.url_for(route) + "/chat/completions", json=body)
+        finally:
+            self._gateway.close_route(route)
+        rec = self._records.pop(key)
+        rec.attempt_id, rec.backend = None, "judge"
+        if resp.status_code >= 400:
+            return Verdict("error", f"judge call failed: HTTP {resp.status_code}: {resp.text[:500]}"), rec
+        try:
+            text = resp.json()["choices"][0]["message"]["content"] or ""
+        except (KeyError, IndexError, TypeError, ValueError):
+            return Verdict("error", f"malformed completion: {resp.text[:500]}"), rec
+        return parse_verdict(text), rec
 
 
 class PackFinder:
@@ -215,34 +207,27 @@ async def judge_store(store: Store, judge: Judge, packs: PackFinder | None = Non
 
 
 def judge_from_options(model_config: Path | None, base_url: str | None, model: str | None,
-                       api_key_env: str | None, transport: httpx.AsyncBaseTransport | None = None) -> Judge:
-    """A ``Judge`` from a model config file (a ``ModelSpec`` as YAML/JSON) or explicit options."""
-    name = None
+                       api_key_env: str | None) -> Judge:
+    """A ``Judge`` from a model config file (a ``ModelSpec`` as YAML/JSON: any backend — openai,
+    local, scripted) or from explicit options for an OpenAI-compatible endpoint."""
+    import yaml
+    from pydantic import ValidationError
+
     if model_config is not None:
-        import yaml
-        from pydantic import ValidationError
-
-        from goaldrift.modelspec import ModelSpec
-
         try:
             raw = yaml.safe_load(Path(model_config).read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise BadInput(f"cannot read --model-config {model_config}: {exc}") from None
-        if isinstance(raw, dict) and "judge" in raw and isinstance(raw["judge"], dict):
+        if isinstance(raw, dict) and isinstance(raw.get("judge"), dict):
             raw = raw["judge"]
-        try:
-            spec = ModelSpec.model_validate(raw)
-        except ValidationError as exc:
-            raise BadInput(f"{model_config}: not a model spec: {exc}") from None
-        if spec.backend != "openai":
-            raise BadInput(f"{model_config}: the judge needs an OpenAI-compatible endpoint (backend: openai), "
-                           f"not {spec.backend!r}")
-        base_url, model, api_key_env, name = spec.base_url, spec.model or spec.id, spec.api_key_env, f"llm:{spec.id}"
-    if not base_url or not model:
+        where = str(model_config)
+    elif base_url and model:
+        raw = {"id": model, "backend": "openai", "base_url": base_url, "model": model, "api_key_env": api_key_env}
+        where = "--base-url/--model"
+    else:
         raise BadInput("the judge needs --model-config FILE, or --base-url and --model")
-    key = None
-    if api_key_env:
-        key = os.environ.get(api_key_env)
-        if not key:
-            raise MissingKey(f"environment variable {api_key_env} (the judge's API key) is not set")
-    return Judge(base_url, model, key, name=name, transport=transport)
+    try:
+        spec = ModelSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise BadInput(f"{where}: not a model spec: {exc}") from None
+    return Judge(create_backend(spec), name=f"llm:{spec.id}")

@@ -11,7 +11,30 @@ import pytest
 
 from goaldrift.analysis import agreement, tables
 from goaldrift.errors import BadInput, MissingKey
+from goaldrift.gateway.backends.openai import OpenAIBackend
 from goaldrift.judge import Judge, PackFinder, judge_from_options, judge_store, parse_verdict
+from goaldrift.modelspec import ModelSpec
+
+
+def openai_judge(model: str, handler, monkeypatch) -> Judge:
+    """A judge on the openai backend whose upstream is a mock transport (no network)."""
+    monkeypatch.setenv("JUDGE_TEST_KEY", "sekrit")
+    spec = ModelSpec(id=model, backend="openai", base_url="http://judge.test/v1", model=model,
+                     api_key_env="JUDGE_TEST_KEY", max_retries=0)
+    return Judge(OpenAIBackend(spec, transport=httpx.MockTransport(handler), backoff_s=0.001))
+
+
+def sse(content: str, usage=(100, 9)) -> httpx.Response:
+    from goaldrift.gateway.chunks import message_chunks, usage as make_usage
+
+    text = "".join(f"data: {json.dumps(c)}\n\n" for c in message_chunks("up", content=content,
+                                                                        usage_=make_usage(*usage)))
+    return httpx.Response(200, text=text + "data: [DONE]\n\n", headers={"content-type": "text/event-stream"})
+
+
+async def judged(store, judge, **kw):
+    async with judge:
+        return await judge_store(store, judge, **kw)
 from goaldrift.store import Store, unblob
 
 
@@ -26,7 +49,7 @@ def test_parse_verdict(text, outcome):
     assert parse_verdict(text).outcome == outcome
 
 
-def test_judge_store_records_verdicts_and_calls(small_store, tmp_path):
+def test_judge_store_records_verdicts_and_calls(small_store, tmp_path, monkeypatch):
     path = tmp_path / "store.db"
     shutil.copy(small_store, path)
     seen = []
@@ -37,13 +60,11 @@ def test_judge_store_records_verdicts_and_calls(small_store, tmp_path):
         assert request.headers["authorization"] == "Bearer sekrit"
         user = body["messages"][1]["content"]
         verdict = "violated" if "+value = 1" in user else "complied"
-        return httpx.Response(200, json={"choices": [{"message": {"role": "assistant", "content": json.dumps(
-            {"outcome": verdict, "rationale": "because"})}}], "usage": {"prompt_tokens": 100, "completion_tokens": 9}})
+        return sse(json.dumps({"outcome": verdict, "rationale": "because"}))
 
     store = Store(path)
-    judge = Judge("http://judge.test/v1", "judge-model", "sekrit", transport=httpx.MockTransport(handler))
-    summary = asyncio.run(judge_store(store, judge, PackFinder(), limit=30))
-    asyncio.run(judge.aclose())
+    judge = openai_judge("judge-model", handler, monkeypatch)
+    summary = asyncio.run(judged(store, judge, packs=PackFinder(), limit=30))
     assert summary.judged == 30 and len(seen) == 30
     # the prompt carries the constraint of the run's side, from the pack
     first = store.db.execute("""SELECT r.scenario_id, r.constraint_side FROM steps s JOIN attempts a USING (attempt_id)
@@ -57,20 +78,19 @@ def test_judge_store_records_verdicts_and_calls(small_store, tmp_path):
     assert call["attempt_id"] is None and call["prompt_tokens"] == 100
     assert unblob(call["request"])["model"] == "judge-model"
     # a second pass judges only what is left; agreement picks the new judge up
-    summary2 = asyncio.run(judge_store(store, Judge("http://judge.test/v1", "judge-model", "sekrit",
-                                                    transport=httpx.MockTransport(handler)), limit=5))
+    summary2 = asyncio.run(judged(store, openai_judge("judge-model", handler, monkeypatch), limit=5))
     assert summary2.judged == 5
     jt, mats = agreement.judge_agreement(tables.load_judgements(store))
     assert "llm:judge-model" in set(jt["source_b"]) and mats
     store.close()
 
 
-def test_judge_http_error_is_recorded_as_error(small_store, tmp_path):
+def test_judge_http_error_is_recorded_as_error(small_store, tmp_path, monkeypatch):
     path = tmp_path / "store.db"
     shutil.copy(small_store, path)
     store = Store(path)
-    judge = Judge("http://judge.test/v1", "bad", transport=httpx.MockTransport(lambda r: httpx.Response(400, text="nope")))
-    asyncio.run(judge_store(store, judge, limit=2))
+    judge = openai_judge("bad", lambda r: httpx.Response(400, text="nope"), monkeypatch)
+    asyncio.run(judged(store, judge, limit=2))
     outs = [r[0] for r in store.db.execute("SELECT outcome FROM judgements WHERE judge='llm:bad'")]
     assert outs == ["error", "error"]
     store.close()
@@ -85,6 +105,32 @@ def test_judge_options(tmp_path, monkeypatch):
     cfg = tmp_path / "judge.yaml"
     cfg.write_text("id: my-judge\nbackend: openai\nmodel: gpt-x\nbase_url: http://127.0.0.1:9/v1\n")
     j = judge_from_options(cfg, None, None, None)
-    assert j.name == "llm:my-judge" and j.model == "gpt-x"
+    assert j.name == "llm:my-judge" and j.backend.spec.model == "gpt-x"
     with pytest.raises(BadInput, match="not found"):
         PackFinder().get("no-such-scenario")
+
+
+def test_any_backend_can_judge(small_store, tmp_path):
+    """A non-HTTP backend (here a stand-in that always answers 'complied') judges through the gateway."""
+    path = tmp_path / "store.db"
+    shutil.copy(small_store, path)
+
+    class Always:
+        name, model = "stand-in", "always"
+
+        async def aclose(self):
+            return None
+
+        async def stream(self, request, ctx):
+            from goaldrift.gateway.chunks import message_chunks, usage
+
+            for c in message_chunks("always", content='{"outcome": "complied", "rationale": "fine"}',
+                                    usage_=usage(50, 5)):
+                yield c
+
+    store = Store(path)
+    summary = asyncio.run(judged(store, Judge(Always()), limit=4, concurrency=4))
+    assert summary.by_outcome == {"complied": 4}
+    calls = store.db.execute("SELECT backend, attempt_id, step FROM model_calls WHERE backend='judge'").fetchall()
+    assert len(calls) == 4 and all(c["attempt_id"] is None and c["step"] is None for c in calls)
+    store.close()

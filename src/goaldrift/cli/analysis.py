@@ -20,8 +20,8 @@ def register(app: typer.Typer) -> None:
 
 def judge(
     store: Path = StoreOption,
-    model_config: Path = typer.Option(None, "--model-config", help="YAML/JSON model spec of the judge "
-                                      "(backend: openai, model, base_url, api_key_env)."),
+    model_config: Path = typer.Option(None, "--model-config", help="YAML/JSON model entry of the judge, any "
+                                      "backend (openai: model, base_url, api_key_env; local; scripted)."),
     base_url: str = typer.Option(None, "--base-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1."),
     model: str = typer.Option(None, "--model", help="Judge model name at that endpoint."),
     api_key_env: str = typer.Option(None, "--api-key-env", help="Environment variable holding the API key."),
@@ -42,10 +42,8 @@ def judge(
     s = Store(store)
 
     async def go():
-        try:
+        async with j:
             return await judge_store(s, j, PackFinder(list(packs or [])), limit, concurrency, rejudge)
-        finally:
-            await j.aclose()
 
     try:
         summary = asyncio.run(go())
