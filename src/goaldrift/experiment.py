@@ -31,7 +31,7 @@ class LimitsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_tool_calls: int = Field(40, ge=1)
-    max_tokens: int = Field(200_000, ge=100)
+    max_tokens: int = Field(2_000_000, ge=100)
     wall_time_s: float = Field(600.0, gt=0)
     command_timeout_s: float = Field(60.0, gt=0)
 

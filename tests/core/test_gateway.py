@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 
 import httpx
 import pytest
@@ -177,3 +178,56 @@ def test_scripted_policies():
     assert [violates_at("violate_from:5", s) for s in (4, 5, 12)] == [False, True, True]
     assert [violates_at("violate_at:2,7", s) for s in (2, 3, 7)] == [True, False, True]
     assert violates_at("idle", 1) is None and violates_at("comply", 9) is False
+
+
+def test_a_client_that_hangs_up_cancels_the_backend_call_and_stop_is_prompt():
+    calls = []
+    cancelled = []
+
+    class Hung:
+        name, model = "hung", "hung"
+
+        async def aclose(self):
+            return None
+
+        async def stream(self, request, ctx):
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                cancelled.append(True)
+                raise
+            yield {}  # pragma: no cover
+
+    async def go():
+        async with Gateway(recorder=calls.append) as gw:
+            r = gw.open_route(Hung())
+            async with httpx.AsyncClient(timeout=0.5) as c:
+                with pytest.raises(httpx.ReadTimeout):
+                    await c.post(gw.url_for(r) + "/chat/completions", json={"messages": MSG, "stream": True})
+            for _ in range(40):
+                if calls:
+                    break
+                await asyncio.sleep(0.05)
+            t0 = time.monotonic()
+        return time.monotonic() - t0
+
+    started = time.monotonic()
+    stop_s = run(go())
+    assert cancelled == [True]
+    assert calls and calls[0].status == 499
+    assert stop_s < 3 and time.monotonic() - started < 10
+
+
+def test_scripted_answers_title_and_compaction_requests():
+    backend = ScriptedBackend(ModelSpec(id="s", backend="scripted"))
+
+    async def ask(system):
+        from goaldrift.gateway.backends.base import CallContext, Route
+
+        chunks = [c async for c in backend.stream({"messages": [{"role": "system", "content": system},
+                                                               {"role": "user", "content": "x"}]},
+                                                  CallContext(Route("t", "s")))]
+        return assemble(chunks)["choices"][0]["message"]["content"]
+
+    assert run(ask("You are a title generator.")) == "Feature request"
+    assert run(ask("Summarize the conversation")).startswith("Summary:")

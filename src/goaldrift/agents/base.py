@@ -18,7 +18,7 @@ class AgentLimits:
     """Per-step limits. A step that hits one ends early and the limit is recorded as its error."""
 
     max_tool_calls: int = 40
-    max_tokens: int = 200_000  # completion + prompt tokens spent in one step
+    max_tokens: int = 2_000_000  # prompt + completion tokens of all calls in a step (each resends the context)
     wall_time_s: float = 600.0
     command_timeout_s: float = 60.0  # one shell command run by the agent
 

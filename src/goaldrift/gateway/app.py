@@ -74,7 +74,8 @@ class Gateway:
 
     async def start(self) -> None:
         config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning",
-                                lifespan="off", access_log=False, timeout_keep_alive=120)
+                                lifespan="off", access_log=False, timeout_keep_alive=120,
+                                timeout_graceful_shutdown=2)
         self._server = _QuietServer(config)
         self._task = asyncio.create_task(self._server.serve())
         deadline = time.monotonic() + 15
@@ -180,9 +181,23 @@ class Gateway:
                 response=response,
             ))
 
-        # The first chunk decides the HTTP status: backends retry before yielding anything.
+        # The first chunk decides the HTTP status: backends retry before yielding anything. While we
+        # wait for it, a client that hangs up (an agent aborting a hung call) cancels the backend call.
+        first_task = asyncio.ensure_future(iterator.__anext__())
         try:
-            first = await iterator.__anext__()
+            while not first_task.done():
+                await asyncio.wait({first_task}, timeout=0.25)
+                if not first_task.done() and await request.is_disconnected():
+                    first_task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await first_task
+                    record(499, "client disconnected before the first chunk")
+                    return Response(status_code=499)
+            first = first_task.result()
+        except asyncio.CancelledError:
+            first_task.cancel()
+            record(499, "gateway stopped before the first chunk")
+            raise
         except StopAsyncIteration:
             record(502, "backend returned no output")
             return _error(502, "backend returned no output", "upstream_error")

@@ -13,8 +13,8 @@ Policies (``ModelSpec.policy``):
 
 It speaks two tool dialects, chosen from the request's ``tools``: OpenCode's (``read``/``write``/
 ``edit`` with ``filePath``; it reads a file before changing it, as OpenCode requires) and the builtin
-agent's (``write_file``/``edit_file``). A request without tools is OpenCode's title request and gets
-a short title. Per route it remembers which call of the current step comes next.
+agent's (``write_file``/``edit_file``). A request without tools is OpenCode's title request (a short
+title) or its compaction request (a short summary). Per route it remembers which call of the current step comes next.
 """
 
 from __future__ import annotations
@@ -120,8 +120,11 @@ class ScriptedBackend:
     async def stream(self, request: dict[str, Any], ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
         names = {((t.get("function") or {}).get("name")) for t in request.get("tools") or []}
         prompt_tokens = _estimate_tokens(request.get("messages"))
-        if not names:
-            reply: dict[str, Any] | str = "Feature request"
+        if not names:  # OpenCode's title request, or its context-compaction request
+            system = " ".join(str(m.get("content")) for m in request.get("messages") or [] if m.get("role") == "system")
+            reply: dict[str, Any] | str = ("Feature request" if "title" in system.lower() else
+                                           "Summary: the user asked for a series of feature requests in this "
+                                           "repository; each was implemented with focused edits and tests.")
         elif {"write", "edit", "read"} <= names:
             reply = self._next(ctx, "opencode")
         elif {"write_file", "edit_file"} <= names:
