@@ -168,6 +168,11 @@ class LocalEngine:
         assert self._renderer is not None
         return self._renderer.render(messages, tools)
 
+    def single_token(self, text: str) -> int | None:
+        """The id of ``text`` if the vocabulary has it as one token (e.g. ``<tool_call>`` in Qwen2.5)."""
+        ids = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        return ids[0] if len(ids) == 1 else None
+
     def tokenize(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
 

@@ -78,8 +78,16 @@ def _validate_tools(tools: list[dict[str, Any]]) -> list[tuple[str, dict[str, An
     return out
 
 
-def build_grammar(tools: list[dict[str, Any]], mode: ToolMode, *, max_calls: int = 4) -> str | None:
-    """The GBNF for ``mode`` (``None``: unconstrained plain chat)."""
+def build_grammar(tools: list[dict[str, Any]], mode: ToolMode, *, max_calls: int = 4,
+                  open_token: int | None = None, close_token: int | None = None) -> str | None:
+    """The GBNF for ``mode`` (``None``: unconstrained plain chat).
+
+    ``open_token``/``close_token``: ids of ``<tool_call>``/``</tool_call>`` when the vocabulary has
+    them as single tokens (Qwen2.5). The grammar then demands those tokens rather than the same
+    characters spelled in pieces (``<``, ``tool``, ``_call``, ``>``): that is the format the model was
+    trained on, and it keeps the generated tokens identical to the re-rendered history, so the next
+    turn reuses them from the KV cache.
+    """
     if mode.kind == "off":
         return None
     prose = [
@@ -106,7 +114,8 @@ def build_grammar(tools: list[dict[str, Any]], mode: ToolMode, *, max_calls: int
         conv._add_rule(f"tool{i}", f'{_lit(head)} {args_rule} "}}"')
         branches.append(f"tool{i}")
     rules = [conv.format_grammar()]
-    open_, close = _lit(TOOL_CALL_OPEN + "\n"), _lit("\n" + TOOL_CALL_CLOSE)
+    open_ = f'<[{open_token}]> "\\n"' if open_token is not None else _lit(TOOL_CALL_OPEN + "\n")
+    close = f'"\\n" <[{close_token}]>' if close_token is not None else _lit("\n" + TOOL_CALL_CLOSE)
     rules.append(f"call ::= {open_} ( {' | '.join(branches)} ) {close}")
     more = f' ( "\\n" call ){{0,{max_calls - 1}}}' if max_calls > 1 else ""
     rules.append(f"calls ::= call{more}")
@@ -123,9 +132,10 @@ def build_grammar(tools: list[dict[str, Any]], mode: ToolMode, *, max_calls: int
 _CALL_RE = re.compile(re.escape(TOOL_CALL_OPEN) + r"\s*(.*?)\s*" + re.escape(TOOL_CALL_CLOSE), re.DOTALL)
 
 
-def parse_calls(text: str) -> list[tuple[str, str]] | None:
+def parse_calls(text: str, *, allow_cut_tail: bool = False) -> list[tuple[str, str]] | None:
     """``[(name, arguments_json)]`` from the text after the first ``<tool_call>``; ``None`` if it is
-    not a complete, well-formed sequence of calls (e.g. cut off by max_tokens)."""
+    not a well-formed sequence of calls. With ``allow_cut_tail`` (the reply hit max_tokens), complete
+    calls followed by the beginning of another one count, and the cut-off one is dropped."""
     calls = []
     rest = text.strip()
     pos = 0
@@ -141,9 +151,10 @@ def parse_calls(text: str) -> list[tuple[str, str]] | None:
             return None
         args = obj.get("arguments", {})
         calls.append((obj["name"], args if isinstance(args, str) else dump_arguments(args)))
-    if rest[pos:].strip() or not calls:
+    tail = rest[pos:].strip()
+    if tail and not (allow_cut_tail and tail.startswith(TOOL_CALL_OPEN) and TOOL_CALL_CLOSE not in tail):
         return None
-    return calls
+    return calls or None
 
 
 def holdback(text: str, marker: str) -> int:

@@ -35,7 +35,7 @@ from typing import Any
 from goaldrift.errors import BackendError, ConfigError
 from goaldrift.gateway import chunks
 from goaldrift.gateway.backends.base import CallContext
-from goaldrift.localmodel.chat import TOOL_CALL_OPEN
+from goaldrift.localmodel.chat import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
 from goaldrift.localmodel.engine import EngineConfig, GenStats, LocalEngine, Sampling
 from goaldrift.localmodel.files import DEFAULT_MODEL, MODELS, resolve_model
 from goaldrift.localmodel.toolgrammar import (
@@ -57,7 +57,8 @@ PARAMS: dict[str, tuple[type, Any, str]] = {
     "n_batch": (int, 512, "prompt tokens per llama.cpp batch"),
     "flash_attn": (bool, False, "llama.cpp flash attention"),
     "snapshot_budget_mb": (int, 4096, "RAM for saved KV states of inactive sessions (LRU)"),
-    "max_tool_calls": (int, 4, "most tool calls in one reply (1 if the request sets parallel_tool_calls=false)"),
+    "max_tool_calls": (int, 1, "most tool calls in one reply (parallel calls: > 1; the request's "
+                               "parallel_tool_calls=false always means 1)"),
     "top_p": (float, 0.95, "nucleus sampling"),
     "top_k": (int, 40, "top-k sampling"),
     "min_p": (float, 0.05, "min-p sampling"),
@@ -125,12 +126,13 @@ class _ReplySplitter:
         self.emitted = max(self.emitted, end)
         return out
 
-    def finish(self) -> tuple[str, list[tuple[str, str]] | None]:
-        """Remaining content and the parsed calls (``None``: no calls, or an incomplete call tail,
-        which is then part of the content)."""
+    def finish(self, cut: bool = False) -> tuple[str, list[tuple[str, str]] | None]:
+        """Remaining content and the parsed calls (``None``: no calls, or an unparseable call tail,
+        which is then part of the content). ``cut``: the reply hit max_tokens; complete calls count
+        and a cut-off last call is dropped."""
         if self.calls_at is None:
             return ("" if self.stopped else self._emit_to(len(self.buf))), None
-        calls = parse_calls(self.buf[self.calls_at:])
+        calls = parse_calls(self.buf[self.calls_at:], allow_cut_tail=cut)
         if calls is None:
             return self._emit_to(len(self.buf)), None
         return "", calls
@@ -183,7 +185,9 @@ class LocalBackend:
         with self.engine.lock:
             tools = request.get("tools") or None
             max_calls = self.params["max_tool_calls"] if request.get("parallel_tool_calls", True) else 1
-            gbnf = build_grammar(tools or [], mode, max_calls=max(1, max_calls))
+            gbnf = build_grammar(tools or [], mode, max_calls=max(1, max_calls),
+                                 open_token=self.engine.single_token(TOOL_CALL_OPEN),
+                                 close_token=self.engine.single_token(TOOL_CALL_CLOSE))
             prompt_text = self.engine.render(request.get("messages") or [], tools)
             prompt = self.engine.tokenize(prompt_text)
             return self.engine.generate(slot, prompt, gbnf, sampling, emit, cancel), gbnf or ""
@@ -237,7 +241,7 @@ class LocalBackend:
                     except BaseException:  # noqa: BLE001 - already failing; the worker's error is secondary
                         pass
 
-        content, calls = splitter.finish()
+        content, calls = splitter.finish(cut=stats.finish_reason == "length")
         salvaged = False
         if calls is None and mode.kind == "auto" and self.params["salvage_text_calls"]:
             got = salvage_calls(splitter.buf, {t["function"]["name"] for t in request.get("tools") or []})
