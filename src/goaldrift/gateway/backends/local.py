@@ -26,6 +26,7 @@ recorded), ``max_tokens`` (cap per reply, default 4096); ``params``: see ``PARAM
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 from collections.abc import AsyncIterator
@@ -57,8 +58,8 @@ PARAMS: dict[str, tuple[type, Any, str]] = {
     "n_batch": (int, 512, "prompt tokens per llama.cpp batch"),
     "flash_attn": (bool, False, "llama.cpp flash attention"),
     "snapshot_budget_mb": (int, 4096, "RAM for saved KV states of inactive sessions (LRU)"),
-    "max_tool_calls": (int, 1, "most tool calls in one reply (parallel calls: > 1; the request's "
-                               "parallel_tool_calls=false always means 1)"),
+    "max_tool_calls": (int, 1, ("most tool calls in one reply (parallel calls: > 1; the request's "
+                                "parallel_tool_calls=false always means 1)")),
     "top_p": (float, 0.95, "nucleus sampling"),
     "top_k": (int, 40, "top-k sampling"),
     "min_p": (float, 0.05, "min-p sampling"),
@@ -236,10 +237,8 @@ class LocalBackend:
             finally:
                 cancel.set()  # the client went away or we failed: stop decoding, then free the model
                 if not fut.done():
-                    try:
+                    with contextlib.suppress(BaseException):  # already failing: the worker's error is secondary
                         await asyncio.shield(fut)
-                    except BaseException:  # noqa: BLE001 - already failing; the worker's error is secondary
-                        pass
 
         content, calls = splitter.finish(cut=stats.finish_reason == "length")
         salvaged = False
