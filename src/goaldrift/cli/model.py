@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import typer
+from rich.table import Table
 
 from goaldrift.cli.common import console, print_json
 
@@ -29,9 +30,14 @@ def list_models(json_out: bool = typer.Option(False, "--json", help="Print JSON.
     if json_out:
         print_json(rows)
         return
+    table = Table(title="pinned local models")
+    for col in ("name", "size", "sha256", "installed", "description"):
+        table.add_column(col)
     for r in rows:
-        mark = "[green]installed[/]" if r["installed"] else "[yellow]not installed[/]"
-        console.print(f"{r['name']}{' (default)' if r['default'] else ''}: {mark} — {r['description']}")
+        table.add_row(r["name"] + (" (default)" if r["default"] else ""),
+                      f"{r['size'] / 1e6:.0f} MB" if r["size"] else "?", r["sha256"][:16] + "…",
+                      "yes" if r["installed"] else "no", r["description"])
+    console.print(table)
 
 
 @model_app.command("install")
