@@ -183,11 +183,12 @@ def plan(exp: Experiment) -> list[RunSpec]:
             if config.steps is not None and config.steps > total:
                 raise ConfigError(f"steps: {config.steps} is more than scenario {scenario.id!r} has ({total})")
             n_steps = config.steps or total
+            base_seed = model.seed if model.seed is not None else config.seed
             for condition in conditions_for(config, scenario, n_steps):
                 for repeat in range(config.repeats):
                     spec = RunSpec("", model, scenario, condition, repeat, n_steps, config.agent,
-                                   config.seed + repeat)
+                                   base_seed + repeat)
                     run_id = canonical_hash(spec.spec_dict())[:16]
                     specs.append(RunSpec(run_id, model, scenario, condition, repeat, n_steps, config.agent,
-                                         config.seed + repeat))
+                                         base_seed + repeat))
     return specs

@@ -165,7 +165,7 @@ class Runner:
         try:
             ws = Workspace.create(root, scenario, condition)
             route = gateway.open_route(backend, attempt_id=attempt_id, scenario=scenario,
-                                       constraint_side=condition.constraint, workspace=ws.repo)
+                                       constraint_side=condition.constraint, workspace=ws.repo, seed=spec.seed)
             session = AgentSession(
                 workspace=ws.repo, base_url=gateway.url_for(route), api_key=route.token, model=spec.model.id,
                 placement=condition.placement, constraint=scenario.value(condition.constraint).constraint,

@@ -73,3 +73,10 @@ def test_shipped_experiments_are_valid():
         if name == "paper.yaml":
             assert n == 3 * 3 * 4 * 10  # models × pairs × conditions × repeats
             assert all(len(s.scenario.spec.steps) == 12 for s in plan(exp))
+
+
+def test_each_repeat_gets_its_own_seed_from_the_models_base_seed(mini_pack):
+    raw = config(mini_pack, repeats=3, models=[{"id": "a", "backend": "scripted", "seed": 100},
+                                              {"id": "b", "backend": "scripted"}], seed=5)
+    seeds = {(s.model.id, s.condition.name, s.repeat): s.seed for s in plan(experiment_from_dict(raw))}
+    assert seeds[("a", "utility", 2)] == 102 and seeds[("b", "utility", 0)] == 5

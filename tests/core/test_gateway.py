@@ -231,3 +231,22 @@ def test_scripted_answers_title_and_compaction_requests():
 
     assert run(ask("You are a title generator.")) == "Feature request"
     assert run(ask("Summarize the conversation")).startswith("Summary:")
+
+
+def test_assemble_keeps_the_backends_sampling_record():
+    chunks = list(message_chunks("m", content="x", usage_=usage(1, 1)))
+    chunks[0]["system_fingerprint"] = "local:model.gguf:t0.2:s7"
+    chunks[-1]["goaldrift"] = {"temperature": 0.2, "seed": 7}
+    done = assemble(chunks)
+    assert done["system_fingerprint"] == "local:model.gguf:t0.2:s7" and done["goaldrift"]["seed"] == 7
+
+
+def test_the_run_seed_reaches_the_upstream_only_when_the_model_sets_one(monkeypatch):
+    from goaldrift.gateway.backends.base import Route
+
+    monkeypatch.setenv("GD_TEST_KEY", "k")
+    seeded = OpenAIBackend(openai_spec(seed=7), transport=upstream([], []))
+    plain = OpenAIBackend(openai_spec(), transport=upstream([], []))
+    assert seeded._upstream_body({"messages": MSG}, route_seed=9)["seed"] == 9
+    assert "seed" not in plain._upstream_body({"messages": MSG, }, route_seed=9)
+    assert Route("t", "m", seed=3).seed == 3

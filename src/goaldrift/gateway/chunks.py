@@ -74,10 +74,14 @@ def assemble(chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:
     calls: dict[int, dict[str, Any]] = {}
     finish = None
     use: dict[str, int] | None = None
+    extras: dict[str, Any] = {}  # backend facts worth recording: sampling settings, model file, timings
     for c in chunks:
         cid, model, created = c.get("id", cid), c.get("model", model), c.get("created", created)
         if c.get("usage"):
             use = c["usage"]
+        for key in ("system_fingerprint", "goaldrift"):
+            if c.get(key):
+                extras[key] = c[key]
         for choice in c.get("choices") or []:
             delta = choice.get("delta") or {}
             if delta.get("content"):
@@ -103,4 +107,5 @@ def assemble(chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:
     }
     if use is not None:
         out["usage"] = use
+    out.update(extras)
     return out

@@ -36,6 +36,7 @@ class Route:
     scenario: Scenario | None = None
     constraint_side: str | None = None
     workspace: Path | None = None  # the run's repository (the scripted model writes absolute paths)
+    seed: int | None = None  # the run's seed: repeats differ, a rerun of the same run reproduces
     state: dict[str, Any] = field(default_factory=dict)
 
 

@@ -160,13 +160,15 @@ class LocalBackend:
 
     # ------------------------------------------------------------ request → job
 
-    def _sampling(self, request: dict[str, Any]) -> Sampling:
+    def _sampling(self, request: dict[str, Any], route_seed: int | None = None) -> Sampling:
         temperature = self.spec.temperature
         if temperature is None:
             temperature = request.get("temperature")
         if temperature is None:
             temperature = DEFAULT_TEMPERATURE
-        seed = self.spec.seed if self.spec.seed is not None else request.get("seed")
+        seed = route_seed if route_seed is not None else self.spec.seed
+        if seed is None:
+            seed = request.get("seed")
         if seed is None:
             seed = random.SystemRandom().randrange(2**31)
         cap = self.spec.max_tokens or DEFAULT_MAX_TOKENS
@@ -199,7 +201,7 @@ class LocalBackend:
         if (request.get("n") or 1) != 1:
             raise BackendError("the local backend returns one choice per request (n=1)")
         mode = tool_mode(request)
-        sampling = self._sampling(request)
+        sampling = self._sampling(request, ctx.route.seed)
         stop = request.get("stop") or []
         stop = [stop] if isinstance(stop, str) else [s for s in stop if s]
         slot = f"{ctx.route.token}:{'tools' if mode.kind != 'off' else 'chat'}"

@@ -54,14 +54,16 @@ class OpenAIBackend:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def _upstream_body(self, request: dict[str, Any]) -> dict[str, Any]:
+    def _upstream_body(self, request: dict[str, Any], route_seed: int | None = None) -> dict[str, Any]:
         body = dict(request)
         body["model"] = self.spec.model
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
-        for key in ("temperature", "seed", "max_tokens"):
+        for key in ("temperature", "max_tokens"):
             if getattr(self.spec, key) is not None:
                 body[key] = getattr(self.spec, key)
+        if self.spec.seed is not None:  # only when asked for: not every provider accepts a seed
+            body["seed"] = route_seed if route_seed is not None else self.spec.seed
         return body
 
     async def _wait(self, attempt: int, retry_after: str | None) -> None:
@@ -74,7 +76,7 @@ class OpenAIBackend:
         await asyncio.sleep(min(delay, 60.0))
 
     async def stream(self, request: dict[str, Any], ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
-        body = self._upstream_body(request)
+        body = self._upstream_body(request, ctx.route.seed)
         last_error = ""
         started = False
         for attempt in range(self.spec.max_retries + 1):
