@@ -104,7 +104,7 @@ class Runner:
     def __init__(self, exp: Experiment, store_path: Path, *, concurrency: int | None = None,
                  progress: bool = True, agent_factory=create_agent):
         self.exp = exp
-        self.store_path = Path(store_path)
+        self.store_path = Path(store_path).resolve()  # workspaces, git and harnesses need absolute paths
         self.concurrency = concurrency or exp.config.concurrency
         self.progress = progress
         self.agent_factory = agent_factory

@@ -74,6 +74,7 @@ class Workspace:
 
         ``root`` must not exist: every attempt gets a fresh directory, so runs never share state.
         """
+        root = root.resolve()
         if root.exists():
             raise GoaldriftError(f"workspace {root} already exists; refusing to reuse it")
         repo, git_dir = root / "repo", root / "git"

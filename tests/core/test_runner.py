@@ -170,6 +170,15 @@ def test_bad_input_exits_2_with_a_clear_message_and_keeps_the_store(case, filled
     assert snapshot_rows(filled_store) == before
 
 
+def test_a_relative_store_path_works(mini_pack, tmp_path):
+    exp_file = tmp_path / "exp.yaml"
+    exp_file.write_text(yaml.safe_dump(experiment([str(mini_pack)], [{"id": "c", "backend": "scripted"}],
+                                                  conditions=["utility"])))
+    done = run_cli("run", "exp.yaml", "--store", "results/store.db", "--no-progress", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert len(outcomes(tmp_path / "results" / "store.db")[("c", "mini", "utility")]) == 3
+
+
 def test_status_and_results_cli(filled_store):
     status = run_cli("status", "--store", str(filled_store), "--json")
     assert status.returncode == 0

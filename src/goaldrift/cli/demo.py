@@ -45,6 +45,8 @@ def demo(
     results(store=store, json_=False)
     out = write_report(store, report)
     console.print(f"{summary.finished} run(s) finished now, {summary.skipped} earlier, {summary.failed} failed.")
+    for err in summary.errors[:10]:
+        console.print(f"[red]failed:[/] {err}", highlight=False)
     console.print(f"Report: {out.resolve()}")
     if summary.failed:
         raise typer.Exit(1)
