@@ -76,3 +76,27 @@ def test_render_with_null_content_and_tool_results():
     assert normalise_messages(msgs)[1]["content"] == ""
     out = ChatRenderer(tmpl).render(msgs, None)
     assert out == 'user:hi|assistant:[bash {"command": "<ls>"}]|tool:a.txt|'
+
+
+def test_work_first_forces_a_tool_call_until_something_is_written():
+    from goaldrift.gateway.backends.local import work_first_applies
+
+    tools = [{"type": "function", "function": {"name": "write", "parameters": {"type": "object"}}}]
+
+    def call(name):
+        return {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c", "type": "function", "function": {"name": name, "arguments": "{}"}}]}
+
+    start = {"tools": tools, "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "do"}]}
+    assert work_first_applies(start, 3)
+    assert not work_first_applies(start, 0)
+    assert not work_first_applies({**start, "tool_choice": "none"}, 3)
+    read_twice = {**start, "messages": start["messages"] + [call("read"), {"role": "tool"}, call("read"),
+                                                            {"role": "tool"}]}
+    assert work_first_applies(read_twice, 3) and not work_first_applies(read_twice, 2)
+    wrote = {**start, "messages": start["messages"] + [call("edit"), {"role": "tool"}]}
+    assert not work_first_applies(wrote, 3)
+    # a new user message starts a new request: the earlier write no longer counts
+    again = {**wrote, "messages": wrote["messages"] + [{"role": "user", "content": "next"}]}
+    assert work_first_applies(again, 3)
+    assert not work_first_applies({"messages": start["messages"]}, 3)

@@ -125,3 +125,14 @@ def test_doctor_names_what_is_missing_and_the_fix(tmp_path: Path, monkeypatch):
     assert oc["status"] == "missing" and oc["fix"] == "goaldrift install-opencode"
     assert {c["name"] for c in report["checks"]} >= {"python", "goaldrift", "node", "npm", "opencode",
                                                      "bubblewrap", "llama-cpp-python", "local model"}
+
+
+def test_disabled_tools_become_config_entries(tmp_path):
+    from goaldrift.agents.base import AgentSession
+    from goaldrift.agents.opencode.config import RunDirs, Settings, build_config
+
+    settings = Settings.from_options({"disabled_tools": ["task", "todowrite"]})
+    session = AgentSession(workspace=tmp_path, base_url="http://127.0.0.1:1/v1", api_key="t", model="m")
+    config = build_config(session, RunDirs(tmp_path / "scratch"), settings)
+    assert config["tools"] == {"task": False, "todowrite": False}
+    assert "tools" not in build_config(session, RunDirs(tmp_path / "scratch"), Settings())

@@ -105,6 +105,7 @@ class Settings:
     abort_grace_s: float = 5.0
     keep_messages: bool = True
     binary: str | None = None
+    disabled_tools: tuple[str, ...] = ()  # OpenCode tools removed from the request (e.g. task, todowrite)
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> Settings:
@@ -112,7 +113,8 @@ class Settings:
         unknown = sorted(set(options) - known)
         if unknown:
             raise ConfigError(f"unknown opencode option(s) {unknown}: known options are {sorted(known)}")
-        s = cls(**options)
+        s = cls(**{**options, **({"disabled_tools": tuple(options["disabled_tools"])}
+                                  if "disabled_tools" in options else {})})
         if s.driver not in ("serve", "run"):
             raise ConfigError(f"opencode option driver={s.driver!r}: use serve or run")
         if s.sandbox not in ("auto", "bwrap", "none"):
@@ -162,6 +164,8 @@ def build_config(session: AgentSession, dirs: RunDirs, settings: Settings) -> di
         "permission": permission,
         "compaction": {"auto": settings.autocompact},
     }
+    if settings.disabled_tools:
+        config["tools"] = {name: False for name in settings.disabled_tools}
     if not settings.formatter:
         config["formatter"] = False
     if not settings.lsp:

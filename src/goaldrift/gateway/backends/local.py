@@ -65,7 +65,30 @@ PARAMS: dict[str, tuple[type, Any, str]] = {
     "min_p": (float, 0.05, "min-p sampling"),
     "salvage_text_calls": (bool, True, "turn a tool call printed in a ```json block into a real call (recorded)"),
     "sha256": (str, None, "expected sha256 of a user-supplied GGUF (checked once)"),
+    "work_first": (int, 0, ("small-model aid, off by default: while the current request (since the last "
+                            "user message) has made no write/edit call, force a tool call (tool_choice "
+                            "'auto' -> 'required'), for at most this many calls; recorded per call")),
 }
+
+WRITE_TOOLS = frozenset({"write", "edit", "write_file", "edit_file", "apply_patch", "patch"})
+
+
+def work_first_applies(request: dict[str, Any], budget: int) -> bool:
+    """Whether the ``work_first`` aid turns this ``auto`` request into ``required``.
+
+    Small models tend to answer a coding request by printing code as text, which ends an agent's
+    turn with nothing changed. Until the model has written something in answer to the latest user
+    message, and for at most ``budget`` calls, the reply must be a tool call. Which tool, and what it
+    writes, stay the model's choice; the decision a detector judges is never forced.
+    """
+    if budget <= 0 or not request.get("tools") or request.get("tool_choice", "auto") not in (None, "auto"):
+        return False
+    messages = request.get("messages") or []
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    calls = [tc for m in messages[last_user + 1:] if m.get("role") == "assistant"
+             for tc in m.get("tool_calls") or []]
+    wrote = any((tc.get("function") or {}).get("name") in WRITE_TOOLS for tc in calls)
+    return not wrote and len(calls) < budget
 
 _DONE = object()
 
@@ -200,7 +223,8 @@ class LocalBackend:
     async def stream(self, request: dict[str, Any], ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
         if (request.get("n") or 1) != 1:
             raise BackendError("the local backend returns one choice per request (n=1)")
-        mode = tool_mode(request)
+        forced = work_first_applies(request, self.params["work_first"])
+        mode = tool_mode({**request, "tool_choice": "required"} if forced else request)
         sampling = self._sampling(request, ctx.route.seed)
         stop = request.get("stop") or []
         stop = [stop] if isinstance(stop, str) else [s for s in stop if s]
@@ -271,7 +295,9 @@ class LocalBackend:
             "n_ctx": self.engine.config.n_ctx, "tool_mode": mode.kind + (f":{mode.tool}" if mode.tool else ""),
             "constrained": bool(gbnf), "prompt_eval_tokens": stats.evaluated_tokens,
             "prompt_eval_s": round(stats.prompt_eval_s, 4), "generation_s": round(stats.generation_s, 4),
-            "grammar_resamples": stats.grammar_resamples, "tool_calls_from_text": salvaged, "kv_state": stats.state_source, "kv_switch_s": round(stats.slot_switch_s, 4),
+            "grammar_resamples": stats.grammar_resamples, "tool_calls_from_text": salvaged,
+            "kv_state": stats.state_source, "kv_switch_s": round(stats.slot_switch_s, 4),
+            "work_first_forced": forced,
         }
         yield final
 
