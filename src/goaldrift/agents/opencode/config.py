@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,8 +165,9 @@ def build_config(session: AgentSession, dirs: RunDirs, settings: Settings) -> di
         "permission": permission,
         "compaction": {"auto": settings.autocompact},
     }
-    if settings.disabled_tools:
+    if settings.disabled_tools:  # both switches: an explicit permission "allow" would re-enable a tool
         config["tools"] = {name: False for name in settings.disabled_tools}
+        permission.update({name: "deny" for name in settings.disabled_tools})
     if not settings.formatter:
         config["formatter"] = False
     if not settings.lsp:
@@ -194,7 +196,9 @@ def build_env(dirs: RunDirs, config: dict[str, Any], *, server_password: str | N
     switches, the inline config. Nothing else of the parent's environment passes."""
     parent = dict(os.environ if parent is None else parent)
     env = {k: parent[k] for k in ENV_ALLOW if k in parent}
-    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    # The agent runs the repo's tests: put this Python (which has pytest) first, as the builtin agent does.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent),
+                                   env.get("PATH") or "/usr/local/bin:/usr/bin:/bin"])
     env.setdefault("LANG", "C.UTF-8")
     env.update({
         "HOME": str(dirs.home),
