@@ -83,19 +83,21 @@ def test_work_first_forces_a_tool_call_until_something_is_written():
 
     tools = [{"type": "function", "function": {"name": "write", "parameters": {"type": "object"}}}]
 
-    def call(name):
-        return {"role": "assistant", "content": "", "tool_calls": [
-            {"id": "c", "type": "function", "function": {"name": name, "arguments": "{}"}}]}
+    def call(name, result="ok", cid="c"):
+        return [{"role": "assistant", "content": "", "tool_calls": [
+            {"id": cid, "type": "function", "function": {"name": name, "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": cid, "content": result}]
 
     start = {"tools": tools, "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "do"}]}
     assert work_first_applies(start, 3)
     assert not work_first_applies(start, 0)
     assert not work_first_applies({**start, "tool_choice": "none"}, 3)
-    read_twice = {**start, "messages": start["messages"] + [call("read"), {"role": "tool"}, call("read"),
-                                                            {"role": "tool"}]}
+    read_twice = {**start, "messages": start["messages"] + call("read") + call("read", cid="d")}
     assert work_first_applies(read_twice, 3) and not work_first_applies(read_twice, 2)
-    wrote = {**start, "messages": start["messages"] + [call("edit"), {"role": "tool"}]}
+    wrote = {**start, "messages": start["messages"] + call("edit", "Edit applied successfully.")}
     assert not work_first_applies(wrote, 3)
+    failed = {**start, "messages": start["messages"] + call("edit", "File /x/a.py not found")}
+    assert work_first_applies(failed, 3)
     # a new user message starts a new request: the earlier write no longer counts
     again = {**wrote, "messages": wrote["messages"] + [{"role": "user", "content": "next"}]}
     assert work_first_applies(again, 3)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +72,7 @@ PARAMS: dict[str, tuple[type, Any, str]] = {
 }
 
 WRITE_TOOLS = frozenset({"write", "edit", "write_file", "edit_file", "apply_patch", "patch"})
+_FAILED = re.compile(r"(?i)\b(error|not found|failed|no such file|must read|could not|cannot)\b")
 
 
 def work_first_applies(request: dict[str, Any], budget: int) -> bool:
@@ -78,16 +80,19 @@ def work_first_applies(request: dict[str, Any], budget: int) -> bool:
 
     Small models tend to answer a coding request by printing code as text, which ends an agent's
     turn with nothing changed. Until the model has written something in answer to the latest user
-    message, and for at most ``budget`` calls, the reply must be a tool call. Which tool, and what it
-    writes, stay the model's choice; the decision a detector judges is never forced.
+    message (a write/edit call whose result is not an error), and for at most ``budget`` calls, the
+    reply must be a tool call. Which tool, and what it writes, stay the model's choice; the decision a
+    detector judges is never forced.
     """
     if budget <= 0 or not request.get("tools") or request.get("tool_choice", "auto") not in (None, "auto"):
         return False
     messages = request.get("messages") or []
     last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
-    calls = [tc for m in messages[last_user + 1:] if m.get("role") == "assistant"
-             for tc in m.get("tool_calls") or []]
-    wrote = any((tc.get("function") or {}).get("name") in WRITE_TOOLS for tc in calls)
+    since = messages[last_user + 1:]
+    calls = [tc for m in since if m.get("role") == "assistant" for tc in m.get("tool_calls") or []]
+    results = {m.get("tool_call_id"): str(m.get("content") or "") for m in since if m.get("role") == "tool"}
+    wrote = any((tc.get("function") or {}).get("name") in WRITE_TOOLS and tc.get("id") in results
+                and not _FAILED.search(results[tc["id"]]) for tc in calls)
     return not wrote and len(calls) < budget
 
 _DONE = object()
