@@ -67,6 +67,8 @@ class Sampling:
     min_p: float
     seed: int
     max_tokens: int
+    repeat_penalty: float = 1.0  # 1.0: off; > 1 discourages repeating the last ``penalty_last_n`` tokens
+    penalty_last_n: int = 64
 
 
 @dataclass
@@ -304,6 +306,9 @@ class LocalEngine:
         if sampling.temperature <= 0:
             llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
         else:
+            if sampling.repeat_penalty != 1.0:
+                llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_penalties(
+                    llm.n_vocab(), sampling.penalty_last_n, sampling.repeat_penalty, 0.0, 0.0))
             llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_top_k(sampling.top_k))
             llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_top_p(sampling.top_p, 1))
             llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_min_p(sampling.min_p, 1))

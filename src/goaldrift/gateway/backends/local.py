@@ -64,6 +64,7 @@ PARAMS: dict[str, tuple[type, Any, str]] = {
     "top_p": (float, 0.95, "nucleus sampling"),
     "top_k": (int, 40, "top-k sampling"),
     "min_p": (float, 0.05, "min-p sampling"),
+    "repeat_penalty": (float, 1.0, "llama.cpp repetition penalty over the last 64 tokens (1.0: off)"),
     "salvage_text_calls": (bool, True, "turn a tool call printed in a ```json block into a real call (recorded)"),
     "sha256": (str, None, "expected sha256 of a user-supplied GGUF (checked once)"),
     "work_first": (int, 0, ("small-model aid, off by default: while the current request (since the last "
@@ -204,7 +205,8 @@ class LocalBackend:
         top_p = request.get("top_p") if request.get("top_p") is not None else self.params["top_p"]
         return Sampling(temperature=float(temperature), top_p=float(top_p), top_k=int(self.params["top_k"]),
                         min_p=float(self.params["min_p"]), seed=int(seed) & 0xFFFFFFFF,
-                        max_tokens=max(1, min(int(asked), cap)))
+                        max_tokens=max(1, min(int(asked), cap)),
+                        repeat_penalty=float(self.params["repeat_penalty"]))
 
     def fingerprint(self, s: Sampling) -> str:
         return f"local:{self.model_file}:{(self.model_sha256 or 'unpinned')[:12]}:t{s.temperature:g}:s{s.seed}"
@@ -297,6 +299,7 @@ class LocalBackend:
             "backend": "local", "model_file": self.model_file, "model_sha256": self.model_sha256,
             "temperature": sampling.temperature, "seed": sampling.seed, "top_p": sampling.top_p,
             "top_k": sampling.top_k, "min_p": sampling.min_p, "max_tokens": sampling.max_tokens,
+            "repeat_penalty": sampling.repeat_penalty,
             "n_ctx": self.engine.config.n_ctx, "tool_mode": mode.kind + (f":{mode.tool}" if mode.tool else ""),
             "constrained": bool(gbnf), "prompt_eval_tokens": stats.evaluated_tokens,
             "prompt_eval_s": round(stats.prompt_eval_s, 4), "generation_s": round(stats.generation_s, 4),
