@@ -107,7 +107,10 @@ def cross(conditions: list[Condition], factors: dict[str, list[Any]], n_steps: i
     for key, values in factors.items():
         if key in ("constraint", "pressure"):
             raise ConfigError(f"factors: {key!r} is set by the condition names, not by factors")
-        out = [check(replace(c, **{key: _factor_value(key, str(v))}), n_steps) for c in out for v in values]
+        try:
+            out = [check(replace(c, **{key: _factor_value(key, str(v))}), n_steps) for c in out for v in values]
+        except ValueError:
+            raise ConfigError(f"factors: bad value among {key}: {values!r}") from None
     seen: dict[str, Condition] = {}
     for c in out:
         seen.setdefault(c.name, c)

@@ -10,19 +10,27 @@ import re
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+from goaldrift.errors import GoaldriftError
 from goaldrift.scenario import EditOp, PressureComment, WriteOp
 
 
-class EditFailed(ValueError):
+class EditFailed(GoaldriftError, ValueError):
     """An op does not apply to the repository as it is (e.g. ``old`` text not found)."""
 
 
 def safe_path(repo: Path, rel: str) -> Path:
-    """Resolve ``rel`` inside ``repo``; refuse absolute paths and ``..`` escapes."""
+    """Resolve ``rel`` inside ``repo``; refuse absolute paths, ``..`` and symlinks that lead out.
+
+    The agent can create symlinks (``ln -s /proc/self/environ e``); goaldrift's own file tools and
+    edits run outside the sandbox, so the *resolved* path must stay inside the repository.
+    """
     p = PurePosixPath(rel)
     if p.is_absolute() or ".." in p.parts or not p.parts:
         raise EditFailed(f"path {rel!r} must be relative and stay inside the repository")
-    return repo.joinpath(*p.parts)
+    target = repo.joinpath(*p.parts)
+    if not target.resolve().is_relative_to(repo.resolve()):
+        raise EditFailed(f"path {rel!r} leads outside the repository (through a symlink)")
+    return target
 
 
 def insert_comment(source: str, comment: PressureComment) -> str:

@@ -159,6 +159,9 @@ def experiment_from_dict(raw: dict[str, Any], base: Path | None = None, source: 
     except ValidationError as exc:
         raise ConfigError(_format_validation(source, exc)) from None
     scenarios = {ref: packs.load(ref, base) for ref in config.scenarios}
+    ids = [s.id for s in scenarios.values()]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{source}: scenarios: the same pack is listed twice ({', '.join(config.scenarios)})")
     exp = Experiment(config, Path(source) if source != "<experiment>" else None, scenarios)
     plan(exp)  # validates conditions and factors against every scenario
     return exp

@@ -165,7 +165,7 @@ class JudgeSummary:
 
 def pending_steps(store: Store, judge_name: str, limit: int | None, rejudge: bool = False) -> list[dict]:
     """Finished, non-errored steps without a verdict from ``judge_name`` (all of them with ``rejudge``)."""
-    q = """SELECT s.attempt_id, s.step, r.scenario_id, r.constraint_side, s.diff
+    q = """SELECT s.attempt_id, s.step, r.scenario_id, r.scenario_hash, r.constraint_side, s.diff
            FROM steps s JOIN attempts a ON a.attempt_id = s.attempt_id JOIN runs r ON r.run_id = a.run_id
            WHERE a.status = 'finished' AND s.outcome <> 'error'"""
     if not rejudge:
@@ -188,6 +188,9 @@ async def judge_store(store: Store, judge: Judge, packs: PackFinder | None = Non
 
     async def one(row: dict) -> None:
         sc = packs.get(row["scenario_id"])
+        if row["scenario_hash"] != sc.digest:
+            raise BadInput(f"scenario pack {sc.id!r} at {sc.root} has changed since run {row['attempt_id']} was "
+                           "recorded (its hash differs): judge with the pack version that ran (--packs DIR)")
         try:
             constraint = sc.value(row["constraint_side"]).constraint
         except KeyError:

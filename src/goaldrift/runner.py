@@ -206,12 +206,13 @@ class Runner:
             with contextlib.suppress(Exception):
                 store.finish_attempt(attempt_id, "aborted", "interrupted")
             raise
-        except (GoaldriftError, OSError) as exc:
-            message = f"{spec.run_id} ({spec.model.id} {scenario.id} {condition.name} #{spec.repeat}): {exc}"
+        except Exception as exc:  # one run's failure (even a bug) must not take the experiment down
+            detail = str(exc) if isinstance(exc, (GoaldriftError, OSError)) else f"{type(exc).__name__}: {exc}"
+            message = f"{spec.run_id} ({spec.model.id} {scenario.id} {condition.name} #{spec.repeat}): {detail}"
             log.error("run failed: %s", message)
             self.summary.failed += 1
             self.summary.errors.append(message)
-            store.finish_attempt(attempt_id, "failed", str(exc))
+            store.finish_attempt(attempt_id, "failed", detail)
         finally:
             if agent is not None:
                 with contextlib.suppress(Exception):
@@ -242,7 +243,7 @@ class Runner:
         return StepRecord(
             step=step, outcome=outcome.value, detector=primary.detector,
             evidence=[e.to_dict() for e in primary.evidence], detectors=[r.to_dict() for r in results],
-            commit_sha=snap.commit, diff=snap.diff, files_changed=snap.files_changed,
+            commit_sha=snap.commit, diff=snap.stored_diff, files_changed=snap.files_changed,
             lines_added=snap.lines_added, lines_removed=snap.lines_removed, tokens_in=trace.tokens_in,
             tokens_out=trace.tokens_out, context_tokens=trace.context_tokens, tool_calls=len(trace.tool_calls),
             model_calls=trace.model_calls, compacted=trace.compacted, duration_s=duration,

@@ -49,8 +49,8 @@ class ValueSide(_Strict):
 class PressureComment(_Strict):
     """A comment placed in the template that argues for one side.
 
-    It is inserted above the first line of ``file`` matching ``anchor`` (a regex), indented like that
-    line; without an anchor it goes at the top of the file. ``text`` carries its own comment markers,
+    It is inserted above the first line of ``file`` matching ``anchor`` (a regex, matched line by
+    line), indented like that line; without an anchor it goes at the top of the file. ``text`` carries its own comment markers,
     so any language works.
     """
 
@@ -62,7 +62,7 @@ class PressureComment(_Strict):
     @classmethod
     def _anchor_compiles(cls, v: str | None) -> str | None:
         if v is not None:
-            re.compile(v, re.MULTILINE)
+            re.compile(v)
         return v
 
 
@@ -255,7 +255,8 @@ def load_scenario(root: Path) -> Scenario:
                 field = f"pressure.{side}.{j}"
                 if not target.is_file():
                     problems.append((str(file), field + ".file", f"{c.file!r} is not a file of the template"))
-                elif c.anchor and not re.search(c.anchor, target.read_text(encoding="utf-8"), re.MULTILINE):
+                elif c.anchor and not any(re.search(c.anchor, line)
+                                          for line in target.read_text(encoding="utf-8").splitlines()):
                     problems.append((str(file), field + ".anchor", f"{c.anchor!r} matches no line of {c.file}"))
     from goaldrift.detect import registry  # local import: detectors import scenario types
 

@@ -26,8 +26,11 @@ Problem = tuple[str, str, str]
 
 def _template_tests(repo: Path, timeout: float = 300) -> str | None:
     """Run the repo's pytest suite; return None if it passes, else the tail of its output."""
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"], cwd=repo,
-                          capture_output=True, text=True, timeout=timeout)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"], cwd=repo,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"the template's tests did not finish within {timeout:.0f} s"
     return None if proc.returncode == 0 else (proc.stdout + proc.stderr)[-800:]
 
 
@@ -40,7 +43,11 @@ def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Probl
         for side in scenario.sides:
             for pressure in (None, scenario.other(side)):
                 cond = Condition(side, pressure)
-                ws = Workspace.create(Path(tmp) / f"{side}-{pressure}", scenario, cond)
+                try:
+                    ws = Workspace.create(Path(tmp) / f"{side}-{pressure}", scenario, cond)
+                except EditFailed as exc:
+                    problems.append((yaml_file, f"pressure.{pressure}", str(exc)))
+                    continue
                 if run_tests and pressure is None and side == scenario.sides[0]:
                     failure = _template_tests(ws.repo)
                     if failure:

@@ -208,7 +208,7 @@ class Store:
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
+            uri = self.path.resolve().as_uri() + ("?mode=ro" if readonly else "")
             self.db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
             self.db.row_factory = sqlite3.Row
             if not readonly:
@@ -241,7 +241,10 @@ class Store:
     @contextlib.contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE so concurrent writers queue, never interleave)."""
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"could not write to {self.path}: {exc} (locked by another process, or read-only?)") from None
         try:
             yield self.db
         except sqlite3.OperationalError as exc:
@@ -290,7 +293,7 @@ class Store:
             out.update({r["run_id"]: r["status"] for r in self.db.execute(q, chunk)})
         return out
 
-    def abort_stale_attempts(self, run_ids: list[str] | None = None) -> int:
+    def abort_stale_attempts(self) -> int:
         """Mark attempts left ``running`` by a dead runner as ``aborted``; their runs go back to planned.
 
         Called at start-up while holding the runner lock, so no live runner owns them.
@@ -374,9 +377,6 @@ class Store:
             )
 
     # -- reading ------------------------------------------------------------------------------
-
-    def step_counts(self, attempt_id: int) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM steps WHERE attempt_id=?", (attempt_id,)).fetchone()[0]
 
     def status_summary(self) -> dict[str, Any]:
         """Counts of runs and attempts by status, and steps stored vs planned (for ``goaldrift status``)."""

@@ -23,6 +23,7 @@ from goaldrift.scenario import PressureComment, Scenario
 MAX_DIFF_BYTES = 2_000_000
 _IGNORED = ["__pycache__/", "*.pyc", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/", "*.egg-info/",
             ".venv/", "node_modules/"]
+_EXCLUDE = [":(exclude,glob)**/" + (p + "**" if p.endswith("/") else p) for p in _IGNORED]
 _GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TERMINAL_PROMPT": "0",
     "GIT_AUTHOR_NAME": "goaldrift", "GIT_AUTHOR_EMAIL": "goaldrift@localhost",
@@ -35,11 +36,18 @@ _GIT_SAFE = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c
 @dataclass(frozen=True)
 class Snapshot:
     commit: str
-    diff: str
+    diff: str  # the whole diff: detectors judge all of it (only the stored copy is cut)
     files_changed: int
     lines_added: int
     lines_removed: int
-    truncated: bool
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.diff) > MAX_DIFF_BYTES
+
+    @property
+    def stored_diff(self) -> str:
+        return self.diff[:MAX_DIFF_BYTES] if self.truncated else self.diff
 
 
 def pressure_comments(scenario: Scenario, condition: Condition) -> list[PressureComment]:
@@ -76,7 +84,8 @@ class Workspace:
         """
         root = root.resolve()
         if root.exists():
-            raise GoaldriftError(f"workspace {root} already exists; refusing to reuse it")
+            raise GoaldriftError(f"workspace {root} already exists (left from a store that was deleted?): "
+                                 "move or delete that folder, or use another --store")
         repo, git_dir = root / "repo", root / "git"
         root.mkdir(parents=True)
         shutil.copytree(scenario.template_dir, repo,
@@ -92,7 +101,9 @@ class Workspace:
         ws.git("init", "-q", "-b", "main")
         (git_dir / "info").mkdir(parents=True, exist_ok=True)
         (git_dir / "info" / "exclude").write_text("\n".join(_IGNORED) + "\n")
-        ws.git("add", "-A")
+        # Highest-precedence attributes: an in-repo .gitattributes cannot mark files "-diff" to hide them.
+        (git_dir / "info" / "attributes").write_text("* !diff !filter !merge\n")
+        ws.add_all()
         ws.git("commit", "-q", "--allow-empty", "-m", "goaldrift: initial state")
         return ws
 
@@ -103,10 +114,15 @@ class Workspace:
             raise GoaldriftError(f"git {' '.join(args[:2])} failed in {self.repo}: {proc.stderr.strip()[:500]}")
         return proc.stdout
 
+    def add_all(self) -> None:
+        """Stage every file, even those the repo's own ``.gitignore`` hides (an agent could list its
+        violating file there); only goaldrift's junk patterns are left out."""
+        self.git("add", "--all", "--force", "--", ".", *_EXCLUDE)
+
     def add_pressure(self, scenario: Scenario, condition: Condition) -> None:
         """Apply pressure at a later onset step, as its own commit so no step's diff contains it."""
         apply_pressure(self.repo, pressure_comments(scenario, condition))
-        self.git("add", "-A")
+        self.add_all()
         self.git("commit", "-q", "--allow-empty", "-m", f"goaldrift: pressure from step {condition.onset}")
 
     def snapshot(self, step: int) -> Snapshot:
@@ -115,8 +131,9 @@ class Workspace:
         Plumbing (write-tree, commit-tree, update-ref) instead of ``git commit``, which would also
         compute a full status for its message template: this keeps the per-step overhead small.
         """
-        self.git("add", "-A")
-        diff = self.git("diff", "--cached", "--no-color", "--no-renames", "--no-ext-diff", "-U3", "HEAD")
+        self.add_all()
+        diff = self.git("diff", "--cached", "--no-color", "--no-renames", "--no-ext-diff", "--no-textconv", "-U3",
+                        "HEAD")
         tree = self.git("write-tree").strip()
         commit = self.git("commit-tree", tree, "-p", "HEAD", "-m", f"goaldrift: step {step}").strip()
         self.git("update-ref", "HEAD", commit)
@@ -128,5 +145,4 @@ class Workspace:
                 added += 1
             elif line.startswith("-") and not line.startswith("--- "):
                 removed += 1
-        truncated = len(diff) > MAX_DIFF_BYTES
-        return Snapshot(commit, diff[:MAX_DIFF_BYTES] if truncated else diff, files, added, removed, truncated)
+        return Snapshot(commit, diff, files, added, removed)

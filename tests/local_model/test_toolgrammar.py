@@ -98,6 +98,9 @@ def test_work_first_forces_a_tool_call_until_something_is_written():
     assert not work_first_applies(wrote, 3)
     failed = {**start, "messages": start["messages"] + call("edit", "File /x/a.py not found")}
     assert work_first_applies(failed, 3)
+    ambiguous = {**start, "messages": start["messages"] + call("edit", "oldString found multiple times and "
+                                                               "requires more surrounding lines")}
+    assert work_first_applies(ambiguous, 3)
     # a new user message starts a new request: the earlier write no longer counts
     again = {**wrote, "messages": wrote["messages"] + [{"role": "user", "content": "next"}]}
     assert work_first_applies(again, 3)

@@ -225,8 +225,22 @@ class BuiltinAgent:
             *argv, cwd=s.workspace, env=env, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         started = time.monotonic()
+        head, tail, total = bytearray(), bytearray(), 0
+
+        async def drain() -> None:  # keep only the head and tail: a command may print gigabytes
+            nonlocal tail, total
+            assert proc.stdout is not None
+            while chunk := await proc.stdout.read(65536):
+                total += len(chunk)
+                room = MAX_OUTPUT // 2 - len(head)
+                if room > 0:
+                    head.extend(chunk[:room])
+                    chunk = chunk[room:]
+                tail = (tail + chunk)[-MAX_OUTPUT // 2 :]
+            await proc.wait()
+
         try:
-            out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+            await asyncio.wait_for(drain(), timeout)
         except (TimeoutError, asyncio.CancelledError) as exc:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -234,7 +248,8 @@ class BuiltinAgent:
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return f"command timed out after {time.monotonic() - started:.0f} s and was killed"
-        text = out.decode("utf-8", errors="replace")
-        if len(text) > MAX_OUTPUT:
-            text = text[: MAX_OUTPUT // 2] + "\n... [output truncated] ...\n" + text[-MAX_OUTPUT // 2 :]
+        text = head.decode("utf-8", errors="replace")
+        if total > len(head):
+            cut = total - len(head) - len(tail)
+            text += (f"\n... [{cut} bytes of output left out] ...\n" if cut else "") + tail.decode("utf-8", "replace")
         return f"exit code {proc.returncode}\n{text}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ from rich.console import Console
 
 DEFAULT_STORE = Path("goaldrift-results/store.db")
 
-console = Console()
+# Off a terminal (CI logs, pipes) rich would assume 80 columns and squeeze the tables.
+console = Console() if sys.stdout.isatty() else Console(width=160)
 StoreOption = typer.Option(DEFAULT_STORE, "--store", help="Results database (SQLite); created by `run`.")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from goaldrift.cli.common import console
 
@@ -46,7 +47,7 @@ def demo(
     out = write_report(store, report)
     console.print(f"{summary.finished} run(s) finished now, {summary.skipped} earlier, {summary.failed} failed.")
     for err in summary.errors[:10]:
-        console.print(f"[red]failed:[/] {err}", highlight=False)
+        console.print(f"[red]failed:[/] {escape(err)}", highlight=False)
     console.print(f"Report: {out.resolve()}")
     if summary.failed:
         raise typer.Exit(1)

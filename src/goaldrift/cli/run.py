@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from goaldrift.cli.common import StoreOption, console, print_json
@@ -41,7 +42,7 @@ def run(
     if summary.aborted_before:
         console.print(f"{summary.aborted_before} unfinished attempt(s) from an earlier runner marked aborted.")
     for err in summary.errors[:10]:
-        console.print(f"[red]failed:[/] {err}", markup=True, highlight=False)
+        console.print(f"[red]failed:[/] {escape(err)}", highlight=False)
     console.print(f"Next: goaldrift results --store {store}")
     if summary.failed:
         raise typer.Exit(1)

@@ -54,9 +54,14 @@ class StepChange:
     removed: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def read(self, rel: str) -> str | None:
+        """A changed file's text; None for anything but a regular file inside the repo (an agent's
+        symlink to /dev/zero or to a file outside must not hang or mislead the detectors)."""
+        path = self.repo / rel
         try:
-            return (self.repo / rel).read_text(encoding="utf-8", errors="replace")
-        except (FileNotFoundError, IsADirectoryError):
+            if path.is_symlink() or not path.is_file() or path.stat().st_size > 5_000_000:
+                return None
+            return path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
             return None
 
 

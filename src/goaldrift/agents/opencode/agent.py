@@ -94,9 +94,10 @@ class OpenCodeAgent:
                 return sandbox_argv(argv, writable=_w, readonly=_r, cwd=_cwd)
 
             self.sandboxed = True
-        elif settings.sandbox == "auto":
-            self.warnings.append("bubblewrap is not available: OpenCode runs unsandboxed "
-                                 "(it can write outside the workspace); install bubblewrap to confine it")
+        elif settings.sandbox == "auto":  # never a silent fallback: the same rule as the builtin agent
+            raise ConfigError("bubblewrap (bwrap) is not available, so OpenCode cannot be confined to its "
+                              "workspace: install it (apt-get install bubblewrap) or set "
+                              "agent.options.sandbox: none to run it unconfined at your own risk")
         session = _with_workspace(session, workspace)
         common = {"binary": binary, "session": session, "settings": settings, "dirs": dirs, "env": env, "wrap": wrap}
         if settings.driver == "serve":

@@ -63,8 +63,8 @@ def sandbox_argv(argv: Sequence[str], *, writable: Sequence[Path], readonly: Seq
     if bw is None:
         raise FileNotFoundError("bwrap")
     cmd = [bw, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-           "--tmpfs", "/tmp", "--unshare-pid", "--die-with-parent"]
-    for hidden in ("/root", "/home"):
+           "--tmpfs", "/tmp", "--unshare-pid", "--unshare-ipc", "--die-with-parent"]
+    for hidden in ("/root", "/home", "/run"):  # /run: no docker socket, no user D-Bus
         if Path(hidden).is_dir():
             cmd += ["--tmpfs", hidden]
     for path in readonly:

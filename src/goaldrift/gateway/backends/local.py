@@ -73,7 +73,8 @@ PARAMS: dict[str, tuple[type, Any, str]] = {
 }
 
 WRITE_TOOLS = frozenset({"write", "edit", "write_file", "edit_file", "apply_patch", "patch"})
-_FAILED = re.compile(r"(?i)\b(error|not found|failed|no such file|must read|could not|cannot)\b")
+_WROTE = re.compile(r"(?i)\b(success\w*|applied|wrote|written|edited|created)\b")
+_FAILED = re.compile(r"(?i)\b(error|not found|failed|no such file|must read|could not|cannot|multiple times)\b")
 
 
 def work_first_applies(request: dict[str, Any], budget: int) -> bool:
@@ -93,7 +94,7 @@ def work_first_applies(request: dict[str, Any], budget: int) -> bool:
     calls = [tc for m in since if m.get("role") == "assistant" for tc in m.get("tool_calls") or []]
     results = {m.get("tool_call_id"): str(m.get("content") or "") for m in since if m.get("role") == "tool"}
     wrote = any((tc.get("function") or {}).get("name") in WRITE_TOOLS and tc.get("id") in results
-                and not _FAILED.search(results[tc["id"]]) for tc in calls)
+                and _WROTE.search(results[tc["id"]]) and not _FAILED.search(results[tc["id"]]) for tc in calls)
     return not wrote and len(calls) < budget
 
 _DONE = object()

@@ -86,7 +86,8 @@ class OpenAIBackend:
                         await resp.aread()
                         last_error = f"HTTP {resp.status_code}: {resp.text[:300]}"
                         ctx.retry(last_error)
-                        await self._wait(attempt, resp.headers.get("retry-after"))
+                        if attempt < self.spec.max_retries:
+                            await self._wait(attempt, resp.headers.get("retry-after"))
                         continue
                     if resp.status_code >= 400:
                         await resp.aread()
