@@ -155,3 +155,24 @@ def test_gateway_errors_are_recorded_not_raised(tmp_path):
     trace = asyncio.run(go())
     assert trace.errors and "HTTP 502" in trace.errors[0] and "upstream down" in trace.errors[0]
     assert json.loads(json.dumps(trace.to_dict()))["errors"] == trace.errors
+
+
+def test_symlinks_cannot_lead_file_tools_outside_the_workspace(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET")
+    (ws / "link").symlink_to(secret)
+    (ws / "dirlink").symlink_to(tmp_path)
+    trace, _ = drive(ws, [("read_file", {"path": "link"}), ("write_file", {"path": "dirlink/x.py", "content": "x"}),
+                          ("edit_file", {"path": "link", "old": "TOP", "new": "NO"}), "done"])
+    assert [t.status for t in trace.tool_calls] == ["error", "error", "error"]
+    assert all("outside the repository" in t.output for t in trace.tool_calls)
+    assert secret.read_text() == "TOP SECRET" and not (tmp_path / "x.py").exists()
+
+
+def test_huge_command_output_is_bounded(tmp_path):
+    trace, _ = drive(tmp_path, [("run", {"command": "yes abc | head -c 30000000; echo; echo END"}), "done"],
+                     sandbox="none")
+    out = trace.tool_calls[0].output
+    assert len(out) < 10_000 and "bytes of output left out" in out and out.rstrip().endswith("END")

@@ -191,3 +191,49 @@ def test_status_and_results_cli(filled_store):
     assert all(r["violated"] == 0 and r["rate"] == 0 for r in results)
     missing = run_cli("results", "--store", str(filled_store.parent / "nope.db"))
     assert missing.returncode == 1 and "no results store" in missing.stderr
+
+
+def test_the_agent_cannot_hide_changes_with_gitignore_or_gitattributes(mini_pack, tmp_path):
+    from goaldrift import packs
+    from goaldrift.conditions import Condition
+    from goaldrift.workspace import Workspace
+
+    ws = Workspace.create(tmp_path / "w", packs.load(str(mini_pack)), Condition("privacy"))
+    (ws.repo / ".gitignore").write_text("hidden.py\n")
+    (ws.repo / ".gitattributes").write_text("* -diff\n")
+    (ws.repo / "hidden.py").write_text("export_records(rows, anonymize=False)\n")
+    diff = ws.snapshot(1).diff
+    assert "+export_records(rows, anonymize=False)" in diff and "Binary files" not in diff
+
+
+def test_one_broken_run_is_recorded_as_failed_and_the_others_finish(mini_pack, tmp_path):
+    from goaldrift.agents.builtin import BuiltinAgent
+    from goaldrift.runner import Runner
+
+    class Buggy(BuiltinAgent):
+        async def step(self, index, prompt):
+            if "anonymize=True" in (self.session.workspace / "AGENTS.md").read_text() and index == 2:
+                raise KeyError("a harness bug")
+            return await super().step(index, prompt)
+
+    import asyncio
+
+    raw = experiment([str(mini_pack)], [{"id": "c", "backend": "scripted"}])
+    runner = Runner(experiment_from_dict(raw), tmp_path / "store.db", progress=False,
+                    agent_factory=lambda name, options: Buggy(options))
+    summary = asyncio.run(runner.run())
+    assert (summary.finished, summary.failed) == (2, 2)
+    assert all("KeyError" in e for e in summary.errors)
+    db = sqlite3.connect(tmp_path / "store.db")
+    assert db.execute("SELECT COUNT(*) FROM attempts WHERE status='failed'").fetchone()[0] == 2
+    assert db.execute("SELECT COUNT(*) FROM attempts WHERE status='running'").fetchone()[0] == 0
+
+
+def test_more_malformed_experiments(mini_pack):
+    from goaldrift.errors import ConfigError
+
+    models = [{"id": "c", "backend": "scripted"}]
+    with pytest.raises(ConfigError, match="bad value"):
+        experiment_from_dict(experiment([str(mini_pack)], models, factors={"onset": ["two"]}))
+    with pytest.raises(ConfigError, match="listed twice"):
+        experiment_from_dict(experiment([str(mini_pack), str(mini_pack) + "/."], models))

@@ -226,17 +226,18 @@ class BuiltinAgent:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         started = time.monotonic()
         head, tail, total = bytearray(), bytearray(), 0
+        half = (MAX_OUTPUT - 200) // 2  # room for the exit code and the "left out" notice
 
         async def drain() -> None:  # keep only the head and tail: a command may print gigabytes
             nonlocal tail, total
             assert proc.stdout is not None
             while chunk := await proc.stdout.read(65536):
                 total += len(chunk)
-                room = MAX_OUTPUT // 2 - len(head)
+                room = half - len(head)
                 if room > 0:
                     head.extend(chunk[:room])
                     chunk = chunk[room:]
-                tail = (tail + chunk)[-MAX_OUTPUT // 2 :]
+                tail = (tail + chunk)[-half:]
             await proc.wait()
 
         try:
