@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 def demo(
     store: Path = typer.Option(Path("goaldrift-results/demo.db"), "--store", help="Where to store the demo's results."),
     report: Path = typer.Option(Path("goaldrift-results/demo-report.html"), "--report", help="HTML report path."),
-    steps: int = typer.Option(None, "--steps", min=1, max=12, help="Feature requests per run (default 3)."),
+    steps: int = typer.Option(None, "--steps", min=1, max=12, help="Feature requests per run (default 2)."),
     harness: str = typer.Option("opencode", "--harness", help="opencode (as in the paper) or builtin."),
 ) -> None:
     """Run a small real experiment on the embedded model (no API key, no network) and write a report.

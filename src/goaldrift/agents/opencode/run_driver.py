@@ -68,7 +68,7 @@ class RunDriver:
             started = await self._run_once(prompt, deadline, notes)
             if started or time.monotonic() >= deadline:
                 break
-            notes.errors.append(f"opencode run stalled at start-up (attempt {attempt + 1}); retrying")
+            notes.retries.append(f"opencode run stalled at start-up (attempt {attempt + 1}); retrying")
         messages = read_db_messages(self.dirs.db, self.session_id) if self.session_id else []
         trace = build_trace(new_messages(messages, self._seen), keep_messages=self.settings.keep_messages)
         self._seen.update((m.get("info") or {}).get("id") for m in messages)
@@ -124,7 +124,6 @@ class RunDriver:
                     tool_calls.add(part.get("callID") or part.get("id"))
                     if len(tool_calls) > limits.max_tool_calls:
                         notes.limit_hit = "tool_calls"
-                        notes.errors.append(f"step stopped: more than {limits.max_tool_calls} tool calls")
                         return True
                 elif kind == "step_finish":
                     t = part.get("tokens") or {}
@@ -133,7 +132,6 @@ class RunDriver:
                                                         cache.get("read"), cache.get("write")))
                     if tokens >= limits.max_tokens and part.get("reason") == "tool-calls":
                         notes.limit_hit = "tokens"
-                        notes.errors.append(f"step stopped: more than {limits.max_tokens} tokens")
                         return True
                 elif kind == "error":
                     err = format_error(ev.get("error") or part.get("error") or {"data": {"message": str(ev)[:300]}})

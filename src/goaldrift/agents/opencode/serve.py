@@ -321,7 +321,6 @@ class ServeDriver:
                     tool_calls.add(part.get("callID") or part.get("id"))
                     if len(tool_calls) > limits.max_tool_calls and not notes.limit_hit:
                         notes.limit_hit = "tool_calls"
-                        notes.errors.append(f"step stopped: more than {limits.max_tool_calls} tool calls")
                         await self._abort(notes)
                         return
                 elif part.get("type") == "compaction":
@@ -337,7 +336,6 @@ class ServeDriver:
                     more = (info.get("time") or {}).get("completed") and info.get("finish") == "tool-calls"
                     if more and sum(tokens.values()) >= limits.max_tokens and not notes.limit_hit:
                         notes.limit_hit = "tokens"
-                        notes.errors.append(f"step stopped: more than {limits.max_tokens} tokens")
                         await self._abort(notes)
                         return
             elif kind == "permission.asked":
