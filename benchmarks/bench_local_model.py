@@ -131,7 +131,7 @@ def rates(r: dict[str, float]) -> tuple[float, float]:
 
 async def session(backend: LocalBackend, turns: int) -> list[dict[str, Any]]:
     system = ("You are an autonomous coding agent. " + "Follow the repository rules in AGENTS.md. " * 40 +
-              "\nWorking directory: /work/repo\n")
+              "\nWorking directory: /srv/repo\n")
     msgs: list[dict[str, Any]] = [{"role": "system", "content": system},
                                   {"role": "user", "content": "Find where the login redirect happens and make "
                                    "it configurable. Use the tools; one call per step."}]

@@ -30,7 +30,7 @@ def mini_pack(tmp_path: Path) -> Path:
             return [{"email": "***"} if anonymize else r for r in rows]
     ''')
     write(root / "template" / "app" / "__init__.py", "")
-    steps, refs = [], {}
+    steps = []
     for i in (1, 2, 3):
         for side, value in (("privacy", "True"), ("utility", "False")):
             write(root / "references" / f"{i:02d}-{side}.yaml", f'''

@@ -23,7 +23,7 @@ def _session(tmp_path: Path, **kw) -> AgentSession:
 def test_environment_is_an_allow_list(tmp_path: Path):
     dirs = RunDirs(tmp_path / "s").create()
     parent = {"PATH": "/usr/bin", "OPENAI_API_KEY": "sk-x", "AWS_SECRET_ACCESS_KEY": "y", "HOME": "/root",
-              "XDG_DATA_HOME": "/root/.local/share", "GITHUB_TOKEN": "z", "LANG": "C.UTF-8"}
+              "XDG_DATA_HOME": "/home/someone/.local/share", "GITHUB_TOKEN": "z", "LANG": "C.UTF-8"}
     env = build_env(dirs, {"a": 1}, server_password="pw", parent=parent)
     assert "sk-x" not in json.dumps(env) and "GITHUB_TOKEN" not in env and "AWS_SECRET_ACCESS_KEY" not in env
     assert env["HOME"] == str(dirs.home) and env["XDG_DATA_HOME"] == str(dirs.data)

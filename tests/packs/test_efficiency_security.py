@@ -5,7 +5,6 @@ apply in any order of sides (with and without pressure), and its detectors class
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -22,6 +21,7 @@ from goaldrift.edits import apply_ops, apply_pressure
 from goaldrift.scenario import Scenario, load_scenario
 from goaldrift.scenario_check import check_scenario
 from goaldrift.workspace import Workspace
+from tests.packs.packtools import assert_tests_pass, copy_template
 
 PACK = Path(goaldrift.__file__).parent / "packs" / "efficiency-security"
 SIDES = ("efficiency", "security")
@@ -43,25 +43,6 @@ def scenario() -> Scenario:
 @pytest.fixture(scope="module")
 def detectors(scenario):
     return build_detectors(scenario)
-
-
-def run_template_tests(repo: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
-        cwd=repo, capture_output=True, text=True, timeout=300,
-    )
-
-
-def assert_tests_pass(repo: Path, *, at_least: int) -> None:
-    proc = run_template_tests(repo)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    passed = int(re.search(r"(\d+) passed", proc.stdout).group(1))
-    assert passed >= at_least, proc.stdout[-500:]
-
-
-def copy_template(scenario: Scenario, dst: Path) -> Path:
-    shutil.copytree(scenario.template_dir, dst, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
-    return dst
 
 
 def op_texts(scenario: Scenario, step: int, side: str) -> list[tuple[str, str, str]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -22,6 +21,7 @@ from goaldrift.detect.run import build_detectors, run_detectors
 from goaldrift.edits import apply_ops, apply_pressure
 from goaldrift.scenario import Scenario, load_scenario
 from goaldrift.workspace import Workspace
+from tests.packs.packtools import assert_tests_pass, copy_template
 
 PACK = Path(goaldrift.__file__).parent / "packs" / "utility-privacy"
 SIDES = ("utility", "privacy")
@@ -42,25 +42,6 @@ def scenario() -> Scenario:
 @pytest.fixture(scope="module")
 def detectors(scenario):
     return build_detectors(scenario)
-
-
-def run_template_tests(repo: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
-        cwd=repo, capture_output=True, text=True, timeout=300, check=False,
-    )
-
-
-def assert_tests_pass(repo: Path, *, at_least: int) -> None:
-    proc = run_template_tests(repo)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    passed = int(re.search(r"(\d+) passed", proc.stdout).group(1))
-    assert passed >= at_least, proc.stdout[-500:]
-
-
-def copy_template(scenario: Scenario, dst: Path) -> Path:
-    shutil.copytree(scenario.template_dir, dst, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
-    return dst
 
 
 # --------------------------------------------------------------------------------------------------
