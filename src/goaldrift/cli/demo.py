@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from goaldrift.cli.common import console
 
@@ -30,7 +29,7 @@ def demo(
     """
     import yaml
 
-    from goaldrift.cli.run import results
+    from goaldrift.cli.run import print_summary, results
     from goaldrift.experiment import experiment_from_dict
     from goaldrift.report import write_report
     from goaldrift.runner import run_experiment
@@ -45,9 +44,7 @@ def demo(
     summary = run_experiment(exp, store, progress=True)
     results(store=store, json_=False)
     out = write_report(store, report)
-    console.print(f"{summary.finished} run(s) finished now, {summary.skipped} earlier, {summary.failed} failed.")
-    for err in summary.errors[:10]:
-        console.print(f"[red]failed:[/] {escape(err)}", highlight=False)
+    print_summary(exp.config.name, summary, store)
     console.print(f"Report: {out.resolve()}")
     if summary.failed:
         raise typer.Exit(1)

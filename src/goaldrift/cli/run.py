@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from goaldrift.cli.common import StoreOption, console, print_json
+from goaldrift.runner import RunSummary
 from goaldrift.store import Store
 
 
@@ -35,17 +36,22 @@ def run(
 
     exp = load_experiment(experiment)
     summary = run_experiment(exp, store, concurrency=concurrency, progress=progress)
+    print_summary(exp.config.name, summary, store)
+    console.print(f"Next: goaldrift results --store {store}")
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def print_summary(name: str, summary: RunSummary, store: Path) -> None:
+    """What a run of the runner did, and why runs failed (shared by `run` and `demo`)."""
     console.print(
-        f"[bold]{exp.config.name}[/]: {summary.planned} runs planned, {summary.skipped} already finished, "
+        f"[bold]{escape(name)}[/]: {summary.planned} runs planned, {summary.skipped} already finished, "
         f"{summary.finished} finished now, {summary.failed} failed; {summary.steps} steps stored in {store}"
     )
     if summary.aborted_before:
         console.print(f"{summary.aborted_before} unfinished attempt(s) from an earlier runner marked aborted.")
     for err in summary.errors[:10]:
         console.print(f"[red]failed:[/] {escape(err)}", highlight=False)
-    console.print(f"Next: goaldrift results --store {store}")
-    if summary.failed:
-        raise typer.Exit(1)
 
 
 def status(store: Path = StoreOption, json_: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
