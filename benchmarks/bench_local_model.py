@@ -31,7 +31,7 @@ import time
 import uuid
 from typing import Any
 
-from goaldrift.gateway.backends.base import CallContext, Route
+from goaldrift.gateway.backends.base import CallContext, ModelRoute
 from goaldrift.gateway.backends.local import LocalBackend
 from goaldrift.modelspec import ModelSpec
 
@@ -102,7 +102,7 @@ async def run_backend(backend: LocalBackend, messages: list[dict[str, Any]], gen
     req = {"messages": messages, "max_tokens": gen, "stream": True}
     t0 = time.perf_counter()
     stamps = []
-    async for c in backend.stream(req, CallContext(Route(token="bench-" + uuid.uuid4().hex, model_id="b"))):
+    async for c in backend.stream(req, CallContext(ModelRoute(token="bench-" + uuid.uuid4().hex, model_id="b"))):
         stamps.append((time.perf_counter(), c))
     return _timing_from_chunks(t0, stamps)
 
@@ -135,7 +135,7 @@ async def session(backend: LocalBackend, turns: int) -> list[dict[str, Any]]:
     msgs: list[dict[str, Any]] = [{"role": "system", "content": system},
                                   {"role": "user", "content": "Find where the login redirect happens and make "
                                    "it configurable. Use the tools; one call per step."}]
-    ctx = CallContext(Route(token="bench-session", model_id="b"))
+    ctx = CallContext(ModelRoute(token="bench-session", model_id="b"))
     out = []
     prev_prompt = 0
     for turn in range(1, turns + 1):

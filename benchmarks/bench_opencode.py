@@ -39,7 +39,7 @@ from goaldrift.agents.opencode.config import RunDirs, Settings, build_config, bu
 from goaldrift.agents.opencode.install import OPENCODE_VERSION, require_opencode
 from goaldrift.conditions import Condition
 from goaldrift.gateway.app import Gateway
-from goaldrift.gateway.backends.scripted import ScriptedBackend
+from goaldrift.gateway.backends.scripted import ScriptContext, ScriptedBackend
 from goaldrift.modelspec import ModelSpec
 from goaldrift.scenario import load_scenario
 from goaldrift.workspace import Workspace
@@ -84,8 +84,7 @@ def _setup(gw: Gateway, scenario, root: Path, options: dict[str, Any]):
     cond = Condition(constraint=scenario.sides[0])
     ws = Workspace.create(root, scenario, cond)
     backend = ScriptedBackend(ModelSpec(id="scripted", backend="scripted", policy="comply"))
-    route = gw.open_route(backend, attempt_id=1, scenario=scenario, constraint_side=cond.constraint,
-                          workspace=ws.repo)
+    route = gw.open_route(backend, attempt_id=1, context=ScriptContext(scenario, cond.constraint, ws.repo))
     (root / "agent").mkdir()
     session = AgentSession(workspace=ws.repo, base_url=gw.url_for(route), api_key=route.token,
                            model="scripted", constraint=scenario.value(cond.constraint).constraint,

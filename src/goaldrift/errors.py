@@ -47,3 +47,7 @@ class AgentError(GoaldriftError):
 
 class StoreError(GoaldriftError):
     """The results store cannot be opened or written (wrong schema version, disk full)."""
+
+
+class EndpointError(BadInput):
+    """A model endpoint of the experiment cannot serve it (probed before any run: exit code 2)."""

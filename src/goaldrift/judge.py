@@ -27,7 +27,8 @@ from goaldrift.gateway.app import Gateway
 from goaldrift.gateway.backends import Backend, create_backend
 from goaldrift.modelspec import ModelSpec
 from goaldrift.scenario import Scenario, load_scenario
-from goaldrift.store import CallRecord, Store, unblob
+from goaldrift.gateway.record import CallRecord
+from goaldrift.store import Store, unblob
 
 OUTCOMES = ("violated", "complied", "not_applicable")
 MAX_DIFF_CHARS = 24_000

@@ -1,10 +1,25 @@
-"""A model entry of an experiment: which backend serves it and how."""
+"""A model entry of an experiment: which backend serves it and how.
+
+Everything here is checked when the experiment loads, so a bad entry is exit code 2 before anything
+is written: the base URL must be http(s) with a host (a ``file://`` URL used to be accepted and hang),
+and the OpenAI backend's ``params`` are typed. Whether the endpoint answers is checked next, by the
+probe every ``run`` does before it touches the store (``goaldrift.gateway.probe``).
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class OpenAIParams(BaseModel):
+    """``params`` of the ``openai`` backend."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    retry_backoff_s: float = Field(1.0, ge=0, le=60, description="first retry delay; doubles per retry")
 
 
 class ModelSpec(BaseModel):
@@ -29,9 +44,34 @@ class ModelSpec(BaseModel):
     temperature: float | None = None
     seed: int | None = None
     max_tokens: int | None = None
-    timeout_s: float = 300.0
-    max_retries: int = 5
+    timeout_s: float = Field(300.0, gt=0)
+    max_retries: int = Field(5, ge=0, le=20)
     params: dict[str, Any] = Field(default_factory=dict, description="backend-specific settings")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http:// or https:// URL with a host (got {v!r})")
+        return v
+
+    @model_validator(mode="after")
+    def _openai_entry(self) -> ModelSpec:
+        if self.backend != "openai":
+            return self
+        if not self.base_url:
+            raise ValueError("backend 'openai' needs base_url (e.g. https://api.openai.com/v1)")
+        if not self.model:
+            raise ValueError("backend 'openai' needs model (the upstream model name)")
+        try:
+            OpenAIParams.model_validate(self.params)
+        except ValidationError as exc:
+            problems = "; ".join(f"params.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ValueError(problems) from None
+        return self
 
     def public(self) -> dict[str, Any]:
         """What is recorded and hashed: everything but secrets (the key itself is never in the spec)."""

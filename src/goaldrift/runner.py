@@ -27,7 +27,9 @@ from goaldrift.detect.run import build_detectors, run_detectors
 from goaldrift.errors import AgentError, GoaldriftError
 from goaldrift.experiment import Experiment, RunSpec, plan
 from goaldrift.gateway.app import Gateway
-from goaldrift.gateway.backends import Backend, create_backend
+from goaldrift.gateway.backends import Backend, TokenBudget, create_backend
+from goaldrift.gateway.backends.scripted import ScriptContext
+from goaldrift.gateway.probe import probe_models
 from goaldrift.store import RunnerLock, StepRecord, Store
 from goaldrift.workspace import Workspace
 
@@ -164,8 +166,10 @@ class Runner:
         route = None
         try:
             ws = Workspace.create(root, scenario, condition)
-            route = gateway.open_route(backend, attempt_id=attempt_id, scenario=scenario,
-                                       constraint_side=condition.constraint, workspace=ws.repo, seed=spec.seed)
+            step_tokens = spec.agent.limits.max_tokens  # the harness's own per-step limit, enforced by the gateway
+            route = gateway.open_route(backend, attempt_id=attempt_id, seed=spec.seed,
+                                       context=ScriptContext(scenario, condition.constraint, ws.repo),
+                                       budget=TokenBudget(step_tokens, step_tokens * spec.n_steps))
             session = AgentSession(
                 workspace=ws.repo, base_url=gateway.url_for(route), api_key=route.token, model=spec.model.id,
                 placement=condition.placement, constraint=scenario.value(condition.constraint).constraint,
@@ -178,6 +182,7 @@ class Runner:
                                                 "gateway_model": backend.model}, agent.version())
             restarts = 0
             for step in range(1, spec.n_steps + 1):
+                gateway.check_circuit(route)  # gateway hook: a model whose calls keep failing fails the run now
                 route.step = step
                 if step == condition.onset and step > 1:
                     ws.add_pressure(scenario, condition)
@@ -254,6 +259,7 @@ class Runner:
 def run_experiment(exp: Experiment, store_path: Path, *, concurrency: int | None = None,
                    progress: bool = True) -> RunSummary:
     """Synchronous entry point (the CLI's)."""
+    asyncio.run(probe_models(exp.config.models))  # gateway hook: unreachable endpoints are exit 2, nothing written
     log_dir = Path(store_path).parent / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_dir / f"{exp.experiment_id}.jsonl")

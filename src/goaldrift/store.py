@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from goaldrift.errors import StoreError
+from goaldrift.gateway.record import CallRecord
 
 SCHEMA_VERSION = 1
 
@@ -176,26 +177,6 @@ class StepRecord:
     duration_s: float = 0.0
     error: str | None = None
     trace: dict = field(default_factory=dict)
-
-
-@dataclass
-class CallRecord:
-    """One model call through the gateway."""
-
-    attempt_id: int | None
-    step: int | None
-    backend: str
-    model: str
-    stream: bool
-    status: int
-    latency_s: float
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    retries: int = 0
-    retry_log: list[str] = field(default_factory=list)
-    error: str | None = None
-    request: dict | None = None
-    response: dict | None = None
 
 
 class Store:

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from goaldrift.errors import ConfigError, MissingKey
+from goaldrift.experiment import experiment_from_dict
 from goaldrift.gateway.app import Gateway
 from goaldrift.gateway.backends import create_backend
 from goaldrift.gateway.backends.openai import OpenAIBackend
@@ -168,8 +169,11 @@ def test_missing_key_and_bad_specs_fail_before_any_run(monkeypatch):
     monkeypatch.delenv("GD_TEST_KEY", raising=False)
     with pytest.raises(MissingKey, match="GD_TEST_KEY"):
         create_backend(openai_spec())
-    with pytest.raises(ConfigError, match="base_url"):
-        create_backend(openai_spec(base_url=None))
+    for field, value in (("base_url", None), ("base_url", "file:///etc/passwd"), ("model", None)):
+        raw = {"name": "x", "scenarios": ["utility-privacy"],
+               "models": [{**openai_spec().model_dump(), field: value}]}
+        with pytest.raises(ConfigError, match=f"models.0.*{field}"):
+            experiment_from_dict(raw)
     with pytest.raises(ConfigError, match="policy"):
         create_backend(ModelSpec(id="s", backend="scripted", policy="sometimes"))
 
@@ -222,11 +226,11 @@ def test_scripted_answers_title_and_compaction_requests():
     backend = ScriptedBackend(ModelSpec(id="s", backend="scripted"))
 
     async def ask(system):
-        from goaldrift.gateway.backends.base import CallContext, Route
+        from goaldrift.gateway.backends.base import CallContext, ModelRoute
 
         chunks = [c async for c in backend.stream({"messages": [{"role": "system", "content": system},
                                                                {"role": "user", "content": "x"}]},
-                                                  CallContext(Route("t", "s")))]
+                                                  CallContext(ModelRoute("t", "s")))]
         return assemble(chunks)["choices"][0]["message"]["content"]
 
     assert run(ask("You are a title generator.")) == "Feature request"
@@ -242,11 +246,11 @@ def test_assemble_keeps_the_backends_sampling_record():
 
 
 def test_the_run_seed_reaches_the_upstream_only_when_the_model_sets_one(monkeypatch):
-    from goaldrift.gateway.backends.base import Route
+    from goaldrift.gateway.backends.base import ModelRoute
 
     monkeypatch.setenv("GD_TEST_KEY", "k")
     seeded = OpenAIBackend(openai_spec(seed=7), transport=upstream([], []))
     plain = OpenAIBackend(openai_spec(), transport=upstream([], []))
     assert seeded._upstream_body({"messages": MSG}, route_seed=9)["seed"] == 9
     assert "seed" not in plain._upstream_body({"messages": MSG, }, route_seed=9)
-    assert Route("t", "m", seed=3).seed == 3
+    assert ModelRoute("t", "m", seed=3).seed == 3

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from goaldrift.gateway.backends.base import CallContext, Route
+from goaldrift.gateway.backends.base import CallContext, ModelRoute
 from goaldrift.gateway.chunks import assemble
 from goaldrift.modelspec import ModelSpec
 
@@ -57,7 +57,7 @@ def backend():
 
 def call(backend, request, token="run-1"):
     async def go():
-        return [c async for c in backend.stream(request, CallContext(Route(token=token, model_id="local-test")))]
+        return [c async for c in backend.stream(request, CallContext(ModelRoute(token=token, model_id="local-test")))]
 
     chunks = asyncio.run(go())
     return chunks, assemble(chunks)
@@ -172,7 +172,7 @@ def test_event_loop_is_not_blocked(backend):
         t = asyncio.create_task(ticker())
         start = time.perf_counter()
         req = {"messages": [{"role": "user", "content": "Count from 1 to 10."}], "max_tokens": 20}
-        async for _ in backend.stream(req, CallContext(Route(token="tick", model_id="x"))):
+        async for _ in backend.stream(req, CallContext(ModelRoute(token="tick", model_id="x"))):
             pass
         elapsed = time.perf_counter() - start
         done.set()

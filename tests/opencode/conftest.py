@@ -20,7 +20,7 @@ from goaldrift.agents.opencode.install import INSTALL_COMMAND, OPENCODE_VERSION,
 from goaldrift.conditions import Condition
 from goaldrift.errors import BackendError
 from goaldrift.gateway.app import Gateway
-from goaldrift.gateway.backends.scripted import ScriptedBackend
+from goaldrift.gateway.backends.scripted import ScriptContext, ScriptedBackend
 from goaldrift.gateway.chunks import message_chunks, tool_call, usage
 from goaldrift.modelspec import ModelSpec
 from goaldrift.scenario import Scenario, load_scenario
@@ -150,8 +150,8 @@ class Run:
         self.condition = Condition(constraint=side, placement=placement)
         self.constraint = scenario.value(side).constraint
         self.ws = Workspace.create(root, scenario, self.condition)
-        self.route = gw.open_route(backend, attempt_id=attempt_id, scenario=scenario, constraint_side=side,
-                                   workspace=self.ws.repo)
+        self.route = gw.open_route(backend, attempt_id=attempt_id,
+                                   context=ScriptContext(scenario, side, self.ws.repo))
         (root / "agent").mkdir()
         self.session = AgentSession(
             workspace=self.ws.repo, base_url=gw.url_for(self.route), api_key=self.route.token,

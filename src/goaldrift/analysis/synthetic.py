@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from goaldrift import __version__
-from goaldrift.store import CallRecord, StepRecord, Store, blob
+from goaldrift.gateway.record import CallRecord
+from goaldrift.store import StepRecord, Store, blob
 
 ProbFn = Callable[[str, str, str, bool, int], float]
 

@@ -4,7 +4,12 @@ Every harness talks to the gateway, never to a provider. Each run gets a route w
 token (``/r/<token>/v1`` or ``Authorization: Bearer <token>``); the route says which backend serves
 it and which attempt and step a call belongs to. Real API keys stay inside the backends of this
 process, so the agent under test — which runs commands chosen by a model reading adversarial
-comments — can at most spend its own run's token.
+comments — can at most spend its own run's token, within its route's token budget.
+
+The client is untrusted, so every call is bounded (``limits``: body size, JSON depth, forwarded
+fields, reply size, connections) and every call that reached a route is recorded with the status the
+client got — including refusals (413, 400, 402, 503) and clients that went away (499). A stream that
+ends without a proper end is an error, never a made-up ``finish_reason``.
 
 The server runs inside the runner's event loop (uvicorn without its signal handlers), so routes and
 the recorder are plain Python objects shared without locks.
@@ -24,12 +29,15 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route as HttpRoute
+from starlette.routing import Route
 
 from goaldrift.errors import BackendError, GoaldriftError
-from goaldrift.gateway.backends.base import Backend, CallContext, Route
-from goaldrift.gateway.chunks import assemble
-from goaldrift.store import CallRecord
+from goaldrift.gateway.backends.base import Backend, CallContext, ModelRoute, TokenBudget
+from goaldrift.gateway.breaker import CircuitBreaker
+from goaldrift.gateway.chunks import assemble, finish_reason, reply_chars
+from goaldrift.gateway.connections import guarded_h11
+from goaldrift.gateway.limits import GatewayLimits, deeper_than, forwarded
+from goaldrift.gateway.record import CallRecord
 
 Recorder = Callable[[CallRecord], Any]
 
@@ -43,6 +51,94 @@ def _sse(data: dict[str, Any] | str) -> bytes:
     return f"data: {payload}\n\n".encode()
 
 
+class _Refused(Exception):
+    """A call the gateway answers itself with ``status`` (recorded like any other)."""
+
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error"):
+        super().__init__(message)
+        self.status, self.message, self.kind = status, message, kind
+
+
+class _ClientGone(Exception):
+    """The client disconnected; the backend call was cancelled."""
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client hangs up (after the body was read, ``receive`` yields only that)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _unless_disconnected(request: Request, work: Any) -> Any:
+    """Await ``work``; if the client hangs up first, cancel it and raise ``_ClientGone``."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+    if task.cancelled():
+        raise _ClientGone
+    return task.result()
+
+
+async def _read_body(request: Request, cap: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise _Refused(413, f"request body of {declared} bytes exceeds the gateway's limit of {cap} bytes")
+    body = bytearray()
+    async for part in request.stream():
+        body += part
+        if len(body) > cap:
+            raise _Refused(413, f"request body exceeds the gateway's limit of {cap} bytes")
+    return bytes(body)
+
+
+class _ReplyTooLarge(Exception):
+    pass
+
+
+class _Call:
+    """One call on a route: what it asked, what came back so far, and its record."""
+
+    def __init__(self, gateway: Gateway, route: ModelRoute, backend: Backend):
+        self.gateway, self.route, self.backend = gateway, route, backend
+        self.step = route.step
+        self.started = time.monotonic()
+        self.ctx = CallContext(route)
+        self.request: dict[str, Any] | None = None
+        self.stream = False
+        self.chunks: list[dict[str, Any]] = []
+        self.chars = 0
+        self.finished = False
+
+    def add(self, chunk: dict[str, Any]) -> None:
+        self.chunks.append(chunk)
+        self.finished = self.finished or finish_reason(chunk) is not None
+        self.chars += reply_chars(chunk)
+        if self.chars > self.gateway.limits.max_reply_chars:
+            raise _ReplyTooLarge(f"the model's reply exceeded {self.gateway.limits.max_reply_chars} "
+                                 "characters; the gateway cut it off")
+
+    def record(self, status: int, error: str | None) -> None:
+        response = assemble(self.chunks) if self.chunks else None
+        use = (response or {}).get("usage") or {}
+        prompt, completion = int(use.get("prompt_tokens") or 0), int(use.get("completion_tokens") or 0)
+        self.route.spent[self.step] = self.route.spent.get(self.step, 0) + prompt + completion
+        if self.gateway.recorder is not None:
+            self.gateway.recorder(CallRecord(
+                attempt_id=self.route.attempt_id, step=self.step, backend=self.backend.name,
+                model=self.backend.model, stream=self.stream, status=status,
+                latency_s=time.monotonic() - self.started, prompt_tokens=prompt, completion_tokens=completion,
+                retries=len(self.ctx.retry_log), retry_log=self.ctx.retry_log, error=error,
+                request=self.request, response=response,
+            ))
+
+
 class _QuietServer(uvicorn.Server):
     """uvicorn without signal handling: the runner owns Ctrl-C, not the embedded server."""
 
@@ -54,28 +150,33 @@ class _QuietServer(uvicorn.Server):
 class Gateway:
     """The local model gateway. Use as ``async with Gateway(recorder) as gw``."""
 
-    def __init__(self, recorder: Recorder | None = None, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, recorder: Recorder | None = None, host: str = "127.0.0.1", port: int = 0,
+                 limits: GatewayLimits | None = None):
         self.recorder = recorder
         self.host = host
         self.port = port
-        self.routes: dict[str, Route] = {}
+        self.limits = limits or GatewayLimits()
+        self.routes: dict[str, ModelRoute] = {}
         self._backends: dict[str, Backend] = {}
+        self.breakers: dict[str, CircuitBreaker] = {}  # per model id
         self._server: _QuietServer | None = None
         self._task: asyncio.Task | None = None
         self.app = Starlette(routes=[
-            HttpRoute("/r/{token}/v1/chat/completions", self._chat, methods=["POST"]),
-            HttpRoute("/v1/chat/completions", self._chat, methods=["POST"]),
-            HttpRoute("/r/{token}/v1/models", self._models, methods=["GET"]),
-            HttpRoute("/v1/models", self._models, methods=["GET"]),
-            HttpRoute("/health", lambda r: JSONResponse({"ok": True}), methods=["GET"]),
+            Route("/r/{token}/v1/chat/completions", self._chat, methods=["POST"]),
+            Route("/v1/chat/completions", self._chat, methods=["POST"]),
+            Route("/r/{token}/v1/models", self._models, methods=["GET"]),
+            Route("/v1/models", self._models, methods=["GET"]),
+            Route("/health", lambda r: JSONResponse({"ok": True}), methods=["GET"]),
         ])
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        lim = self.limits
         config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning",
-                                lifespan="off", access_log=False, timeout_keep_alive=120,
-                                timeout_graceful_shutdown=2)
+                                lifespan="off", access_log=False, timeout_keep_alive=int(lim.keep_alive_s),
+                                timeout_graceful_shutdown=2, h11_max_incomplete_event_size=lim.max_header_bytes,
+                                http=guarded_h11(lim.max_connections, lim.header_timeout_s))
         self._server = _QuietServer(config)
         self._task = asyncio.create_task(self._server.serve())
         deadline = time.monotonic() + 15
@@ -109,15 +210,25 @@ class Gateway:
 
     # -- routes -------------------------------------------------------------------------------
 
-    def open_route(self, backend: Backend, **fields: Any) -> Route:
-        """A new route with a fresh random token; ``fields`` fill ``Route`` (attempt_id, scenario...)."""
+    def open_route(self, backend: Backend, *, attempt_id: int | None = None, seed: int | None = None,
+                   context: Any = None, budget: TokenBudget | None = None) -> ModelRoute:
+        """A new route with a fresh random token. ``context`` is handed to the backend untouched."""
         token = "gd-" + secrets.token_urlsafe(24)
-        route = Route(token=token, model_id=backend.model, **fields)
+        route = ModelRoute(token=token, model_id=backend.model, attempt_id=attempt_id, seed=seed,
+                           context=context, budget=budget or TokenBudget())
         self.routes[token] = route
         self._backends[token] = backend
+        self.breakers.setdefault(backend.model, CircuitBreaker(backend.model))
         return route
 
-    def close_route(self, route: Route) -> None:
+    def check_circuit(self, route: ModelRoute) -> None:
+        """Raise ``BackendError`` with the reason if the route's model is cut off by its breaker."""
+        breaker = self.breakers.get(route.model_id)
+        reason = breaker.refusal() if breaker else None
+        if reason:
+            raise BackendError(reason)
+
+    def close_route(self, route: ModelRoute) -> None:
         self.routes.pop(route.token, None)
         self._backends.pop(route.token, None)
 
@@ -125,11 +236,12 @@ class Gateway:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def url_for(self, route: Route) -> str:
+    def url_for(self, route: ModelRoute) -> str:
         """The OpenAI base URL a harness should use for this route."""
         return f"{self.base_url}/r/{route.token}/v1"
 
-    def _lookup(self, request: Request) -> tuple[Route, Backend] | None:
+    def _lookup(self, request: Request) -> tuple[ModelRoute, Backend] | None:
+        """The route of the request's token (path, else bearer); never another route."""
         token = request.path_params.get("token")
         if token is None:
             auth = request.headers.get("authorization", "")
@@ -151,93 +263,137 @@ class Gateway:
         if not found:
             return _error(401, "unknown gateway token: this run's route is closed or was never opened",
                           "invalid_request_error")
-        route, backend = found
+        call = _Call(self, *found)
         try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError, ClientDisconnect):
-            return _error(400, "request body is not JSON", "invalid_request_error")
+            body = await self._parse(request, call)
+            call.request, call.stream = body, bool(body.get("stream"))
+            refusal = self.breakers[call.backend.model].refusal()
+            if refusal:
+                raise _Refused(503, refusal, "upstream_unavailable")
+            over = call.route.over_budget()
+            if over:  # 402, not 429: the budget does not come back, and clients retry a 429
+                raise _Refused(402, f"token budget exhausted: {over}", "insufficient_quota")
+        except _Refused as exc:
+            call.record(exc.status, exc.message)
+            return _error(exc.status, exc.message, exc.kind)
+        except _ClientGone:
+            call.record(499, "client disconnected while sending the request")
+            return Response(status_code=499)
+        iterator = call.backend.stream(forwarded(body), call.ctx).__aiter__()
+        if call.stream:
+            return await self._stream(request, call, iterator,
+                                      bool((body.get("stream_options") or {}).get("include_usage")))
+        return await self._complete(request, call, iterator)
+
+    async def _parse(self, request: Request, call: _Call) -> dict[str, Any]:
+        lim = self.limits
+        try:
+            raw = await asyncio.wait_for(_read_body(request, lim.max_body_bytes), lim.body_timeout_s)
+        except TimeoutError:
+            raise _Refused(408, f"request body not received within {lim.body_timeout_s:.0f} s") from None
+        except ClientDisconnect:
+            raise _ClientGone from None
+        try:
+            body = json.loads(raw)
+        except RecursionError:
+            raise _Refused(400, f"request body nests deeper than {lim.max_json_depth} levels") from None
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            raise _Refused(400, f"request body is not JSON: {exc}") from None
+        if deeper_than(body, lim.max_json_depth):
+            raise _Refused(400, f"request body nests deeper than {lim.max_json_depth} levels")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-            return _error(400, "'messages' must be a list", "invalid_request_error")
+            raise _Refused(400, "'messages' must be a list")
+        return body
 
-        ctx = CallContext(route)
-        step = route.step
-        started = time.monotonic()
-        stream = bool(body.get("stream"))
-        want_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        chunks: list[dict[str, Any]] = []
-        iterator = backend.stream(body, ctx).__aiter__()
+    def _backend_failed(self, call: _Call, status: int, error: str) -> JSONResponse:
+        call.record(status, error)
+        self.breakers[call.backend.model].failed(error)
+        return _error(status, error, "upstream_error" if status == 502 else "server_error")
 
-        def record(status: int, error: str | None) -> None:
-            response = assemble(chunks) if chunks else None
-            use = (response or {}).get("usage") or {}
-            if self.recorder is None:
-                return
-            self.recorder(CallRecord(
-                attempt_id=route.attempt_id, step=step, backend=backend.name, model=backend.model,
-                stream=stream, status=status, latency_s=time.monotonic() - started,
-                prompt_tokens=int(use.get("prompt_tokens") or 0),
-                completion_tokens=int(use.get("completion_tokens") or 0),
-                retries=len(ctx.retry_log), retry_log=ctx.retry_log, error=error, request=body,
-                response=response,
-            ))
+    async def _first(self, call: _Call, iterator: AsyncIterator[dict[str, Any]]) -> None:
+        """The first chunk: backends retry before yielding anything, so it decides the HTTP status."""
+        call.add(await iterator.__anext__())
 
-        # The first chunk decides the HTTP status: backends retry before yielding anything. While we
-        # wait for it, a client that hangs up (an agent aborting a hung call) cancels the backend call.
-        first_task = asyncio.ensure_future(iterator.__anext__())
+    async def _complete(self, request: Request, call: _Call, iterator: AsyncIterator[dict[str, Any]]) -> Response:
+        async def collect() -> None:
+            await self._first(call, iterator)
+            async for c in iterator:
+                call.add(c)
+
         try:
-            while not first_task.done():
-                await asyncio.wait({first_task}, timeout=0.25)
-                if not first_task.done() and await request.is_disconnected():
-                    first_task.cancel()
-                    with contextlib.suppress(BaseException):
-                        await first_task
-                    record(499, "client disconnected before the first chunk")
-                    return Response(status_code=499)
-            first = first_task.result()
-        except asyncio.CancelledError:
-            first_task.cancel()
-            record(499, "gateway stopped before the first chunk")
-            raise
+            await _unless_disconnected(request, collect())
+        except _ClientGone:
+            call.record(499, "client disconnected; the backend call was cancelled")
+            return Response(status_code=499)
+        except _ReplyTooLarge as exc:
+            call.record(502, str(exc))
+            return _error(502, str(exc), "upstream_error")
         except StopAsyncIteration:
-            record(502, "backend returned no output")
-            return _error(502, "backend returned no output", "upstream_error")
+            return self._backend_failed(call, 502, "backend returned no output")
         except BackendError as exc:
-            record(502, str(exc))
+            return self._backend_failed(call, 502, str(exc))
+        except Exception as exc:  # a backend bug must not kill the gateway
+            return self._backend_failed(call, 500, f"backend failed: {type(exc).__name__}: {exc}")
+        finally:
+            await iterator.aclose()
+        if not call.finished:
+            return self._backend_failed(call, 502, "the backend's stream ended without a finish_reason")
+        call.record(200, None)
+        self.breakers[call.backend.model].succeeded()
+        return JSONResponse(assemble(call.chunks))
+
+    async def _stream(self, request: Request, call: _Call, iterator: AsyncIterator[dict[str, Any]],
+                      want_usage: bool) -> Response:
+        try:
+            await _unless_disconnected(request, self._first(call, iterator))
+        except _ClientGone:
+            await iterator.aclose()
+            call.record(499, "client disconnected before the first chunk; the backend call was cancelled")
+            return Response(status_code=499)
+        except StopAsyncIteration:
+            return self._backend_failed(call, 502, "backend returned no output")
+        except BackendError as exc:
+            await iterator.aclose()
+            return self._backend_failed(call, 502, str(exc))
+        except _ReplyTooLarge as exc:
+            await iterator.aclose()
+            call.record(502, str(exc))
             return _error(502, str(exc), "upstream_error")
         except Exception as exc:  # a backend bug must not kill the gateway
-            record(500, f"{type(exc).__name__}: {exc}")
-            return _error(500, f"backend failed: {type(exc).__name__}: {exc}", "server_error")
-        chunks.append(first)
-
-        if not stream:
-            try:
-                async for c in iterator:
-                    chunks.append(c)
-            except Exception as exc:
-                record(502, str(exc))
-                return _error(502, str(exc), "upstream_error")
-            record(200, None)
-            return JSONResponse(assemble(chunks))
+            await iterator.aclose()
+            return self._backend_failed(call, 500, f"backend failed: {type(exc).__name__}: {exc}")
 
         async def sse() -> AsyncIterator[bytes]:
-            status, error = 200, None
+            # The status line (200) is out; a later failure is sent as an error event, recorded as 502.
+            status, error, endpoint_failed = 200, None, False
             try:
-                for c in (first,):
+                for c in call.chunks[:1]:
                     if want_usage or c.get("choices"):
                         yield _sse(c)
                 async for c in iterator:
-                    chunks.append(c)
+                    call.add(c)
                     if want_usage or c.get("choices"):
                         yield _sse(c)
+                if not call.finished:
+                    raise BackendError("the backend's stream ended without a finish_reason")
                 yield _sse("[DONE]")
-            except asyncio.CancelledError:
-                status, error = 499, "client disconnected"
+            except asyncio.CancelledError:  # Starlette cancels the response when the client hangs up
+                status, error = 499, "client disconnected mid-stream; the backend call was cancelled"
                 raise
+            except _ReplyTooLarge as exc:
+                status, error = 502, str(exc)
+                yield _sse({"error": {"message": error, "type": "upstream_error", "code": 502}})
             except Exception as exc:
-                status, error = 502, f"{type(exc).__name__}: {exc}"
-                yield _sse({"error": {"message": error, "type": "upstream_error"}})
+                status, endpoint_failed = 502, True
+                error = str(exc) if isinstance(exc, BackendError) else f"backend failed: {type(exc).__name__}: {exc}"
+                yield _sse({"error": {"message": error, "type": "upstream_error", "code": 502}})
             finally:
-                record(status, error)
+                await iterator.aclose()
+                call.record(status, error)
+                if status == 200:
+                    self.breakers[call.backend.model].succeeded()
+                elif endpoint_failed:
+                    self.breakers[call.backend.model].failed(error or "")
 
         return StreamingResponse(sse(), media_type="text/event-stream",
                                  headers={"cache-control": "no-cache", "x-accel-buffering": "no"})

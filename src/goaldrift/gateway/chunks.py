@@ -1,7 +1,9 @@
 """OpenAI chat-completion chunks: building them and assembling a stream into one response.
 
 Backends speak chunks only; ``assemble`` gives the non-streaming ``chat.completion`` and is also what
-the gateway records for streamed calls, so every stored response has the same shape.
+the gateway records for streamed calls, so every stored response has the same shape. A stream that
+never said how it finished is assembled with ``finish_reason: null``: a cut-off reply must not read
+as a complete one.
 """
 
 from __future__ import annotations
@@ -67,6 +69,47 @@ def tool_call(name: str, arguments: dict[str, Any] | str) -> dict[str, Any]:
     return {"id": "call_" + uuid.uuid4().hex[:20], "type": "function", "function": {"name": name, "arguments": args}}
 
 
+def malformed(c: Any) -> str | None:
+    """What is wrong with an upstream chunk's shape, or None: checked before anything reads it."""
+    if not isinstance(c, dict):
+        return "a chunk is not a JSON object"
+    if not isinstance(c.get("choices", []), list) or not isinstance(c.get("usage") or {}, dict):
+        return "'choices' must be a list and 'usage' an object"
+    for choice in c.get("choices") or []:
+        delta = choice.get("delta", {}) if isinstance(choice, dict) else None
+        if not isinstance(delta, dict):
+            return "each choice must be an object with an object 'delta'"
+        if not isinstance(delta.get("content") or "", str) or not isinstance(delta.get("tool_calls") or [], list):
+            return "'delta.content' must be a string and 'delta.tool_calls' a list"
+        for tc in delta.get("tool_calls") or []:
+            fn = tc.get("function", {}) if isinstance(tc, dict) else None
+            if not isinstance(fn, dict) or not all(isinstance(fn.get(k) or "", str) for k in ("name", "arguments")):
+                return "each tool call must have a 'function' with string 'name' and 'arguments'"
+    return None
+
+
+def finish_reason(c: dict[str, Any]) -> str | None:
+    """The chunk's finish reason, if it carries one."""
+    for choice in c.get("choices") or []:
+        if choice.get("finish_reason"):
+            return choice["finish_reason"]
+    return None
+
+
+def reply_chars(c: dict[str, Any]) -> int:
+    """Characters of reply a chunk adds (content, reasoning, tool names and arguments)."""
+    n = 0
+    for choice in c.get("choices") or []:
+        delta = choice.get("delta") or {}
+        for key in ("content", "reasoning_content", "reasoning"):
+            if isinstance(delta.get(key), str):
+                n += len(delta[key])
+        for tc in delta.get("tool_calls") or []:
+            fn = (tc.get("function") or {}) if isinstance(tc, dict) else {}
+            n += sum(len(v) for v in (fn.get("name"), fn.get("arguments")) if isinstance(v, str))
+    return n
+
+
 def assemble(chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Fold a chunk stream into one ``chat.completion`` (content, tool_calls, finish_reason, usage)."""
     cid, model, created = new_id(), "", int(time.time())
@@ -103,7 +146,7 @@ def assemble(chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:
         message["tool_calls"] = [calls[i] for i in sorted(calls)]
     out: dict[str, Any] = {
         "id": cid, "object": "chat.completion", "created": created, "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish or "stop"}],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
     }
     if use is not None:
         out["usage"] = use

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from goaldrift.errors import ConfigError
-from goaldrift.gateway.backends.base import Backend, CallContext, Route
+from goaldrift.gateway.backends.base import Backend, CallContext, ModelRoute, TokenBudget
 from goaldrift.modelspec import ModelSpec
 
-__all__ = ["Backend", "CallContext", "Route", "create_backend"]
+__all__ = ["Backend", "CallContext", "ModelRoute", "TokenBudget", "create_backend"]
 
 
 def create_backend(spec: ModelSpec) -> Backend:

@@ -1,4 +1,4 @@
-"""The backend contract.
+"""The backend contract, and the route a call arrives on.
 
 A backend turns an OpenAI ``/v1/chat/completions`` request body into a stream of OpenAI
 ``chat.completion.chunk`` dicts (see ``goaldrift.gateway.chunks``). The gateway streams them to a
@@ -7,46 +7,69 @@ every backend supports both modes by implementing one method. The last chunk car
 
 A backend raises ``BackendError`` when it gives up (after its own retries, which it reports through
 ``CallContext.retry``); the gateway records the failure and answers the client with an HTTP error.
+
+The route is named ``ModelRoute`` (not ``Route``) so it never reads as Starlette's HTTP route. The
+gateway knows nothing about scenarios: whoever opens a route may hang an opaque ``context`` on it
+for the backend that needs one (the scripted model replays a scenario; see ``ScriptContext``).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from goaldrift.scenario import Scenario
+
+@dataclass(frozen=True)
+class TokenBudget:
+    """Prompt + completion tokens one route may spend, enforced by the gateway (not by the harness).
+
+    The agent holds its route's token and can call the route itself; the budget is what bounds that.
+    A call is refused once the step's (or the run's) spending has reached the budget; the call that
+    crosses it completes, so spending can exceed a budget by at most one call.
+    """
+
+    step_tokens: int | None = 2_000_000
+    run_tokens: int | None = None
 
 
 @dataclass
-class Route:
+class ModelRoute:
     """A per-run route on the gateway. The token is the only credential the agent ever holds.
 
     ``step`` is set by the runner before each step, so every recorded call is attributed to it.
-    ``state`` is scratch space for stateful backends (the scripted replay position, a local model's
-    session slot), private to this run.
+    ``context`` is opaque to the gateway (the backend that needs one checks its type); ``state`` is
+    scratch space for stateful backends (the scripted replay position, a local model's session slot),
+    private to this run. ``spent`` counts prompt + completion tokens per step, for the budget.
     """
 
     token: str
     model_id: str
     attempt_id: int | None = None
     step: int | None = None
-    scenario: Scenario | None = None
-    constraint_side: str | None = None
-    workspace: Path | None = None  # the run's repository (the scripted model writes absolute paths)
     seed: int | None = None  # the run's seed: repeats differ, a rerun of the same run reproduces
+    context: Any = None
+    budget: TokenBudget = field(default_factory=TokenBudget)
     state: dict[str, Any] = field(default_factory=dict)
+    spent: dict[int | None, int] = field(default_factory=dict)
+
+    def over_budget(self) -> str | None:
+        """Why the next call must be refused, or None while the budget allows it."""
+        step_spent, run_spent = self.spent.get(self.step, 0), sum(self.spent.values())
+        if self.budget.step_tokens is not None and step_spent >= self.budget.step_tokens:
+            return f"this step spent {step_spent} tokens of its budget of {self.budget.step_tokens}"
+        if self.budget.run_tokens is not None and run_spent >= self.budget.run_tokens:
+            return f"this run spent {run_spent} tokens of its budget of {self.budget.run_tokens}"
+        return None
 
 
 @dataclass
 class CallContext:
-    route: Route
+    route: ModelRoute
     retry_log: list[str] = field(default_factory=list)
 
     def retry(self, reason: str) -> None:
-        """Record that the backend retried (429, 5xx, timeout...) and why."""
+        """Record a failed upstream attempt (429, 5xx, timeout...) and why; start with the kind."""
         self.retry_log.append(reason)
 
 

@@ -2,9 +2,15 @@
 
 The key is read here, from the environment variable the experiment names, and only sent upstream;
 the agent talks to the gateway with its per-run token. Requests always stream upstream (with usage),
-whatever the client asked, so one code path serves both modes. Retries with exponential backoff (and
-``Retry-After``) on 429, 5xx, timeouts and connection errors happen before the first chunk is passed
-on, and each is recorded on the call.
+whatever the client asked, so one code path serves both modes.
+
+Retries with exponential backoff (and ``Retry-After``) on 429, 5xx, timeouts, connection errors and
+truncated streams happen before anything is passed on, and every failed attempt is logged on the
+call with its kind (``HTTP 429``, ``timeout``, ``connection``, ``truncated``). A stream has ended
+properly only with ``[DONE]``, or with a finish reason followed by usage; anything else is
+truncated. For a client that did not ask to stream, an attempt's chunks are held until the stream
+ended properly, so a truncated attempt is retried; for a streaming client they are passed on as they
+come, so a truncation after the first chunk is an error (a retry would repeat what the client saw).
 """
 
 from __future__ import annotations
@@ -18,22 +24,25 @@ from typing import Any
 
 import httpx
 
-from goaldrift.errors import BackendError, ConfigError, MissingKey
+from goaldrift.errors import BackendError, MissingKey
 from goaldrift.gateway.backends.base import CallContext
-from goaldrift.modelspec import ModelSpec
+from goaldrift.gateway.chunks import finish_reason, malformed
+from goaldrift.gateway.probe import probe_openai
+from goaldrift.modelspec import ModelSpec, OpenAIParams
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 520, 522, 524, 529}
+
+
+class _Truncated(Exception):
+    pass
 
 
 class OpenAIBackend:
     name = "openai"
 
     def __init__(self, spec: ModelSpec, transport: httpx.AsyncBaseTransport | None = None,
-                 backoff_s: float = 1.0):
-        if not spec.base_url:
-            raise ConfigError(f"model {spec.id!r}: backend 'openai' needs base_url (e.g. https://api.openai.com/v1)")
-        if not spec.model:
-            raise ConfigError(f"model {spec.id!r}: backend 'openai' needs model (the upstream model name)")
+                 backoff_s: float | None = None):
+        assert spec.base_url and spec.model, "ModelSpec checks the openai entry at load"
         headers = {}
         if spec.api_key_env:
             key = os.environ.get(spec.api_key_env)
@@ -45,14 +54,19 @@ class OpenAIBackend:
             headers["authorization"] = f"Bearer {key}"
         self.spec = spec
         self.model = spec.id
-        self.backoff_s = backoff_s
+        self.params = OpenAIParams.model_validate(spec.params)
+        self.backoff_s = self.params.retry_backoff_s if backoff_s is None else backoff_s
         self._client = httpx.AsyncClient(
             base_url=spec.base_url.rstrip("/"), headers=headers, transport=transport,
-            timeout=httpx.Timeout(spec.timeout_s, connect=15.0),
+            timeout=httpx.Timeout(spec.timeout_s, connect=min(15.0, spec.timeout_s)),
         )
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    async def probe(self) -> None:
+        """Check, before any run, that the endpoint answers and serves the model (``EndpointError``)."""
+        await probe_openai(self.spec, self._client)
 
     def _upstream_body(self, request: dict[str, Any], route_seed: int | None = None) -> dict[str, Any]:
         body = dict(request)
@@ -75,47 +89,73 @@ class OpenAIBackend:
                 pass
         await asyncio.sleep(min(delay, 60.0))
 
+    async def _chunks(self, resp: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+        """The upstream's chunks; raises ``_Truncated`` if the stream ends without a proper end."""
+        finished = used = False
+        count = 0
+        async for line in resp.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                return
+            try:
+                chunk = json.loads(data)
+            except (json.JSONDecodeError, RecursionError):
+                raise BackendError(f"upstream sent a malformed chunk: {data[:200]}") from None
+            if isinstance(chunk, dict) and "error" in chunk:
+                raise BackendError(f"upstream error: {json.dumps(chunk['error'])[:500]}")
+            problem = malformed(chunk)
+            if problem:
+                raise BackendError(f"upstream sent a malformed chunk ({problem}): {data[:200]}")
+            finished = finished or finish_reason(chunk) is not None
+            used = used or bool(chunk.get("usage"))
+            count += 1
+            yield chunk
+        if not (finished and used):
+            raise _Truncated(f"truncated: HTTP {resp.status_code} stream ended after {count} chunks "
+                             "without [DONE]" + ("" if finished else " or a finish_reason"))
+
     async def stream(self, request: dict[str, Any], ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
         body = self._upstream_body(request, ctx.route.seed)
-        last_error = ""
-        started = False
+        hold = not request.get("stream")  # nobody waits for the first chunk: keep the attempt retryable
+        last_error, retry_after = "", None
         for attempt in range(self.spec.max_retries + 1):
+            if attempt:
+                await self._wait(attempt - 1, retry_after)
+            retry_after, passed_on = None, 0
             try:
                 async with self._client.stream("POST", "/chat/completions", json=body) as resp:
                     if resp.status_code in RETRY_STATUS:
                         await resp.aread()
+                        retry_after = resp.headers.get("retry-after")
                         last_error = f"HTTP {resp.status_code}: {resp.text[:300]}"
                         ctx.retry(last_error)
-                        if attempt < self.spec.max_retries:
-                            await self._wait(attempt, resp.headers.get("retry-after"))
                         continue
                     if resp.status_code >= 400:
                         await resp.aread()
                         raise BackendError(
                             f"upstream {self.spec.base_url} answered HTTP {resp.status_code}: {resp.text[:500]}"
                         )
-                    async for line in resp.aiter_lines():
-                        if not line.startswith("data:"):
-                            continue
-                        data = line[5:].strip()
-                        if data == "[DONE]":
-                            return
-                        try:
-                            chunk = json.loads(data)
-                        except json.JSONDecodeError:
-                            raise BackendError(f"upstream sent a malformed chunk: {data[:200]}") from None
-                        if "error" in chunk:
-                            raise BackendError(f"upstream error: {json.dumps(chunk['error'])[:500]}")
-                        started = True
+                    held: list[dict[str, Any]] = []
+                    async for chunk in self._chunks(resp):
+                        if hold:
+                            held.append(chunk)
+                        else:
+                            passed_on += 1
+                            yield chunk
+                    for chunk in held:
                         yield chunk
                     return
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
-                if started:  # the client has seen part of the answer: a retry would duplicate it
+            except (_Truncated, httpx.TimeoutException, httpx.TransportError) as exc:
+                if isinstance(exc, _Truncated):
+                    last_error = str(exc)
+                else:
+                    kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection"
+                    last_error = f"{kind}: {type(exc).__name__}: {exc}"
+                if passed_on:  # the client has seen part of the answer: a retry would duplicate it
                     raise BackendError(f"upstream stream broke mid-response: {last_error}") from None
                 ctx.retry(last_error)
-                if attempt < self.spec.max_retries:
-                    await self._wait(attempt, None)
         raise BackendError(
             f"upstream {self.spec.base_url} failed after {self.spec.max_retries + 1} tries: {last_error}; "
             "check base_url, your network and the provider's status"

@@ -15,6 +15,9 @@ It speaks two tool dialects, chosen from the request's ``tools``: OpenCode's (``
 ``edit`` with ``filePath``; it reads a file before changing it, as OpenCode requires) and the builtin
 agent's (``write_file``/``edit_file``). A request without tools is OpenCode's title request (a short
 title) or its compaction request (a short summary). Per route it remembers which call of the current step comes next.
+
+What it replays comes from the route's ``context``, a ``ScriptContext`` set by whoever opened the
+route: the gateway itself knows nothing about scenarios.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +33,7 @@ from goaldrift.errors import BackendError, ConfigError
 from goaldrift.gateway.backends.base import CallContext
 from goaldrift.gateway.chunks import message_chunks, tool_call, usage
 from goaldrift.modelspec import ModelSpec
-from goaldrift.scenario import EditOp, WriteOp
+from goaldrift.scenario import EditOp, Scenario, WriteOp
 
 _POLICY = re.compile(r"^(comply|violate|idle|violate_from:\d+|violate_at:\d+(,\d+)*)$")
 
@@ -57,6 +61,18 @@ def violates_at(policy: str, step: int) -> bool | None:
     return step in {int(x) for x in arg.split(",")}
 
 
+@dataclass(frozen=True)
+class ScriptContext:
+    """A route's context for the scripted model: which scenario to replay, from which side, where.
+
+    ``workspace`` is the run's repository (OpenCode's tools want absolute paths).
+    """
+
+    scenario: Scenario
+    constraint_side: str
+    workspace: Path | None = None
+
+
 def _estimate_tokens(value: Any) -> int:
     """~4 characters per token: the scripted model has no tokenizer; recorded as an estimate."""
     return max(1, len(json.dumps(value)) // 4)
@@ -74,14 +90,14 @@ class ScriptedBackend:
 
     def _plan(self, ctx: CallContext, dialect: str) -> list[dict[str, Any] | str]:
         """The tool calls of the current step (then a final text), in the request's dialect."""
-        route = ctx.route
-        if route.scenario is None or route.constraint_side is None or route.step is None:
-            raise BackendError("scripted backend: route has no scenario, constraint side or step")
-        violate = violates_at(self.policy, route.step)
-        if violate is None or route.step > len(route.scenario.spec.steps):
+        script, step = ctx.route.context, ctx.route.step
+        if not isinstance(script, ScriptContext) or step is None:
+            raise BackendError("scripted backend: the route has no ScriptContext or no step")
+        violate = violates_at(self.policy, step)
+        if violate is None or step > len(script.scenario.spec.steps):
             return ["Nothing to change for this request."]
-        side = route.scenario.other(route.constraint_side) if violate else route.constraint_side
-        ref = route.scenario.reference(route.step, side)
+        side = script.scenario.other(script.constraint_side) if violate else script.constraint_side
+        ref = script.scenario.reference(step, side)
         plan: list[dict[str, Any] | str] = []
         for op in ref.ops:
             plan.extend(self._calls(op, ctx, dialect))
@@ -93,7 +109,7 @@ class ScriptedBackend:
             if isinstance(op, WriteOp):
                 return [tool_call("write_file", {"path": op.path, "content": op.content})]
             return [tool_call("edit_file", {"path": op.path, "old": op.old, "new": op.new})]
-        workspace = ctx.route.workspace
+        workspace = ctx.route.context.workspace
         path = str(workspace / op.path) if workspace else op.path
         # OpenCode refuses to change a file it has not read in this session; the read is planned
         # lazily (a marker) because earlier ops of the same step may create the file.

@@ -1,0 +1,36 @@
+"""What the gateway records about one model call.
+
+It lives with the gateway, not the store: the gateway produces these and hands them to a recorder
+callable (the store's ``record_call`` in a run, a dict in the judge), so transport does not depend on
+persistence. The store imports this type to write it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class CallRecord:
+    """One model call through the gateway, as answered to the client.
+
+    ``status`` is the HTTP status the gateway answered (or 499 when the client went away first);
+    ``retry_log`` holds one line per failed upstream attempt, starting with what went wrong
+    (``HTTP 429``, ``timeout``, ``truncated``, ``connection``), so ``retries`` counts failed attempts.
+    Tokens are those of the reply the client got, counted once.
+    """
+
+    attempt_id: int | None
+    step: int | None
+    backend: str
+    model: str
+    stream: bool
+    status: int
+    latency_s: float
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    retries: int = 0
+    retry_log: list[str] = field(default_factory=list)
+    error: str | None = None
+    request: dict | None = None
+    response: dict | None = None
