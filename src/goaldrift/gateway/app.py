@@ -218,7 +218,8 @@ class Gateway:
                            context=context, budget=budget or TokenBudget())
         self.routes[token] = route
         self._backends[token] = backend
-        self.breakers.setdefault(backend.model, CircuitBreaker(backend.model))
+        self.breakers.setdefault(backend.model, CircuitBreaker(backend.model, self.limits.breaker_failures,
+                                                               self.limits.breaker_cooldown_s))
         return route
 
     def check_circuit(self, route: ModelRoute) -> None:

@@ -26,6 +26,7 @@ def guarded_h11(max_connections: int, header_timeout_s: float) -> type[H11Protoc
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             if len(self.connections) > max_connections:
+                self.connections.discard(self)
                 transport.close()
                 return
             self._arm()

@@ -33,6 +33,8 @@ class GatewayLimits:
     header_timeout_s: float = 10.0  # a connection that has not sent a whole request head by then is closed
     keep_alive_s: float = 30.0  # an idle keep-alive connection is closed after this
     max_header_bytes: int = 16 * 1024  # request line + headers (h11's incomplete-event limit)
+    breaker_failures: int = 5  # consecutive failed calls (after retries) that open a model's breaker
+    breaker_cooldown_s: float = 60.0  # how long an open breaker refuses calls
 
 
 def forwarded(body: dict[str, Any]) -> dict[str, Any]:

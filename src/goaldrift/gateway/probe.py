@@ -49,7 +49,8 @@ async def probe_openai(spec: ModelSpec, client: httpx.AsyncClient) -> None:
     ``client`` carries the base URL and the key (the backend's own client)."""
 
     def fail(path: str, why: str) -> EndpointError:
-        return EndpointError(f"model {spec.id!r}: {client.base_url}{path}: {why}. Fix models[].base_url, "
+        url = str(client.base_url).rstrip("/") + path
+        return EndpointError(f"model {spec.id!r}: {url}: {why}. Fix models[].base_url, "
                              "model or api_key_env in the experiment (nothing was run or written)")
 
     def check(path: str, resp: httpx.Response) -> None:
