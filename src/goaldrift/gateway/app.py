@@ -127,7 +127,8 @@ class _Call:
     def record(self, status: int, error: str | None) -> None:
         response = assemble(self.chunks) if self.chunks else None
         use = (response or {}).get("usage") or {}
-        prompt, completion = int(use.get("prompt_tokens") or 0), int(use.get("completion_tokens") or 0)
+        prompt, completion = (max(0, v) if isinstance(v, int) else 0
+                              for v in (use.get("prompt_tokens"), use.get("completion_tokens")))
         self.route.spent[self.step] = self.route.spent.get(self.step, 0) + prompt + completion
         if self.gateway.recorder is not None:
             self.gateway.recorder(CallRecord(
@@ -266,7 +267,7 @@ class Gateway:
                           "invalid_request_error")
         call = _Call(self, *found)
         try:
-            body = await self._parse(request, call)
+            body = await self._parse(request)
             call.request, call.stream = body, bool(body.get("stream"))
             refusal = self.breakers[call.backend.model].refusal()
             if refusal:
@@ -282,11 +283,12 @@ class Gateway:
             return Response(status_code=499)
         iterator = call.backend.stream(forwarded(body), call.ctx).__aiter__()
         if call.stream:
+            options = body.get("stream_options")
             return await self._stream(request, call, iterator,
-                                      bool((body.get("stream_options") or {}).get("include_usage")))
+                                      isinstance(options, dict) and bool(options.get("include_usage")))
         return await self._complete(request, call, iterator)
 
-    async def _parse(self, request: Request, call: _Call) -> dict[str, Any]:
+    async def _parse(self, request: Request) -> dict[str, Any]:
         lim = self.limits
         try:
             raw = await asyncio.wait_for(_read_body(request, lim.max_body_bytes), lim.body_timeout_s)
@@ -323,6 +325,9 @@ class Gateway:
 
         try:
             await _unless_disconnected(request, collect())
+        except asyncio.CancelledError:
+            call.record(499, "the gateway stopped during the call")
+            raise
         except _ClientGone:
             call.record(499, "client disconnected; the backend call was cancelled")
             return Response(status_code=499)
@@ -347,6 +352,10 @@ class Gateway:
                       want_usage: bool) -> Response:
         try:
             await _unless_disconnected(request, self._first(call, iterator))
+        except asyncio.CancelledError:
+            await iterator.aclose()
+            call.record(499, "the gateway stopped during the call")
+            raise
         except _ClientGone:
             await iterator.aclose()
             call.record(499, "client disconnected before the first chunk; the backend call was cancelled")
