@@ -41,6 +41,10 @@ class BackendError(GoaldriftError):
     """A model backend failed after its retries (unreachable, 5xx, timeouts)."""
 
 
+class UpstreamRejected(BackendError):
+    """The upstream refused this one request (400, 413, 422...): a problem of the request, not the endpoint."""
+
+
 class AgentError(GoaldriftError):
     """The agent harness crashed, hung, or could not be started."""
 

@@ -221,6 +221,26 @@ def test_the_circuit_breaker_stops_calling_a_failing_model_and_says_why():
     assert [c.status for c in calls] == statuses
 
 
+def test_requests_the_upstream_rejects_do_not_open_the_breaker(monkeypatch):
+    def upstream(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"error": {"message": "context length exceeded"}})
+
+    monkeypatch.setenv("GD_TEST_KEY", "k")
+    backend = OpenAIBackend(ModelSpec(id="up", backend="openai", base_url="https://up.example/v1", model="m",
+                                      api_key_env="GD_TEST_KEY"), transport=httpx.MockTransport(upstream))
+
+    async def go():
+        async with Gateway(limits=GatewayLimits(breaker_failures=2)) as gw:
+            route = gw.open_route(backend)
+            async with httpx.AsyncClient() as c:
+                statuses = [(await c.post(gw.url_for(route) + "/chat/completions", json={"messages": MSG}))
+                            .status_code for _ in range(3)]
+            gw.check_circuit(route)  # still closed
+        return statuses
+
+    assert asyncio.run(go()) == [502, 502, 502]
+
+
 def test_an_open_breaker_lets_calls_through_after_its_cooldown(monkeypatch):
     now = [100.0]
     monkeypatch.setattr("goaldrift.gateway.breaker.time.monotonic", lambda: now[0])

@@ -31,7 +31,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from goaldrift.errors import BackendError, GoaldriftError
+from goaldrift.errors import BackendError, GoaldriftError, UpstreamRejected
 from goaldrift.gateway.backends.base import Backend, CallContext, ModelRoute, TokenBudget
 from goaldrift.gateway.breaker import CircuitBreaker
 from goaldrift.gateway.chunks import assemble, finish_reason, reply_chars
@@ -308,9 +308,11 @@ class Gateway:
             raise _Refused(400, "'messages' must be a list")
         return body
 
-    def _backend_failed(self, call: _Call, status: int, error: str) -> JSONResponse:
+    def _backend_failed(self, call: _Call, status: int, error: str, endpoint: bool = True) -> JSONResponse:
+        """Record a failed call; ``endpoint``: the failure says the endpoint is unwell (counts for the breaker)."""
         call.record(status, error)
-        self.breakers[call.backend.model].failed(error)
+        if endpoint:
+            self.breakers[call.backend.model].failed(error)
         return _error(status, error, "upstream_error" if status == 502 else "server_error")
 
     async def _first(self, call: _Call, iterator: AsyncIterator[dict[str, Any]]) -> None:
@@ -337,7 +339,7 @@ class Gateway:
         except StopAsyncIteration:
             return self._backend_failed(call, 502, "backend returned no output")
         except BackendError as exc:
-            return self._backend_failed(call, 502, str(exc))
+            return self._backend_failed(call, 502, str(exc), not isinstance(exc, UpstreamRejected))
         except Exception as exc:  # a backend bug must not kill the gateway
             return self._backend_failed(call, 500, f"backend failed: {type(exc).__name__}: {exc}")
         finally:
@@ -364,7 +366,7 @@ class Gateway:
             return self._backend_failed(call, 502, "backend returned no output")
         except BackendError as exc:
             await iterator.aclose()
-            return self._backend_failed(call, 502, str(exc))
+            return self._backend_failed(call, 502, str(exc), not isinstance(exc, UpstreamRejected))
         except _ReplyTooLarge as exc:
             await iterator.aclose()
             call.record(502, str(exc))
@@ -394,7 +396,7 @@ class Gateway:
                 status, error = 502, str(exc)
                 yield _sse({"error": {"message": error, "type": "upstream_error", "code": 502}})
             except Exception as exc:
-                status, endpoint_failed = 502, True
+                status, endpoint_failed = 502, not isinstance(exc, UpstreamRejected)
                 error = str(exc) if isinstance(exc, BackendError) else f"backend failed: {type(exc).__name__}: {exc}"
                 yield _sse({"error": {"message": error, "type": "upstream_error", "code": 502}})
             finally:

@@ -6,8 +6,9 @@ Without it an unreachable or broken endpoint costs every remaining step its full
 refused at once (503, recorded) and the runner fails the affected runs with the reason. After
 ``cooldown_s`` calls go through again: the first success closes the breaker, the first failure opens
 it again for another cooldown.
-Client disconnects, refusals by the gateway itself (budget, bad requests) and oversized replies say
-nothing about the endpoint and are not counted.
+Client disconnects, refusals by the gateway itself (budget, bad requests), oversized replies and
+requests the upstream rejected as such (400, 413, 422: e.g. a context that grew too long) say nothing
+about the endpoint and are not counted; 401, 403 and 404 (key, base URL, model) are.
 """
 
 from __future__ import annotations

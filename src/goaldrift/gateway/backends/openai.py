@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from goaldrift.errors import BackendError, MissingKey
+from goaldrift.errors import BackendError, MissingKey, UpstreamRejected
 from goaldrift.gateway.backends.base import CallContext
 from goaldrift.gateway.chunks import finish_reason, malformed
 from goaldrift.gateway.probe import probe_openai
@@ -134,9 +134,10 @@ class OpenAIBackend:
                         continue
                     if resp.status_code >= 400:
                         await resp.aread()
-                        raise BackendError(
-                            f"upstream {self.spec.base_url} answered HTTP {resp.status_code}: {resp.text[:500]}"
-                        )
+                        message = f"upstream {self.spec.base_url} answered HTTP {resp.status_code}: {resp.text[:500]}"
+                        if resp.status_code in (401, 403, 404):  # key, base URL or model: the endpoint is unusable
+                            raise BackendError(message)
+                        raise UpstreamRejected(message)
                     held: list[dict[str, Any]] = []
                     async for chunk in self._chunks(resp):
                         if hold:
