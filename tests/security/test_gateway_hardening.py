@@ -344,3 +344,83 @@ def test_a_connection_flood_is_bounded_and_the_gateway_serves_again():
     most, status = asyncio.run(go())
     assert most <= 20
     assert status == 200
+
+
+def test_a_step_over_its_gateway_budget_ends_as_an_error_not_a_hang(tmp_path):
+    from goaldrift.agents.base import AgentLimits, AgentSession
+    from goaldrift.agents.builtin import BuiltinAgent
+    from goaldrift.gateway.chunks import tool_call
+
+    class Lister(Echo):  # always asks to list files: a loop only a limit can end
+        async def stream(self, request, ctx):
+            self.requests.append(request)
+            for c in message_chunks(self.model, tool_calls=[tool_call("list_files", {})], usage_=self.use):
+                yield c
+
+    backend = Lister(prompt_tokens=400, completion_tokens=200)
+
+    async def go():
+        calls: list = []
+        async with Gateway(recorder=calls.append) as gw:
+            route = gw.open_route(backend, budget=TokenBudget(step_tokens=1000))
+            route.step = 1
+            agent = BuiltinAgent()
+            # the harness's own limits are far above the gateway's budget: only the gateway stops it
+            await agent.start(AgentSession(workspace=tmp_path, base_url=gw.url_for(route), api_key=route.token,
+                                           model="echo", limits=AgentLimits(max_tool_calls=1000),
+                                           options={"sandbox": "none"}))
+            try:
+                return await agent.step(1, "list forever"), calls
+            finally:
+                await agent.stop()
+
+    trace, calls = asyncio.run(go())
+    assert [c.status for c in calls] == [200, 200, 402]
+    assert any("HTTP 402" in e and "budget" in e for e in trace.errors)
+    assert len(backend.requests) == 2
+
+
+def test_a_hostile_upstream_cannot_make_the_gateway_buffer_without_bound(monkeypatch):
+    """Endless replies, one endless SSE line, an endless error body: each is read only up to a bound."""
+    from goaldrift.gateway.backends.openai import OpenAIBackend
+
+    monkeypatch.setenv("GD_TEST_KEY", "k")
+    produced = {"flood": 0, "line": 0, "error": 0}
+    total = 2000  # pieces each upstream would send if read to the end
+
+    def body(kind: str):
+        async def gen():
+            piece = json.dumps(chunk("c", "up", {"content": "z" * 1000}))
+            for _ in range(total):
+                produced[kind] += 1
+                if kind == "flood":
+                    yield f"data: {piece}\n\n".encode()
+                else:
+                    yield b"y" * 10_000  # no newline, ever
+        return gen()
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        kind = json.loads(request.content)["messages"][0]["content"]
+        status = 500 if kind == "error" else 200
+        return httpx.Response(status, content=body(kind), headers={"content-type": "text/event-stream"})
+
+    spec = ModelSpec(id="up", backend="openai", base_url="https://up.example/v1", model="m",
+                     api_key_env="GD_TEST_KEY", max_retries=0)
+
+    async def go():
+        calls: list = []
+        backend = OpenAIBackend(spec, transport=httpx.MockTransport(upstream))
+        async with Gateway(recorder=calls.append, limits=GatewayLimits(max_reply_chars=20_000)) as gw:
+            route = gw.open_route(backend)
+            async with httpx.AsyncClient(timeout=60) as c:
+                for kind in produced:
+                    resp = await c.post(gw.url_for(route) + "/chat/completions",
+                                        json={"messages": [{"role": "user", "content": kind}]})
+                    assert resp.status_code == 502, (kind, resp.text[:200])
+        return calls
+
+    calls = asyncio.run(go())
+    assert "exceeded 20000 characters" in calls[0].error
+    assert "line longer than" in calls[1].error
+    assert calls[2].retry_log[0].startswith("HTTP 500: yyy") and len(calls[2].retry_log[0]) < 400
+    assert all(n < total for n in produced.values()), produced

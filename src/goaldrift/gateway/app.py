@@ -109,7 +109,7 @@ class _Call:
         self.gateway, self.route, self.backend = gateway, route, backend
         self.step = route.step
         self.started = time.monotonic()
-        self.ctx = CallContext(route)
+        self.ctx = CallContext(route, gateway.limits.max_reply_chars)
         self.request: dict[str, Any] | None = None
         self.stream = False
         self.chunks: list[dict[str, Any]] = []

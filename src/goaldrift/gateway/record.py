@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 class CallRecord:
     """One model call through the gateway, as answered to the client.
 
-    ``status`` is the HTTP status the gateway answered (or 499 when the client went away first);
+    ``status`` is the HTTP status the gateway answered, 502 for a stream that failed after its 200
+    status line went out (the client got an error event), 499 when the client went away first;
     ``retry_log`` holds one line per failed upstream attempt, starting with what went wrong
     (``HTTP 429``, ``timeout``, ``truncated``, ``connection``), so ``retries`` counts failed attempts.
     Tokens are those of the reply the client got, counted once.

@@ -65,7 +65,10 @@ class ModelRoute:
 
 @dataclass
 class CallContext:
+    """One call as a backend sees it: its route, the gateway's cap on reply size, its retry log."""
+
     route: ModelRoute
+    max_reply_chars: int | None = None  # a backend that buffers a reply stops buffering beyond this
     retry_log: list[str] = field(default_factory=list)
 
     def retry(self, reason: str) -> None:

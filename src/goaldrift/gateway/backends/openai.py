@@ -9,7 +9,8 @@ truncated streams happen before anything is passed on, and every failed attempt 
 call with its kind (``HTTP 429``, ``timeout``, ``connection``, ``truncated``). A stream has ended
 properly only with ``[DONE]``, or with a finish reason followed by usage; anything else is
 truncated. For a client that did not ask to stream, an attempt's chunks are held until the stream
-ended properly, so a truncated attempt is retried; for a streaming client they are passed on as they
+ended properly, so a truncated attempt is retried (unless the reply outgrows the gateway's reply cap
+first: then it is passed on and cut off there); for a streaming client they are passed on as they
 come, so a truncation after the first chunk is an error (a retry would repeat what the client saw).
 """
 
@@ -26,7 +27,7 @@ import httpx
 
 from goaldrift.errors import BackendError, MissingKey, UpstreamRejected
 from goaldrift.gateway.backends.base import CallContext
-from goaldrift.gateway.chunks import finish_reason, malformed
+from goaldrift.gateway.chunks import finish_reason, malformed, reply_chars
 from goaldrift.gateway.probe import probe_openai
 from goaldrift.modelspec import ModelSpec, OpenAIParams
 
@@ -35,6 +36,33 @@ RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 
 class _Truncated(Exception):
     pass
+
+
+async def _head(resp: httpx.Response, limit: int = 65536) -> str:
+    """The start of an error body: a hostile upstream's endless body is never read whole."""
+    data = bytearray()
+    async for part in resp.aiter_bytes():
+        data += part
+        if len(data) >= limit:
+            break
+    return data[:limit].decode("utf-8", errors="replace")
+
+
+async def _lines(resp: httpx.Response, max_chars: int) -> AsyncIterator[str]:
+    """The body's lines, refusing one longer than ``max_chars`` (a single endless SSE line)."""
+    pending: list[str] = []
+    size = 0
+    async for text in resp.aiter_text():
+        while (cut := text.find("\n")) >= 0:
+            pending.append(text[:cut])
+            yield "".join(pending).rstrip("\r")
+            pending, size, text = [], 0, text[cut + 1 :]
+        pending.append(text)
+        size += len(text)
+        if size > max_chars:
+            raise BackendError(f"upstream sent a line longer than {max_chars} characters")
+    if pending:
+        yield "".join(pending)
 
 
 class OpenAIBackend:
@@ -89,11 +117,12 @@ class OpenAIBackend:
                 pass
         await asyncio.sleep(min(delay, 60.0))
 
-    async def _chunks(self, resp: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    async def _chunks(self, resp: httpx.Response, max_reply_chars: int | None) -> AsyncIterator[dict[str, Any]]:
         """The upstream's chunks; raises ``_Truncated`` if the stream ends without a proper end."""
         finished = used = False
         count = 0
-        async for line in resp.aiter_lines():
+        # a chunk's line is its reply text JSON-escaped (at most 6 characters each) plus a little
+        async for line in _lines(resp, 6 * (max_reply_chars or 4_000_000) + 65536):
             if not line.startswith("data:"):
                 continue
             data = line[5:].strip()
@@ -127,24 +156,29 @@ class OpenAIBackend:
             try:
                 async with self._client.stream("POST", "/chat/completions", json=body) as resp:
                     if resp.status_code in RETRY_STATUS:
-                        await resp.aread()
                         retry_after = resp.headers.get("retry-after")
-                        last_error = f"HTTP {resp.status_code}: {resp.text[:300]}"
+                        last_error = f"HTTP {resp.status_code}: {(await _head(resp))[:300]}"
                         ctx.retry(last_error)
                         continue
                     if resp.status_code >= 400:
-                        await resp.aread()
-                        message = f"upstream {self.spec.base_url} answered HTTP {resp.status_code}: {resp.text[:500]}"
+                        text = (await _head(resp))[:500]
+                        message = f"upstream {self.spec.base_url} answered HTTP {resp.status_code}: {text}"
                         if resp.status_code in (401, 403, 404):  # key, base URL or model: the endpoint is unusable
                             raise BackendError(message)
                         raise UpstreamRejected(message)
                     held: list[dict[str, Any]] = []
-                    async for chunk in self._chunks(resp):
-                        if hold:
+                    holding, held_chars = hold, 0
+                    async for chunk in self._chunks(resp, ctx.max_reply_chars):
+                        if holding:
                             held.append(chunk)
-                        else:
+                            held_chars += reply_chars(chunk)
+                            if ctx.max_reply_chars is None or held_chars <= ctx.max_reply_chars:
+                                continue
+                            holding = False  # too big to buffer: pass it on, the gateway cuts it off
+                        for c in held or [chunk]:
                             passed_on += 1
-                            yield chunk
+                            yield c
+                        held = []
                     for chunk in held:
                         yield chunk
                     return
