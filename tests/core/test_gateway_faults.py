@@ -25,6 +25,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from tests.conftest import run_cli
 
 from goaldrift.errors import BackendError, EndpointError
 from goaldrift.experiment import experiment_from_dict
@@ -37,7 +38,6 @@ from goaldrift.gateway.probe import probe_openai
 from goaldrift.modelspec import ModelSpec
 from goaldrift.runner import run_experiment
 from goaldrift.store import unblob
-from tests.conftest import run_cli
 
 MSG = [{"role": "user", "content": "hello"}]
 KIND = {"429": "HTTP 429", "500": "HTTP 500", "hang": "timeout", "truncated": "truncated"}

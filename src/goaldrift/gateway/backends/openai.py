@@ -7,7 +7,7 @@ whatever the client asked, so one code path serves both modes.
 Retries with exponential backoff (and ``Retry-After``) on 429, 5xx, timeouts, connection errors and
 truncated streams happen before anything is passed on, and every failed attempt is logged on the
 call with its kind (``HTTP 429``, ``timeout``, ``connection``, ``truncated``). A stream has ended
-properly only with ``[DONE]``, or with a finish reason followed by usage; anything else is
+properly only with ``[DONE]``, or with both a finish reason and usage; anything else is
 truncated. For a client that did not ask to stream, an attempt's chunks are held until the stream
 ended properly, so a truncated attempt is retried (unless the reply outgrows the gateway's reply cap
 first: then it is passed on and cut off there); for a streaming client they are passed on as they
