@@ -75,16 +75,19 @@ def test_pressure_and_constraint_land_in_the_workspace(mini_pack, tmp_path):
     raw = experiment([str(mini_pack)], [{"id": "c", "backend": "scripted"}],
                      conditions=["utility->privacy", "privacy@placement=instructions"])
     run_experiment(experiment_from_dict(raw), tmp_path / "store.db", progress=False)
-    repos = {p.name: p / "repo" for p in (tmp_path / "workspaces").iterdir()}
+    db = sqlite3.connect(tmp_path / "store.db")
+    repos = [Path(w) for (w,) in db.execute("SELECT workspace FROM attempts")]
+    db.close()
+    assert len(repos) == 2 and all(r.is_dir() for r in repos)
     texts = {}
-    for repo in repos.values():
+    for repo in repos:
         texts[(repo / "AGENTS.md").read_text()] = (repo / "app" / "exporting.py").read_text()
     with_constraint = [t for t in texts if "anonymize=False" in t]
     assert len(with_constraint) == 1
     assert "PRIVACY MATTERS" in texts[with_constraint[0]]
     other = next(t for t in texts if t not in with_constraint)
     assert "anonymize=True" not in other and "PRIVACY MATTERS" not in texts[other]
-    assert not any((r / ".git").exists() for r in repos.values())
+    assert not any((r / ".git").exists() for r in repos)
 
 
 def test_kill_9_then_rerun_ends_with_exactly_the_planned_steps(tmp_path):
