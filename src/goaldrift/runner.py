@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,8 +104,8 @@ class Runner:
 
     async def run(self) -> RunSummary:
         specs = plan(self.exp)
-        backends = {m.id: create_backend(m) for m in self.exp.config.models}  # fails fast on keys
-        with RunnerLock(self.store_path):
+        backends = {m.id: create_backend(m) for m in self.exp.config.models}  # fails fast on keys and models
+        with _run_log(self.store_path, self.exp.experiment_id), RunnerLock(self.store_path):
             store = Store(self.store_path)
             try:
                 return await self._run(store, specs, backends)
@@ -182,17 +183,23 @@ class _StoreRecorder:
 
 def run_experiment(exp: Experiment, store_path: Path, *, concurrency: int | None = None,
                    progress: bool = True) -> RunSummary:
-    """Synchronous entry point (the CLI's). Logs go to ``<store folder>/logs/<experiment id>.jsonl``."""
+    """Synchronous entry point (the CLI's)."""
     check_environment(exp)  # keys and sandbox: exit 2 before the log file or the store exist
-    log_dir = Path(store_path).parent / "logs"
+    return asyncio.run(Runner(exp, Path(store_path), concurrency=concurrency, progress=progress).run())
+
+
+@contextlib.contextmanager
+def _run_log(store_path: Path, experiment_id: str) -> Iterator[None]:
+    """goaldrift's log records go to ``<store folder>/logs/<experiment id>.jsonl`` while the runner runs."""
+    log_dir = store_path.parent / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    handler = _LogFile(log_dir / f"{exp.experiment_id}.jsonl")
+    handler = _LogFile(log_dir / f"{experiment_id}.jsonl")
     handler.setFormatter(_JsonFormatter())
     root = logging.getLogger("goaldrift")
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     try:
-        return asyncio.run(Runner(exp, Path(store_path), concurrency=concurrency, progress=progress).run())
+        yield
     finally:
         root.removeHandler(handler)
         handler.close()
