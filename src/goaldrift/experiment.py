@@ -217,12 +217,18 @@ def experiment_from_dict(raw: dict[str, Any], base: Path | None = None, source: 
         config = ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError("invalid experiment file:\n  " + format_validation(source, exc)) from None
-    scenarios = {ref: packs.load(ref, base) for ref in config.scenarios}
+    try:
+        scenarios = {ref: packs.load(ref, base) for ref in config.scenarios}
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: scenarios: {exc}") from None
     ids = [s.id for s in scenarios.values()]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"{source}: scenarios: the same pack is listed twice ({', '.join(config.scenarios)})")
     exp = Experiment(config, Path(source) if source != "<experiment>" else None, scenarios)
-    plan(exp)  # validates conditions and factors against every scenario
+    try:
+        plan(exp)  # validates conditions and factors against every scenario
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     return exp
 
 
