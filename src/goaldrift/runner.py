@@ -209,7 +209,7 @@ class _LogFile(logging.FileHandler):
     """The run log. When it cannot be written (disk full) it goes quiet instead of printing a
     traceback per record: the store's own error says what happened, once."""
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 — logging's name
+    def handleError(self, record: logging.LogRecord) -> None:
         pass
 
 

@@ -100,7 +100,7 @@ class Trial:
             return TrialResult(spec.run_id, attempt_id, "finished", stored)
         except StoreError:
             raise  # nothing more can be recorded; the attempt stays "running" and the next runner aborts it
-        except Exception as exc:  # one run's failure (even a bug) must not take the experiment down
+        except Exception as exc:  # noqa: BLE001 — one run's failure (even a bug) must not end the experiment
             if _disk_full(exc):
                 raise DiskFull(f"no space left for the workspace {root}: free some space and run the same "
                                "command again to resume (everything stored so far is kept)") from None

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.conftest import run_cli
 
 from goaldrift.agents.builtin import BuiltinAgent
 from goaldrift.cli import app
 from goaldrift.errors import AgentError
-from tests.conftest import run_cli
 
 
 def cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
