@@ -24,7 +24,7 @@ from pathlib import Path
 
 from goaldrift import __version__
 from goaldrift.agents.registry import create_agent
-from goaldrift.errors import StoreError
+from goaldrift.errors import BadInput, ConfigError, StoreError
 from goaldrift.experiment import Experiment, RunSpec, check_environment, plan
 from goaldrift.gateway.app import Gateway
 from goaldrift.gateway.backends import Backend, create_backend
@@ -104,7 +104,7 @@ class Runner:
 
     async def run(self) -> RunSummary:
         specs = plan(self.exp)
-        backends = {m.id: create_backend(m) for m in self.exp.config.models}  # fails fast on keys and models
+        backends = await self._create_backends()
         with _run_log(self.store_path, self.exp.experiment_id), RunnerLock(self.store_path):
             store = Store(self.store_path)
             try:
@@ -114,6 +114,20 @@ class Runner:
                     with contextlib.suppress(Exception):
                         await b.aclose()
                 store.close()
+
+    async def _create_backends(self) -> dict[str, Backend]:
+        """One backend per model entry, before anything is written: a model that cannot be served
+        (its file missing, its key unset) is bad input naming the entry (exit 2)."""
+        backends: dict[str, Backend] = {}
+        for i, m in enumerate(self.exp.config.models):
+            try:
+                backends[m.id] = create_backend(m)
+            except BadInput as exc:
+                for b in backends.values():
+                    with contextlib.suppress(Exception):
+                        await b.aclose()
+                raise ConfigError(f"{self.exp.path or '<experiment>'}: models[{i}] ({m.id}): {exc}") from None
+        return backends
 
     async def _run(self, store: Store, specs: list[RunSpec], backends: dict[str, Backend]) -> RunSummary:
         cfg = self.exp.config

@@ -137,6 +137,9 @@ def bad_experiment(case: str, pack: Path) -> tuple[dict | str, str]:
         return experiment(pack, factors={"onset": ["two"]}), "onset"
     if case == "unknown_backend":
         return experiment(pack, models=[{"id": "x", "backend": "anthropic-magic"}]), "backend"
+    if case == "unknown_model":
+        return experiment(pack, models=[{"id": "x", "backend": "local", "model": "no-such-model"}]), \
+            "no-such-model"
     if case == "unknown_param":
         return experiment(pack, models=[{"id": "x", "backend": "local", "params": {"n_ctxx": 4}}]), "n_ctxx"
     if case == "mistyped_param":
@@ -160,7 +163,7 @@ def bad_experiment(case: str, pack: Path) -> tuple[dict | str, str]:
 
 
 CASES = ["unknown_opencode_option", "bad_opencode_option_value", "unknown_harness", "bad_limit", "bad_factor",
-         "unknown_backend", "unknown_param", "mistyped_param", "file_url", "missing_key", "missing_sandbox", "deep",
+         "unknown_backend", "unknown_model", "unknown_param", "mistyped_param", "file_url", "missing_key", "missing_sandbox", "deep",
          "alias_bomb", "huge"]
 
 
