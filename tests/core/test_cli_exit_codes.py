@@ -188,3 +188,25 @@ def test_a_configuration_error_reads_cleanly_from_the_real_entry_point(mini_pack
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "agent.opencode.options.sandbx" in done.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_demo_exits_1_when_a_run_failed_and_0_when_all_finished(mini_pack, tmp_path, monkeypatch, capsys):
+    """The demo's own flow (run, results, report) on a scripted stand-in for the embedded model."""
+    from goaldrift.cli import demo
+
+    small = write(tmp_path, {**experiment(mini_pack), "steps": 2}, "demo.yaml")
+    monkeypatch.setattr(demo, "DEMO", small)
+    real_start = BuiltinAgent.start
+
+    async def start_unless_privacy(self, session):
+        if "anonymize=True" in (session.workspace / "AGENTS.md").read_text():
+            raise AgentError("the harness would not start")
+        await real_start(self, session)
+
+    monkeypatch.setattr(BuiltinAgent, "start", start_unless_privacy)
+    args = ("demo", "--harness", "builtin", "--store", str(tmp_path / "d.db"), "--report", str(tmp_path / "d.html"))
+    code, out, _ = cli(monkeypatch, capsys, *args)
+    assert code == 1 and "the harness would not start" in out and (tmp_path / "d.html").is_file()
+    monkeypatch.setattr(BuiltinAgent, "start", real_start)
+    code, out, _ = cli(monkeypatch, capsys, *args)
+    assert code == 0, out
