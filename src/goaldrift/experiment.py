@@ -53,7 +53,9 @@ MAX_DEPTH = 32
 MAX_NODES = 100_000  # counted as expanded: every use of a YAML alias counts again
 
 
-class _AgentConfigBase(BaseModel):
+class HarnessConfig(BaseModel):
+    """The ``agent`` section for one harness; each registered harness gets a subclass with its options."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     harness: str
@@ -67,7 +69,7 @@ class _AgentConfigBase(BaseModel):
 
 
 def _agent_variant(name: str, options: type[AgentOptions]) -> Any:
-    model = create_model(f"{name}_agent", __base__=_AgentConfigBase,
+    model = create_model(f"{name}_agent", __base__=HarnessConfig,
                          harness=(Literal[name], name), options=(options, Field(default_factory=options)))
     return Annotated[model, Tag(name)]
 
@@ -130,7 +132,7 @@ class RunSpec:
     condition: Condition
     repeat: int
     n_steps: int
-    agent: _AgentConfigBase
+    agent: HarnessConfig
     seed: int
 
     def spec_dict(self) -> dict[str, Any]:
