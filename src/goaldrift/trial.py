@@ -126,7 +126,7 @@ class Trial:
             placement=spec.condition.placement,
             constraint=spec.scenario.value(spec.condition.constraint).constraint,
             limits=spec.agent.limits, scratch=root / "agent", seed=spec.seed,
-            options=spec.agent.options.model_dump(exclude={"harness"}),
+            options=spec.agent.options.model_dump(),
         )
 
     async def _start_agent(self, session: AgentSession) -> Agent:
