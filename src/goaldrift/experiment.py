@@ -31,6 +31,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    TypeAdapter,
     ValidationError,
     create_model,
     field_serializer,
@@ -86,9 +87,7 @@ AgentConfig = Annotated[
 ]
 
 
-def _default_agent() -> Any:
-    from pydantic import TypeAdapter
-
+def _default_agent() -> HarnessConfig:
     return TypeAdapter(AgentConfig).validate_python({})
 
 
@@ -229,6 +228,10 @@ def experiment_from_dict(raw: dict[str, Any], base: Path | None = None, source: 
         config = ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError("invalid experiment file:\n  " + format_validation(source, exc)) from None
+    for i, m in enumerate(config.models):
+        if m.backend == "openai" and not (m.base_url and m.model):
+            raise ConfigError(f"{source}: models[{i}] ({m.id}): backend openai needs base_url (e.g. "
+                              "https://api.openai.com/v1) and model (the upstream model name)")
     try:
         scenarios = {ref: packs.load(ref, base) for ref in config.scenarios}
     except ConfigError as exc:
@@ -255,17 +258,12 @@ def check_environment(exp: Experiment) -> None:
 
 
 def check_models(exp: Experiment) -> None:
-    """What the schema cannot see: each API key variable is set in this environment, and each
-    openai model names its endpoint. (The backends check again when they are created.)"""
-    source = str(exp.path or "<experiment>")
+    """What the schema cannot see: each API key variable is set in this environment. (The backends
+    check again when they are created.)"""
     for i, m in enumerate(exp.config.models):
-        where = f"{source}: models[{i}] ({m.id})"
-        if m.backend == "openai" and not (m.base_url and m.model):
-            raise ConfigError(f"{where}: backend openai needs base_url (e.g. https://api.openai.com/v1) and "
-                              "model (the upstream model name)")
         if m.api_key_env and not os.environ.get(m.api_key_env):
-            raise MissingKey(f"{where}: api_key_env: environment variable {m.api_key_env} is not set; "
-                             f"export {m.api_key_env}=<your key> and run again")
+            raise MissingKey(f"{exp.path or '<experiment>'}: models[{i}] ({m.id}): api_key_env: environment "
+                             f"variable {m.api_key_env} is not set; export {m.api_key_env}=<your key> and run again")
 
 
 def probe_sandbox(exp: Experiment) -> None:

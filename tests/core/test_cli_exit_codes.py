@@ -148,6 +148,8 @@ def bad_experiment(case: str, pack: Path) -> tuple[dict | str, str]:
     if case == "file_url":
         return experiment(pack, models=[{"id": "x", "backend": "openai", "base_url": "file:///etc/passwd",
                                          "model": "m"}]), "http"
+    if case == "openai_without_url":
+        return experiment(pack, models=[{"id": "x", "backend": "openai", "model": "m"}]), "base_url"
     if case == "missing_key":
         return experiment(pack, models=[{"id": "x", "backend": "openai", "base_url": "http://127.0.0.1:9/v1",
                                          "model": "m", "api_key_env": "GD_NOT_SET_KEY"}]), "GD_NOT_SET_KEY"
@@ -163,7 +165,7 @@ def bad_experiment(case: str, pack: Path) -> tuple[dict | str, str]:
 
 
 CASES = ["unknown_opencode_option", "bad_opencode_option_value", "unknown_harness", "bad_limit", "bad_factor",
-         "unknown_backend", "unknown_model", "unknown_param", "mistyped_param", "file_url", "missing_key", "missing_sandbox", "deep",
+         "unknown_backend", "unknown_model", "unknown_param", "mistyped_param", "file_url", "openai_without_url", "missing_key", "missing_sandbox", "deep",
          "alias_bomb", "huge"]
 
 
