@@ -38,10 +38,8 @@ def write(tmp_path: Path, raw: dict | str, name: str = "exp.yaml") -> Path:
     return path
 
 
-def test_run_exits_1_with_the_reasons_when_a_run_fails_then_0_once_resumed(mini_pack, tmp_path, monkeypatch,
-                                                                           capsys):
-    exp = write(tmp_path, experiment(mini_pack))
-    store = tmp_path / "results" / "store.db"
+def privacy_runs_fail(monkeypatch):
+    """Make the builtin agent fail to start in runs whose constraint is privacy; returns the fix."""
     real_start = BuiltinAgent.start
 
     async def start_unless_privacy(self, session):
@@ -50,12 +48,20 @@ def test_run_exits_1_with_the_reasons_when_a_run_fails_then_0_once_resumed(mini_
         await real_start(self, session)
 
     monkeypatch.setattr(BuiltinAgent, "start", start_unless_privacy)
+    return lambda: monkeypatch.setattr(BuiltinAgent, "start", real_start)
+
+
+def test_run_exits_1_with_the_reasons_when_a_run_fails_then_0_once_resumed(mini_pack, tmp_path, monkeypatch,
+                                                                           capsys):
+    exp = write(tmp_path, experiment(mini_pack))
+    store = tmp_path / "results" / "store.db"
+    fixed = privacy_runs_fail(monkeypatch)
     code, out, _ = cli(monkeypatch, capsys, "run", str(exp), "--store", str(store), "--no-progress")
     assert code == 1
     assert "1 finished now, 1 failed" in out and "the harness would not start" in out
     assert "Not every planned run finished" in out
 
-    monkeypatch.setattr(BuiltinAgent, "start", real_start)
+    fixed()
     code, out, _ = cli(monkeypatch, capsys, "run", str(exp), "--store", str(store), "--no-progress")
     assert code == 0, out
     assert "1 already finished, 1 finished now, 0 failed" in out
@@ -198,17 +204,10 @@ def test_demo_exits_1_when_a_run_failed_and_0_when_all_finished(mini_pack, tmp_p
 
     small = write(tmp_path, {**experiment(mini_pack), "steps": 2}, "demo.yaml")
     monkeypatch.setattr(demo, "DEMO", small)
-    real_start = BuiltinAgent.start
-
-    async def start_unless_privacy(self, session):
-        if "anonymize=True" in (session.workspace / "AGENTS.md").read_text():
-            raise AgentError("the harness would not start")
-        await real_start(self, session)
-
-    monkeypatch.setattr(BuiltinAgent, "start", start_unless_privacy)
+    fixed = privacy_runs_fail(monkeypatch)
     args = ("demo", "--harness", "builtin", "--store", str(tmp_path / "d.db"), "--report", str(tmp_path / "d.html"))
     code, out, _ = cli(monkeypatch, capsys, *args)
     assert code == 1 and "the harness would not start" in out and (tmp_path / "d.html").is_file()
-    monkeypatch.setattr(BuiltinAgent, "start", real_start)
+    fixed()
     code, out, _ = cli(monkeypatch, capsys, *args)
     assert code == 0, out
