@@ -128,6 +128,13 @@ scenarios: [utility-privacy]
 """
 
 
+def nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 def bad_experiment(case: str, pack: Path) -> tuple[dict | str, str]:
     """(the experiment, a word its error message must contain)."""
     agent = {"harness": "builtin"}
@@ -162,7 +169,9 @@ def bad_experiment(case: str, pack: Path) -> tuple[dict | str, str]:
     if case == "missing_sandbox":
         return experiment(pack), "bubblewrap"
     if case == "deep":
-        return DEEP, "nested"
+        return DEEP, "nested too deeply"
+    if case == "deep_but_parsable":
+        return experiment(pack, description=nested(40)), "nested more than 32"
     if case == "alias_bomb":
         return BOMB, "aliases"
     if case == "huge":
@@ -171,8 +180,8 @@ def bad_experiment(case: str, pack: Path) -> tuple[dict | str, str]:
 
 
 CASES = ["unknown_opencode_option", "bad_opencode_option_value", "unknown_harness", "bad_limit", "bad_factor",
-         "unknown_backend", "unknown_model", "unknown_param", "mistyped_param", "file_url", "openai_without_url", "missing_key", "missing_sandbox", "deep",
-         "alias_bomb", "huge"]
+         "unknown_backend", "unknown_model", "unknown_param", "mistyped_param", "file_url", "openai_without_url",
+         "missing_key", "missing_sandbox", "deep", "deep_but_parsable", "alias_bomb", "huge"]
 
 
 @pytest.mark.parametrize("case", CASES)
