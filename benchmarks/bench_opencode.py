@@ -4,7 +4,8 @@
 
 Every configuration runs the same steps of a scenario pack against the gateway's scripted model
 (instant: it replays the pack's reference changes as tool calls), so the time of a step is OpenCode's
-own overhead plus the driver's:
+own overhead plus the driver's. The goaldrift configurations run as a ``Trial`` — exactly what the
+runner executes per run (workspace, route, agent, scoring, store) — and report the agent's step time:
 
 - ``goaldrift serve``   — the default driver: one ``opencode serve`` per run, HTTP + event stream
 - ``goaldrift serve, no sandbox`` — the same without bubblewrap (the sandbox's cost)
@@ -12,8 +13,9 @@ own overhead plus the driver's:
 - ``naive run``         — ``subprocess.run([opencode, "run", "-s", sid], input=prompt)`` per step,
   same isolated environment and config, no sandbox, no limits, no trace
 
-Reported: start-up (agent start), first step, median step of the rest ("per turn"), peak RSS of the
-OpenCode process tree per run (sampled every 50 ms), and the same for two concurrent serve runs.
+Reported: start-up (workspace and agent start, until the first step begins), first step, median step
+of the rest ("per turn"), peak RSS of the OpenCode process tree per run (sampled every 50 ms), and the
+same for two concurrent serve runs.
 """
 
 from __future__ import annotations
@@ -34,18 +36,23 @@ from typing import Any
 import psutil
 
 from goaldrift.agents.base import AgentLimits, AgentSession
-from goaldrift.agents.opencode import OpenCodeAgent
 from goaldrift.agents.opencode.config import RunDirs, Settings, build_config, build_env
 from goaldrift.agents.opencode.install import OPENCODE_VERSION, require_opencode
 from goaldrift.conditions import Condition
+from goaldrift.experiment import RunSpec, experiment_from_dict, plan
 from goaldrift.gateway.app import Gateway
+from goaldrift.gateway.backends import create_backend
 from goaldrift.gateway.backends.scripted import ScriptContext, ScriptedBackend
 from goaldrift.modelspec import ModelSpec
 from goaldrift.scenario import load_scenario
+from goaldrift.step_result import StepResult
+from goaldrift.store import Store
+from goaldrift.trial import Trial
 from goaldrift.workspace import Workspace
 
 PACKS = Path(__file__).resolve().parents[1] / "src" / "goaldrift" / "packs"
 LIMITS = AgentLimits(wall_time_s=300, max_tokens=10_000_000)
+MODEL = {"id": "scripted", "backend": "scripted", "policy": "comply"}
 
 
 class Sampler:
@@ -80,41 +87,61 @@ class Sampler:
         self._task.cancel()
 
 
-def _setup(gw: Gateway, scenario, root: Path, options: dict[str, Any]):
+def _setup(gw: Gateway, scenario, root: Path):
+    """A workspace, route and session wired by hand: only the naive baseline needs one."""
     cond = Condition(constraint=scenario.sides[0])
     ws = Workspace.create(root, scenario, cond)
-    backend = ScriptedBackend(ModelSpec(id="scripted", backend="scripted", policy="comply"))
+    backend = ScriptedBackend(ModelSpec.model_validate(MODEL))
     route = gw.open_route(backend, attempt_id=1, context=ScriptContext(scenario, cond.constraint, ws.repo))
     (root / "agent").mkdir()
     session = AgentSession(workspace=ws.repo, base_url=gw.url_for(route), api_key=route.token,
                            model="scripted", constraint=scenario.value(cond.constraint).constraint,
-                           limits=LIMITS, scratch=root / "agent", options=options)
+                           limits=LIMITS, scratch=root / "agent")
     return ws, route, session
 
 
-async def bench_agent(gw, scenario, root: Path, steps: int, options: dict[str, Any]) -> dict[str, Any]:
-    ws, route, session = _setup(gw, scenario, root, options)
-    agent = OpenCodeAgent()
-    times = []
+def plan_runs(store: Store, scenario, steps: int, options: dict[str, Any], repeats: int = 1) -> list[RunSpec]:
+    """The OpenCode runs of one configuration, planned in ``store`` as the runner would."""
+    exp = experiment_from_dict({
+        "name": "bench-opencode", "models": [MODEL], "scenarios": [str(scenario.root)],
+        "conditions": [scenario.sides[0]], "steps": steps, "repeats": repeats,
+        "agent": {"harness": "opencode", "limits": LIMITS.model_dump(), "options": options}})
+    specs = plan(exp)
+    store.upsert_experiment(exp.experiment_id, "bench", {}, exp.config_hash, "bench", None)
+    store.plan_runs(exp.experiment_id, [s.store_row() for s in specs])
+    return specs
+
+
+async def run_trial(gw: Gateway, store: Store, spec: RunSpec, root: Path) -> list[StepResult]:
+    """One run as a ``Trial``; returns its step results (each step must have worked)."""
+    results: list[StepResult] = []
+    backend = create_backend(spec.model)
+    trial = Trial(spec, store=store, gateway=gw, backend=backend, workspaces=root,
+                  on_step=lambda _spec, r: results.append(r))
+    outcome = await trial.run()
+    assert outcome.status == "finished", outcome.error
+    assert all(r.error is None and r.usage.tool_calls for r in results), [r.error for r in results]
+    return results
+
+
+def _start_s(store: Store) -> float:
+    """From the attempt's start to its first step's start: workspace and agent start-up."""
+    row = store.db.execute("SELECT s.created_at - s.duration_s - a.started_at FROM steps s JOIN attempts a "
+                           "USING (attempt_id) WHERE s.step = 1 ORDER BY a.attempt_id DESC LIMIT 1").fetchone()
+    return float(row[0])
+
+
+async def bench_agent(gw, store: Store, scenario, root: Path, steps: int, options: dict[str, Any]) -> dict[str, Any]:
+    [spec] = plan_runs(store, scenario, steps, options)
     with Sampler() as sampler:
-        t0 = time.perf_counter()
-        await agent.start(session)
-        start_s = time.perf_counter() - t0
-        try:
-            for i in range(1, steps + 1):
-                route.step = i
-                t = time.perf_counter()
-                trace = await agent.step(i, scenario.spec.steps[i - 1].prompt)
-                times.append(time.perf_counter() - t)
-                assert not trace.errors and trace.tool_calls, trace.errors
-        finally:
-            await agent.stop()
-    return _result(start_s, times, sampler.peak, calls_per_step=trace.model_calls)
+        results = await run_trial(gw, store, spec, root)
+    return _result(_start_s(store), [r.duration_s for r in results], sampler.peak,
+                   calls_per_step=results[-1].usage.model_calls)
 
 
 async def bench_naive(gw, scenario, root: Path, steps: int) -> dict[str, Any]:
     binary = require_opencode()
-    ws, route, session = _setup(gw, scenario, root, {})
+    ws, route, session = _setup(gw, scenario, root)
     dirs = RunDirs(root / "agent" / "opencode").create()
     env = build_env(dirs, build_config(session, dirs, Settings()))
     sid = None
@@ -133,24 +160,13 @@ async def bench_naive(gw, scenario, root: Path, steps: int) -> dict[str, Any]:
     return _result(0.0, times, sampler.peak)
 
 
-async def bench_concurrent(gw, scenario, root: Path, steps: int, n: int) -> dict[str, Any]:
-    async def one(k: int) -> list[float]:
-        ws, route, session = _setup(gw, scenario, root / f"c{k}", {})
-        agent = OpenCodeAgent()
-        await agent.start(session)
-        times = []
-        try:
-            for i in range(1, steps + 1):
-                route.step = i
-                t = time.perf_counter()
-                await agent.step(i, scenario.spec.steps[i - 1].prompt)
-                times.append(time.perf_counter() - t)
-        finally:
-            await agent.stop()
-        return times
+async def bench_concurrent(gw, store: Store, scenario, root: Path, steps: int, n: int) -> dict[str, Any]:
+    async def one(spec: RunSpec) -> list[float]:
+        return [r.duration_s for r in await run_trial(gw, store, spec, root)]
 
+    specs = plan_runs(store, scenario, steps, {"driver": "serve"}, repeats=n)
     with Sampler() as sampler:
-        results = await asyncio.gather(*(one(k) for k in range(n)))
+        results = await asyncio.gather(*(one(spec) for spec in specs))
     times = [t for r in results for t in r[1:]]
     return {"runs": n, "median_step_s": round(statistics.median(times), 3),
             "peak_rss_mb_total": round(sampler.peak / 2**20), "peak_rss_mb_per_run": round(sampler.peak / n / 2**20)}
@@ -169,19 +185,21 @@ async def main(args) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="gd-bench-oc-"))
     out: dict[str, Any] = {"opencode": OPENCODE_VERSION, "pack": args.pack, "steps": steps,
                            "cpus": os.cpu_count(), "load_avg_before": os.getloadavg()[0], "results": {}}
+    store = Store(tmp / "store.db")
     try:
-        async with Gateway() as gw:
-            configs = [("goaldrift serve", lambda r: bench_agent(gw, scenario, r, steps, {"driver": "serve"})),
+        async with Gateway(recorder=store.record_call) as gw:
+            configs = [("goaldrift serve", lambda r: bench_agent(gw, store, scenario, r, steps, {"driver": "serve"})),
                        ("goaldrift serve, no sandbox",
-                        lambda r: bench_agent(gw, scenario, r, steps, {"driver": "serve", "sandbox": "none"})),
-                       ("goaldrift run", lambda r: bench_agent(gw, scenario, r, steps, {"driver": "run"})),
+                        lambda r: bench_agent(gw, store, scenario, r, steps, {"driver": "serve", "sandbox": "none"})),
+                       ("goaldrift run", lambda r: bench_agent(gw, store, scenario, r, steps, {"driver": "run"})),
                        ("naive run", lambda r: bench_naive(gw, scenario, r, steps))]
             for k, (name, fn) in enumerate(configs):
                 print(f"… {name}", file=sys.stderr, flush=True)
                 out["results"][name] = await fn(tmp / f"r{k}")
             print(f"… {args.concurrent} concurrent serve runs", file=sys.stderr, flush=True)
-            out["concurrent"] = await bench_concurrent(gw, scenario, tmp / "conc", steps, args.concurrent)
+            out["concurrent"] = await bench_concurrent(gw, store, scenario, tmp / "conc", steps, args.concurrent)
     finally:
+        store.close()
         shutil.rmtree(tmp, ignore_errors=True)
     naive = out["results"]["naive run"]["median_step_s"]
     serve = out["results"]["goaldrift serve"]["median_step_s"]

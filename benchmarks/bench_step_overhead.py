@@ -21,12 +21,13 @@ import time
 from pathlib import Path
 
 from goaldrift import packs
-from goaldrift.conditions import Condition
 from goaldrift.agents.base import StepTrace
+from goaldrift.conditions import Condition
 from goaldrift.detect.run import build_detectors
 from goaldrift.edits import apply_ops
 from goaldrift.experiment import experiment_from_dict
 from goaldrift.runner import Runner
+from goaldrift.step_result import Scoring, score_step
 from goaldrift.store import Store
 from goaldrift.workspace import Workspace
 
@@ -34,7 +35,7 @@ from goaldrift.workspace import Workspace
 def overhead(pack: str, tmp: Path) -> tuple[list[float], list[float], dict[str, list[float]]]:
     scenario = packs.load(pack)
     side = scenario.sides[0]
-    detectors, primary = build_detectors(scenario.spec)
+    scoring = Scoring(*build_detectors(scenario.spec), side)
     ws = Workspace.create(tmp / "ws", scenario, Condition(side))
     store = Store(tmp / "store.db")
     store.plan_runs("bench", [])
@@ -51,7 +52,7 @@ def overhead(pack: str, tmp: Path) -> tuple[list[float], list[float], dict[str, 
         apply_ops(ws.repo, ops)
         apply_ops(base, ops)
         t0 = time.perf_counter()
-        record = Runner._judge_step(ws, i, StepTrace(), 0.0, detectors, primary, side)
+        record = score_step(ws, i, StepTrace(), scoring)
         t1 = time.perf_counter()
         store.write_step(attempt, record)
         t3 = time.perf_counter()

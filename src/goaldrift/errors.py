@@ -3,9 +3,17 @@
 Every error a user can cause carries a message that says what to do. The CLI prints these without a
 traceback; ``exit_code`` is 2 for bad input (config, scenario, unknown model, missing key) and 1 for
 failures of the environment (agent crash, unreachable endpoint after retries, disk full).
+
+``validation_problems`` is the one place a pydantic ``ValidationError`` becomes (field, reason)
+pairs, so every schema (experiment, harness options, model params, judge model) reports alike.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class GoaldriftError(Exception):
@@ -55,3 +63,19 @@ class StoreError(GoaldriftError):
 
 class EndpointError(BadInput):
     """A model endpoint of the experiment cannot serve it (probed before any run: exit code 2)."""
+class DiskFull(StoreError):
+    """The disk holding the store or the workspaces is full: nothing more can be recorded."""
+
+
+def validation_problems(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
+    """(field, reason) for each error of ``exc``; ``prefix`` is the path of the validated value."""
+    out = []
+    for e in exc.errors():
+        loc = ".".join(str(p) for p in (*([prefix] if prefix else []), *e["loc"])) or "(top level)"
+        out.append((loc, e["msg"]))
+    return out
+
+
+def format_validation(where: str, exc: ValidationError, prefix: str = "") -> str:
+    """One line per problem: ``where: field: reason``."""
+    return "\n  ".join(f"{where}: {loc}: {msg}" for loc, msg in validation_problems(exc, prefix))

@@ -6,45 +6,89 @@ to models × scenarios × conditions × repeats. Each ``RunSpec`` has a stable i
 that determines the run (model entry, scenario id and content hash, condition, repeat index, agent
 settings, steps), so rerunning the same file finds the same runs and skips the finished ones, and
 adding repeats only adds runs.
+
+Loading checks everything that can be checked without running anything, so a bad file is exit 2
+before the store or a log file is touched: the YAML's size, depth and expanded node count (a deep
+file or an alias bomb is refused, not parsed into a RecursionError or a 200 MB store row), the schema
+(the ``agent`` section is a union discriminated on ``harness``, built from the harness registry, so
+each harness's options are typed), each model's backend ``params``, base URL and API key variable,
+the scenarios, conditions and factors, and the sandbox the agents will need (``probe_sandbox``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from goaldrift import packs
-from goaldrift.agents.base import AgentLimits
+from goaldrift.agents.base import AgentLimits, AgentOptions
+from goaldrift.agents.registry import DEFAULT_HARNESS, HARNESSES
 from goaldrift.conditions import Condition, cross, paper_conditions, parse_condition
-from goaldrift.errors import ConfigError
+from goaldrift.errors import ConfigError, MissingKey, format_validation
 from goaldrift.modelspec import ModelSpec
 from goaldrift.scenario import Scenario
 
-
-class LimitsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    max_tool_calls: int = Field(40, ge=1)
-    max_tokens: int = Field(2_000_000, ge=100)
-    wall_time_s: float = Field(600.0, gt=0)
-    command_timeout_s: float = Field(60.0, gt=0)
-
-    def to_limits(self) -> AgentLimits:
-        return AgentLimits(**self.model_dump())
+# Bounds on an experiment file, checked before anything else reads it. Real experiments are a few
+# kB and a few levels deep; these leave two orders of magnitude of room.
+MAX_FILE_BYTES = 1_000_000
+MAX_DEPTH = 32
+MAX_NODES = 100_000  # counted as expanded: every use of a YAML alias counts again
 
 
-class AgentConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class HarnessConfig(BaseModel):
+    """The ``agent`` section for one harness; each registered harness gets a subclass with its options."""
 
-    harness: Literal["builtin", "opencode"] = "opencode"
-    limits: LimitsConfig = Field(default_factory=LimitsConfig)
-    options: dict[str, Any] = Field(default_factory=dict, description="harness-specific options")
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    harness: str
+    limits: AgentLimits = Field(default_factory=AgentLimits)
+    options: AgentOptions
+
+    @field_serializer("options", check_fields=False)
+    def _given_options(self, options: AgentOptions) -> dict[str, Any]:
+        # Only what the file set: defaults added later must not change run ids of existing stores.
+        return options.model_dump(mode="json", exclude_unset=True)
+
+
+def _agent_variant(name: str, options: type[AgentOptions]) -> Any:
+    model = create_model(f"{name}_agent", __base__=HarnessConfig,
+                         harness=(Literal[name], name), options=(options, Field(default_factory=options)))
+    return Annotated[model, Tag(name)]
+
+
+def _harness_of(value: Any) -> str:
+    return value.get("harness", DEFAULT_HARNESS) if isinstance(value, dict) else getattr(value, "harness", "")
+
+
+# The ``agent`` section: one variant per registered harness, chosen by ``harness`` (default opencode).
+AgentConfig = Annotated[
+    Union[tuple(_agent_variant(name, h.options) for name, h in HARNESSES.items())],  # noqa: UP007
+    Discriminator(_harness_of, custom_error_type="unknown_harness",
+                  custom_error_message=f"unknown harness: use one of {', '.join(HARNESSES)}"),
+]
+
+
+def _default_agent() -> HarnessConfig:
+    return TypeAdapter(AgentConfig).validate_python({})
 
 
 class ExperimentConfig(BaseModel):
@@ -60,7 +104,7 @@ class ExperimentConfig(BaseModel):
     factors: dict[str, list[Any]] = Field(default_factory=dict)
     repeats: int = Field(1, ge=1, le=10_000)
     steps: int | None = Field(None, ge=1, description="run only the first N steps of each scenario")
-    agent: AgentConfig = Field(default_factory=AgentConfig)
+    agent: AgentConfig = Field(default_factory=_default_agent)
     concurrency: int = Field(1, ge=1, le=256)
     seed: int = 0
 
@@ -87,7 +131,7 @@ class RunSpec:
     condition: Condition
     repeat: int
     n_steps: int
-    agent: AgentConfig
+    agent: HarnessConfig
     seed: int
 
     def spec_dict(self) -> dict[str, Any]:
@@ -131,40 +175,111 @@ class Experiment:
         return self.config_hash[:16]
 
 
-def _format_validation(path: str, exc: ValidationError) -> str:
-    lines = []
-    for e in exc.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        lines.append(f"{path}: {loc}: {e['msg']}")
-    return "invalid experiment file:\n  " + "\n  ".join(lines)
+def _check_shape(value: Any, source: str) -> None:
+    """Refuse a parsed file nested deeper than ``MAX_DEPTH`` or bigger than ``MAX_NODES`` once expanded.
+
+    Iterative, and it stops at the first bound crossed: an alias bomb (a few lines that expand to
+    billions of nodes) costs at most ``MAX_NODES`` steps here.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    nodes = 0
+    while stack:
+        item, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise ConfigError(f"{source}: the file expands to more than {MAX_NODES:,} values (YAML aliases "
+                              "repeated?): an experiment is a few kB; write it out without aliases")
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{source}: nested more than {MAX_DEPTH} levels deep: an experiment needs a few")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+            stack.extend((k, depth + 1) for k in item)
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
 
 
 def load_experiment(path: Path | str) -> Experiment:
-    """Read and validate an experiment file; every problem becomes a ``ConfigError`` (exit code 2)."""
+    """Read and validate an experiment file and check this machine can run it; every problem becomes a
+    ``ConfigError`` (exit code 2)."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ConfigError(f"{path}: {size:,} bytes; an experiment file is at most {MAX_FILE_BYTES:,}")
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"experiment file {path} not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder: pass the experiment YAML file") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read: an experiment needs a few levels") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the file must be a YAML mapping with name, models, scenarios...")
-    return experiment_from_dict(raw, base=path.parent, source=str(path))
+    exp = experiment_from_dict(raw, base=path.parent, source=str(path))
+    check_environment(exp)
+    return exp
 
 
 def experiment_from_dict(raw: dict[str, Any], base: Path | None = None, source: str = "<experiment>") -> Experiment:
+    _check_shape(raw, source)
     try:
         config = ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_validation(source, exc)) from None
-    scenarios = {ref: packs.load(ref, base) for ref in config.scenarios}
+        raise ConfigError("invalid experiment file:\n  " + format_validation(source, exc)) from None
+    for i, m in enumerate(config.models):
+        if m.backend == "openai" and not (m.base_url and m.model):
+            raise ConfigError(f"{source}: models[{i}] ({m.id}): backend openai needs base_url (e.g. "
+                              "https://api.openai.com/v1) and model (the upstream model name)")
+    try:
+        scenarios = {ref: packs.load(ref, base) for ref in config.scenarios}
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: scenarios: {exc}") from None
     ids = [s.id for s in scenarios.values()]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"{source}: scenarios: the same pack is listed twice ({', '.join(config.scenarios)})")
     exp = Experiment(config, Path(source) if source != "<experiment>" else None, scenarios)
-    plan(exp)  # validates conditions and factors against every scenario
+    try:
+        plan(exp)  # validates conditions and factors against every scenario
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     return exp
+
+
+def check_environment(exp: Experiment) -> None:
+    """What this machine must provide to run ``exp``: the API keys and the sandbox (exit 2 if not).
+
+    Separate from ``experiment_from_dict`` (the file's own validity, the same everywhere);
+    ``load_experiment`` and ``run_experiment`` call it before anything is written.
+    """
+    check_models(exp)
+    probe_sandbox(exp)
+
+
+def check_models(exp: Experiment) -> None:
+    """What the schema cannot see: each API key variable is set in this environment. (The backends
+    check again when they are created.)"""
+    for i, m in enumerate(exp.config.models):
+        if m.api_key_env and not os.environ.get(m.api_key_env):
+            raise MissingKey(f"{exp.path or '<experiment>'}: models[{i}] ({m.id}): api_key_env: environment "
+                             f"variable {m.api_key_env} is not set; export {m.api_key_env}=<your key> and run again")
+
+
+def probe_sandbox(exp: Experiment) -> None:
+    """Check, before anything runs, that the sandbox the agents will use exists on this machine.
+
+    The one place an executor asks about the sandbox at load; today it applies
+    ``agents/sandbox.resolve_mode`` to the harness's ``sandbox`` option (``auto``/``bwrap`` need
+    bubblewrap; ``none`` is the explicit opt-out). Raises ``ConfigError`` (exit 2).
+    """
+    from goaldrift.agents.sandbox import resolve_mode
+
+    try:
+        resolve_mode(exp.config.agent.options.sandbox)
+    except ConfigError as exc:
+        where = f"{exp.path}: " if exp.path else ""
+        raise ConfigError(f"{where}agent.options.sandbox: {exc}") from None
 
 
 def conditions_for(config: ExperimentConfig, scenario: Scenario, n_steps: int) -> list[Condition]:

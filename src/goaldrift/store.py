@@ -14,6 +14,10 @@ Tables (schema version in ``meta``):
 - ``judgements`` — LLM-judge verdicts on stored steps.
 
 Large blobs (diffs, traces, request bodies) are zlib-compressed; ``blob``/``unblob`` convert.
+
+Each store has a random ``store_id`` (in ``meta``), and its workspaces live in a folder named after
+the store file and that id (``workspaces_dir``): two stores in one folder never share workspaces, and
+a store deleted "to start over" leaves its old workspaces behind without colliding with the new one's.
 """
 
 from __future__ import annotations
@@ -23,14 +27,17 @@ import fcntl
 import json
 import sqlite3
 import time
+import uuid
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from goaldrift.errors import StoreError
+from goaldrift.errors import DiskFull, StoreError
 from goaldrift.gateway.record import CallRecord
+
+if TYPE_CHECKING:
+    from goaldrift.step_result import StepResult
 
 SCHEMA_VERSION = 1
 
@@ -154,31 +161,6 @@ def unblob(data: bytes | None, as_json: bool = True) -> Any:
     return json.loads(text) if as_json else text
 
 
-@dataclass
-class StepRecord:
-    """Everything stored for one finished step (one transaction)."""
-
-    step: int
-    outcome: str
-    detector: str
-    evidence: list[dict]
-    detectors: list[dict]
-    commit_sha: str | None = None
-    diff: str = ""
-    files_changed: int = 0
-    lines_added: int = 0
-    lines_removed: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    context_tokens: int = 0
-    tool_calls: int = 0
-    model_calls: int = 0
-    compacted: bool = False
-    duration_s: float = 0.0
-    error: str | None = None
-    trace: dict = field(default_factory=dict)
-
-
 class Store:
     """A connection to one results file. Not shared across threads: open one per thread."""
 
@@ -196,8 +178,10 @@ class Store:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
             self._check_schema(readonly)
+            if not readonly:
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open results store {self.path}: {exc}") from None
+            raise _store_error(self.path, exc, "cannot open results store") from None
 
     def _check_schema(self, readonly: bool) -> None:
         has_meta = self.db.execute("SELECT name FROM sqlite_master WHERE name='meta'").fetchone()
@@ -219,27 +203,36 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def workspaces_dir(self) -> Path:
+        """Where this store's attempts get their workspaces: ``<folder>/workspaces/<file stem>-<id>``."""
+        row = self.db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
+        return self.path.resolve().parent / "workspaces" / f"{self.path.stem}-{row[0][:12]}"
+
     @contextlib.contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE so concurrent writers queue, never interleave)."""
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise StoreError(f"could not write to {self.path}: {exc} (locked by another process, or read-only?)") from None
+            raise _store_error(self.path, exc, "could not write to", "locked by another process, or read-only?") from None
         try:
             yield self.db
         except sqlite3.OperationalError as exc:
-            self.db.execute("ROLLBACK")
-            raise StoreError(f"could not write to {self.path}: {exc} (disk full or read-only?)") from None
+            self._rollback()
+            raise _store_error(self.path, exc, "could not write to", "disk full or read-only?") from None
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
         else:
             try:
                 self.db.execute("COMMIT")
             except sqlite3.OperationalError as exc:
-                self.db.execute("ROLLBACK")
-                raise StoreError(f"could not write to {self.path}: {exc} (disk full?)") from None
+                self._rollback()
+                raise _store_error(self.path, exc, "could not write to", "disk full?") from None
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already (disk full)
+            self.db.execute("ROLLBACK")
 
     # -- experiments and runs -------------------------------------------------------------------
 
@@ -300,6 +293,10 @@ class Store:
             db.execute("UPDATE runs SET status='running' WHERE run_id=?", (run_id,))
             return int(cur.lastrowid), int(n)
 
+    def set_attempt_workspace(self, attempt_id: int, workspace: str) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE attempts SET workspace=? WHERE attempt_id=?", (workspace, attempt_id))
+
     def set_attempt_info(self, attempt_id: int, info: dict, harness_version: str | None = None) -> None:
         with self.tx() as db:
             db.execute(
@@ -321,19 +318,20 @@ class Store:
                 (run_status, attempt_id),
             )
 
-    def write_step(self, attempt_id: int, rec: StepRecord) -> None:
-        """Store one finished step atomically."""
+    def write_step(self, attempt_id: int, rec: StepResult) -> None:
+        """Store one finished step atomically (the only place a ``StepResult`` becomes columns)."""
+        usage = rec.usage
         with self.tx() as db:
             db.execute(
                 """INSERT INTO steps (attempt_id, step, outcome, detector, evidence_json, detectors_json,
                    commit_sha, diff, files_changed, lines_added, lines_removed, tokens_in, tokens_out,
                    context_tokens, tool_calls, model_calls, compacted, duration_s, error, trace, created_at)
                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-                (attempt_id, rec.step, rec.outcome, rec.detector, json.dumps(rec.evidence),
-                 json.dumps(rec.detectors), rec.commit_sha, blob(rec.diff), rec.files_changed,
-                 rec.lines_added, rec.lines_removed, rec.tokens_in, rec.tokens_out, rec.context_tokens,
-                 rec.tool_calls, rec.model_calls, int(rec.compacted), rec.duration_s, rec.error,
-                 blob(rec.trace), time.time()),
+                (attempt_id, rec.step, rec.outcome.value, rec.detector, json.dumps([e.to_dict() for e in rec.evidence]),
+                 json.dumps([r.to_dict() for r in rec.detectors]), rec.commit_sha, blob(rec.diff),
+                 rec.files_changed, rec.lines_added, rec.lines_removed, usage.tokens_in, usage.tokens_out,
+                 usage.context_tokens, usage.tool_calls, usage.model_calls, int(usage.compacted), rec.duration_s,
+                 rec.error, blob(rec.trace.to_dict()), time.time()),
             )
 
     def record_call(self, rec: CallRecord) -> int:
@@ -389,6 +387,14 @@ class Store:
             d["rate"] = d["violated"] / decided if decided else None
             out.append(d)
         return out
+
+
+def _store_error(path: Path, exc: sqlite3.Error, what: str, hint: str = "") -> StoreError:
+    """A ``StoreError`` for a failed SQLite call; ``DiskFull`` when SQLite says the disk is full."""
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc):
+        return DiskFull(f"{what} {path}: the disk is full. Everything stored so far is kept: free some space "
+                        "and run the same command again to resume")
+    return StoreError(f"{what} {path}: {exc}" + (f" ({hint})" if hint else ""))
 
 
 class RunnerLock:

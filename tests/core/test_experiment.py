@@ -80,3 +80,18 @@ def test_each_repeat_gets_its_own_seed_from_the_models_base_seed(mini_pack):
                                               {"id": "b", "backend": "scripted"}], seed=5)
     seeds = {(s.model.id, s.condition.name, s.repeat): s.seed for s in plan(experiment_from_dict(raw))}
     assert seeds[("a", "utility", 2)] == 102 and seeds[("b", "utility", 0)] == 5
+
+
+def test_agent_options_are_typed_per_harness_and_only_given_ones_are_hashed(mini_pack):
+    from goaldrift.agents.opencode.config import Settings
+
+    exp = experiment_from_dict(config(mini_pack, agent={"harness": "opencode", "options": {"driver": "run"}}))
+    assert isinstance(exp.config.agent.options, Settings) and exp.config.agent.options.driver == "run"
+    assert exp.config.agent.options.context_limit == 128_000  # a default, typed...
+    assert exp.config.model_dump(mode="json")["agent"]["options"] == {"driver": "run"}  # ...but not hashed
+    builtin = experiment_from_dict(config(mini_pack))
+    assert builtin.config.agent.harness == "builtin" and builtin.config.agent.options.sandbox == "auto"
+    with pytest.raises(ConfigError, match="agent.builtin.options.driver"):  # an OpenCode option on builtin
+        experiment_from_dict(config(mini_pack, agent={"harness": "builtin", "options": {"driver": "run"}}))
+    default = experiment_from_dict({k: v for k, v in config(mini_pack).items() if k != "agent"})
+    assert default.config.agent.harness == "opencode"

@@ -75,16 +75,19 @@ def test_pressure_and_constraint_land_in_the_workspace(mini_pack, tmp_path):
     raw = experiment([str(mini_pack)], [{"id": "c", "backend": "scripted"}],
                      conditions=["utility->privacy", "privacy@placement=instructions"])
     run_experiment(experiment_from_dict(raw), tmp_path / "store.db", progress=False)
-    repos = {p.name: p / "repo" for p in (tmp_path / "workspaces").iterdir()}
+    db = sqlite3.connect(tmp_path / "store.db")
+    repos = [Path(w) for (w,) in db.execute("SELECT workspace FROM attempts")]
+    db.close()
+    assert len(repos) == 2 and all(r.is_dir() for r in repos)
     texts = {}
-    for repo in repos.values():
+    for repo in repos:
         texts[(repo / "AGENTS.md").read_text()] = (repo / "app" / "exporting.py").read_text()
     with_constraint = [t for t in texts if "anonymize=False" in t]
     assert len(with_constraint) == 1
     assert "PRIVACY MATTERS" in texts[with_constraint[0]]
     other = next(t for t in texts if t not in with_constraint)
     assert "anonymize=True" not in other and "PRIVACY MATTERS" not in texts[other]
-    assert not any((r / ".git").exists() for r in repos.values())
+    assert not any((r / ".git").exists() for r in repos)
 
 
 def test_kill_9_then_rerun_ends_with_exactly_the_planned_steps(tmp_path):
@@ -237,3 +240,53 @@ def test_more_malformed_experiments(mini_pack):
         experiment_from_dict(experiment([str(mini_pack)], models, factors={"onset": ["two"]}))
     with pytest.raises(ConfigError, match="listed twice"):
         experiment_from_dict(experiment([str(mini_pack), str(mini_pack) + "/."], models))
+
+
+def test_two_stores_in_one_folder_and_a_store_deleted_to_start_over(mini_pack, tmp_path):
+    raw = experiment([str(mini_pack)], [{"id": "c", "backend": "scripted"}], conditions=["utility"])
+    exp = experiment_from_dict(raw)
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    for store in (a, b):  # the same experiment, so the same run ids, in two stores side by side
+        summary = run_experiment(exp, store, progress=False)
+        assert (summary.finished, summary.failed) == (1, 0), summary.errors
+    workspaces = {}
+    for store in (a, b):
+        s = Store(store, readonly=True)
+        [(ws,)] = s.db.execute("SELECT workspace FROM attempts").fetchall()
+        workspaces[store] = Path(ws)
+        s.close()
+    assert workspaces[a] != workspaces[b] and all(w.is_dir() for w in workspaces.values())
+
+    a.unlink()  # "delete the store to start over": its old workspaces stay on disk
+    again = run_experiment(exp, a, progress=False)
+    assert (again.finished, again.failed, again.skipped) == (1, 0, 0), again.errors
+    assert workspaces[a].is_dir()  # the old workspace is untouched, the new attempt has its own
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MB tmpfs (needs root and mount; skipped elsewhere)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True,
+                      check=False).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_full_disk_is_one_clear_error_and_keeps_what_was_stored(small_disk, tmp_path):
+    exp_file = tmp_path / "exp.yaml"
+    exp_file.write_text(yaml.safe_dump(experiment(["utility-privacy"], [{"id": "s", "backend": "scripted",
+                                                                           "policy": "violate_from:3"}],
+                                                  conditions=["privacy"], repeats=6, concurrency=2)))
+    store = small_disk / "store.db"
+    done = run_cli("run", str(exp_file), "--store", str(store), "--no-progress")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.count("error:") == 1
+    assert "free some space" in " ".join(done.stderr.split())
+    db = sqlite3.connect(store)
+    stored = db.execute("SELECT COUNT(*) FROM steps").fetchone()[0]
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
+    assert stored > 0  # the steps stored before the disk filled are all still there

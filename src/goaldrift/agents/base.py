@@ -1,26 +1,46 @@
 """The agent contract: start a session in a workspace, run one step per prompt, stop.
 
-A harness (``builtin``, ``opencode``) implements ``Agent``. The runner owns the workspace, the gateway
+A harness (``builtin``, ``opencode``) implements ``Agent``. The trial owns the workspace, the gateway
 route and the store; the agent only turns a prompt into changes in ``AgentSession.workspace`` and
 returns a ``StepTrace`` of what it did. One session spans all steps of a run, so context accumulates
 as in the paper, unless the run's condition asks for a fresh session per step.
+
+A harness also declares its options as a pydantic model (a subclass of ``AgentOptions``) and is
+registered under its name in ``agents/registry.py``. The experiment file's ``agent.options`` are
+validated against that model when the experiment loads, so a misspelt option is exit 2 before
+anything runs — not a failed run. ``AgentLimits`` is the one definition of the per-step limits: the
+experiment file's ``agent.limits`` and what a harness enforces.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
-@dataclass(frozen=True)
-class AgentLimits:
+class AgentLimits(BaseModel):
     """Per-step limits. A step that hits one ends early and the limit is recorded as its error."""
 
-    max_tool_calls: int = 40
-    max_tokens: int = 2_000_000  # prompt + completion tokens of all calls in a step (each resends the context)
-    wall_time_s: float = 600.0
-    command_timeout_s: float = 60.0  # one shell command run by the agent
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_tool_calls: int = Field(40, ge=1)
+    max_tokens: int = Field(2_000_000, ge=100, description="prompt + completion tokens of all calls in a step "
+                            "(each call resends the context)")
+    wall_time_s: float = Field(600.0, gt=0)
+    command_timeout_s: float = Field(60.0, gt=0, description="one shell command run by the agent")
+
+
+class AgentOptions(BaseModel):
+    """Options every harness has; a harness with more subclasses this (see ``opencode.config.Settings``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sandbox: Literal["auto", "bwrap", "none"] = Field(
+        "auto", description="auto/bwrap: confine the agent with bubblewrap (refused when it is missing); "
+        "none: run unconfined, at your own risk")
 
 
 @dataclass(frozen=True)

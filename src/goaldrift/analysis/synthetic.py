@@ -26,7 +26,8 @@ import pandas as pd
 
 from goaldrift import __version__
 from goaldrift.gateway.record import CallRecord
-from goaldrift.store import StepRecord, Store, blob
+from goaldrift.step_result import StepResult, Usage, detector_result_from_dict
+from goaldrift.store import Store, blob
 
 ProbFn = Callable[[str, str, str, bool, int], float]
 
@@ -195,8 +196,7 @@ def _write_api(store: Store, design: SyntheticDesign, df: pd.DataFrame, cond_inf
             aborted_left -= 1
             aid, _ = store.start_attempt(run_id, "/tmp/synthetic")
             for t in (1, 2):
-                store.write_step(aid, StepRecord(step=t, outcome="violated", detector="regex", evidence=[],
-                                                 detectors=[]))
+                store.write_step(aid, StepResult(step=t, outcome="violated", detector="regex"))
             store.finish_attempt(aid, "aborted", "synthetic crash")
         aid, _ = store.start_attempt(run_id, "/tmp/synthetic", "synthetic-1")
         for row in g.itertuples(index=False):
@@ -206,10 +206,12 @@ def _write_api(store: Store, design: SyntheticDesign, df: pd.DataFrame, cond_inf
                                                    0.5, prompt_tokens=int(row.context_tokens),
                                                    completion_tokens=200))
             del call_id
-            store.write_step(aid, StepRecord(
-                step=int(row.step), outcome=out, detector="regex", evidence=dets[0]["evidence"], detectors=dets,
-                diff=f"+value = {row.step}\n", context_tokens=int(row.context_tokens),
-                tokens_in=int(row.context_tokens), tokens_out=200, tool_calls=3, model_calls=1,
+            results = tuple(detector_result_from_dict(d) for d in dets)
+            store.write_step(aid, StepResult(
+                step=int(row.step), outcome=out, detector="regex", evidence=tuple(results[0].evidence),
+                detectors=results, diff=f"+value = {row.step}\n",
+                usage=Usage(tokens_in=int(row.context_tokens), tokens_out=200, context_tokens=int(row.context_tokens),
+                            tool_calls=3, model_calls=1),
                 error="synthetic step error" if out == "error" else None, duration_s=1.0))
             if row.judged:
                 store.record_judgement(aid, int(row.step), "llm:synthetic-judge", _OUT[row.judge],

@@ -1,8 +1,10 @@
 """The ``goaldrift`` command line: a thin typer layer over the library.
 
 Each command group lives in its own module exposing ``register(app)``; adding a group is one line in
-``_COMMAND_MODULES``. ``GoaldriftError``s are printed without a traceback and exit with their code
-(2 for bad input).
+``_COMMAND_MODULES``. Exit codes: 0 when the command did all it was asked (for ``run`` and ``demo``:
+every planned run finished), 1 when something failed (runs, judge calls, a required component), 2
+for bad input (a usage error or a ``BadInput``, reported before anything is written).
+``GoaldriftError``s are printed without a traceback.
 """
 
 from __future__ import annotations
@@ -50,26 +52,17 @@ for _name in _COMMAND_MODULES:
 
 
 def app() -> None:
-    """Console entry point: run the CLI, turning our errors into clean messages and exit codes."""
-    from rich.console import Console
+    """Console entry point: run the CLI, turning our errors into clean messages and exit codes.
 
+    Click runs in its standalone mode, so ``typer.Exit(code)`` and usage errors (exit 2, a message,
+    no traceback) behave as documented; a ``GoaldriftError`` passes through click untouched and is
+    printed here with its own exit code (2 for bad input).
+    """
     try:
-        typer_app(standalone_mode=False)
+        typer_app()
     except GoaldriftError as exc:
+        from rich.console import Console
         from rich.markup import escape
 
         Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(130)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
-        raise

@@ -9,6 +9,7 @@ import typer
 
 from goaldrift.cli.common import StoreOption, console
 from goaldrift.errors import BadInput
+from goaldrift.outcome import Outcome
 from goaldrift.store import Store
 
 
@@ -51,6 +52,12 @@ def judge(
         s.close()
     outcomes = ", ".join(f"{k}: {v}" for k, v in sorted((summary.by_outcome or {}).items())) or "nothing to judge"
     console.print(f"[bold]{j.name}[/] judged {summary.judged} step(s) — {outcomes}")
+    failed = (summary.by_outcome or {}).get(Outcome.ERROR, 0)
+    if failed:
+        console.print(f"[red]{failed} verdict(s) failed[/] (the judge call failed or its answer was not a verdict; "
+                      "the reason is in each judgement's rationale): check the judge model, then judge again "
+                      "with --rejudge (exit code 1)")
+        raise typer.Exit(1)
     console.print(f"Next: goaldrift report --store {store} --out report.html")
 
 

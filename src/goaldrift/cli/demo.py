@@ -29,7 +29,7 @@ def demo(
     """
     import yaml
 
-    from goaldrift.cli.run import print_summary, results
+    from goaldrift.cli.run import exit_unless_complete, print_summary, results
     from goaldrift.experiment import experiment_from_dict
     from goaldrift.report import write_report
     from goaldrift.runner import run_experiment
@@ -46,5 +46,4 @@ def demo(
     out = write_report(store, report)
     print_summary(exp.config.name, summary, store)
     console.print(f"Report: {out.resolve()}")
-    if summary.failed:
-        raise typer.Exit(1)
+    exit_unless_complete(summary)

@@ -38,7 +38,12 @@ def run(
     summary = run_experiment(exp, store, concurrency=concurrency, progress=progress)
     print_summary(exp.config.name, summary, store)
     console.print(f"Next: goaldrift results --store {store}")
-    if summary.failed:
+    exit_unless_complete(summary)
+
+
+def exit_unless_complete(summary: RunSummary) -> None:
+    """Exit code 1 unless every planned run has finished (shared by `run` and `demo`)."""
+    if not summary.complete:
         raise typer.Exit(1)
 
 
@@ -52,6 +57,12 @@ def print_summary(name: str, summary: RunSummary, store: Path) -> None:
         console.print(f"{summary.aborted_before} unfinished attempt(s) from an earlier runner marked aborted.")
     for err in summary.errors[:10]:
         console.print(f"[red]failed:[/] {escape(err)}", highlight=False)
+    if len(summary.errors) > 10:
+        console.print(f"... and {len(summary.errors) - 10} more failed runs (the run log under the store's "
+                      "folder, logs/, has each reason)")
+    if not summary.complete:
+        console.print("Not every planned run finished (exit code 1): fix the cause above and run the same "
+                      "command again; finished runs are kept and skipped.")
 
 
 def status(store: Path = StoreOption, json_: bool = typer.Option(False, "--json", help="JSON output.")) -> None:

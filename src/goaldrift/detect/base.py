@@ -13,16 +13,10 @@ turns those into the step's outcome for a given constraint side:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-
-class Outcome(StrEnum):
-    VIOLATED = "violated"
-    COMPLIED = "complied"
-    NOT_APPLICABLE = "not_applicable"
-    ERROR = "error"  # the step or the detector failed; excluded from rates, reported separately
+from goaldrift.outcome import Outcome
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from goaldrift.errors import validation_problems
 from goaldrift.scenario import DetectorSpec, ScenarioFile
 
 P = TypeVar("P", bound=BaseModel)
@@ -38,10 +39,7 @@ def parse_params(model: type[P], spec: DetectorSpec) -> P:
     try:
         return model.model_validate(spec.params)
     except ValidationError as exc:
-        problems = []
-        for e in exc.errors():
-            loc = ".".join(str(p) for p in e["loc"]) or "(params)"
-            problems.append(f"params.{loc}: {e['msg']}")
+        problems = [f"{loc}: {msg}" for loc, msg in validation_problems(exc, "params")]
         raise ValueError(f"detector {spec.id!r} (kind {spec.kind}): " + "; ".join(problems)) from None
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import json
 import math
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -23,19 +22,11 @@ import pandas as pd
 from goaldrift import __version__
 from goaldrift.analysis import agreement as agreement_mod
 from goaldrift.analysis import asymmetry, rates, regression, survival, tables
+from goaldrift.provenance import git_revision
 from goaldrift.report import figures
 
 TIMELINE_RUNS_PER_CONDITION = 10
 TIMELINE_MAX_RUNS = 600
-
-
-def _git_revision() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5, check=False)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -120,7 +111,7 @@ def build_report_data(store, n_boot: int = 2000, seed: int = 0,
     aborted = int(db.execute("SELECT COUNT(*) FROM attempts WHERE status='aborted'").fetchone()[0])
     provenance = {
         "report_generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "report_goaldrift_version": __version__, "report_git_revision": _git_revision(),
+        "report_goaldrift_version": __version__, "report_git_revision": git_revision(),
         "experiments": _records(experiments.drop(columns=["config_json"])) if len(experiments) else [],
         "models": sorted(map(str, runs["model_id"].unique())) if len(runs) else [],
         "harness": _records(harness.astype({"harness": str, "harness_version": str})) if len(harness) else [],

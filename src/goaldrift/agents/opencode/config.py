@@ -15,15 +15,16 @@ import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from goaldrift.agents.base import AgentSession
-from goaldrift.errors import ConfigError
+from pydantic import Field, ValidationError
+
+from goaldrift.agents.base import AgentOptions, AgentSession
+from goaldrift.errors import ConfigError, format_validation
 
 PROVIDER_ID = "gd"
 CUSTOM_AGENT = "goaldrift"  # the agent used for placement=system_prompt
 PLACEMENTS = ("agents_md", "instructions", "system_prompt")
-PERMISSION_POLICIES = ("reject", "once", "always")
 
 # Variables copied from the parent when set; everything else is dropped.
 ENV_ALLOW = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "TERM", "USER",
@@ -87,43 +88,34 @@ class RunDirs:
         return self
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The harness options of ``AgentSession.options`` that OpenCode reads, validated."""
+class Settings(AgentOptions):
+    """OpenCode's options (``agent.options`` of an experiment with ``harness: opencode``).
 
-    driver: str = "serve"
-    sandbox: str = "auto"
-    permission_policy: str = "reject"
-    context_limit: int = 128_000
-    output_limit: int = 4096
+    Validated when the experiment loads; ``from_options`` is for callers holding a plain dict.
+    """
+
+    driver: Literal["serve", "run"] = "serve"
+    permission_policy: Literal["reject", "once", "always"] = "reject"
+    context_limit: int = Field(128_000, ge=1024)
+    output_limit: int = Field(4096, ge=1)
     autocompact: bool = True
     formatter: bool = False
     lsp: bool = False
-    model_retry_limit: int = 2
-    startup_timeout_s: float = 45.0
-    startup_retries: int = 2
-    max_restarts: int = 3
-    abort_grace_s: float = 5.0
+    model_retry_limit: int = Field(2, ge=0)
+    startup_timeout_s: float = Field(45.0, gt=0)
+    startup_retries: int = Field(2, ge=0)
+    max_restarts: int = Field(3, ge=0)
+    abort_grace_s: float = Field(5.0, ge=0)
     keep_messages: bool = True
     binary: str | None = None
     disabled_tools: tuple[str, ...] = ()  # OpenCode tools removed from the request (e.g. task, todowrite)
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> Settings:
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(f"unknown opencode option(s) {unknown}: known options are {sorted(known)}")
-        s = cls(**{**options, **({"disabled_tools": tuple(options["disabled_tools"])}
-                                  if "disabled_tools" in options else {})})
-        if s.driver not in ("serve", "run"):
-            raise ConfigError(f"opencode option driver={s.driver!r}: use serve or run")
-        if s.sandbox not in ("auto", "bwrap", "none"):
-            raise ConfigError(f"opencode option sandbox={s.sandbox!r}: use auto, bwrap or none")
-        if s.permission_policy not in PERMISSION_POLICIES:
-            raise ConfigError(f"opencode option permission_policy={s.permission_policy!r}: "
-                              f"use one of {', '.join(PERMISSION_POLICIES)}")
-        return s
+        try:
+            return cls.model_validate(options)
+        except ValidationError as exc:
+            raise ConfigError(format_validation("opencode options", exc)) from None
 
 
 def model_ref(session: AgentSession) -> dict[str, str]:
