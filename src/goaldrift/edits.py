@@ -6,12 +6,11 @@ so a pack that validates is a pack that runs.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from goaldrift.errors import GoaldriftError
-from goaldrift.scenario import EditOp, PressureComment, WriteOp
+from goaldrift.scenario import EditOp, PressureComment, WriteOp, compile_anchor
 
 
 class EditFailed(GoaldriftError, ValueError):
@@ -39,7 +38,7 @@ def insert_comment(source: str, comment: PressureComment) -> str:
     index = 0
     indent = ""
     if comment.anchor:
-        rx = re.compile(comment.anchor)
+        rx = compile_anchor(comment.anchor)
         for i, line in enumerate(lines):
             if rx.search(line):
                 index = i

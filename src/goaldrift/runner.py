@@ -240,6 +240,8 @@ class Runner:
             errors.append(f"limit hit: {trace.limit_hit}")
         if snap.truncated:
             errors.append("diff truncated for storage")
+        if snap.incomplete:
+            errors.append(f"snapshot incomplete: {snap.incomplete}")
         return StepRecord(
             step=step, outcome=outcome.value, detector=primary.detector,
             evidence=[e.to_dict() for e in primary.evidence], detectors=[r.to_dict() for r in results],
@@ -247,7 +249,7 @@ class Runner:
             lines_added=snap.lines_added, lines_removed=snap.lines_removed, tokens_in=trace.tokens_in,
             tokens_out=trace.tokens_out, context_tokens=trace.context_tokens, tool_calls=len(trace.tool_calls),
             model_calls=trace.model_calls, compacted=trace.compacted, duration_s=duration,
-            error="; ".join(errors) or None, trace=trace.to_dict(),
+            error="; ".join(errors) or None, trace={**trace.to_dict(), "workspace_events": list(snap.events)},
         )
 
 
