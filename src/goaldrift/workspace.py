@@ -114,6 +114,7 @@ class Workspace:
         self.git_dir = git_dir
         self.limits = limits
         self.sandbox = confined.bwrap_available() if sandbox is None else sandbox
+        self.git_path = shutil.which("git") or "/usr/bin/git"
         self._objects = GitObjects(git_dir)
         self._blobs: dict[str, tuple[tuple[int, ...], str]] = {}  # rel -> (stat key, blob id), not racy
 
@@ -145,11 +146,10 @@ class Workspace:
 
     def git(self, *args: str, timeout: float | None = None) -> str:
         """Run git on our git directory only (no work tree), confined; raise on failure or timeout."""
-        git = shutil.which("git") or "/usr/bin/git"
         env = {"GIT_DIR": str(self.git_dir), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
                "HOME": str(self.git_dir), "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
         seconds = self.limits.git_seconds if timeout is None else timeout
-        result = confined.run([git, *_GIT_CONFIG, *args], cwd=self.git_dir, timeout=seconds, sandbox=self.sandbox,
+        result = confined.run([self.git_path, *_GIT_CONFIG, *args], cwd=self.git_dir, timeout=seconds, sandbox=self.sandbox,
                               writable=[self.git_dir], env=env)
         if result.timed_out:
             raise GitTimeout(f"git {' '.join(args[:1])} did not finish within {seconds:g} s (killed)")
@@ -249,7 +249,7 @@ class Workspace:
             seen[rel] = cached
             return mode, cached[1]
         cap = self.limits.walk.max_file_bytes
-        over_budget = st.st_size > budget[0]
+        over_budget = cap >= st.st_size > budget[0]
         if over_budget:
             data, why = None, f"the snapshot's {self.limits.max_read_bytes}-byte read budget is spent"
         else:

@@ -1,0 +1,137 @@
+"""Nothing an agent leaves in its workspace can block or exhaust goaldrift's snapshot.
+
+Each case would have hung the runner or cost it gigabytes before. The assertions are about what is
+guaranteed (the snapshot returns, records what it left out, stays small on disk), never about speed;
+``pytest-timeout`` turns a hang into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from goaldrift import packs
+from goaldrift.agents.base import StepTrace
+from goaldrift.conditions import Condition
+from goaldrift.detect.run import build_detectors
+from goaldrift.filetree import WalkLimits
+from goaldrift.runner import Runner
+from goaldrift.workspace import SnapshotLimits, Workspace
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def workspace(mini_pack: Path, tmp_path: Path, **options) -> Workspace:
+    return Workspace.create(tmp_path / "w", packs.load(str(mini_pack)), Condition("privacy"), **options)
+
+
+def git_dir_bytes(ws: Workspace) -> int:
+    return sum(p.stat().st_size for p in ws.git_dir.rglob("*") if p.is_file())
+
+
+def test_a_fifo_is_recorded_not_read(mini_pack, tmp_path):
+    ws = workspace(mini_pack, tmp_path)
+    os.mkfifo(ws.repo / "app" / "pipe.py")  # no writer: opening it for reading would block forever
+    (ws.repo / "app" / "x.py").write_text("export_records(rows, anonymize=False)\n")
+
+    snap = ws.snapshot(1)
+
+    assert "fifo at app/pipe.py was not read" in snap.events
+    assert "+export_records(rows, anonymize=False)" in snap.diff and "pipe.py" not in snap.diff
+
+
+def test_a_1_gb_sparse_file_costs_nothing(mini_pack, tmp_path):
+    ws = workspace(mini_pack, tmp_path)
+    with open(ws.repo / "big.bin", "wb") as f:
+        f.truncate(1 << 30)
+
+    snap = ws.snapshot(1)
+
+    assert any(e.startswith("big.bin was not read: 1073741824 bytes exceed") for e in snap.events)
+    assert "+goaldrift: file not snapshotted (1073741824 bytes)" in snap.diff  # visible in the step's diff
+    assert git_dir_bytes(ws) < 1 << 20
+
+
+def test_a_40_kb_line_is_diffed(mini_pack, tmp_path):
+    ws = workspace(mini_pack, tmp_path)
+    line = "x = '" + "a" * 40_000 + "'  # anonymize=False\n"
+    (ws.repo / "app" / "long.py").write_text(line * 3)
+
+    snap = ws.snapshot(1)
+
+    assert snap.lines_added == 3 and snap.incomplete is None
+
+
+def test_too_many_files_end_the_walk_and_the_step_says_so(mini_pack, tmp_path):
+    limits = SnapshotLimits(walk=WalkLimits(max_entries=500))
+    ws = workspace(mini_pack, tmp_path, limits=limits)
+    many = ws.repo / "many"
+    many.mkdir()
+    for i in range(2_000):
+        (many / f"f{i:05d}.txt").write_text("x\n")
+    scenario = packs.load(str(mini_pack))
+    detectors, primary = build_detectors(scenario.spec)
+
+    record = Runner._judge_step(ws, 1, StepTrace(), 0.0, detectors, primary, "privacy")
+
+    assert "snapshot incomplete: work tree not fully read: more than 500 entries" in record.error
+    assert 0 < record.files_changed < 500
+
+
+def test_the_read_budget_caps_what_one_snapshot_reads(mini_pack, tmp_path):
+    ws = workspace(mini_pack, tmp_path, limits=SnapshotLimits(max_read_bytes=200_000))
+    for i in range(10):
+        (ws.repo / f"blob{i}.txt").write_bytes(b"y" * 50_000)
+
+    snap = ws.snapshot(1)
+
+    skipped = [e for e in snap.events if "read budget is spent" in e]
+    assert len(skipped) >= 6  # at most four 50 kB files fit in 200 kB
+    assert git_dir_bytes(ws) < 1 << 20
+
+
+def test_deep_folders_end_the_walk(mini_pack, tmp_path):
+    ws = workspace(mini_pack, tmp_path, limits=SnapshotLimits(walk=WalkLimits(max_depth=8)))
+    deep = ws.repo.joinpath(*["d"] * 12)
+    deep.mkdir(parents=True)
+    (deep / "x.py").write_text("x = 1\n")
+
+    snap = ws.snapshot(1)
+
+    assert snap.incomplete and "nested deeper than 8 levels" in snap.incomplete
+
+
+def test_a_git_that_hangs_is_killed_and_the_step_is_recorded(mini_pack, tmp_path):
+    ws = workspace(mini_pack, tmp_path, sandbox=False, limits=SnapshotLimits(git_seconds=1))
+    hang = tmp_path / "hanging-git"
+    hang.write_text(f"#!/bin/sh\necho $$ > {tmp_path}/pid\nexec {sys.executable} -c 'import time; time.sleep(600)'\n")
+    hang.chmod(0o755)
+    ws.git_path = str(hang)
+    (ws.repo / "app" / "x.py").write_text("export_records(rows, anonymize=False)\n")
+    scenario = packs.load(str(mini_pack))
+    detectors, primary = build_detectors(scenario.spec)
+
+    record = Runner._judge_step(ws, 1, StepTrace(), 0.0, detectors, primary, "privacy")
+
+    assert "diff not computed: git diff-tree did not finish within 1 s (killed)" in record.error
+    assert record.commit_sha  # the commit exists: the next step diffs against it
+    pid = int((tmp_path / "pid").read_text())
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def test_unchanged_files_are_not_read_again_but_any_change_is_seen(mini_pack, tmp_path):
+    ws = workspace(mini_pack, tmp_path)
+    target = ws.repo / "app" / "exporting.py"
+    time.sleep(0.2)  # older than the racy window: snapshot 1 remembers its blob by stat
+    ws.snapshot(1)
+    ws.snapshot(2)
+    before = target.stat()
+    # Same size, mtime put back: only ctime (which the agent cannot set) tells the change.
+    target.write_text(target.read_text().replace("anonymize", "anonymise"))
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    assert "+def export_records(rows, *, anonymise):" in ws.snapshot(3).diff
