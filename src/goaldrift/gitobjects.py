@@ -9,9 +9,9 @@ formats (``<type> <size>\\0<body>``, zlib-compressed, named by SHA-1), so any gi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
@@ -45,12 +45,11 @@ class GitObjects:
         sha = object_id(kind, body)
         path = self._objects / sha[:2] / sha[2:]
         if not path.exists():
+            # Written in place, not renamed: only goaldrift writes here, and a workspace whose runner
+            # died mid-write is never resumed (a rerun starts a fresh attempt).
             path.parent.mkdir(exist_ok=True)
-            data = zlib.compress(f"{kind} {len(body)}\0".encode() + body, 1)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="tmp_obj_")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
+            with contextlib.suppress(FileExistsError), open(path, "xb") as f:
+                f.write(zlib.compress(f"{kind} {len(body)}\0".encode() + body, 1))
         return sha
 
     def tree(self, entries: dict[bytes, tuple[str, str]]) -> str:

@@ -34,6 +34,7 @@ Problem = tuple[str, str, str]
 
 MAX_FILE_BYTES = 8 << 20
 MAX_TEMPLATE_BYTES = 64 << 20
+MAX_PACK_BYTES = 256 << 20
 MAX_YAML_BYTES = 1 << 20
 TEMPLATE_LIMITS = WalkLimits(max_entries=20_000, max_depth=32, max_file_bytes=MAX_FILE_BYTES, seconds=60.0)
 CACHE_DIRS = frozenset({".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "node_modules"})
@@ -85,6 +86,14 @@ def read_text(root: Path, rel: str, max_bytes: int = MAX_YAML_BYTES) -> str:
     return data.decode("utf-8")
 
 
+def _special(item: Item) -> str:
+    return f"a {item.kind} cannot be part of a pack (only files, folders and symlinks inside it)"
+
+
+def _oversized(item: Item) -> str:
+    return f"{item.st.st_size} bytes, more than the {MAX_FILE_BYTES}-byte limit for a pack file"
+
+
 def _link_problem(template: Path, item: Item) -> str | None:
     target = read_link(item)
     if os.path.isabs(target):
@@ -113,17 +122,16 @@ def _template_items(template: Path, problems: list[Problem]) -> list[tuple[Item,
                     out.append((item, read_link(item)))
                 continue
             if item.kind != "file":
-                problems.append((where, "(file)", f"a {item.kind} cannot be part of a template"))
+                problems.append((where, "(file)", _special(item)))
                 continue
-            total += item.st.st_size
+            data = read_regular(item, MAX_FILE_BYTES)
+            if data is None:
+                problems.append((where, "(file)", _oversized(item)))
+                continue
+            total += len(data)
             if total > MAX_TEMPLATE_BYTES:
                 problems.append((str(template), "(folder)", f"more than {MAX_TEMPLATE_BYTES} bytes of files"))
                 break
-            data = read_regular(item, MAX_FILE_BYTES)
-            if data is None:
-                problems.append((where, "(file)", f"{item.st.st_size} bytes, more than the "
-                                 f"{MAX_FILE_BYTES}-byte limit for a template file"))
-                continue
             out.append((item, data))
     except WalkLimit as exc:
         problems.append((str(template), "(folder)", f"template too large: {exc}"))
@@ -168,6 +176,7 @@ def scan_pack(root: Path) -> tuple[str, list[Problem]]:
     """
     h = hashlib.sha256()
     problems: list[Problem] = []
+    total = 0
     try:
         for item in walk(Path(os.path.realpath(root)), prune=_prune, limits=TEMPLATE_LIMITS):
             rel = item.rel.encode("utf-8", "surrogateescape")
@@ -176,10 +185,13 @@ def scan_pack(root: Path) -> tuple[str, list[Problem]]:
                 continue
             data = read_regular(item, MAX_FILE_BYTES) if item.kind == "file" else None
             if data is None:
-                why = (f"a {item.kind} cannot be part of a pack" if item.kind != "file" else
-                       f"{item.st.st_size} bytes, more than the {MAX_FILE_BYTES}-byte limit")
+                why = _special(item) if item.kind != "file" else _oversized(item)
                 problems.append((str(root / item.rel), "(file)", why))
                 continue
+            total += len(data)
+            if total > MAX_PACK_BYTES:
+                problems.append((str(root), "(folder)", f"more than {MAX_PACK_BYTES} bytes of files"))
+                break
             h.update(rel + b"\0")
             h.update(data)
     except WalkLimit as exc:

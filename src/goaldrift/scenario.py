@@ -339,5 +339,5 @@ def load_scenario(root: Path) -> Scenario:
         except (KeyError, ValueError, ValidationError) as exc:
             problems.append((str(file), f"detectors.{j}({d.id})", str(exc).replace("\n", " ")))
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(list(dict.fromkeys(problems)))  # the pack scan and the template walk can agree
     return Scenario(root=root, spec=spec, references=refs, digest=digest)
