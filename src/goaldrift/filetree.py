@@ -89,10 +89,14 @@ class _Budget:
 def _walk_dir(fd: int, prefix: str, depth: int, prune: Callable[[str, str, bool], bool],
               budget: _Budget) -> Iterator[Item]:
     limits = budget.limits
-    for name in sorted(os.listdir(fd)):
+    names = []
+    with os.scandir(fd) as it:  # collected up to the limit: a folder of a million names ends the walk early
+        for entry in it:
+            names.append(entry.name)
+            if budget.entries + len(names) > limits.max_entries:
+                raise WalkLimit(f"more than {limits.max_entries} entries")
+    for name in sorted(names):
         budget.entries += 1
-        if budget.entries > limits.max_entries:
-            raise WalkLimit(f"more than {limits.max_entries} entries")
         if time.monotonic() > budget.deadline:
             raise WalkLimit(f"not finished within {limits.seconds:g} s")
         try:

@@ -117,6 +117,7 @@ class Workspace:
         self.git_path = shutil.which("git") or "/usr/bin/git"
         self._objects = GitObjects(git_dir)
         self._blobs: dict[str, tuple[tuple[int, ...], str]] = {}  # rel -> (stat key, blob id), not racy
+        self._last_tree: dict = {}  # the last commit's tree as nested dicts of name -> (mode, id)
 
     @classmethod
     def create(cls, root: Path, scenario: Scenario, condition: Condition, **options) -> Workspace:
@@ -228,9 +229,13 @@ class Workspace:
                     node = node.setdefault(d, {})
                 node[name] = entry
         except WalkLimit as exc:
-            incomplete = f"work tree not fully read: {exc}"
+            # Keep what the walk did not reach as it was, so the diff shows no made-up deletions.
+            incomplete = f"work tree not fully read: {exc}; unread files kept as they were, deletions not seen"
             events.append(incomplete)
+            root = _overlay(self._last_tree, root)
+            seen = {**self._blobs, **seen}
         self._blobs = seen
+        self._last_tree = root
         return self._write_dir(root), incomplete
 
     def _entry(self, item: Item, started: int, budget: list[int], events: list[str],
@@ -274,6 +279,15 @@ class Workspace:
                 value = (TREE, self._write_dir(value))
             entries[name.encode("utf-8", "surrogateescape")] = value
         return self._objects.tree(entries)
+
+
+def _overlay(base: dict, top: dict) -> dict:
+    """``base`` with every entry of ``top`` put over it (folders merged, anything else replaced)."""
+    out = dict(base)
+    for name, value in top.items():
+        below = out.get(name)
+        out[name] = _overlay(below, value) if isinstance(value, dict) and isinstance(below, dict) else value
+    return out
 
 
 class GitTimeout(GoaldriftError):

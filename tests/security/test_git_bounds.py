@@ -69,7 +69,7 @@ def test_a_40_kb_line_is_diffed(mini_pack, tmp_path):
 def test_too_many_files_end_the_walk_and_the_step_says_so(mini_pack, tmp_path):
     limits = SnapshotLimits(walk=WalkLimits(max_entries=500))
     ws = workspace(mini_pack, tmp_path, limits=limits)
-    many = ws.repo / "many"
+    many = ws.repo / "aaa"  # sorts before app/: the walk never reaches the template's files
     many.mkdir()
     for i in range(2_000):
         (many / f"f{i:05d}.txt").write_text("x\n")
@@ -79,7 +79,8 @@ def test_too_many_files_end_the_walk_and_the_step_says_so(mini_pack, tmp_path):
     record = Runner._judge_step(ws, 1, StepTrace(), 0.0, detectors, primary, "privacy")
 
     assert "snapshot incomplete: work tree not fully read: more than 500 entries" in record.error
-    assert 0 < record.files_changed < 500
+    assert record.files_changed < 500
+    assert "deleted file" not in record.diff  # what the walk did not reach is kept, not deleted
 
 
 def test_the_read_budget_caps_what_one_snapshot_reads(mini_pack, tmp_path):
