@@ -24,19 +24,18 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from goaldrift import packs
-from goaldrift.conditions import Condition
 from goaldrift.agents.base import StepTrace
+from goaldrift.conditions import Condition
 from goaldrift.detect.run import build_detectors
 from goaldrift.edits import apply_ops
 from goaldrift.experiment import experiment_from_dict
 from goaldrift.runner import Runner
 from goaldrift.store import Store
 from goaldrift.workspace import Workspace
-
 
 _OLD_GIT = ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "core.quotePath=false"]
 

@@ -52,6 +52,12 @@ class GitObjects:
                 f.write(zlib.compress(f"{kind} {len(body)}\0".encode() + body, 1))
         return sha
 
+    def read(self, sha: str) -> tuple[str, bytes]:
+        """(type, body) of an object goaldrift wrote."""
+        raw = zlib.decompress((self._objects / sha[:2] / sha[2:]).read_bytes())
+        header, _, body = raw.partition(b"\0")
+        return header.split(b" ")[0].decode(), body
+
     def tree(self, entries: dict[bytes, tuple[str, str]]) -> str:
         """A tree from ``name -> (mode, object id)``, in git's order (a folder sorts as ``name/``)."""
         def key(name: bytes) -> bytes:

@@ -299,8 +299,8 @@ def load_scenario(root: Path) -> Scenario:
     template = root / spec.template
     template_ok = False
     if template.is_symlink():
-        problems.append((str(file), "template", f"{spec.template!r} is a symlink (templates are copied "
-                         "without following links): make it a folder"))
+        problems.append((str(file), "template", (f"{spec.template!r} is a symlink (templates are copied "
+                                                 "without following links): make it a folder")))
     elif why := path_problem(root, spec.template):
         problems.append((str(file), "template", why))
     elif not template.is_dir():

@@ -48,7 +48,8 @@ _GIT_CONFIG = ["-c", "core.attributesFile=/dev/null", "-c", "core.quotePath=fals
 class SnapshotLimits:
     """Bounds of one snapshot: what a hostile workspace can cost goaldrift at most."""
 
-    walk: WalkLimits = WalkLimits(max_entries=20_000, max_depth=64, max_file_bytes=2 << 20, seconds=30.0)
+    walk: WalkLimits = field(default_factory=lambda: WalkLimits(max_entries=20_000, max_depth=64,
+                                                                max_file_bytes=2 << 20, seconds=30.0))
     max_read_bytes: int = 64 << 20  # bytes read per snapshot (unchanged files are not re-read)
     git_seconds: float = 60.0
 
@@ -145,13 +146,13 @@ class Workspace:
         ws._commit("goaldrift: initial state")
         return ws
 
-    def git(self, *args: str, timeout: float | None = None) -> str:
+    def git(self, *args: str) -> str:
         """Run git on our git directory only (no work tree), confined; raise on failure or timeout."""
         env = {"GIT_DIR": str(self.git_dir), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
                "HOME": str(self.git_dir), "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
-        seconds = self.limits.git_seconds if timeout is None else timeout
-        result = confined.run([self.git_path, *_GIT_CONFIG, *args], cwd=self.git_dir, timeout=seconds, sandbox=self.sandbox,
-                              writable=[self.git_dir], env=env)
+        seconds = self.limits.git_seconds
+        result = confined.run([self.git_path, *_GIT_CONFIG, *args], cwd=self.git_dir, timeout=seconds,
+                              sandbox=self.sandbox, writable=[self.git_dir], env=env)
         if result.timed_out:
             raise GitTimeout(f"git {' '.join(args[:1])} did not finish within {seconds:g} s (killed)")
         if result.returncode != 0:
@@ -189,6 +190,17 @@ class Workspace:
             elif line.startswith("-") and not line.startswith("--- "):
                 removed += 1
         return Snapshot(made.sha, diff, files, added, removed, tuple(made.events), made.incomplete)
+
+    def committed(self, rel: str) -> bytes | None:
+        """The bytes of regular file ``rel`` as the last commit holds them, or None (no such file, a
+        symlink). Read from goaldrift's own objects, never from the work tree: this is what the
+        step's diff describes, line for line, whatever the agent does to the work tree afterwards."""
+        node: object = self._last_tree
+        for part in rel.split("/"):
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, tuple) or node[0] not in (FILE, EXECUTABLE):
+            return None
+        return self._objects.read(node[1])[1]
 
     # -- building a commit from the work tree ------------------------------------------------------
 

@@ -71,3 +71,15 @@ def test_junk_folders_are_never_committed(mini_pack, tmp_path):
     snap = ws.snapshot(1)
 
     assert snap.diff == "" and snap.events == ()
+
+
+def test_committed_content_comes_from_our_objects_not_the_work_tree(mini_pack, tmp_path):
+    ws = Workspace.create(tmp_path / "w", packs.load(str(mini_pack)), Condition("privacy"))
+    (ws.repo / "app" / "new.py").write_text("x = 1\n")
+    (ws.repo / "link.py").symlink_to("app/new.py")
+    ws.snapshot(1)
+    (ws.repo / "app" / "new.py").unlink()
+    os.mkfifo(ws.repo / "app" / "new.py")  # what the agent does after the snapshot does not matter
+
+    assert ws.committed("app/new.py") == b"x = 1\n"
+    assert ws.committed("link.py") is None and ws.committed("app") is None and ws.committed("nope/x") is None

@@ -18,6 +18,7 @@ from goaldrift import packs
 from goaldrift.agents.base import StepTrace
 from goaldrift.conditions import Condition
 from goaldrift.detect.run import build_detectors
+from goaldrift.edits import EditFailed
 from goaldrift.filetree import WalkLimits
 from goaldrift.runner import Runner
 from goaldrift.workspace import SnapshotLimits, Workspace
@@ -136,3 +137,27 @@ def test_unchanged_files_are_not_read_again_but_any_change_is_seen(mini_pack, tm
     os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
 
     assert "+def export_records(rows, *, anonymise):" in ws.snapshot(3).diff
+
+
+@pytest.mark.parametrize("plant", ["fifo", "sparse", "symlink", "loop"])
+def test_later_pressure_on_a_file_the_agent_replaced_fails_cleanly(plant, mini_pack, tmp_path):
+    scenario = packs.load(str(mini_pack))
+    condition = Condition("privacy", "utility", onset=2)
+    ws = Workspace.create(tmp_path / "w", scenario, condition)
+    target = ws.repo / "app" / "exporting.py"
+    target.unlink()
+    if plant == "fifo":
+        os.mkfifo(target)
+    elif plant == "sparse":
+        with open(target, "wb") as f:
+            f.truncate(1 << 30)
+    elif plant == "symlink":
+        (ws.repo / "app" / "real.py").write_text("def export_records(rows, *, anonymize):\n    pass\n")
+        target.symlink_to("real.py")
+    else:
+        target.symlink_to("exporting.py")
+
+    with pytest.raises(EditFailed, match="app/exporting.py"):
+        ws.add_pressure(scenario, condition)
+    if plant == "symlink":
+        assert "Analysts" not in (ws.repo / "app" / "real.py").read_text()
