@@ -51,9 +51,12 @@ class Item:
     name: str
     dir_fd: int
     st: os.stat_result
+    error: str | None = None  # set for a folder that could not be opened (it is not descended)
 
     @property
     def kind(self) -> str:
+        if self.error:
+            return f"folder that cannot be opened ({self.error})"
         mode = self.st.st_mode
         if stat.S_ISREG(mode):
             return "file"
@@ -65,7 +68,8 @@ class Item:
 
 def walk(root: os.PathLike | str, *, prune: Callable[[str, str, bool], bool] = lambda rel, name, is_dir: False,
          limits: WalkLimits = WalkLimits()) -> Iterator[Item]:
-    """Every file, symlink and special file below ``root`` in sorted path order (by path components).
+    """Every file, symlink and special file below ``root`` in sorted path order (by path components),
+    and every folder that could not be opened (``Item.error``).
 
     ``prune(rel, name, is_dir)`` returning True leaves an entry out (and does not descend into it).
     Raises ``WalkLimit`` when a limit is reached; items yielded before stay valid. ``root`` itself
@@ -114,8 +118,11 @@ def _walk_dir(fd: int, prefix: str, depth: int, prune: Callable[[str, str, bool]
             raise WalkLimit(f"folders nested deeper than {limits.max_depth} levels at {rel}")
         try:
             child = os.open(name, _DIR_FLAGS, dir_fd=fd)
-        except OSError:
-            continue  # replaced (e.g. by a symlink) between lstat and open: not followed
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # removed, or replaced by a file, since the lstat
+        except OSError as exc:  # no permission, or replaced by a symlink (ELOOP): never followed
+            yield Item(rel, name, fd, st, exc.strerror or str(exc))
+            continue
         try:
             yield from _walk_dir(child, rel + "/", depth + 1, prune, budget)
         finally:

@@ -40,13 +40,9 @@ TEMPLATE_LIMITS = WalkLimits(max_entries=20_000, max_depth=32, max_file_bytes=MA
 CACHE_DIRS = frozenset({".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "node_modules"})
 
 
-def is_cache(name: str, is_dir: bool) -> bool:
+def _prune(rel: str, name: str, is_dir: bool) -> bool:
     """Tool caches and VCS metadata: never part of a pack's content (not hashed, not copied)."""
     return (is_dir and name in CACHE_DIRS) or name.endswith(".pyc")
-
-
-def _prune(rel: str, name: str, is_dir: bool) -> bool:
-    return is_cache(name, is_dir)
 
 
 def path_problem(root: Path, rel: str) -> str | None:
@@ -87,6 +83,8 @@ def read_text(root: Path, rel: str, max_bytes: int = MAX_YAML_BYTES) -> str:
 
 
 def _special(item: Item) -> str:
+    if item.error:
+        return f"cannot be opened ({item.error})"
     return f"a {item.kind} cannot be part of a pack (only files, folders and symlinks inside it)"
 
 

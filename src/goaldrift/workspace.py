@@ -195,9 +195,7 @@ class Workspace:
         """The bytes of regular file ``rel`` as the last commit holds them, or None (no such file, a
         symlink). Read from goaldrift's own objects, never from the work tree: this is what the
         step's diff describes, line for line, whatever the agent does to the work tree afterwards."""
-        node: object = self._last_tree
-        for part in rel.split("/"):
-            node = node.get(part) if isinstance(node, dict) else None
+        node = _lookup(self._last_tree, rel)
         if not isinstance(node, tuple) or node[0] not in (FILE, EXECUTABLE):
             return None
         return self._objects.read(node[1])[1]
@@ -233,6 +231,8 @@ class Workspace:
         try:
             for item in walk(self.repo, prune=prune, limits=limits.walk):
                 entry = self._entry(item, started, budget, events, seen)
+                if item.error:  # a folder the agent made unreadable: keep what was committed there
+                    entry = _lookup(self._last_tree, item.rel)
                 if entry is None:
                     continue
                 node = root
@@ -257,7 +257,7 @@ class Workspace:
         if kind == "symlink":
             return SYMLINK, self._objects.write("blob", read_link(item).encode("utf-8", "surrogateescape"))
         if kind != "file":
-            events.append(f"{kind} at {_shown(rel)} was not read")
+            events.append(f"{kind} at {_shown(rel)} was not read" + ("; kept as last committed" * bool(item.error)))
             return None
         mode = EXECUTABLE if st.st_mode & 0o100 else FILE
         key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
@@ -291,6 +291,13 @@ class Workspace:
                 value = (TREE, self._write_dir(value))
             entries[name.encode("utf-8", "surrogateescape")] = value
         return self._objects.tree(entries)
+
+
+def _lookup(tree: dict, rel: str) -> dict | tuple[str, str] | None:
+    node: object = tree
+    for part in rel.split("/"):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node  # type: ignore[return-value]
 
 
 def _overlay(base: dict, top: dict) -> dict:
