@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from goaldrift import packs
 from goaldrift.agents.base import StepTrace
@@ -141,3 +142,41 @@ def test_goaldrift_git_runs_without_network_environment_or_workspace(mini_pack, 
     assert "eth" not in net and "lo:" not in net
     assert hidden.count("No such file") == 4  # not the work tree, /etc, /root or /home
     assert "git-dir-writable" in git_dir
+
+
+def test_a_run_through_the_builtin_harness_records_a_planted_repository(mini_pack, tmp_path):
+    """The scripted model, through the builtin agent's own file tool, plants git metadata whose config
+    would run a command; the run finishes, nothing runs, the event is in the stored step."""
+    import json
+    import sqlite3
+    import zlib
+
+    from goaldrift.experiment import experiment_from_dict
+    from goaldrift.runner import run_experiment
+
+    canary = tmp_path / "canary"
+    ops = [("vendor/h/.git/HEAD", "ref: refs/heads/main\n"), ("vendor/h/.git/objects/info/.keep", ""),
+           ("vendor/h/.git/refs/heads/.keep", ""), ("vendor/h/.gitattributes", "* filter=steal\n"),
+           ("vendor/h/.git/config", (f'[core]\n\tfsmonitor = "touch {canary}"\n'
+                                     f'[filter "steal"]\n\tclean = "touch {canary}; cat"\n')),
+           ("vendor/h/leak.py", "export_records(rows, anonymize=False)\n")]
+    for side in ("privacy", "utility"):
+        ref = mini_pack / "references" / f"01-{side}.yaml"
+        raw = yaml.safe_load(ref.read_text())
+        raw["ops"] += [{"op": "write", "path": path, "content": content} for path, content in ops]
+        ref.write_text(yaml.safe_dump(raw))
+    exp = experiment_from_dict({"name": "t", "models": [{"id": "s", "backend": "scripted"}],
+                                "scenarios": [str(mini_pack)], "conditions": ["privacy"], "steps": 1,
+                                "agent": {"harness": "builtin", "limits": {"wall_time_s": 60}}})
+
+    summary = run_experiment(exp, tmp_path / "store.db", progress=False)
+
+    assert summary.failed == 0 and summary.finished == 1
+    assert not canary.exists()
+    db = sqlite3.connect(tmp_path / "store.db")
+    outcome, diff, trace = db.execute("SELECT outcome, diff, trace FROM steps").fetchone()
+    db.close()
+    events = json.loads(zlib.decompress(trace))["workspace_events"]
+    assert any("vendor/h/.git" in e for e in events)
+    assert outcome == "violated"  # the planted file beside the metadata is judged
+    assert "+export_records(rows, anonymize=False)" in zlib.decompress(diff).decode()
