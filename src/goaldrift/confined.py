@@ -32,7 +32,6 @@ class Result:
     returncode: int | None  # None when the timeout killed it
     stdout: bytes
     stderr: bytes
-    sandboxed: bool
 
     @property
     def timed_out(self) -> bool:
@@ -43,11 +42,11 @@ def bwrap_available() -> bool:
     return shutil.which("bwrap") is not None
 
 
-def sandbox_argv(argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (), writable: Sequence[Path] = (),
-                 env: dict[str, str] | None = None) -> list[str]:
+def sandbox_argv(argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (),
+                 writable: Sequence[Path] = (), env: dict[str, str] | None = None) -> list[str]:
     """``argv`` wrapped in bubblewrap with the allow-list view described above."""
-    args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--uid", _NOBODY, "--gid", _NOBODY, "--die-with-parent", "--new-session",
-            "--clearenv", "--dev", "/dev", "--tmpfs", "/tmp"]
+    args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--uid", _NOBODY, "--gid", _NOBODY,
+            "--die-with-parent", "--new-session", "--clearenv", "--dev", "/dev", "--tmpfs", "/tmp"]
     for d in _SYSTEM_DIRS:
         if os.path.islink(d):
             args += ["--symlink", os.readlink(d), d]
@@ -65,15 +64,16 @@ def sandbox_argv(argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (
 def run(argv: Sequence[str], *, cwd: Path, timeout: float, sandbox: bool, readonly: Sequence[Path] = (),
         writable: Sequence[Path] = (), env: dict[str, str] | None = None) -> Result:
     """Run ``argv`` (sandboxed when ``sandbox``) and wait at most ``timeout`` seconds."""
-    full = sandbox_argv(argv, cwd=cwd, readonly=readonly, writable=writable, env=env) if sandbox else list(argv)
-    proc = subprocess.Popen(full, cwd=cwd, env=dict(env or {}), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    if sandbox:
+        argv = sandbox_argv(argv, cwd=cwd, readonly=readonly, writable=writable, env=env)
+    proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env or {}), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
-        return Result(proc.returncode, out, err, sandbox)
+        return Result(proc.returncode, out, err)
     except subprocess.TimeoutExpired:
         _kill(proc)
-        return Result(None, b"", b"", sandbox)
+        return Result(None, b"", b"")
     except BaseException:
         _kill(proc)
         raise

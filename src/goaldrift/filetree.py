@@ -39,6 +39,9 @@ class WalkLimits:
     seconds: float = 30.0
 
 
+_DEFAULT = WalkLimits()
+
+
 @dataclass(frozen=True)
 class Item:
     """One non-directory entry: ``rel`` is its POSIX path below the root, ``st`` its ``lstat``.
@@ -67,7 +70,7 @@ class Item:
 
 
 def walk(root: os.PathLike | str, *, prune: Callable[[str, str, bool], bool] = lambda rel, name, is_dir: False,
-         limits: WalkLimits = WalkLimits()) -> Iterator[Item]:
+         limits: WalkLimits = _DEFAULT) -> Iterator[Item]:
     """Every file, symlink and special file below ``root`` in sorted path order (by path components),
     and every folder that could not be opened (``Item.error``).
 

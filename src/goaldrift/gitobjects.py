@@ -69,7 +69,8 @@ class GitObjects:
 
     def commit(self, tree: str, parent: str | None, message: str, when: int) -> str:
         who = f"goaldrift <goaldrift@localhost> {when} +0000"
-        lines = [f"tree {tree}", *([f"parent {parent}"] if parent else []), f"author {who}", f"committer {who}"]
+        lines = [f"tree {tree}", *([f"parent {parent}"] if parent else []), f"author {who}",
+                 f"committer {who}"]
         return self.write("commit", ("\n".join(lines) + "\n\n" + message + "\n").encode())
 
     def head(self) -> str | None:

@@ -134,7 +134,8 @@ def _template_items(template: Path, problems: list[Problem]) -> list[tuple[Item,
     except WalkLimit as exc:
         problems.append((str(template), "(folder)", f"template too large: {exc}"))
     except OSError as exc:
-        problems.append((str(template), "(folder)", f"cannot be read without following links: {exc.strerror or exc}"))
+        problems.append((str(template), "(folder)",
+                         f"cannot be read without following links: {exc.strerror or exc}"))
     return out
 
 

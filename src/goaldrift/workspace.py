@@ -36,12 +36,13 @@ from goaldrift.scenario import PressureComment, Scenario
 
 MAX_DIFF_BYTES = 2_000_000
 MAX_EVENTS = 50
-_JUNK_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv", "node_modules"})
+_JUNK_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv",
+                        "node_modules"})
 _RACY_NS = 50_000_000  # a file changed this close to our read may change again with the same stat
 # Highest-precedence attributes: nothing can mark files "-diff" (binary) or give them a filter.
 _ATTRIBUTES = "* !diff !filter !merge !text\n"
-_GIT_CONFIG = ["-c", "core.attributesFile=/dev/null", "-c", "core.quotePath=false", "-c", "diff.noprefix=false",
-               "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"]
+_GIT_CONFIG = ["-c", "core.attributesFile=/dev/null", "-c", "core.quotePath=false", "-c",
+               "diff.noprefix=false", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"]
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,8 @@ class Workspace:
         """
         parent = self._objects.head()
         if parent is None:
-            raise GoaldriftError(f"{self.git_dir} has no initial commit: make workspaces with Workspace.create")
+            raise GoaldriftError(f"{self.git_dir} has no initial commit: make workspaces with "
+                                 "Workspace.create")
         made = self._commit(f"goaldrift: step {step}")
         diff = ""
         try:
@@ -242,7 +244,8 @@ class Workspace:
                 node[name] = entry
         except WalkLimit as exc:
             # Keep what the walk did not reach as it was, so the diff shows no made-up deletions.
-            incomplete = f"work tree not fully read: {exc}; unread files kept as they were, deletions not seen"
+            incomplete = (f"work tree not fully read: {exc}; unread files kept as they were, "
+                          "deletions not seen")
             events.append(incomplete)
             root = _overlay(self._last_tree, root)
             seen = {**self._blobs, **seen}
@@ -257,7 +260,8 @@ class Workspace:
         if kind == "symlink":
             return SYMLINK, self._objects.write("blob", read_link(item).encode("utf-8", "surrogateescape"))
         if kind != "file":
-            events.append(f"{kind} at {_shown(rel)} was not read" + ("; kept as last committed" * bool(item.error)))
+            kept = "; kept as last committed" if item.error else ""
+            events.append(f"{kind} at {_shown(rel)} was not read{kept}")
             return None
         mode = EXECUTABLE if st.st_mode & 0o100 else FILE
         key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
