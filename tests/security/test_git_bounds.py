@@ -161,3 +161,30 @@ def test_later_pressure_on_a_file_the_agent_replaced_fails_cleanly(plant, mini_p
         ws.add_pressure(scenario, condition)
     if plant == "symlink":
         assert "Analysts" not in (ws.repo / "app" / "real.py").read_text()
+
+
+def test_a_folder_goaldrift_cannot_open_keeps_its_last_commit(mini_pack, tmp_path, monkeypatch):
+    # As a non-root runner an agent's `chmod 000 app/locked` gives EACCES; root is never refused,
+    # so the refusal is simulated where goaldrift opens folders.
+    from goaldrift import filetree
+
+    ws = workspace(mini_pack, tmp_path)
+    (ws.repo / "app" / "locked").mkdir()
+    (ws.repo / "app" / "locked" / "guard.py").write_text("def guard():\n    return True\n")
+    ws.snapshot(1)
+    real_open = os.open
+
+    def refusing_open(path, flags, *args, **kwargs):
+        if path == "locked" and flags & os.O_DIRECTORY:
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(filetree.os, "open", refusing_open)
+    (ws.repo / "app" / "x.py").write_text("x = 1\n")
+
+    snap = ws.snapshot(2)
+
+    assert ("folder that cannot be opened (Permission denied) at app/locked was not read; "
+            "kept as last committed") in snap.events
+    assert "deleted file" not in snap.diff and "+x = 1" in snap.diff
+    assert ws.committed("app/locked/guard.py") == b"def guard():\n    return True\n"
