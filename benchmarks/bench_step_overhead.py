@@ -1,8 +1,14 @@
 """Harness overhead per step with an instant model: workspace snapshot + detection + store write.
 
 Replays a built-in pack's 12 compliant reference steps straight into a workspace (the "model" costs
-nothing), then times what goaldrift adds per step. The baseline, measured in the same run on the same
-changes, is the least any snapshotting harness pays: one `git add -A && git commit` per step.
+nothing), then times what goaldrift adds per step. Measured in the same run on the same changes:
+
+- the baseline, the least any snapshotting harness pays: one `git add -A && git commit` per step;
+- the previous snapshot (`git add` over the work tree + `diff --cached` + write-tree/commit-tree/
+  update-ref, on the host), which read the workspace as git configuration (issue 14);
+- today's snapshot (goaldrift walks the tree and writes the objects; git only diffs two commits),
+  sandboxed as in a run and, to show what bubblewrap costs, without the sandbox.
+
 Also reports a whole step through the gateway with the builtin agent and the scripted model.
 
     python benchmarks/bench_step_overhead.py [--pack utility-privacy] [--rounds 3]
@@ -18,6 +24,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from goaldrift import packs
@@ -30,6 +37,55 @@ from goaldrift.runner import Runner
 from goaldrift.step_result import Scoring, score_step
 from goaldrift.store import Store
 from goaldrift.workspace import Workspace
+
+_OLD_GIT = ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "core.quotePath=false"]
+
+
+def previous_snapshot(repo: Path, git_dir: Path) -> Callable[[int], str]:
+    """The snapshot goaldrift used before issue 14, reproduced command for command."""
+    env = {"PATH": "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
+           "GIT_DIR": str(git_dir), "GIT_WORK_TREE": str(repo), "GIT_AUTHOR_NAME": "g", "GIT_AUTHOR_EMAIL": "g@l",
+           "GIT_COMMITTER_NAME": "g", "GIT_COMMITTER_EMAIL": "g@l"}
+
+    def git(*args: str) -> str:
+        return subprocess.run([*_OLD_GIT, *args], cwd=repo, env=env, check=True, capture_output=True,
+                              text=True).stdout
+
+    git("init", "-q", "-b", "main")
+    git("add", "--all", "--force", "--", ".")
+    git("commit", "-q", "-m", "0")
+
+    def snapshot(step: int) -> str:
+        git("add", "--all", "--force", "--", ".")
+        diff = git("diff", "--cached", "--no-color", "--no-renames", "--no-ext-diff", "--no-textconv", "-U3", "HEAD")
+        tree = git("write-tree").strip()
+        commit = git("commit-tree", tree, "-p", "HEAD", "-m", f"step {step}").strip()
+        git("update-ref", "HEAD", commit)
+        return diff
+
+    return snapshot
+
+
+def snapshots_side_by_side(pack: str, tmp: Path) -> dict[str, list[float]]:
+    """Per-step time of the previous snapshot and of today's, sandboxed and not, on the same changes."""
+    scenario = packs.load(pack)
+    side = scenario.sides[0]
+    sandboxed = Workspace.create(tmp / "new", scenario, Condition(side), sandbox=True)
+    plain = Workspace.create(tmp / "plain", scenario, Condition(side), sandbox=False)
+    old_repo = tmp / "old" / "repo"
+    shutil.copytree(sandboxed.repo, old_repo)
+    old = previous_snapshot(old_repo, tmp / "old" / "git")
+    times: dict[str, list[float]] = {"previous": [], "new_sandboxed": [], "new_unsandboxed": []}
+    for i in range(1, len(scenario.spec.steps) + 1):
+        ops = scenario.reference(i, side).ops
+        for repo in (sandboxed.repo, plain.repo, old_repo):
+            apply_ops(repo, ops)
+        for name, snap in (("previous", old), ("new_sandboxed", sandboxed.snapshot),
+                           ("new_unsandboxed", plain.snapshot)):
+            t0 = time.perf_counter()
+            snap(i)
+            times[name].append(time.perf_counter() - t0)
+    return times
 
 
 def overhead(pack: str, tmp: Path) -> tuple[list[float], list[float], dict[str, list[float]]]:
@@ -88,6 +144,7 @@ def main() -> None:
     args = ap.parse_args()
     ours_all, base_all = [], []
     parts_all: dict[str, list[float]] = {"snapshot+detect": [], "store": []}
+    snaps_all: dict[str, list[float]] = {}
     for _ in range(args.rounds):
         with tempfile.TemporaryDirectory() as tmp:
             ours, base, parts = overhead(args.pack, Path(tmp))
@@ -95,6 +152,9 @@ def main() -> None:
             base_all += base
             for k, v in parts.items():
                 parts_all[k] += v
+        with tempfile.TemporaryDirectory() as tmp:
+            for k, v in snapshots_side_by_side(args.pack, Path(tmp)).items():
+                snaps_all.setdefault(k, []).extend(v)
     with tempfile.TemporaryDirectory() as tmp:
         agent_median, per_step_wall = full_step(args.pack, Path(tmp))
     med = statistics.median(ours_all) * 1000
@@ -104,6 +164,7 @@ def main() -> None:
         "overhead_median_ms": round(med, 1), "baseline_git_commit_median_ms": round(bmed, 1),
         "ratio_vs_baseline": round(med / bmed, 2),
         "parts_median_ms": {k: round(statistics.median(v) * 1000, 2) for k, v in parts_all.items()},
+        "snapshot_median_ms": {k: round(statistics.median(v) * 1000, 2) for k, v in snaps_all.items()},
         "full_step_builtin_scripted_median_ms": round(agent_median * 1000, 1),
         "full_step_wall_incl_snapshot_ms": round(per_step_wall * 1000, 1),
         "target_ms": 50,
@@ -112,6 +173,9 @@ def main() -> None:
           f"[snapshot+detect {result['parts_median_ms']['snapshot+detect']} ms, "
           f"store {result['parts_median_ms']['store']} ms]")
     print(f"baseline git add+commit per step: {bmed:.1f} ms  ->  ratio {med / bmed:.2f}x")
+    snaps = result["snapshot_median_ms"]
+    print(f"snapshot alone, same changes: previous (git add on the host) {snaps['previous']} ms, "
+          f"today sandboxed {snaps['new_sandboxed']} ms, today without the sandbox {snaps['new_unsandboxed']} ms")
     print(f"whole step, builtin agent + gateway + scripted model: {agent_median * 1000:.1f} ms (median)")
     print(json.dumps(result))
 

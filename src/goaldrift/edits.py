@@ -2,16 +2,25 @@
 
 Both are applied the same way by the workspace (before the first commit) and by the scenario checker,
 so a pack that validates is a pack that runs.
+
+Pressure with a later onset is applied to a workspace the agent has already had in its hands, on
+the host. So a file is edited through one descriptor opened no-follow and non-blocking, checked to
+be a regular file of at most ``MAX_EDIT_BYTES``: a FIFO, a symlink or a 1 GB sparse file put where
+the comment goes makes the edit fail with a message, never hang or exhaust the runner.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+import os
+import stat
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
 from goaldrift.errors import GoaldriftError
-from goaldrift.scenario import EditOp, PressureComment, WriteOp
+from goaldrift.scenario import EditOp, PressureComment, WriteOp, compile_anchor
+
+MAX_EDIT_BYTES = 8 << 20
+_EDIT_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 
 
 class EditFailed(GoaldriftError, ValueError):
@@ -28,9 +37,37 @@ def safe_path(repo: Path, rel: str) -> Path:
     if p.is_absolute() or ".." in p.parts or not p.parts:
         raise EditFailed(f"path {rel!r} must be relative and stay inside the repository")
     target = repo.joinpath(*p.parts)
-    if not target.resolve().is_relative_to(repo.resolve()):
+    try:
+        inside = target.resolve().is_relative_to(repo.resolve())
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        raise EditFailed(f"path {rel!r} cannot be resolved: {exc}") from None
+    if not inside:
         raise EditFailed(f"path {rel!r} leads outside the repository (through a symlink)")
     return target
+
+
+def rewrite(target: Path, change: Callable[[str], str], rel: str) -> None:
+    """Replace the text of the regular file ``target`` by ``change(text)``, through one safe descriptor."""
+    try:
+        fd = os.open(target, _EDIT_FLAGS)
+    except FileNotFoundError:
+        raise EditFailed(f"{rel}: file does not exist") from None
+    except OSError as exc:
+        raise EditFailed(f"{rel}: cannot be edited ({exc.strerror}; a symlink or special file?)") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_EDIT_BYTES:
+        os.close(fd)
+        raise EditFailed(f"{rel}: not a regular file" if not stat.S_ISREG(st.st_mode) else
+                         f"{rel}: {st.st_size} bytes, more than the {MAX_EDIT_BYTES}-byte limit for an edit")
+    with os.fdopen(fd, "r+b") as f:
+        try:
+            text = f.read(MAX_EDIT_BYTES + 1).decode("utf-8")
+        except UnicodeDecodeError:
+            raise EditFailed(f"{rel}: not UTF-8 text") from None
+        new = change(text).encode("utf-8")
+        f.seek(0)
+        f.write(new)
+        f.truncate()
 
 
 def insert_comment(source: str, comment: PressureComment) -> str:
@@ -39,7 +76,7 @@ def insert_comment(source: str, comment: PressureComment) -> str:
     index = 0
     indent = ""
     if comment.anchor:
-        rx = re.compile(comment.anchor)
+        rx = compile_anchor(comment.anchor)
         for i, line in enumerate(lines):
             if rx.search(line):
                 index = i
@@ -53,8 +90,7 @@ def insert_comment(source: str, comment: PressureComment) -> str:
 
 def apply_pressure(repo: Path, comments: Iterable[PressureComment]) -> None:
     for c in comments:
-        target = safe_path(repo, c.file)
-        target.write_text(insert_comment(target.read_text(encoding="utf-8"), c), encoding="utf-8")
+        rewrite(safe_path(repo, c.file), lambda text, c=c: insert_comment(text, c), c.file)
 
 
 def apply_ops(repo: Path, ops: Iterable[WriteOp | EditOp]) -> list[str]:
@@ -66,12 +102,13 @@ def apply_ops(repo: Path, ops: Iterable[WriteOp | EditOp]) -> list[str]:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(op.content, encoding="utf-8")
         else:
-            if not target.is_file():
-                raise EditFailed(f"edit of {op.path}: file does not exist")
-            text = target.read_text(encoding="utf-8")
-            count = text.count(op.old)
-            if count != 1:
-                raise EditFailed(f"edit of {op.path}: 'old' text occurs {count} times (must be exactly once)")
-            target.write_text(text.replace(op.old, op.new, 1), encoding="utf-8")
+            rewrite(target, lambda text, op=op: _replace_once(text, op), f"edit of {op.path}")
         touched.append(op.path)
     return touched
+
+
+def _replace_once(text: str, op: EditOp) -> str:
+    count = text.count(op.old)
+    if count != 1:
+        raise EditFailed(f"edit of {op.path}: 'old' text occurs {count} times (must be exactly once)")
+    return text.replace(op.old, op.new, 1)

@@ -15,23 +15,49 @@ detector valid for both constraint directions of the 2×2 design.
 
 Loading never raises half-way: every problem is collected with its file, field and reason, and
 ``ScenarioError`` carries them all.
+
+A pack is untrusted input (see ``goaldrift.packfiles``): its paths stay inside its root, its files
+are read no-follow and size-capped, YAML that expands past ``MAX_YAML_VALUES`` values (an alias bomb)
+is refused, and pressure anchors are compiled with RE2, whose matching time is linear in the line
+length, so no anchor can make loading or a run backtrack for minutes.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+import re2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from goaldrift.errors import ScenarioError, validation_problems
+from goaldrift.packfiles import MAX_FILE_BYTES as MAX_TEXT_BYTES
+from goaldrift.packfiles import path_problem, read_text, scan_pack, template_problems
 
 SCENARIO_FILE = "scenario.yaml"
+MAX_YAML_VALUES = 200_000
 _ID = r"^[a-z][a-z0-9_-]{0,62}$"
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+
+
+def compile_anchor(pattern: str) -> re2._Regexp:
+    """An anchor regex compiled with RE2 (linear time); ``ValueError`` saying why it is refused."""
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise ValueError(f"anchor {pattern!r} is not a regex RE2 accepts ({reason}); anchors use RE2 syntax, "
+                         "which has no backreferences or lookarounds") from None
+
+
+def _relative(v: str) -> str:
+    p = PurePosixPath(v)
+    if p.is_absolute() or ".." in p.parts or not p.parts:
+        raise ValueError(f"{v!r} must be a relative path that stays inside the pack (no leading '/', no '..')")
+    return v
 
 
 class _Strict(BaseModel):
@@ -62,8 +88,13 @@ class PressureComment(_Strict):
     @classmethod
     def _anchor_compiles(cls, v: str | None) -> str | None:
         if v is not None:
-            re.compile(v)
+            compile_anchor(v)
         return v
+
+    @field_validator("file")
+    @classmethod
+    def _file_inside(cls, v: str) -> str:
+        return _relative(v)
 
 
 class Step(_Strict):
@@ -72,6 +103,13 @@ class Step(_Strict):
     title: str = Field(min_length=1)
     prompt: str = Field(min_length=10)
     reference: dict[str, str]
+
+    @field_validator("reference")
+    @classmethod
+    def _references_inside(cls, v: dict[str, str]) -> dict[str, str]:
+        for rel in v.values():
+            _relative(rel)
+        return v
 
 
 class DetectorSpec(_Strict):
@@ -105,6 +143,11 @@ class ScenarioFile(_Strict):
     )
     steps: list[Step] = Field(min_length=1)
     detectors: list[DetectorSpec] = Field(min_length=1)
+
+    @field_validator("template")
+    @classmethod
+    def _template_inside(cls, v: str) -> str:
+        return _relative(v)
 
     @model_validator(mode="after")
     def _cross_check(self) -> ScenarioFile:
@@ -188,24 +231,43 @@ def _pydantic_problems(file: str, err: ValidationError) -> list[tuple[str, str, 
     return [(file, loc, msg) for loc, msg in validation_problems(err)]
 
 
-def _read_yaml(path: Path, problems: list[tuple[str, str, str]]) -> Any:
+def _too_many_values(data: Any, limit: int = MAX_YAML_VALUES) -> bool:
+    """True if ``data`` expands to more than ``limit`` values (YAML aliases make shared subtrees)."""
+    count, stack = 0, [data]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+def _read_yaml(root: Path, rel: str, problems: list[tuple[str, str, str]],
+               missing: tuple[str, str, str] | None = None) -> Any:
+    """A YAML file of the pack (``packfiles.read_text`` rules), or None with the problem recorded
+    (``missing`` is the problem to record when the file does not exist)."""
+    path = str(root / rel)
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text(root, rel))
     except FileNotFoundError:
-        problems.append((str(path), "(file)", "file not found"))
+        problems.append(missing or (path, "(file)", "file not found"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        problems.append((str(path), "(file)", f"not valid YAML: {exc}".replace("\n", " ")))
+        problems.append((path, "(file)", f"not valid YAML: {exc}".replace("\n", " ")))
+    except (ValueError, OSError) as exc:
+        problems.append((path, "(file)", str(exc)))
+    except RecursionError:
+        problems.append((path, "(file)", "YAML nested too deeply"))
+    else:
+        if _too_many_values(data):
+            problems.append((path, "(file)", f"YAML expands to more than {MAX_YAML_VALUES} values (alias bomb?)"))
+            return None
+        return data
     return None
-
-
-def pack_digest(root: Path) -> str:
-    """sha256 over the relative path and bytes of every file in the pack (stable across machines)."""
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc":
-            h.update(p.relative_to(root).as_posix().encode() + b"\0")
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def load_scenario(root: Path) -> Scenario:
@@ -217,9 +279,10 @@ def load_scenario(root: Path) -> Scenario:
     root = Path(root)
     if root.is_file() and root.name == SCENARIO_FILE:
         root = root.parent
+    root = root.resolve()  # the pack may be reached through a symlink; nothing inside it is followed out
     problems: list[tuple[str, str, str]] = []
     file = root / SCENARIO_FILE
-    raw = _read_yaml(file, problems)
+    raw = _read_yaml(root, SCENARIO_FILE, problems)
     if problems:
         raise ScenarioError(problems)
     try:
@@ -227,32 +290,42 @@ def load_scenario(root: Path) -> Scenario:
     except ValidationError as exc:
         raise ScenarioError(_pydantic_problems(str(file), exc)) from None
 
-    if not (root / spec.template).is_dir():
+    digest, pack_file_problems = scan_pack(root)
+    problems.extend(pack_file_problems)
+    template = root / spec.template
+    template_ok = False
+    if template.is_symlink():
+        problems.append((str(file), "template", (f"{spec.template!r} is a symlink (templates are copied "
+                                                 "without following links): make it a folder")))
+    elif why := path_problem(root, spec.template):
+        problems.append((str(file), "template", why))
+    elif not template.is_dir():
         problems.append((str(file), "template", f"folder {spec.template!r} not found in {root}"))
+    else:
+        template_ok = True
+        problems.extend(template_problems(template))
     refs: dict[tuple[int, str], ReferenceChange] = {}
     for i, step in enumerate(spec.steps, 1):
         for side, rel in step.reference.items():
-            ref_path = root / rel
-            data = _read_yaml(ref_path, problems)
+            data = _read_yaml(root, rel, problems,
+                              missing=(str(file), f"steps.{i}.reference.{side}", f"file {rel!r} not found"))
             if data is None:
-                if ref_path.exists():
-                    continue
-                problems.append((str(file), f"steps.{i}.reference.{side}", f"file {rel!r} not found"))
                 continue
             try:
                 refs[(i, side)] = ReferenceChange.model_validate(data)
             except ValidationError as exc:
-                problems.extend(_pydantic_problems(str(ref_path), exc))
-    template = root / spec.template
-    if template.is_dir():
+                problems.extend(_pydantic_problems(str(root / rel), exc))
+    if template_ok:
         for side, comments in spec.pressure.items():
             for j, c in enumerate(comments):
-                target = template / c.file
                 field = f"pressure.{side}.{j}"
-                if not target.is_file():
-                    problems.append((str(file), field + ".file", f"{c.file!r} is not a file of the template"))
-                elif c.anchor and not any(re.search(c.anchor, line)
-                                          for line in target.read_text(encoding="utf-8").splitlines()):
+                try:
+                    text = read_text(template, c.file, MAX_TEXT_BYTES)
+                except (FileNotFoundError, ValueError, OSError, UnicodeDecodeError) as exc:
+                    reason = "not found" if isinstance(exc, FileNotFoundError) else str(exc)
+                    problems.append((str(file), field + ".file", f"{c.file!r} is not a file of the template: {reason}"))
+                    continue
+                if c.anchor and not any(compile_anchor(c.anchor).search(line) for line in text.splitlines()):
                     problems.append((str(file), field + ".anchor", f"{c.anchor!r} matches no line of {c.file}"))
     from goaldrift.detect import registry  # local import: detectors import scenario types
 
@@ -262,5 +335,5 @@ def load_scenario(root: Path) -> Scenario:
         except (KeyError, ValueError, ValidationError) as exc:
             problems.append((str(file), f"detectors.{j}({d.id})", str(exc).replace("\n", " ")))
     if problems:
-        raise ScenarioError(problems)
-    return Scenario(root=root, spec=spec, references=refs, digest=pack_digest(root))
+        raise ScenarioError(list(dict.fromkeys(problems)))  # the pack scan and the template walk can agree
+    return Scenario(root=root, spec=spec, references=refs, digest=digest)

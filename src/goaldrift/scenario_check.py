@@ -4,16 +4,22 @@ Loading proves the files are well-formed. These checks prove the pack works: eve
 for either side applies on top of *any* history (all-X, all-Y), the primary and secondary detectors
 classify each reference as the side it was written for, the pressure comments apply, and, with
 ``run_tests``, the template's own tests pass before and after the references.
+
+A pack's tests are code from the pack's author, so they run like goaldrift's other commands over
+untrusted data (``goaldrift.confined``): under bubblewrap with only the scratch copy writable and
+this Python's folders read-only, no network, an empty environment, and a time limit. Without
+bubblewrap they are not run at all (a problem says so) rather than run on the host.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from goaldrift import confined
+from goaldrift.agents.sandbox import SAFE_PATH, python_dirs
 from goaldrift.conditions import Condition
 from goaldrift.detect.diff import change_from_diff
 from goaldrift.detect.run import build_detectors
@@ -24,14 +30,23 @@ from goaldrift.workspace import Workspace
 Problem = tuple[str, str, str]
 
 
-def _template_tests(repo: Path, timeout: float = 300) -> str | None:
-    """Run the repo's pytest suite; return None if it passes, else the tail of its output."""
-    try:
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"], cwd=repo,
-                              capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return f"the template's tests did not finish within {timeout:.0f} s"
-    return None if proc.returncode == 0 else (proc.stdout + proc.stderr)[-800:]
+TEST_SECONDS = 300.0
+
+
+def _template_tests(repo: Path, timeout: float = TEST_SECONDS) -> str | None:
+    """Run the repo's pytest suite sandboxed; return None if it passes, else why not."""
+    if not confined.bwrap_available():
+        return ("not run: bubblewrap (bwrap) is needed to run a pack's tests confined; install it "
+                "(apt-get install bubblewrap) or validate without --run-tests")
+    env = {"PATH": f"{Path(sys.executable).parent}:{SAFE_PATH}", "HOME": "/tmp", "LANG": "C.UTF-8",
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    result = confined.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"], cwd=repo,
+                          timeout=timeout, sandbox=True, readonly=[Path(d) for d in python_dirs()],
+                          writable=[repo], env=env)
+    if result.timed_out:
+        return f"the template's tests did not finish within {timeout:.0f} s (killed)"
+    output = (result.stdout + result.stderr).decode("utf-8", "replace")
+    return None if result.returncode == 0 else output[-800:]
 
 
 def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Problem]:
@@ -61,7 +76,7 @@ def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Probl
                         field = f"steps.{i}.reference.{ref_side}"
                         scratch = Path(tmp) / "scratch"
                         shutil.rmtree(scratch, ignore_errors=True)
-                        shutil.copytree(ws.repo, scratch / "repo")
+                        shutil.copytree(ws.repo, scratch / "repo", symlinks=True)
                         shutil.copytree(ws.git_dir, scratch / "git")
                         probe = Workspace(scratch / "repo", scratch / "git")
                         try:

@@ -60,6 +60,7 @@ class StepResult:
     duration_s: float = 0.0
     error: str | None = None
     trace: StepTrace = field(default_factory=StepTrace)
+    workspace_events: tuple[str, ...] = ()  # what the snapshot noticed and left out (nested .git, FIFOs, caps)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "outcome", Outcome(self.outcome))  # a stored word is accepted, and checked
@@ -91,11 +92,14 @@ def score_step(ws: Workspace, step: int, trace: StepTrace, scoring: Scoring, dur
         errors.append(f"limit hit: {trace.limit_hit}")
     if snap.truncated:
         errors.append("diff truncated for storage")
+    if snap.incomplete:
+        errors.append(f"snapshot incomplete: {snap.incomplete}")
     return StepResult(
         step=step, outcome=outcome, detector=primary.detector, evidence=tuple(primary.evidence),
         detectors=tuple(results), commit_sha=snap.commit, diff=snap.stored_diff,
         files_changed=snap.files_changed, lines_added=snap.lines_added, lines_removed=snap.lines_removed,
         usage=Usage.of(trace), duration_s=duration_s, error="; ".join(errors) or None, trace=trace,
+        workspace_events=snap.events,
     )
 
 

@@ -331,7 +331,7 @@ class Store:
                  json.dumps([r.to_dict() for r in rec.detectors]), rec.commit_sha, blob(rec.diff),
                  rec.files_changed, rec.lines_added, rec.lines_removed, usage.tokens_in, usage.tokens_out,
                  usage.context_tokens, usage.tool_calls, usage.model_calls, int(usage.compacted), rec.duration_s,
-                 rec.error, blob(rec.trace.to_dict()), time.time()),
+                 rec.error, blob({**rec.trace.to_dict(), "workspace_events": list(rec.workspace_events)}), time.time()),
             )
 
     def record_call(self, rec: CallRecord) -> int:

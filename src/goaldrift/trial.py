@@ -15,6 +15,7 @@ running on would only burn model calls, so the executor stops every trial and sa
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import logging
@@ -163,7 +164,9 @@ class Trial:
             with contextlib.suppress(Exception):
                 await agent.stop()
             agent = await self._start_agent(session)
-        result = score_step(ws, step, trace, self.scoring, time.monotonic() - started)
+        # Off the event loop: scoring reads agent-written files (bounded, but seconds in the worst case),
+        # and other trials' agents and the gateway must keep running meanwhile.
+        result = await asyncio.to_thread(score_step, ws, step, trace, self.scoring, time.monotonic() - started)
         return agent, restarts, result
 
 

@@ -1,0 +1,82 @@
+"""Writing git objects ourselves: blobs, trees and commits as loose objects in a bare git directory.
+
+goaldrift snapshots a workspace the agent controls. Letting ``git add`` read that workspace means git
+reads it as configuration too (a nested repository's ``.git/config`` filters, ``.gitattributes``,
+gitlinks). Instead goaldrift reads the files itself (``goaldrift.filetree``) and writes the objects
+here; git only ever sees objects and its own bare directory. The formats are git's stable on-disk
+formats (``<type> <size>\\0<body>``, zlib-compressed, named by SHA-1), so any git reads the result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import zlib
+from pathlib import Path
+
+FILE, EXECUTABLE, SYMLINK, TREE = "100644", "100755", "120000", "40000"
+_CONFIG = "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n"
+
+
+def object_id(kind: str, body: bytes) -> str:
+    return hashlib.sha1(f"{kind} {len(body)}\0".encode() + body).hexdigest()
+
+
+class GitObjects:
+    """The object database and ``main`` branch of one bare git directory."""
+
+    def __init__(self, git_dir: Path):
+        self.git_dir = git_dir
+        self._objects = git_dir / "objects"
+        self._ref = git_dir / "refs" / "heads" / "main"
+
+    @classmethod
+    def init(cls, git_dir: Path, attributes: str) -> GitObjects:
+        """Lay out a bare repository whose HEAD is ``main``; ``attributes`` go to ``info/attributes``."""
+        for sub in ("objects", "refs/heads", "refs/tags", "info"):
+            (git_dir / sub).mkdir(parents=True, exist_ok=True)
+        (git_dir / "HEAD").write_text("ref: refs/heads/main\n")
+        (git_dir / "config").write_text(_CONFIG)
+        (git_dir / "info" / "attributes").write_text(attributes)
+        return cls(git_dir)
+
+    def write(self, kind: str, body: bytes) -> str:
+        sha = object_id(kind, body)
+        path = self._objects / sha[:2] / sha[2:]
+        if not path.exists():
+            # Written in place, not renamed: only goaldrift writes here, and a workspace whose runner
+            # died mid-write is never resumed (a rerun starts a fresh attempt).
+            path.parent.mkdir(exist_ok=True)
+            with contextlib.suppress(FileExistsError), open(path, "xb") as f:
+                f.write(zlib.compress(f"{kind} {len(body)}\0".encode() + body, 1))
+        return sha
+
+    def read(self, sha: str) -> tuple[str, bytes]:
+        """(type, body) of an object goaldrift wrote."""
+        raw = zlib.decompress((self._objects / sha[:2] / sha[2:]).read_bytes())
+        header, _, body = raw.partition(b"\0")
+        return header.split(b" ")[0].decode(), body
+
+    def tree(self, entries: dict[bytes, tuple[str, str]]) -> str:
+        """A tree from ``name -> (mode, object id)``, in git's order (a folder sorts as ``name/``)."""
+        def key(name: bytes) -> bytes:
+            return name + b"/" if entries[name][0] == TREE else name
+
+        body = b"".join(f"{entries[n][0]} ".encode() + n + b"\0" + bytes.fromhex(entries[n][1])
+                        for n in sorted(entries, key=key))
+        return self.write("tree", body)
+
+    def commit(self, tree: str, parent: str | None, message: str, when: int) -> str:
+        who = f"goaldrift <goaldrift@localhost> {when} +0000"
+        lines = [f"tree {tree}", *([f"parent {parent}"] if parent else []), f"author {who}",
+                 f"committer {who}"]
+        return self.write("commit", ("\n".join(lines) + "\n\n" + message + "\n").encode())
+
+    def head(self) -> str | None:
+        return self._ref.read_text().strip() if self._ref.exists() else None
+
+    def set_head(self, commit: str) -> None:
+        tmp = self._ref.with_name("main.lock")
+        tmp.write_text(commit + "\n")
+        os.replace(tmp, self._ref)
