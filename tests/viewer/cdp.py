@@ -28,6 +28,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-extensions",
          "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--window-size=1400,1000"]
 
+VIRTUAL_KEYS = {"Escape": 27, "Enter": 13, "ArrowLeft": 37, "ArrowRight": 39, "ArrowUp": 38, "ArrowDown": 40}
+
 
 class Browser:
     def __init__(self, profile: Path, timeout: float = 60):
@@ -52,7 +54,9 @@ class Browser:
             page = next((t for t in targets if t.get("type") == "page"), None)
             if page is None:
                 time.sleep(0.2)
-        self.ws = connect(page["webSocketDebuggerUrl"], max_size=64 * 2**20, open_timeout=timeout)
+        self._stack = contextlib.ExitStack()
+        self.ws = self._stack.enter_context(connect(page["webSocketDebuggerUrl"], max_size=64 * 2**20,
+                                                    open_timeout=timeout))
         self.ids = itertools.count(1)
         self.events: list[dict[str, Any]] = []
         self.errors: list[str] = []
@@ -115,12 +119,27 @@ class Browser:
             self.pump(0.1)
         raise TimeoutError(f"waited {timeout} s for {expression!r} (last value {last!r})")
 
+    def click(self, selector: str) -> None:
+        """A real mouse click in the middle of the first element matching ``selector``."""
+        self.wait(f"!!document.querySelector({selector!r})")
+        box = self.eval(f"""(() => {{ const el = document.querySelector({selector!r});
+            el.scrollIntoView({{block: 'center'}}); const r = el.getBoundingClientRect();
+            return [r.left + r.width / 2, r.top + r.height / 2]; }})()""")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1], "button": "left",
+                                                   "clickCount": 1})
+
+    def type(self, text: str) -> None:
+        self.send("Input.insertText", {"text": text})
+
     def press(self, key: str) -> None:
-        """Type one printable key (a real key event, as a user's keyboard sends)."""
+        """Press one key: a printable character or Escape/Enter (a real key event, as a user's keyboard sends)."""
         for kind in ("keyDown", "keyUp"):
-            params = {"type": kind, "key": key, "code": f"Key{key.upper()}" if key.isalpha() else key}
-            if kind == "keyDown":
+            params = {"type": kind, "key": key, "code": f"Key{key.upper()}" if len(key) == 1 and key.isalpha() else key}
+            if kind == "keyDown" and len(key) == 1:
                 params["text"] = key
+            if key in VIRTUAL_KEYS:
+                params["windowsVirtualKeyCode"] = VIRTUAL_KEYS[key]
             self.send("Input.dispatchKeyEvent", params)
 
     def screenshot(self, path: Path) -> Path:
@@ -132,7 +151,7 @@ class Browser:
         with contextlib.suppress(Exception):  # the process is killed below anyway
             self.send("Browser.close", timeout=5)
         try:
-            self.ws.close()
+            self._stack.close()
         finally:
             try:
                 self.proc.wait(timeout=10)
