@@ -12,7 +12,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from tests.viewer.cdp import CHROMIUM, Browser
 from tests.viewer.conftest import HOSTILE, disputed_step, plant_hostile, serve
 

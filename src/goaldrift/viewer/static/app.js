@@ -107,6 +107,7 @@ document.addEventListener("keydown", (ev) => {
 async function route() {
   if (pollTimer) { clearTimeout(pollTimer); pollTimer = null; }
   setKeys("");
+  facets().catch(() => null);  // the store's name in the header; errors show on the pages that need facets
   const path = location.pathname;
   const params = new URLSearchParams(location.search);
   let m;
