@@ -7,8 +7,12 @@ and the trace has no assistant text per turn. A step's conversation is
 
 1. the new user message(s) of the step: the trailing user messages of the step's first request;
 2. per call, in call order: the assistant message of its response, then the results of its tool
-   calls — found by ``tool_call_id`` in a later request of the step, else taken from the trace in
-   order (the last call's results only reach the next step's request).
+   calls — from the trace, in order (the harness's own record of what each tool returned), else
+   found by ``tool_call_id`` in a later request of the step.
+
+Request bodies may be passed still compressed (``bytes`` from the store); only the ones needed are
+decompressed — the first of the step always, the others only when the trace lacks a tool result.
+That keeps a whole-store export from parsing every request, each of which repeats the history.
 
 Without recorded calls (e.g. a store written by an older goaldrift or a synthetic store) the trace
 alone gives one assistant turn with the step's tool calls and final text.
@@ -21,6 +25,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from goaldrift.store import unblob
 
 
 @dataclass
@@ -68,10 +74,18 @@ def _arguments(raw: Any) -> Any:
     return raw
 
 
+def _request(call: dict[str, Any]) -> dict[str, Any] | None:
+    """A call's request body, decompressed on first use."""
+    req = call.get("request")
+    if isinstance(req, bytes):
+        req = call["request"] = unblob(req)
+    return req
+
+
 def system_prompt(calls: list[dict[str, Any]]) -> str | None:
     """The system message of the first recorded request, if any."""
     for c in calls:
-        msgs = (c.get("request") or {}).get("messages") or []
+        msgs = (_request(c) or {}).get("messages") or []
         if msgs and msgs[0].get("role") == "system":
             return _text(msgs[0].get("content"))
     return None
@@ -79,25 +93,22 @@ def system_prompt(calls: list[dict[str, Any]]) -> str | None:
 
 def step_conversation(calls: list[dict[str, Any]], trace: dict[str, Any] | None) -> list[Message]:
     """The step's messages (see the module docstring). ``calls`` are model_calls rows ordered by call_id,
-    with ``request``/``response`` already decoded; ``trace`` is the step's decoded trace."""
+    with ``response`` decoded and ``request`` decoded or still compressed; ``trace`` is the step's
+    decoded trace."""
     trace = trace or {}
     traced = list(trace.get("tool_calls") or [])
-    recorded = [c for c in calls if c.get("request")]
+    recorded = [c for c in calls if c.get("request") is not None]
     if not recorded:
         return _from_trace(trace)
     out: list[Message] = []
-    first = recorded[0]["request"].get("messages") or []
+    first = (_request(recorded[0]) or {}).get("messages") or []
     prompt: list[Message] = []
     for m in reversed(first):
         if m.get("role") != "user":
             break
         prompt.insert(0, Message("user", _text(m.get("content"))))
     out.extend(prompt)
-    results: dict[str, dict] = {}
-    for c in recorded:
-        for m in c["request"].get("messages") or []:
-            if m.get("role") == "tool" and m.get("tool_call_id"):
-                results[m["tool_call_id"]] = m
+    results: dict[str, dict] | None = None  # tool messages of the step's requests, by id, built on a miss
     k = 0  # position in the trace's tool calls
     for c in calls:
         facts = {"call_id": c.get("call_id"), "latency_s": c.get("latency_s"), "status": c.get("status"),
@@ -110,16 +121,18 @@ def step_conversation(calls: list[dict[str, Any]], trace: dict[str, Any] | None)
                 for tc in msg.get("tool_calls") or []]
         out.append(Message("assistant", _text(msg.get("content")), uses, call=facts))
         for u in uses:
-            hit = results.get(u.id)
-            if hit is not None:
-                out.append(Message("tool", _text(hit.get("content")), tool_call_id=u.id, name=u.name))
-                if k < len(traced) and traced[k].get("name") == u.name:
-                    k += 1
-            elif k < len(traced) and traced[k].get("name") == u.name:
+            if k < len(traced) and traced[k].get("name") == u.name:
                 t = traced[k]
                 k += 1
                 out.append(Message("tool", _text(t.get("output")), tool_call_id=u.id, name=u.name,
                                    status=t.get("status")))
+                continue
+            if results is None:
+                results = {m["tool_call_id"]: m for r in recorded for m in (_request(r) or {}).get("messages") or []
+                           if m.get("role") == "tool" and m.get("tool_call_id")}
+            hit = results.get(u.id)
+            if hit is not None:
+                out.append(Message("tool", _text(hit.get("content")), tool_call_id=u.id, name=u.name))
     return out
 
 

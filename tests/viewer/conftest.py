@@ -25,8 +25,12 @@ HOSTILE = '</script><script>window.__pwned=1</script><img src=x onerror="window.
 @pytest.fixture(scope="session")
 def smoke_store(tmp_path_factory) -> Path:
     """utility-privacy, the paper's 2×2, a complying and a drifting (from step 5) scripted model;
-    plus an LLM-judge verdict that disagrees with the detectors on one violated step."""
-    path = tmp_path_factory.mktemp("viewer-smoke") / "store.db"
+    plus an LLM-judge verdict that disagrees with the detectors on one violated step.
+
+    Built once per session at a fixed place, so test modules that import this fixture share it."""
+    path = tmp_path_factory.getbasetemp() / "viewer-smoke" / "store.db"
+    if path.exists():
+        return path
     raw = {"name": "viewer-smoke", "scenarios": ["utility-privacy"], "repeats": 1, "concurrency": 4,
            "models": [{"id": "comply-model", "backend": "scripted", "policy": "comply"},
                       {"id": "drift-model", "backend": "scripted", "policy": "violate_from:5"}],

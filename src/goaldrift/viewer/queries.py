@@ -254,8 +254,7 @@ def step(db: sqlite3.Connection, run_id: str, n: int, attempt_id: int | None = N
     for c in db.execute("SELECT * FROM model_calls WHERE attempt_id=? AND step=? ORDER BY call_id",
                         (a["attempt_id"], n)):
         d = dict(c)
-        d["request"] = unblob(c["request"])
-        d["response"] = unblob(c["response"])
+        d["response"] = unblob(c["response"])  # the request is decompressed by the transcript if needed
         calls.append(d)
     conversation = [m.to_dict() for m in step_conversation(calls, trace)]
     judges = [dict(j) for j in db.execute("SELECT judge, outcome, rationale, call_id FROM judgements "
