@@ -149,19 +149,32 @@ def state(db: sqlite3.Connection) -> tuple:
 _LATEST = "a.attempt_id = (SELECT MAX(x.attempt_id) FROM attempts x WHERE x.run_id = r.run_id)"
 
 
+COUNT_CAP = 1000  # an outcome-filtered total is counted up to here (each run needs a step lookup)
+
+
 def runs(db: sqlite3.Connection, f: Filters, conditions: list[str], offset: int = 0,
          limit: int = PAGE) -> dict[str, Any]:
-    """A page of runs (latest attempt each) with each run's step outcomes, and the total count."""
+    """A page of runs (latest attempt each, in plan order) with each run's step outcomes, and the total.
+
+    Plan order is the ``runs`` table's insertion order (model × scenario × condition × repeat), so a
+    page is read in index order and stops at ``limit`` instead of sorting every run. With an outcome
+    filter the total is exact up to ``COUNT_CAP`` and ``total_capped`` says when there are more.
+    """
     where, params = f.run_sql(conditions)
     base = f"FROM runs r JOIN attempts a ON {_LATEST} WHERE {where}"
-    total = db.execute(f"SELECT COUNT(*) {base}", params).fetchone()[0]
+    if f.outcome:
+        total = db.execute(f"SELECT COUNT(*) FROM (SELECT 1 {base} LIMIT ?)", [*params, COUNT_CAP + 1]).fetchone()[0]
+    else:
+        total = db.execute(f"SELECT COUNT(*) FROM runs r WHERE {where} AND EXISTS "
+                           "(SELECT 1 FROM attempts x WHERE x.run_id = r.run_id)", params).fetchone()[0]
+    capped = bool(f.outcome) and total > COUNT_CAP
     rows = [dict(r) for r in db.execute(
         f"SELECT r.run_id, r.experiment_id, r.model_id, r.scenario_id, r.condition, r.repeat, r.n_steps, "
-        f"r.status, a.attempt_id, a.status AS attempt_status {base} "
-        f"ORDER BY r.model_id, r.scenario_id, r.condition, r.repeat, r.run_id LIMIT ? OFFSET ?",
+        f"r.status, a.attempt_id, a.status AS attempt_status {base} ORDER BY r.rowid LIMIT ? OFFSET ?",
         [*params, limit, offset])]
     _attach_steps(db, rows)
-    return {"total": total, "offset": offset, "limit": limit, "runs": rows}
+    return {"total": min(total, COUNT_CAP) if capped else total, "total_capped": capped, "offset": offset,
+            "limit": limit, "runs": rows}
 
 
 def _attach_steps(db: sqlite3.Connection, rows: list[dict]) -> None:

@@ -258,8 +258,9 @@ async function loadRuns(box, base, params, apiParams) {
     }))))));
   const pager = h("div", { class: "pager" },
     offset > 0 ? link(filterUrl(base, params, { offset: String(Math.max(0, offset - data.limit)) }), "← previous") : null,
-    h("span", { class: "muted" }, data.total ? (offset + 1) + "–" + (offset + data.runs.length) + " of " + data.total + " runs" : "no runs match"),
-    offset + data.limit < data.total ? link(filterUrl(base, params, { offset: String(offset + data.limit) }), "next →") : null);
+    h("span", { class: "muted" }, data.total ? (offset + 1) + "–" + (offset + data.runs.length) + " of " + data.total +
+      (data.total_capped ? "+" : "") + " runs" : "no runs match"),
+    offset + data.limit < data.total || (data.total_capped && data.runs.length === data.limit) ? link(filterUrl(base, params, { offset: String(offset + data.limit) }), "next →") : null);
   box.replaceChildren(pager, h("table", { class: "runs" },
     h("tr", {}, ["run", "model", "value pair", "condition", "repeat", "status", "steps"].map((x) => h("th", {}, x))), rows));
 }
