@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_report import generate  # noqa: E402 - the same synthetic store as the report benchmark
+from bench_report import generate
 
 
 def measure(fmt: str, store: Path, out: Path) -> float:
@@ -56,8 +56,8 @@ def main() -> None:
     n_steps = sqlite3.connect(f"file:{store}?mode=ro", uri=True).execute("SELECT COUNT(*) FROM steps").fetchone()[0]
     times: dict[str, list[float]] = {"parquet": [], "inspect": []}
     for r in range(args.repeats):
-        for fmt in times:
-            times[fmt].append(measure(fmt, store, work / f"out-{fmt}"))
+        for fmt, runs in times.items():
+            runs.append(measure(fmt, store, work / f"out-{fmt}"))
         print(f"  [{r + 1}/{args.repeats}] parquet {times['parquet'][-1]:.2f} s, inspect {times['inspect'][-1]:.2f} s",
               flush=True)
     logs = list((work / "out-inspect").glob("*.eval"))

@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_report import generate  # noqa: E402 - the same synthetic store as the report benchmark
+from bench_report import generate
 
 
 def free_port() -> int:
