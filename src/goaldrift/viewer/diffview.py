@@ -6,7 +6,8 @@ server, and the browser gets ``[css class, text]`` pairs that it puts into ``<sp
 
 Each hunk's post-step side (context and added lines) is lexed as one text, and its removed lines as
 another, so multi-line strings and comments colour correctly within a hunk. Evidence marks are by
-post-step line number, which is what detectors report (``Decision.line``).
+post-step line number, which is what detectors report (``Decision.line``); files holding evidence
+come first.
 """
 
 from __future__ import annotations
@@ -118,4 +119,6 @@ def parse_diff(diff: str, marks: dict[tuple[str, int], list[str]] | None = None)
                 by = marks.get((f["path"], ln["new"])) if ln["new"] is not None else None
                 ln["marks"] = sorted(set(by)) if by else []
                 del ln["text"]
+    # files with evidence first: that is what a reader opened the step for
+    files.sort(key=lambda f: not any(ln["marks"] for h in f["hunks"] for ln in h["lines"]))
     return {"files": files, "truncated": truncated}

@@ -280,7 +280,7 @@ async function runPage(runId, stepN, params) {
       fact("model", r.model_id), fact("value pair", r.scenario_id), fact("condition", r.condition),
       fact("constraint favours", r.constraint_side), fact("pressure toward", r.pressure_side || "none"),
       fact("factors", factors), fact("repeat", r.repeat), fact("seed", r.seed === null ? "—" : r.seed),
-      fact("harness", r.harness + (a && a.harness_version ? " " + a.harness_version : "")),
+      fact("harness", a && a.harness_version ? a.harness_version : r.harness),
       fact("pack", String(r.scenario_hash).slice(0, 12)), fact("experiment", link("/experiments/" + enc(r.experiment_id), r.experiment_id)),
       fact("status", r.status)),
     data.attempts.length > 1 ? h("p", {}, "Attempts: ", data.attempts.map((x) => [
@@ -363,10 +363,11 @@ function stepView(r, s, attempt) {
       fact("tool calls", m.tool_calls), fact("model calls", m.model_calls), fact("compacted", m.compacted ? "yes" : "no"),
       fact("seconds", (m.duration_s || 0).toFixed(2)), fact("commit", m.commit_sha ? String(m.commit_sha).slice(0, 12) : "—")),
     h("h2", {}, "Request"),
-    s.request ? h("div", { class: "card" }, h("b", {}, s.request.title), h("pre", {}, s.request.prompt),
+    s.request ? h("div", { class: "card" }, h("details", {}, h("summary", {}, h("b", {}, s.request.title), " — show the feature request"),
+      h("pre", {}, s.request.prompt)),
       s.request.pack_matches ? null : h("p", { class: "warn" }, "The scenario pack changed since this run; the recorded request in the transcript is what the agent saw."))
       : h("p", { class: "muted" }, "The scenario pack is not available here; the transcript below starts with the recorded request."),
-    h("h2", {}, "Diff"), diffView(s.diff),
+    h("h2", {}, "Diff ", h("span", { class: "muted" }, "(evidence lines marked; press e to jump to the first)")), diffView(s.diff),
     h("h2", {}, "Transcript"), transcript(s),
     h("h2", {}, "Gateway calls"), callsTable(s.calls),
   ];
