@@ -20,6 +20,7 @@ from pygments.token import Comment, Keyword, Name, Number, Operator, String, _To
 from pygments.util import ClassNotFound
 
 MAX_LINES = 6000  # per step; a bigger diff is cut (and says so)
+MAX_LEX_CHARS = 200_000  # per hunk side; longer text (minified code, data) is shown without colours
 _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@(.*)$")
 _CLASSES: list[tuple[_TokenType, str]] = [
     (Comment, "c"), (String, "s"), (Number, "n"), (Keyword, "k"), (Name.Function, "f"), (Name.Class, "f"),
@@ -37,6 +38,8 @@ def _css(ttype: _TokenType) -> str:
 def _lex(path: str, lines: list[str]) -> list[list[list[str]]]:
     """Token lists per line: [[css, text], ...]; plain text when no lexer knows the file type."""
     try:
+        if sum(map(len, lines)) > MAX_LEX_CHARS:
+            raise ClassNotFound(path)
         lexer = get_lexer_for_filename(path, stripnl=False, ensurenl=False)
     except ClassNotFound:
         return [[["", ln]] for ln in lines]
