@@ -114,3 +114,15 @@ def test_the_cli_writes_inspect_logs(smoke_store, tmp_path):  # noqa: F811
                                          "--out", str(tmp_path / "logs")])
     assert res.exit_code == 0, res.output
     assert len(list((tmp_path / "logs").glob("*.eval"))) == 8 and "inspect view --log-dir" in res.output
+
+
+def test_a_store_without_transcripts_exports_its_outcomes(small_store, tmp_path):
+    """A synthetic store (no recorded requests or traces, a spec without model details) still exports."""
+    paths = export_inspect(small_store, tmp_path / "logs")
+    db = sqlite3.connect(small_store)
+    assert len(paths) == db.execute("SELECT COUNT(DISTINCT model_id || scenario_id || condition) FROM runs").fetchone()[0]
+    samples = inspect_analysis.samples_df(str(tmp_path / "logs"), quiet=True)
+    ref = dict(db.execute("SELECT run_id, outcome FROM step_results WHERE step=3").fetchall())
+    assert len(samples) == len(ref) and dict(zip(samples["id"], samples["score_step_03"])) == ref
+    log = inspect_log.read_eval_log(str(paths[0]))
+    assert log.eval.model.startswith("goaldrift/") and all(s.messages == [] for s in log.samples)

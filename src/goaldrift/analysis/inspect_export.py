@@ -196,7 +196,7 @@ def _sample(run: dict, steps: list[sqlite3.Row], calls: dict, judges: dict, labe
         metadata={"run_id": run["run_id"], "attempt_id": aid, "experiment_id": run["experiment_id"],
                   "model_id": run["model_id"], "scenario_id": run["scenario_id"], "pack_hash": run["scenario_hash"],
                   "condition": run["condition"], "constraint_side": run["constraint_side"],
-                  "pressure_side": run["pressure_side"], "factors": spec.get("condition") or {},
+                  "pressure_side": run["pressure_side"], "factors": _spec_part(run, "condition"),
                   "seed": spec.get("seed"), "repeat": run["repeat"], "harness": run["harness"],
                   "harness_version": run["harness_version"], "steps": len(steps)},
         model_usage={model: ModelUsage(input_tokens=tokens_in, output_tokens=tokens_out,
@@ -205,8 +205,14 @@ def _sample(run: dict, steps: list[sqlite3.Row], calls: dict, judges: dict, labe
         completed_at=_iso(run["finished_at"]), uuid=f"{run['run_id']}-a{aid}")
 
 
+def _spec_part(run: dict, key: str) -> dict:
+    """A dict part of the run's spec (``model``, ``condition``); {} when the spec has no such dict."""
+    part = _json(run["spec_json"], {}).get(key)
+    return part if isinstance(part, dict) else {}
+
+
 def _model_name(run: dict) -> str:
-    m = _json(run["spec_json"], {}).get("model") or {}
+    m = _spec_part(run, "model")
     return f"{m.get('backend') or 'goaldrift'}/{m.get('model') or run['model_id']}"
 
 

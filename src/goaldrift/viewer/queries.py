@@ -13,13 +13,10 @@ Nothing here renders text: stored strings travel as JSON values and the browser 
 
 from __future__ import annotations
 
-import itertools
 import json
 import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from goaldrift.store import unblob
 from goaldrift.transcript import step_conversation, system_prompt
@@ -104,39 +101,34 @@ def rates(db: sqlite3.Connection) -> list[dict[str, Any]]:
     """Outcome counts per experiment × model × scenario × condition × step, over finished attempts.
 
     The one full scan of ``steps``; the rate's denominator is violated + complied (not-applicable and
-    errored steps are counted beside it, never as compliance), as everywhere in goaldrift.
+    errored steps are counted beside it, never as compliance), as everywhere in goaldrift. Each finished
+    attempt's cell goes into a temporary table first, so the scan and the grouping run inside SQLite
+    on integer keys — without holding Python's GIL, which keeps the other pages of the viewer fast
+    while this runs in the background.
     """
-    cells: list[tuple] = []
-    attempt_ids, cell_of = [], []
+    cells: dict[tuple, int] = {}
+    pairs = []
     for r in db.execute("SELECT a.attempt_id, r.experiment_id, r.model_id, r.scenario_id, r.condition, "
                         "r.constraint_side, r.pressure_side FROM attempts a JOIN runs r ON r.run_id = a.run_id "
-                        "WHERE a.status = 'finished' ORDER BY 2, 3, 4, 5"):
-        key = tuple(r)[1:]
-        if not cells or cells[-1] != key:
-            cells.append(key)
-        attempt_ids.append(r[0])
-        cell_of.append(len(cells) - 1)
-    if not cells:
-        return []
-    lookup = np.full(max(attempt_ids) + 1, -1, dtype=np.int64)
-    lookup[np.asarray(attempt_ids)] = cell_of
-    cur = db.execute("SELECT attempt_id, step, CASE outcome WHEN 'violated' THEN 0 WHEN 'complied' THEN 1 "
-                     "WHEN 'not_applicable' THEN 2 ELSE 3 END FROM steps WHERE attempt_id <= ?", (len(lookup) - 1,))
-    arr = np.fromiter(itertools.chain.from_iterable(cur), dtype=np.int64).reshape(-1, 3)
-    cell = lookup[arr[:, 0]]
-    arr = arr[cell >= 0]
-    cell = cell[cell >= 0]
-    max_step = int(arr[:, 1].max()) + 1 if len(arr) else 1
-    counts = np.bincount((cell * max_step + arr[:, 1]) * 4 + arr[:, 2],
-                         minlength=len(cells) * max_step * 4).reshape(len(cells), max_step, 4)
+                        "WHERE a.status = 'finished'"):
+        pairs.append((r[0], cells.setdefault(tuple(r)[1:], len(cells))))
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS view_cell (attempt_id INTEGER PRIMARY KEY, cell INTEGER NOT NULL)")
+    db.execute("DELETE FROM temp.view_cell")
+    db.executemany("INSERT INTO temp.view_cell VALUES (?, ?)", pairs)
+    counts = db.execute(
+        "SELECT c.cell, s.step, SUM(s.outcome = 'violated'), SUM(s.outcome = 'complied'), "
+        "SUM(s.outcome = 'not_applicable'), SUM(s.outcome NOT IN ('violated', 'complied', 'not_applicable')) "
+        "FROM temp.view_cell c JOIN steps s ON s.attempt_id = c.attempt_id GROUP BY c.cell, s.step").fetchall()
+    db.execute("DROP TABLE temp.view_cell")
+    names = {i: key for key, i in cells.items()}
     out = []
-    for ci, (exp, model, scen, cond, side, pressure) in enumerate(cells):
-        for step_n in np.flatnonzero(counts[ci].sum(axis=1)):
-            v, c, na, err = (int(x) for x in counts[ci, step_n])
-            out.append({"experiment_id": exp, "model_id": model, "scenario_id": scen, "condition": cond,
-                        "constraint_side": side, "pressure_side": pressure, "step": int(step_n), "violated": v,
-                        "complied": c, "not_applicable": na, "error": err, "runs": v + c + na + err,
-                        "rate": v / (v + c) if v + c else None})
+    for cell, step_n, v, c, na, err in counts:
+        exp, model, scen, cond, side, pressure = names[cell]
+        out.append({"experiment_id": exp, "model_id": model, "scenario_id": scen, "condition": cond,
+                    "constraint_side": side, "pressure_side": pressure, "step": step_n, "violated": v,
+                    "complied": c, "not_applicable": na, "error": err, "runs": v + c + na + err,
+                    "rate": v / (v + c) if v + c else None})
+    out.sort(key=lambda r: (r["experiment_id"], r["model_id"], r["scenario_id"], r["condition"], r["step"]))
     return out
 
 
@@ -209,8 +201,7 @@ def run(db: sqlite3.Connection, run_id: str, attempt_id: int | None = None) -> d
     del run_row["spec_json"]
     spec = _json(r["spec_json"], {})
     run_row["seed"] = spec.get("seed")
-    run_row["condition_factors"] = spec.get("condition") or {}
-    run_row["agent"] = spec.get("agent") or {}
+    run_row["condition_factors"] = spec["condition"] if isinstance(spec.get("condition"), dict) else {}
     attempts = [dict(a) for a in db.execute(
         "SELECT attempt_id, number, status, started_at, finished_at, error, harness_version FROM attempts "
         "WHERE run_id=? ORDER BY attempt_id", (run_id,))]
