@@ -112,36 +112,52 @@ class RatesCache:
 
 
 class Viewer:
-    """One store behind the API: a connection per worker thread, the rates cache, pack prompts."""
+    """One store behind the API: a connection per worker thread, the rates cache, facets, pack prompts."""
 
     def __init__(self, path: Path, packs: list[Path] | None = None):
+        from goaldrift.judge import PackFinder
+
         self.path = Path(path)
         Store(self.path).close()  # checks the schema and adds the labels table to older stores
         self.rates = RatesCache(self.path)
-        self.packs = packs or []
+        self.finder = PackFinder(packs or [])
         self._local = threading.local()
-        self._finder = None
+        self._facets: tuple[tuple, dict] | None = None
 
-    def db(self):
+    def store(self) -> Store:
         store = getattr(self._local, "store", None)
         if store is None:
             store = self._local.store = Store(self.path)
         return store
 
+    def facets(self) -> dict[str, Any]:
+        """The filters' choices, recomputed only when runs or experiments were added."""
+        db = self.store().db
+        version = queries.runs_version(db)
+        if self._facets is None or self._facets[0] != version:
+            self._facets = (version, queries.facets(db))
+        return self._facets[1]
+
     def conditions(self) -> list[str]:
-        return [r[0] for r in self.db().db.execute("SELECT DISTINCT condition FROM runs")]
+        return self.facets()["conditions"]
+
+    def warm_up(self) -> None:
+        """Load the store's scenario packs and the highlighter once, off the request path, so the first
+        step page is as fast as the others."""
+        from pygments.lexers import get_lexer_for_filename
+
+        list(get_lexer_for_filename("warm.py").get_tokens("x = 1"))
+        for scenario_id in self.facets()["scenarios"]:
+            with contextlib.suppress(Exception):  # a missing pack only hides the request text
+                self.finder.get(scenario_id)
 
     def prompt(self, run_id: str, step: int) -> dict[str, Any] | None:
         """The step's feature request from its scenario pack, flagged if the pack changed since the run."""
-        from goaldrift.judge import PackFinder
-
-        row = self.db().db.execute("SELECT scenario_id, scenario_hash FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        row = self.store().db.execute("SELECT scenario_id, scenario_hash FROM runs WHERE run_id=?", (run_id,)).fetchone()
         if row is None:
             return None
-        if self._finder is None:
-            self._finder = PackFinder(self.packs)
         try:
-            sc = self._finder.get(row["scenario_id"])
+            sc = self.finder.get(row["scenario_id"])
         except Exception:  # noqa: BLE001 - a missing or broken pack only hides the request text
             return None
         if not 1 <= step <= len(sc.spec.steps):
@@ -174,6 +190,7 @@ def _lifespan(viewer: Viewer):
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         viewer.rates.start()  # the overview's one full scan starts now, in the background
+        threading.Thread(target=viewer.warm_up, daemon=True, name="goaldrift-view-warm-up").start()
         yield
 
     return lifespan
@@ -187,13 +204,13 @@ def create_app(store_path: Path, packs: list[Path] | None = None, host: str = "1
         return Response(index, media_type="text/html; charset=utf-8")
 
     def facets(request: Request) -> JSONResponse:
-        data = queries.facets(viewer.db().db)
+        data = dict(viewer.facets())
         data["store"] = viewer.path.name
         data["label_outcomes"] = list(LABEL_OUTCOMES)
         return JSONResponse(data)
 
     def rates(request: Request) -> JSONResponse:
-        status = viewer.rates.get(queries.state(viewer.db().db))
+        status = viewer.rates.get(queries.state(viewer.store().db))
         f = _filters(request)
         rows = viewer.rates.rows or []
         keep = [r for r in rows
@@ -204,36 +221,36 @@ def create_app(store_path: Path, packs: list[Path] | None = None, host: str = "1
 
     def runs(request: Request) -> JSONResponse:
         q = request.query_params
-        return JSONResponse(queries.runs(viewer.db().db, _filters(request), viewer.conditions(),
+        return JSONResponse(queries.runs(viewer.store().db, _filters(request), viewer.conditions(),
                                          _int(q.get("offset"), 0), _int(q.get("limit"), queries.PAGE, 1, 500)))
 
     def run(request: Request) -> JSONResponse:
         attempt = request.query_params.get("attempt")
-        data = queries.run(viewer.db().db, request.path_params["run_id"],
+        data = queries.run(viewer.store().db, request.path_params["run_id"],
                            int(attempt) if attempt and attempt.isdigit() else None)
         return JSONResponse(data) if data else _not_found("run")
 
     def step(request: Request) -> JSONResponse:
         run_id, n = request.path_params["run_id"], request.path_params["n"]
         attempt = request.query_params.get("attempt")
-        data = queries.step(viewer.db().db, run_id, n, int(attempt) if attempt and attempt.isdigit() else None,
+        data = queries.step(viewer.store().db, run_id, n, int(attempt) if attempt and attempt.isdigit() else None,
                             viewer.prompt(run_id, n))
         return JSONResponse(data) if data else _not_found("step")
 
     def call(request: Request) -> JSONResponse:
-        data = queries.call(viewer.db().db, request.path_params["call_id"])
+        data = queries.call(viewer.store().db, request.path_params["call_id"])
         return JSONResponse(data) if data else _not_found("call")
 
     def queue(request: Request) -> JSONResponse:
         q = request.query_params
         after = (_int(q.get("after_attempt"), 0), _int(q.get("after_step"), 0))
-        return JSONResponse(queries.queue(viewer.db().db, _filters(request), viewer.conditions(), after,
+        return JSONResponse(queries.queue(viewer.store().db, _filters(request), viewer.conditions(), after,
                                           _int(q.get("limit"), queries.PAGE, 1, 500), q.get("all") != "1"))
 
     def agreement(request: Request) -> JSONResponse:
         from goaldrift.analysis.gold import label_agreement
 
-        table = label_agreement(viewer.db().db)
+        table = label_agreement(viewer.store().db)
         return JSONResponse({"sources": table.astype(object).where(table.notna(), None).to_dict("records")})
 
     async def label(request: Request) -> JSONResponse:
@@ -255,7 +272,7 @@ def create_app(store_path: Path, packs: list[Path] | None = None, host: str = "1
         from starlette.concurrency import run_in_threadpool
 
         try:
-            await run_in_threadpool(viewer.db().record_label, attempt_id, n, outcome, note)
+            await run_in_threadpool(viewer.store().record_label, attempt_id, n, outcome, note)
         except GoaldriftError as exc:
             return JSONResponse({"error": str(exc)}, status_code=404 if "no stored step" in str(exc) else 409)
         return JSONResponse({"attempt_id": attempt_id, "step": n, "outcome": outcome, "note": note})

@@ -72,29 +72,34 @@ class Filters:
 
 
 def facets(db: sqlite3.Connection) -> dict[str, Any]:
-    """Everything the filters offer, from the (small) runs and experiments tables."""
-    exps = [dict(r) for r in db.execute(
-        "SELECT e.experiment_id, e.name, e.created_at, e.goaldrift_version, e.git_revision, "
-        "(SELECT COUNT(*) FROM runs r WHERE r.experiment_id = e.experiment_id) AS runs "
-        "FROM experiments e ORDER BY e.created_at")]
-    cells = db.execute("SELECT DISTINCT scenario_id, condition, constraint_side, pressure_side FROM runs").fetchall()
+    """Everything the filters offer, from one grouped pass over the (small) runs table."""
+    names = {r[0]: dict(r) for r in db.execute(
+        "SELECT experiment_id, name, created_at, goaldrift_version, git_revision FROM experiments ORDER BY created_at")}
+    runs_per: dict[str, int] = {}
+    models: set[str] = set()
     scenarios: dict[str, set[str]] = {}
     factors: dict[str, set[str]] = {}
-    conditions = []
-    for r in cells:
-        sides = scenarios.setdefault(r["scenario_id"], set())
-        sides.add(r["constraint_side"])
-        if r["pressure_side"]:
-            sides.add(r["pressure_side"])
-        for k, v in factors_of(r["condition"]).items():
+    conditions: set[str] = set()
+    for exp, model, scen, cond, side, pressure, n in db.execute(
+            "SELECT experiment_id, model_id, scenario_id, condition, constraint_side, pressure_side, COUNT(*) "
+            "FROM runs GROUP BY 1, 2, 3, 4, 5, 6"):
+        runs_per[exp] = runs_per.get(exp, 0) + n
+        models.add(model)
+        scenarios.setdefault(scen, set()).update(x for x in (side, pressure) if x)
+        conditions.add(cond)
+        for k, v in factors_of(cond).items():
             factors.setdefault(k, set()).add(v)
-        conditions.append(r["condition"])
-    models = [r[0] for r in db.execute("SELECT DISTINCT model_id FROM runs ORDER BY 1")]
-    statuses = {r[0]: r[1] for r in db.execute("SELECT status, COUNT(*) FROM runs GROUP BY status")}
-    return {"experiments": exps, "models": models,
+    exps = [{**e, "runs": runs_per.get(e["experiment_id"], 0)} for e in names.values()]
+    return {"experiments": exps, "models": sorted(models),
             "scenarios": {k: sorted(v) for k, v in sorted(scenarios.items())},
-            "conditions": sorted(set(conditions)), "factors": {k: sorted(v) for k, v in sorted(factors.items())},
-            "outcomes": list(OUTCOMES), "run_status": statuses}
+            "conditions": sorted(conditions), "factors": {k: sorted(v) for k, v in sorted(factors.items())},
+            "outcomes": list(OUTCOMES)}
+
+
+def runs_version(db: sqlite3.Connection) -> tuple:
+    """Changes when runs or experiments are added (what ``facets`` depends on); two index look-ups."""
+    return (db.execute("SELECT MAX(rowid) FROM runs").fetchone()[0],
+            db.execute("SELECT MAX(rowid) FROM experiments").fetchone()[0])
 
 
 def rates(db: sqlite3.Connection) -> list[dict[str, Any]]:
