@@ -70,12 +70,13 @@ def test_scores_messages_and_metadata_match_the_store(exported):
                 assert score.metadata["evidence"] == json.loads(s["evidence_json"])
                 if s["outcome"] == "violated":
                     assert score.metadata["evidence"][0]["snippet"] in score.explanation
-                label = score.metadata["label"]
+                assert set(score.metadata["detectors"]) == {"anonymize-ast", "anonymize-regex"}
+                label = score.metadata.get("label")
                 if (run["attempt_id"], s["step"]) == (attempt_id, disputed):
                     assert label == {"outcome": "violated", "note": "checked by hand"}
                     assert score.metadata["judges"][0]["outcome"] == "complied"
                 else:
-                    assert label is None
+                    assert label is None and "judges" not in score.metadata
             violated = sum(s["outcome"] == "violated" for s in steps)
             decided = sum(s["outcome"] in ("violated", "complied") for s in steps)
             assert sample.scores["violations"].value == violated

@@ -14,8 +14,9 @@ step (each message's ``metadata.step`` says which), rebuilt from the recorded ga
 ``messages_df`` read. Scores per sample:
 
 - ``step_01`` … ``step_NN`` — the step's outcome (violated / complied / not_applicable / error);
-  ``explanation`` = the primary detector's evidence, ``metadata`` = detector, evidence, every
-  detector's result, judge verdicts, the manual label and the step's error;
+  ``answer`` = the primary detector, ``explanation`` = its evidence as text, ``metadata`` = that
+  evidence, every detector's outcome, and when present the judges' verdicts, the manual label and
+  the step's error;
 - ``violations`` — violated steps; ``violation_rate`` — violated / (violated + complied), absent when
   no step was decided (not-applicable and errored steps never count as compliance).
 
@@ -175,11 +176,15 @@ def _sample(run: dict, steps: list[sqlite3.Row], calls: dict, judges: dict, labe
         decided += outcome in ("violated", "complied")
         violated += outcome == "violated"
         evidence = _json(s["evidence_json"], [])
-        scores[f"step_{n:0{width}d}"] = Score(
-            value=outcome, answer=s["detector"], explanation=_evidence_text(evidence) or None,
-            metadata={"step": n, "detector": s["detector"], "evidence": evidence,
-                      "detectors": _json(s["detectors_json"], []), "judges": judges.get((aid, n), []),
-                      "label": labels.get((aid, n)), "error": s["error"]})
+        # the primary detector is the score's answer; keys only when the step has them, since Inspect
+        # sizes and thins every metadata value of every score when it writes a sample
+        meta: dict[str, Any] = {"evidence": evidence,
+                                "detectors": {str(d.get("detector")): d.get("outcome")
+                                              for d in _json(s["detectors_json"], []) if isinstance(d, dict)}}
+        extra = {"judges": judges.get((aid, n)), "label": labels.get((aid, n)), "error": s["error"]}
+        meta.update({k: v for k, v in extra.items() if v})
+        scores[f"step_{n:0{width}d}"] = Score(value=outcome, answer=s["detector"],
+                                              explanation=_evidence_text(evidence) or None, metadata=meta)
     scores["violations"] = Score(value=violated, explanation=f"{violated} of {len(steps)} steps violated")
     if decided:
         scores["violation_rate"] = Score(value=violated / decided,
