@@ -1,9 +1,11 @@
 """Benchmark: how fast `goaldrift view` opens a store of ~1,000,000 steps.
 
 Target: the viewer is usable in under 2 s — the server answers, and the overview's filters and first
-page of runs, a run page and a step page are served. The one full scan (the overview's per-step rates)
-runs in the background; its time is reported separately, against a baseline measured in the same run:
-a plain ``SELECT attempt_id, step, outcome FROM steps`` of the same store (the least a full scan costs).
+page of runs, a run page and a step page are served. Two baselines are measured in the same run:
+``goaldrift --version`` (interpreter start and the CLI's imports, which every command pays) and a
+plain ``SELECT attempt_id, step, outcome FROM steps`` of the same store (the least a full scan costs).
+The one full scan (the overview's per-step rates) runs in the background; its time is reported
+against the second baseline.
 
 Each repeat starts `goaldrift view` in a fresh process (interpreter start-up and imports included) on a
 free 127.0.0.1 port and stops it afterwards; medians over the repeats.
@@ -43,6 +45,12 @@ def baseline(store: Path) -> float:
     n = len(db.execute("SELECT attempt_id, step, outcome FROM steps").fetchall())
     db.close()
     assert n > 0
+    return time.perf_counter() - t
+
+
+def startup() -> float:
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "goaldrift", "--version"], check=True, capture_output=True)
     return time.perf_counter() - t
 
 
@@ -92,23 +100,27 @@ def main() -> None:
         store = Path(tempfile.mkdtemp(prefix="goaldrift-bench-view-")) / "store.db"
         print(f"generating {args.steps:,} steps in {store} ({generate(store, args.steps):.0f} s)")
     n_steps = sqlite3.connect(f"file:{store}?mode=ro", uri=True).execute("SELECT COUNT(*) FROM steps").fetchone()[0]
-    results, base = [], []
+    results, base, start = [], [], []
     for r in range(args.repeats):
+        start.append(startup())
         base.append(baseline(store))
         results.append(measure(store))
         m = results[-1]
         print(f"  [{r + 1}/{args.repeats}] up {m['up_s']:.2f} s, usable {m['usable_s']:.2f} s, "
-              f"rates {m['rates_s']:.2f} s; baseline scan {base[-1]:.2f} s", flush=True)
+              f"rates {m['rates_s']:.2f} s; baselines: start-up {start[-1]:.2f} s, scan {base[-1]:.2f} s", flush=True)
     med = {k: statistics.median(m[k] for m in results) for k in ("up_s", "usable_s", "rates_s")}
-    b = statistics.median(base)
-    summary = {"steps": n_steps, "repeats": args.repeats, **med, "baseline_scan_s": b,
+    b, st = statistics.median(base), statistics.median(start)
+    summary = {"steps": n_steps, "repeats": args.repeats, **med, "baseline_scan_s": b, "baseline_startup_s": st,
                "rates_vs_baseline": med["rates_s"] / b}
     print(f"\nmedians over {args.repeats} repeat(s), {n_steps:,} steps:")
-    print(f"  server up (process start to first answer)   {med['up_s']:6.2f} s")
+    print(f"  baseline: goaldrift --version (start-up)      {st:6.2f} s")
+    print(f"  baseline: SELECT attempt_id, step, outcome    {b:6.2f} s")
+    print(f"  server up (process start to first answer)     {med['up_s']:6.2f} s")
     print(f"  usable: overview filters, runs page, run, step, queue   {med['usable_s']:6.2f} s"
-          f"  {'OK' if med['usable_s'] < 2 else 'OVER the 2 s target'}")
-    print(f"  overview rates ready (background full scan)  {med['rates_s']:6.2f} s"
-          f"  = {med['rates_s'] / b:.2f} × the baseline scan ({b:.2f} s)")
+          f"  {'OK' if med['usable_s'] < 2 else 'OVER the 2 s target'}"
+          f" ({med['usable_s'] - st:.2f} s after the start-up baseline)")
+    print(f"  overview rates ready (background full scan)   {med['rates_s']:6.2f} s"
+          f"  = {med['rates_s'] / b:.2f} × the baseline scan")
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
 
