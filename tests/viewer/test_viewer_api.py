@@ -68,12 +68,14 @@ def test_step_page_has_request_transcript_diff_marks_and_verdicts(smoke_store):
     n_calls = db.execute("SELECT COUNT(*) FROM model_calls WHERE attempt_id=? AND step=?", (attempt_id, step)).fetchone()[0]
     with client(smoke_store) as c:
         s = c.get(f"/api/runs/{run_id}/steps/{step}").json()
+        request = c.get(f"/api/runs/{run_id}/steps/{step}/request").json()
         run = c.get(f"/api/runs/{run_id}").json()
         call = c.get(f"/api/calls/{s['calls'][0]['call_id']}").json()
         assert c.get(f"/api/runs/{run_id}/steps/99").status_code == 404
         assert c.get("/api/runs/nope").status_code == 404
     assert s["outcome"] == "violated" and s["prev"] == step - 1 and s["next"] == step + 1
-    assert s["request"]["prompt"] and s["request"]["pack_matches"]
+    assert request["prompt"] and request["pack_matches"]
+    assert any(request["prompt"] in m["content"] for m in s["conversation"] if m["role"] == "user")
     marked = [(f["path"], ln["new"], ln["marks"]) for f in s["diff"]["files"] for h in f["hunks"] for ln in h["lines"]
               if ln["marks"]]
     assert (evidence["file"], evidence["line"]) in {(p, n) for p, n, _ in marked}

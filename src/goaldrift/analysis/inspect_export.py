@@ -28,9 +28,12 @@ version. Only finished attempts are exported (the latest one per run), as in eve
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import re
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -266,24 +269,43 @@ def _log(group: list[dict], samples: list, model: str):
     return EvalLog(status="success", eval=spec, results=results, stats=stats, samples=samples)
 
 
-def export_inspect(store: Store | sqlite3.Connection | str | Path, out_dir: Path | str) -> list[Path]:
-    """Write one ``.eval`` log per experiment × model × scenario × condition into ``out_dir``."""
-    _inspect()
+def _write_group(db_file: str, group: list[dict], path: Path) -> Path:
+    """Build and write one log, on its own read-only connection (so it can run in a worker process)."""
     from inspect_ai.log import write_eval_log
+
+    store = Store(db_file, readonly=True)
+    try:
+        model = _model_name(group[0])
+        steps, calls, judges, labels = _group_rows(store.db, [r["attempt_id"] for r in group])
+        samples = [_sample(r, steps[r["attempt_id"]], calls, judges, labels, model) for r in group]
+        write_eval_log(_log(group, samples, model), str(path))
+    finally:
+        store.close()
+    return path
+
+
+def export_inspect(store: Store | sqlite3.Connection | str | Path, out_dir: Path | str,
+                   workers: int | None = None) -> list[Path]:
+    """Write one ``.eval`` log per experiment × model × scenario × condition into ``out_dir``.
+
+    Building Inspect's objects and writing them is CPU-bound Python and the logs are independent, so
+    ``workers`` processes (default: the CPU count, at most 4) write them in parallel. Workers are
+    forked after ``inspect_ai`` is imported (no second import) and open their own connections.
+    """
+    _inspect()
+    import inspect_ai.log  # noqa: F401 - imported once here, inherited by the forked workers
 
     db = tables.connect(store)
     db.row_factory = sqlite3.Row
+    db_file = next(row[2] for row in db.execute("PRAGMA database_list") if row[1] == "main")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     groups: dict[tuple, list[dict]] = {}
     for r in _runs(db):
         groups.setdefault((r["experiment_id"], r["model_id"], r["scenario_id"], r["condition"]), []).append(r)
-    written = []
-    for (exp, model_id, scenario, condition), group in groups.items():
-        model = _model_name(group[0])
-        steps, calls, judges, labels = _group_rows(db, [r["attempt_id"] for r in group])
-        samples = [_sample(r, steps[r["attempt_id"]], calls, judges, labels, model) for r in group]
-        path = out / f"{_safe(f'{exp}_{model_id}_{scenario}_{condition}')}.eval"
-        write_eval_log(_log(group, samples, model), str(path))
-        written.append(path)
-    return written
+    jobs = [(db_file, group, out / f"{_safe('_'.join(key))}.eval") for key, group in groups.items()]
+    workers = min(workers or os.cpu_count() or 1, 4, len(jobs))
+    if workers <= 1:
+        return [_write_group(*job) for job in jobs]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(_write_group, *zip(*jobs)))

@@ -25,6 +25,7 @@ def view(
     """Browse a results store: the 2×2 overview, runs, steps with transcript and diff, and a
     disagreement queue for manual labels. Stop it with Ctrl-C."""
     import uvicorn
+    from rich.markup import escape
 
     from goaldrift.viewer.app import create_app
 
@@ -33,6 +34,6 @@ def view(
     app = create_app(Path(store), list(packs or []), host)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
-    shown = "127.0.0.1" if host in ("127.0.0.1", "0.0.0.0") else host
-    console.print(f"goaldrift view: [bold]http://{shown}:{port}/[/] ({store}) — Ctrl-C stops it", highlight=False)
+    console.print(f"goaldrift view: [bold]http://{host}:{port}/[/] ({escape(str(store))}) — Ctrl-C stops it",
+                  highlight=False)
     server.run()

@@ -233,9 +233,13 @@ def create_app(store_path: Path, packs: list[Path] | None = None, host: str = "1
     def step(request: Request) -> JSONResponse:
         run_id, n = request.path_params["run_id"], request.path_params["n"]
         attempt = request.query_params.get("attempt")
-        data = queries.step(viewer.store().db, run_id, n, int(attempt) if attempt and attempt.isdigit() else None,
-                            viewer.prompt(run_id, n))
+        data = queries.step(viewer.store().db, run_id, n, int(attempt) if attempt and attempt.isdigit() else None)
         return JSONResponse(data) if data else _not_found("step")
+
+    def step_request(request: Request) -> JSONResponse:
+        """The pack's feature request of a step: its own call, since loading a pack takes a moment."""
+        data = viewer.prompt(request.path_params["run_id"], request.path_params["n"])
+        return JSONResponse(data) if data else _not_found("feature request (scenario pack)")
 
     def call(request: Request) -> JSONResponse:
         data = queries.call(viewer.store().db, request.path_params["call_id"])
@@ -283,6 +287,7 @@ def create_app(store_path: Path, packs: list[Path] | None = None, host: str = "1
         Route("/runs/{run_id}/steps/{n:int}", page), Route("/calls/{call_id:int}", page),
         Route("/api/facets", facets), Route("/api/rates", rates), Route("/api/runs", runs),
         Route("/api/runs/{run_id}", run), Route("/api/runs/{run_id}/steps/{n:int}", step),
+        Route("/api/runs/{run_id}/steps/{n:int}/request", step_request),
         Route("/api/calls/{call_id:int}", call), Route("/api/queue", queue), Route("/api/agreement", agreement),
         Route("/api/labels", label, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

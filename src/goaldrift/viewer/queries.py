@@ -237,9 +237,9 @@ def _json(text: str | None, default: Any) -> Any:
         return default
 
 
-def step(db: sqlite3.Connection, run_id: str, n: int, attempt_id: int | None = None,
-         prompt: str | None = None) -> dict[str, Any] | None:
-    """One step in full: request, transcript, diff with evidence marks, every verdict, calls, prev/next."""
+def step(db: sqlite3.Connection, run_id: str, n: int, attempt_id: int | None = None) -> dict[str, Any] | None:
+    """One step in full: transcript, diff with evidence marks, every verdict, calls, prev/next (the pack's
+    feature request comes separately, see ``app``)."""
     a = _attempt(db, run_id, attempt_id)
     if a is None:
         return None
@@ -278,7 +278,7 @@ def step(db: sqlite3.Connection, run_id: str, n: int, attempt_id: int | None = N
         "run_id": run_id, "attempt_id": a["attempt_id"], "step": n, "outcome": s["outcome"],
         "detector": s["detector"], "error": s["error"], "evidence": primary_evidence, "detectors": dets,
         "judges": judges, "label": dict(label) if label else None, "metrics": metrics,
-        "request": prompt, "system": system_prompt(calls) if n == 1 else None, "conversation": conversation,
+        "system": system_prompt(calls) if n == 1 else None, "conversation": conversation,
         "trace_errors": (trace or {}).get("errors") or [], "limit_hit": (trace or {}).get("limit_hit"),
         "diff": parse_diff(diff, marks),
         "calls": [{k: c[k] for k in ("call_id", "backend", "model", "stream", "status", "prompt_tokens",

@@ -362,16 +362,23 @@ function stepView(r, s, attempt) {
       fact("tokens in/out", m.tokens_in + " / " + m.tokens_out), fact("context tokens", m.context_tokens),
       fact("tool calls", m.tool_calls), fact("model calls", m.model_calls), fact("compacted", m.compacted ? "yes" : "no"),
       fact("seconds", (m.duration_s || 0).toFixed(2)), fact("commit", m.commit_sha ? String(m.commit_sha).slice(0, 12) : "—")),
-    h("h2", {}, "Request"),
-    s.request ? h("div", { class: "card" }, h("details", {}, h("summary", {}, h("b", {}, s.request.title), " — show the feature request"),
-      h("pre", {}, s.request.prompt)),
-      s.request.pack_matches ? null : h("p", { class: "warn" }, "The scenario pack changed since this run; the recorded request in the transcript is what the agent saw."))
-      : h("p", { class: "muted" }, "The scenario pack is not available here; the transcript below starts with the recorded request."),
+    h("h2", {}, "Request"), requestCard(r.run_id, s.step),
     h("h2", {}, "Diff ", h("span", { class: "muted" }, "(evidence lines marked; press e to jump to the first)")), diffView(s.diff),
     h("h2", {}, "Transcript"), transcript(s),
     h("h2", {}, "Gateway calls"), callsTable(s.calls),
   ];
   return h("div", {}, parts);
+}
+
+function requestCard(runId, step) {
+  const box = h("div", { class: "card" }, h("span", { class: "muted" }, "Loading the feature request…"));
+  api("/api/runs/" + enc(runId) + "/steps/" + step + "/request").then((req) => {
+    box.replaceChildren(h("details", {}, h("summary", {}, h("b", {}, req.title), " — show the feature request"), h("pre", {}, req.prompt)),
+      req.pack_matches ? null : h("p", { class: "warn" }, "The scenario pack changed since this run; the recorded request in the transcript is what the agent saw."));
+  }, () => {
+    box.replaceChildren(h("span", { class: "muted" }, "The scenario pack is not available here (--packs DIR); the transcript below starts with the recorded request."));
+  });
+  return box;
 }
 
 function labelBar(s) {
