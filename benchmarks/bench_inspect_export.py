@@ -69,7 +69,7 @@ def main() -> None:
     wall = {k: statistics.median(w for w, _ in v) for k, v in times.items()}
     cpu = {k: statistics.median(c for _, c in v) for k, v in times.items()}
     print(f"\nmedians over {args.repeats} repeat(s), {n_steps:,} steps -> {len(logs)} logs, {size / 1e6:.1f} MB "
-          "(CPU = user + system seconds of the process: what it takes on an idle core):")
+          "(CPU = user + system seconds, summed over the export process and its workers):")
     print(f"  baseline: export --format parquet  {wall['parquet']:6.2f} s wall  {cpu['parquet']:6.2f} s CPU")
     print(f"  export --format inspect            {wall['inspect']:6.2f} s wall  {cpu['inspect']:6.2f} s CPU"
           f"  = {wall['inspect'] / wall['parquet']:.2f} × baseline  "
