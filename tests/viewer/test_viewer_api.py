@@ -74,7 +74,7 @@ def test_step_page_has_request_transcript_diff_marks_and_verdicts(smoke_store):
         assert c.get(f"/api/runs/{run_id}/steps/99").status_code == 404
         assert c.get("/api/runs/nope").status_code == 404
     assert s["outcome"] == "violated" and s["prev"] == step - 1 and s["next"] == step + 1
-    assert request["prompt"] and request["pack_matches"]
+    assert request["available"] and request["prompt"] and request["pack_matches"]
     assert any(request["prompt"] in m["content"] for m in s["conversation"] if m["role"] == "user")
     marked = [(f["path"], ln["new"], ln["marks"]) for f in s["diff"]["files"] for h in f["hunks"] for ln in h["lines"]
               if ln["marks"]]
@@ -168,3 +168,14 @@ def test_view_without_a_store_says_what_to_do(tmp_path):
     res = run_cli("view", "--store", str(tmp_path / "missing.db"))
     assert res.returncode == 2 and "no results store" in res.stderr
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_step_whose_pack_is_missing_still_opens(store_copy):
+    db = sqlite3.connect(store_copy)
+    attempt_id, step = disputed_step(db)
+    run_id = db.execute("SELECT run_id FROM attempts WHERE attempt_id=?", (attempt_id,)).fetchone()[0]
+    db.execute("UPDATE runs SET scenario_id='no-such-pack' WHERE run_id=?", (run_id,))
+    db.commit()
+    with client(store_copy) as c:
+        assert c.get(f"/api/runs/{run_id}/steps/{step}/request").json() == {"available": False}
+        assert c.get(f"/api/runs/{run_id}/steps/{step}").json()["outcome"] == "violated"

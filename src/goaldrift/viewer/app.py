@@ -239,7 +239,7 @@ def create_app(store_path: Path, packs: list[Path] | None = None, host: str = "1
     def step_request(request: Request) -> JSONResponse:
         """The pack's feature request of a step: its own call, since loading a pack takes a moment."""
         data = viewer.prompt(request.path_params["run_id"], request.path_params["n"])
-        return JSONResponse(data) if data else _not_found("feature request (scenario pack)")
+        return JSONResponse({"available": True, **data} if data else {"available": False})
 
     def call(request: Request) -> JSONResponse:
         data = queries.call(viewer.store().db, request.path_params["call_id"])

@@ -372,12 +372,13 @@ function stepView(r, s, attempt) {
 
 function requestCard(runId, step) {
   const box = h("div", { class: "card" }, h("span", { class: "muted" }, "Loading the feature request…"));
+  const missing = () => box.replaceChildren(h("span", { class: "muted" },
+    "The scenario pack is not available here (--packs DIR); the transcript below starts with the recorded request."));
   api("/api/runs/" + enc(runId) + "/steps/" + step + "/request").then((req) => {
+    if (!req.available) { missing(); return; }
     box.replaceChildren(h("details", {}, h("summary", {}, h("b", {}, req.title), " — show the feature request"), h("pre", {}, req.prompt)),
       req.pack_matches ? null : h("p", { class: "warn" }, "The scenario pack changed since this run; the recorded request in the transcript is what the agent saw."));
-  }, () => {
-    box.replaceChildren(h("span", { class: "muted" }, "The scenario pack is not available here (--packs DIR); the transcript below starts with the recorded request."));
-  });
+  }, missing);
   return box;
 }
 
