@@ -12,6 +12,8 @@ Tables (schema version in ``meta``):
 - ``steps`` — one row per finished step of an attempt, written in one transaction.
 - ``model_calls`` — every request/response through the gateway (bodies zlib-compressed JSON).
 - ``judgements`` — LLM-judge verdicts on stored steps.
+- ``labels`` — a researcher's manual label of a step (``goaldrift view``), the gold standard for
+  agreement. Added after v1 without a version bump: it is additive, created on open when missing.
 
 Large blobs (diffs, traces, request bodies) are zlib-compressed; ``blob``/``unblob`` convert.
 
@@ -41,7 +43,18 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 
-SCHEMA = """
+LABELS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS labels (
+  attempt_id INTEGER NOT NULL,
+  step INTEGER NOT NULL,
+  outcome TEXT NOT NULL,                   -- violated | complied | not_applicable
+  note TEXT NOT NULL DEFAULT '',
+  created_at REAL NOT NULL,
+  PRIMARY KEY (attempt_id, step)
+);"""
+LABEL_OUTCOMES = ("violated", "complied", "not_applicable")
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS experiments (
   experiment_id TEXT PRIMARY KEY,
@@ -136,6 +149,7 @@ CREATE TABLE IF NOT EXISTS judgements (
   created_at REAL NOT NULL,
   PRIMARY KEY (attempt_id, step, judge)
 );
+{LABELS_SCHEMA}
 CREATE VIEW IF NOT EXISTS step_results AS
   SELECT r.experiment_id, r.run_id, r.model_id, r.scenario_id, r.condition, r.constraint_side,
          r.pressure_side, r.placement, r.repeat, r.harness, a.attempt_id, s.step, s.outcome, s.detector,
@@ -199,6 +213,9 @@ class Store:
                 f"{self.path} has store schema v{version}, this goaldrift needs v{SCHEMA_VERSION}: "
                 "use a new --store path or the goaldrift version that wrote it"
             )
+        has_labels = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='labels'").fetchone()
+        if not readonly and not has_labels:  # stores written before the labels table existed get it here
+            self.db.executescript(LABELS_SCHEMA)
 
     def close(self) -> None:
         self.db.close()
@@ -354,6 +371,19 @@ class Store:
                 "INSERT OR REPLACE INTO judgements VALUES (?,?,?,?,?,?,?)",
                 (attempt_id, step, judge, outcome, rationale, call_id, time.time()),
             )
+
+    def record_label(self, attempt_id: int, step: int, outcome: str | None, note: str = "") -> None:
+        """Set (or with ``outcome=None`` remove) the manual label of a stored step."""
+        if outcome is not None and outcome not in LABEL_OUTCOMES:
+            raise StoreError(f"label outcome {outcome!r}: use one of {', '.join(LABEL_OUTCOMES)}")
+        with self.tx() as db:
+            if not db.execute("SELECT 1 FROM steps WHERE attempt_id=? AND step=?", (attempt_id, step)).fetchone():
+                raise StoreError(f"no stored step {step} of attempt {attempt_id} in {self.path}")
+            if outcome is None:
+                db.execute("DELETE FROM labels WHERE attempt_id=? AND step=?", (attempt_id, step))
+            else:
+                db.execute("INSERT OR REPLACE INTO labels VALUES (?,?,?,?,?)",
+                           (attempt_id, step, outcome, note, time.time()))
 
     # -- reading ------------------------------------------------------------------------------
 

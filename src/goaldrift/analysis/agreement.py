@@ -127,5 +127,8 @@ def agreement(store, runs: pd.DataFrame | None = None, disagreement_limit: int =
     jtab, jmats = judge_agreement(j) if not j.empty else (pd.DataFrame(), {})
     jdis = j[j["judge_outcome"] != j["detector_outcome"]].head(disagreement_limit) if not j.empty else j
     dtab, dmats, ddis = detector_agreement(tables.detector_signatures(store), runs, disagreement_limit)
+    from goaldrift.analysis.gold import label_agreement, label_matrices  # gold imports this module
+
     return {"judge": jtab, "judge_matrices": jmats, "judge_disagreements": jdis, "detectors": dtab,
-                "detector_matrices": dmats, "detector_disagreements": ddis}
+                "detector_matrices": dmats, "detector_disagreements": ddis,
+                "labels": label_agreement(store), "label_matrices": label_matrices(store)}

@@ -24,6 +24,7 @@ _COMMAND_MODULES = [
     "goaldrift.cli.model",
     "goaldrift.cli.doctor",
     "goaldrift.cli.analysis",
+    "goaldrift.cli.view",
 ]
 
 typer_app = typer.Typer(

@@ -81,12 +81,25 @@ def report(
 
 def export(
     store: Path = StoreOption,
-    fmt: str = typer.Option("parquet", "--format", "-f", help="parquet or csv."),
+    fmt: str = typer.Option("parquet", "--format", "-f", help="parquet, csv or inspect (Inspect .eval logs)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the tables."),
 ) -> None:
-    """Export tidy tables (runs, steps, rates, first_violation, cumulative, calls_summary, judgements)."""
-    from goaldrift.analysis.export import export as do_export
+    """Export tidy tables (runs, steps, rates, first_violation, cumulative, calls_summary, judgements),
+    or with --format inspect one Inspect log per experiment × model × scenario × condition."""
+    from goaldrift.analysis.export import FORMATS, export as do_export
 
+    if fmt not in (*FORMATS, "inspect"):
+        raise BadInput(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)} or inspect")
+    if fmt == "inspect":
+        from goaldrift.analysis.inspect_export import export_inspect
+
+        s = Store(store, readonly=True)
+        try:
+            logs = export_inspect(s, out)
+        finally:
+            s.close()
+        console.print(f"{len(logs)} Inspect log(s) in {out}; open them with: inspect view --log-dir {out}")
+        return
     s = Store(store, readonly=True)
     try:
         written = do_export(s, out, fmt)
