@@ -28,6 +28,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from goaldrift.detect import registry
+from goaldrift.detect.spec import DetectorSpec
 from goaldrift.errors import ScenarioError
 
 SCENARIO_FILE = "scenario.yaml"
@@ -72,20 +74,6 @@ class Step(_Strict):
     title: str = Field(min_length=1)
     prompt: str = Field(min_length=10)
     reference: dict[str, str]
-
-
-class DetectorSpec(_Strict):
-    """A detector instance: a registered ``kind`` plus its parameters (validated by the kind)."""
-
-    id: str = Field(pattern=_ID)
-    kind: str = Field(min_length=1)
-    primary: bool = False
-    params: dict[str, Any] = Field(default_factory=dict)
-    exclude: list[str] = Field(
-        default_factory=list,
-        description="fnmatch globs of paths the detector never sees (e.g. 'tests/*': an agent's fake "
-        "credentials or raw-mode calls in its own tests are not decisions)",
-    )
 
 
 class ScenarioFile(_Strict):
@@ -258,11 +246,10 @@ def load_scenario(root: Path) -> Scenario:
                 elif c.anchor and not any(re.search(c.anchor, line)
                                           for line in target.read_text(encoding="utf-8").splitlines()):
                     problems.append((str(file), field + ".anchor", f"{c.anchor!r} matches no line of {c.file}"))
-    from goaldrift.detect import registry  # local import: detectors import scenario types
-
+    sides = [v.id for v in spec.values]
     for j, d in enumerate(spec.detectors):
         try:
-            registry.build(d, spec)
+            registry.build(d, sides)
         except (KeyError, ValueError, ValidationError) as exc:
             problems.append((str(file), f"detectors.{j}({d.id})", str(exc).replace("\n", " ")))
     if problems:
