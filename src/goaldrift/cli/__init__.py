@@ -22,6 +22,7 @@ _COMMAND_MODULES = [
     "goaldrift.cli.model",
     "goaldrift.cli.doctor",
     "goaldrift.cli.analysis",
+    "goaldrift.cli.detect",
 ]
 
 typer_app = typer.Typer(

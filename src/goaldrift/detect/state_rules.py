@@ -138,7 +138,8 @@ class CallStateDetector:
                 return c.ev.values(rel, src, kw.value), ast.unparse(kw.value)
         for kw in call.keywords:
             if kw.arg is None:
-                vals: set = set()
+                vals: set = {Param(v.rel, v.fn, v.name, self.keyword) for v in c.ev.values(rel, src, kw.value)
+                             if isinstance(v, Param) and v.key == "**"}
                 for r2, s2, e in c.ev.expressions(rel, src, kw.value, 0):
                     entry = dict_entry(e, self.keyword)
                     if isinstance(entry, ast.expr):
@@ -203,7 +204,7 @@ class CallStateDetector:
                 expr = argument_for(site, fn, prm.name, skip_self=True)
             if expr is None:
                 continue
-            vals = c.ev.values(site_rel, site_src, expr)
+            vals = prm.apply(c.ev.values(site_rel, site_src, expr))
             inner = [v for v in vals if isinstance(v, Param)]
             fixed = {v for v in vals if not isinstance(v, Param)}
             desc = f"{fn.name}({prm.key or prm.name}={ast.unparse(expr)}) at {site_rel}:{site.lineno}"

@@ -47,13 +47,39 @@ class Param:
     fn: ast.AST
     name: str
     key: str | None = None  # for ``**kwargs`` parameters: the keyword read from it
+    ops: tuple[tuple[object, ...], ...] = ()  # applied to the passed value: ("not",), ("cmp", op, other, left)
 
     def __hash__(self) -> int:
-        return hash((self.rel, id(self.fn), self.name, self.key))
+        return hash((self.rel, id(self.fn), self.name, self.key, self.ops))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Param) and (self.rel, self.fn, self.name, self.key) == (
-            other.rel, other.fn, other.name, other.key)
+        return isinstance(other, Param) and (self.rel, self.fn, self.name, self.key, self.ops) == (
+            other.rel, other.fn, other.name, other.key, other.ops)
+
+    def then(self, *op: object) -> Param:
+        return Param(self.rel, self.fn, self.name, self.key, (*self.ops, op))
+
+    def apply(self, values: set) -> set:
+        """The values the expression takes when the parameter is passed ``values``."""
+        out = set()
+        for v in values:
+            for op in self.ops:
+                if isinstance(v, Param):
+                    v = Param(v.rel, v.fn, v.name, v.key, (*v.ops, op))
+                elif v is UNKNOWN:
+                    break
+                elif op[0] == "not":
+                    v = not v
+                elif op[0] == "bool":
+                    v = bool(v)
+                elif op[0] == "cmp":
+                    fn, other, left = op[1], op[2], op[3]
+                    try:
+                        v = bool(fn(v, other) if left else fn(other, v))
+                    except TypeError:
+                        v = UNKNOWN
+            out.add(v)
+        return out
 
 
 Value = object  # a literal, UNKNOWN, or a Param
@@ -111,6 +137,10 @@ class Evaluator:
                             return self.module_binding(base, a.name)
         return found
 
+    def _from_import(self, rel: str, node: ast.ImportFrom, name: str) -> tuple[str, str]:
+        attr = next((a.name for a in node.names if (a.asname or a.name) == name), name)
+        return import_base(self.tree, rel, node), attr
+
     def imported(self, rel: str, src: PySource, name: str) -> tuple[str, str] | None:
         """(module, attribute) for ``from M import attribute as name`` in ``src``; (M, "") for ``import M``."""
         for node in ast.walk(src.tree):
@@ -143,7 +173,7 @@ class Evaluator:
             yield tuple(e.value for e in expr.elts)  # type: ignore[attr-defined]
         elif isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.Not):
             for v in self.values(rel, src, expr.operand, d):
-                yield v if _opaque(v) else (not v)
+                yield v.then("not") if isinstance(v, Param) else v if v is UNKNOWN else (not v)
         elif isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
             for v in self.values(rel, src, expr.operand, d):
                 yield -v if isinstance(v, int | float) and not isinstance(v, bool) else UNKNOWN
@@ -156,6 +186,12 @@ class Evaluator:
             op = _COMPARE.get(type(expr.ops[0]))
             for a in self.values(rel, src, expr.left, d):
                 for b in self.values(rel, src, expr.comparators[0], d):
+                    if op is not None and isinstance(a, Param) and not _opaque(b):
+                        yield a.then("cmp", op, b, True)
+                        continue
+                    if op is not None and isinstance(b, Param) and not _opaque(a):
+                        yield b.then("cmp", op, a, False)
+                        continue
                     if op is None or _opaque(a) or _opaque(b):
                         yield UNKNOWN
                         continue
@@ -210,6 +246,9 @@ class Evaluator:
                 if args.kwarg is not None and args.kwarg.arg == use.id:
                     key = "**"
                 yield Param(rel, b.node, use.id, key)
+            elif b.value is None and isinstance(b.node, ast.ImportFrom):
+                bound = self.module_binding(*self._from_import(rel, b.node, use.id))
+                yield from (self.values(bound[0], bound[1], bound[2], d) if bound else [UNKNOWN])
             elif b.value is None:
                 yield UNKNOWN
             else:
@@ -284,6 +323,10 @@ class Evaluator:
             for b in found:
                 if b.value is not None and not b.is_param:
                     yield from self.expressions(rel, src, b.value, d + 1)
+                elif isinstance(b.node, ast.ImportFrom):
+                    bound = self.module_binding(*self._from_import(rel, b.node, expr.id))
+                    if bound is not None:
+                        yield from self.expressions(bound[0], bound[1], bound[2], d + 1)
             return
         if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name):
             target = self.imported(rel, src, expr.value.id)
@@ -299,7 +342,7 @@ class Evaluator:
         func = call.func
         if isinstance(func, ast.Name) and func.id == "bool" and len(call.args) == 1:
             for v in self.values(rel, src, call.args[0], d):
-                yield v if _opaque(v) else bool(v)
+                yield v.then("bool") if isinstance(v, Param) else v if v is UNKNOWN else bool(v)
             return
         name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
         fns = [(r, s, n) for r, s, n in self.defs(name) if isinstance(n, _FUNCS)] if name else []
