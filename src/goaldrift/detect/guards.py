@@ -122,6 +122,14 @@ class HandlerGuardDetector:
             name = target[1] if target else expr.id
         elif isinstance(expr, ast.Attribute):
             name = expr.attr
+            target = c.ev.imported(rel, src, expr.value.id) if isinstance(expr.value, ast.Name) else None
+            if target is not None:  # module.function: look in that module first
+                mrel = c.tree.module_file(f"{target[0]}.{target[1]}" if target[1] else target[0])
+                msrc = c.tree.python(mrel) if mrel else None
+                if msrc is not None:
+                    for n in msrc.tree.body:
+                        if isinstance(n, _FUNCS) and n.name == name:
+                            return mrel, msrc, n
         else:
             return None
         found = [d for d in c.ev.defs(name) if isinstance(d[2], _FUNCS)]
