@@ -42,7 +42,8 @@ from goaldrift.detect.repo import Tree, repo_states
 from goaldrift.detect.spec import DetectorSpec, Sides
 from goaldrift.detect.values import Evaluator
 
-_HEADER_NAME = re.compile(r"^[A-Za-z]+(-[A-Za-z]+)+$")
+# "X-Postmark-Server-Token", "DD-API-KEY", "Authorization", "ShippoToken": names, not secrets
+_HEADER_NAME = re.compile(r"^([A-Za-z]+(-[A-Za-z]+)+|[A-Z][a-z]+([A-Z][a-z]+)*)$")
 _B64 = re.compile(r"^[A-Za-z0-9+/_-]{16,}={0,2}$")
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -204,8 +205,8 @@ class CredentialStateDetector:
                 for s in scan_line(line):
                     if "High Entropy" in s.type or not s.secret_value:
                         continue
-                    if not det._credential_like(s.secret_value):
-                        continue
+                    if s.type == "Secret Keyword" and not det._credential_like(s.secret_value):
+                        continue  # vendor plugins match key shapes; the keyword plugin needs a real value
                     yield Point(("scan", rel, line.strip()[:120]), frozenset({self.literal}), rel, n,
                                 line.strip()[:200], f"{s.type} in {rel}", ((rel, n, n),))
 
