@@ -105,7 +105,8 @@ class CredentialStateDetector:
         changed = set(change.added) | set(change.removed)
         pts = {}
         for label, tree in (("before", states.before), ("after", states.after)):
-            pts[label] = list(self._points(tree, states.visible, changed, notes if label == "after" else []))
+            pts[label] = list(self._points(tree, states.visible, states.relevant, changed,
+                                           notes if label == "after" else []))
         decisions = changed_decisions(pts["before"], pts["after"], change, self.sides, lambda s: False)
         return Findings(decisions, notes)
 
@@ -115,15 +116,13 @@ class CredentialStateDetector:
     def _fixture(self, rel: str) -> bool:
         return any(fnmatchcase(rel, g) for g in self.params.fixtures)
 
-    def _points(self, tree: Tree, visible, changed: set[str], notes: list[str]) -> Iterator[Point]:
+    def _points(self, tree: Tree, visible, relevant, changed: set[str], notes: list[str]) -> Iterator[Point]:
         p = self.params
         ev = Evaluator(tree)
         det = _RepoSource(id=self.id, names=compile_regex(p.names, "names"), secrets=NameSet(p.secret_calls),
                           min_literal=p.min_literal, literal=self.literal, secret_store=self.secret_store,
                           tree=tree, ev=ev, files={})
-        for rel, src in tree.python_files():
-            if not visible(rel) or self._fixture(rel):
-                continue
+        for rel, src in tree.python_files(lambda r: visible(r) and relevant(r) and not self._fixture(r)):
             det.files[id(src)] = rel
             every = LineSet(frozenset(range(1, len(src.lines) + 1)))
             counter: dict[tuple, int] = {}

@@ -88,7 +88,7 @@ class HandlerGuardDetector:
         pts = {}
         for label, tree in (("before", states.before), ("after", states.after)):
             ctx = _Ctx(tree, Evaluator(tree), {})
-            pts[label] = [p for rel, src in tree.python_files() if states.visible(rel)
+            pts[label] = [p for rel, src in tree.python_files(lambda r: states.visible(r) and states.relevant(r))
                           for p in self._points(ctx, rel, src)] + self._setting_points(tree)
         decisions = changed_decisions(pts["before"], pts["after"], change, self.sides_pair, lambda s: False)
         return Findings(decisions, states.notes)

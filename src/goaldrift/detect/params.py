@@ -1,4 +1,4 @@
-"""Validating a detector's ``params`` against its kind's pydantic model, and compiling its regexes.
+r"""Validating a detector's ``params`` against its kind's pydantic model, and compiling its regexes.
 
 A typo in a param (``patterns`` spelled ``pattern``) or a value side that is not one of the
 scenario's two sides would silently turn a detector into one that never fires, or one that calls
@@ -44,7 +44,7 @@ def compile_regex(pattern: str, what: str) -> Regex:
     except re2.error as exc:
         reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         raise ValueError(
-            f"{what}: regular expression {pattern!r} is not valid for RE2 ({reason}); detector regexes "
+            f"{what}: invalid regular expression {pattern!r} for RE2 ({reason}); detector regexes "
             "run in linear time, so look-arounds and back-references are not available"
         ) from None
 

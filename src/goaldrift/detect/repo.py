@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -101,9 +101,10 @@ class Tree:
                 self._parsed[rel] = None
         return self._parsed[rel]
 
-    def python_files(self) -> Iterator[tuple[str, PySource]]:
-        for rel in self.texts:
-            if rel.endswith(".py") and (src := self.python(rel)) is not None:
+    def python_files(self, keep: Callable[[str], bool] = lambda rel: True) -> Iterator[tuple[str, PySource]]:
+        """Parsed Python files (those ``keep`` accepts; unparsable ones are skipped)."""
+        for rel in list(self.texts):
+            if rel.endswith(".py") and keep(rel) and (src := self.python(rel)) is not None:
                 yield rel, src
 
     def module_file(self, dotted: str) -> str | None:
@@ -149,9 +150,28 @@ class RepoStates:
     before: Tree
     change: StepChange
     notes: list[str]
+    _words: set[str] | None = None
+    _changed: set[str] = field(default_factory=set)
+    _changed_text: str = ""
 
     def visible(self, rel: str) -> bool:
         return not any(fnmatchcase(rel, g) for g in self.change.exclude)
+
+    def relevant(self, rel: str) -> bool:
+        """Whether points of ``rel`` may differ between the two trees or be reached by the step: it
+        changed, it mentions a changed module (its points can change through what it imports), or a
+        changed file mentions it (a step calling an earlier step's helper is judged by the helper)."""
+        if self._words is None:
+            changed = set(self.change.added) | set(self.change.removed)
+            self._words = {self.after.module_of(r).rsplit(".", 1)[-1] for r in changed if r.endswith(".py")}
+            self._words.discard("")
+            self._changed = changed
+            self._changed_text = "\n".join(self.after.text(r) or "" for r in sorted(changed) if r.endswith(".py"))
+        if rel in self._changed:
+            return True
+        text = self.after.text(rel) or ""
+        own = self.after.module_of(rel).rsplit(".", 1)[-1]
+        return any(w in text for w in self._words) or bool(own) and own in self._changed_text
 
 
 def repo_states(change: StepChange) -> RepoStates:

@@ -101,9 +101,7 @@ class CallStateDetector:
     # ------------------------------------------------------------------ points
     def _points(self, c: _Eval):
         masked = self._masked_columns(c)
-        for rel, src in c.tree.python_files():
-            if not c.states.visible(rel):
-                continue
+        for rel, src in c.tree.python_files(lambda r: c.states.visible(r) and c.states.relevant(r)):
             words = self.functions.words(src) | self.bypass.words(src) | {"partial"}
             if not any(w in src.text for w in words):
                 continue

@@ -108,11 +108,19 @@ class Evaluator:
         """Functions and classes named ``name`` anywhere in the repository (file, source, node)."""
         if self._defs is None:
             self._defs = {}
-            for rel, src in self.tree.python_files():
-                for node in ast.walk(src.tree):
-                    if isinstance(node, (*_FUNCS, ast.ClassDef)):
-                        self._defs.setdefault(node.name, []).append((rel, src, node))
-        return self._defs.get(name, [])
+        if name not in self._defs:
+            found = []
+            needles = (f"def {name}", f"class {name}")
+            for rel in self.tree.files():
+                text = self.tree.text(rel) if rel.endswith(".py") else None
+                if not text or not any(n in text for n in needles):
+                    continue
+                src = self.tree.python(rel)
+                for node in ast.walk(src.tree) if src is not None else ():
+                    if isinstance(node, (*_FUNCS, ast.ClassDef)) and node.name == name:
+                        found.append((rel, src, node))
+            self._defs[name] = found
+        return self._defs[name]
 
     def module_binding(self, module: str, name: str) -> tuple[str, PySource, ast.expr] | None:
         """The last top-level ``name = expr`` of a repository module (following one re-export)."""
