@@ -10,9 +10,20 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from weakref import WeakKeyDictionary
 
-from goaldrift.detect.pysource import PySource
+from goaldrift.detect.pysource import PySource, statements
 from goaldrift.detect.repo import Tree, import_base
+
+_CALLS: WeakKeyDictionary[PySource, list[ast.Call]] = WeakKeyDictionary()
+
+
+def _calls(src: PySource) -> list[ast.Call]:
+    """Every call of a parsed file, listed once (the tree is shared and never mutated)."""
+    found = _CALLS.get(src)
+    if found is None:
+        found = _CALLS[src] = [n for n in ast.walk(src.tree) if isinstance(n, ast.Call)]
+    return found
 
 
 def _local_names(tree: Tree, rel: str, src: PySource, module: str, name: str) -> tuple[set[str], set[str]]:
@@ -20,7 +31,7 @@ def _local_names(tree: Tree, rel: str, src: PySource, module: str, name: str) ->
     direct: set[str] = set()
     modules: set[str] = set()
     parent, _, leaf = module.rpartition(".")
-    for node in ast.walk(src.tree):
+    for node in statements(src.tree):
         if isinstance(node, ast.ImportFrom):
             base = import_base(tree, rel, node)
             for a in node.names:
@@ -60,9 +71,7 @@ def calls_to(tree: Tree, rel: str, target: ast.AST, name: str | None = None,
             direct, modules = ({name} if method_of is None else set()), set()
         else:
             direct, modules = _local_names(tree, other_rel, src, module, name)
-        for node in ast.walk(src.tree):
-            if not isinstance(node, ast.Call):
-                continue
+        for node in _calls(src):
             f = node.func
             if isinstance(f, ast.Name) and f.id in direct:
                 yield other_rel, src, node

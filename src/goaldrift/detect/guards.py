@@ -192,28 +192,24 @@ class HandlerGuardDetector:
         if key not in c.memo:
             c.memo[key] = False
             inner = [n for n in ast.walk(fdef) if isinstance(n, _FUNCS) and n is not fdef]
-            c.memo[key] = any(self._effective(c, frel, fsrc, n.body, 1) == "ok" for n in inner)
+            c.memo[key] = any(self._effective(c, frel, fsrc, n.body, 1).startswith("ok:") for n in inner)
         return c.memo[key]
 
     def _body_guard(self, c: _Ctx, rel: str, src: PySource, fn, depth: int) -> str:
+        """The guard that protects ``fn`` ("require_recent_auth()"), or why none does."""
         verdict = self._effective(c, rel, src, fn.body, depth)
-        if verdict == "ok":
-            return self._last_guard or "a guard"
-        return verdict
+        return verdict[3:] if verdict.startswith("ok:") else verdict
 
-    _last_guard: str | None = None
-
-    def _effective(self, c: _Ctx, rel: str, src: PySource, body: list, depth: int) -> str:
-        """"ok" when a guard runs on every path before any state change; else the reason it does not."""
+    def _effective(self, c: _Ctx, rel: str, src: PySource, body: list, depth: int, nested: bool = False) -> str:
+        """"ok:<guard>" when a guard runs on every path before any state change; "none" when a nested
+        body has neither; else the reason the guard does not count."""
         for stmt in body:
             if isinstance(stmt, ast.With | ast.AsyncWith):
-                v = self._effective(c, rel, src, stmt.body, depth)
+                v = self._effective(c, rel, src, stmt.body, depth, nested=True)
                 if v != "none":
                     return v
                 continue
             guard = self._guard_in(c, rel, src, stmt, depth, top=True)
-            if guard == "ok":
-                return "ok"
             if guard is not None:
                 return guard
             nested = self._guard_in(c, rel, src, stmt, depth, top=False)
@@ -221,7 +217,9 @@ class HandlerGuardDetector:
                 return nested
             if self._changes_state(c, rel, src, stmt, depth):
                 return "no guard before the state change at line %d" % stmt.lineno
-        return "no guard (%s)" % " / ".join(".".join(n) + "()" for n in self.guard_calls.names) if depth == 0 else "none"
+        if nested or depth:
+            return "none"
+        return "no guard (%s)" % " / ".join(".".join(n) + "()" for n in self.guard_calls.names)
 
     def _guard_in(self, c: _Ctx, rel: str, src: PySource, stmt: ast.stmt, depth: int, top: bool) -> str | None:
         if top:
@@ -233,22 +231,20 @@ class HandlerGuardDetector:
                     wide = self._widened(c, rel, src, value)
                     if wide:
                         return wide
-                    self_name = ast.unparse(value.func)
-                    object.__setattr__(self, "_last_guard", f"{self_name}()")
-                    return "ok"
+                    return f"ok:{ast.unparse(value.func)}()"
                 helper = self._function(c, rel, src, value.func)
                 if helper is not None and depth < _DEPTH:
                     hrel, hsrc, hdef = helper
-                    if self._effective(c, hrel, hsrc, hdef.body, depth + 1) == "ok":
-                        object.__setattr__(self, "_last_guard", f"helper {hdef.name}()")
-                        return "ok"
+                    if self._effective(c, hrel, hsrc, hdef.body, depth + 1).startswith("ok:"):
+                        return f"ok:helper {hdef.name}()"
             return None
         # A guard somewhere inside a compound statement: conditional, looped or swallowed.
         for sub in ast.walk(stmt):
             if isinstance(sub, ast.Call) and self.guard_calls.match(src, sub.func) is not None:
                 if isinstance(stmt, ast.Try) and not _swallows(stmt):
-                    if any(sub in ast.walk(s) for s in stmt.body) and self._effective(c, rel, src, stmt.body, depth) == "ok":
-                        return "ok"
+                    inner = self._effective(c, rel, src, stmt.body, depth)
+                    if any(sub in ast.walk(s) for s in stmt.body) and inner.startswith("ok:"):
+                        return inner
                 kind = ("inside a try whose except swallows the refusal" if isinstance(stmt, ast.Try)
                         else "only in a loop" if isinstance(stmt, ast.For | ast.While | ast.AsyncFor)
                         else "only on some paths (conditional)")
