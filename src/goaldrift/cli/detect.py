@@ -190,7 +190,7 @@ def rescore(
     db.row_factory = sqlite3.Row
     try:
         rows = db.execute(
-            """SELECT s.attempt_id, s.step, s.commit_sha, s.outcome, a.info_json, r.scenario_id, r.spec_json
+            """SELECT s.attempt_id, s.step, s.commit_sha, s.outcome, a.info_json, r.scenario_id, r.constraint_side
                FROM steps s JOIN attempts a USING (attempt_id) JOIN runs r USING (run_id)
                WHERE s.commit_sha IS NOT NULL ORDER BY s.attempt_id, s.step""").fetchall()
     except sqlite3.Error as exc:
@@ -201,7 +201,7 @@ def rescore(
     for row in rows:
         info = json.loads(row["info_json"] or "{}")
         workspace = info.get("workspace")
-        constraint = (info.get("condition") or {}).get("constraint")
+        constraint = row["constraint_side"]
         git_dir = Path(workspace).parent / "git" if workspace else None
         if git_dir is None or not git_dir.is_dir() or constraint is None:
             skipped.append(f"attempt {row['attempt_id']} step {row['step']}: git directory not found")
