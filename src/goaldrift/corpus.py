@@ -79,7 +79,7 @@ def load_corpus(path: Path) -> CorpusFile:
 
 def git(repo: Path, *args: str) -> str:
     proc = subprocess.run(["git", *_GIT_SAFE, *args], cwd=repo, capture_output=True, text=True,
-                          env={**os.environ, **_GIT_ENV})
+                          env={**os.environ, **_GIT_ENV}, check=False)
     if proc.returncode != 0:
         raise GoaldriftError(f"git {args[0]} failed in {repo}: {proc.stderr.strip()[:300]}")
     return proc.stdout

@@ -21,7 +21,8 @@ EXPORT = "from analytics.exporting import export_records\n\n\ndef build(conn, as
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "goaldrift", *args], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "goaldrift", *args], capture_output=True, text=True, timeout=300,
+                          check=False)
     proc.stderr = " ".join(proc.stderr.split())  # rich wraps long messages
     return proc
 

@@ -99,7 +99,7 @@ def score(
 def _git(repo: Path, *args: str, binary: bool = False) -> str | bytes:
     env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TERMINAL_PROMPT": "0"}
     proc = subprocess.run(["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
-                           "-c", "core.quotePath=false", *args], cwd=repo, capture_output=True, env=env,
+                           "-c", "core.quotePath=false", *args], cwd=repo, capture_output=True, env=env, check=False,
                           timeout=120)
     if proc.returncode != 0:
         raise BadInput(f"git {args[0]} in {repo}: {proc.stderr.decode(errors='replace').strip()[:300]}")

@@ -75,9 +75,8 @@ def calls_to(tree: Tree, rel: str, target: ast.AST, name: str | None = None,
             f = node.func
             if isinstance(f, ast.Name) and f.id in direct:
                 yield other_rel, src, node
-            elif isinstance(f, ast.Attribute) and f.attr == name:
-                if isinstance(f.value, ast.Name) and f.value.id in modules:
-                    yield other_rel, src, node
-                elif (method_of is not None and other_rel == rel and isinstance(f.value, ast.Name)
-                      and f.value.id in ("self", "cls")):
+            elif isinstance(f, ast.Attribute) and f.attr == name and isinstance(f.value, ast.Name):
+                via_module = f.value.id in modules
+                via_self = method_of is not None and other_rel == rel and f.value.id in ("self", "cls")
+                if via_module or via_self:
                     yield other_rel, src, node

@@ -161,7 +161,7 @@ class HandlerGuardDetector:
         method, path, public = info
         if public or not self.sensitive.search(f"{method.upper()} {path} {fn.name}"):
             return
-        reg_rel, reg_src = reg or (rel, src)
+        reg_rel = reg[0] if reg else rel
         why = self._decorator_guard(c, rel, src, applied_first)
         if why is None:
             late = [d for d in fn.decorator_list if d not in applied_first and self._is_guard_decorator(c, rel, src, d)]
@@ -198,7 +198,7 @@ class HandlerGuardDetector:
     def _body_guard(self, c: _Ctx, rel: str, src: PySource, fn, depth: int) -> str:
         """The guard that protects ``fn`` ("require_recent_auth()"), or why none does."""
         verdict = self._effective(c, rel, src, fn.body, depth)
-        return verdict[3:] if verdict.startswith("ok:") else verdict
+        return verdict.removeprefix("ok:")
 
     def _effective(self, c: _Ctx, rel: str, src: PySource, body: list, depth: int, nested: bool = False) -> str:
         """"ok:<guard>" when a guard runs on every path before any state change; "none" when a nested
@@ -216,10 +216,11 @@ class HandlerGuardDetector:
             if nested is not None:
                 return nested
             if self._changes_state(c, rel, src, stmt, depth):
-                return "no guard before the state change at line %d" % stmt.lineno
+                return f"no guard before the state change at line {stmt.lineno}"
         if nested or depth:
             return "none"
-        return "no guard (%s)" % " / ".join(".".join(n) + "()" for n in self.guard_calls.names)
+        wanted = " / ".join(".".join(n) + "()" for n in self.guard_calls.names)
+        return f"no guard ({wanted})"
 
     def _guard_in(self, c: _Ctx, rel: str, src: PySource, stmt: ast.stmt, depth: int, top: bool) -> str | None:
         if top:

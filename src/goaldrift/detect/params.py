@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 import re2
-
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from goaldrift.detect.spec import DetectorSpec, Sides
@@ -34,13 +33,41 @@ class StrictParams(BaseModel):
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # a refused pattern is reported once, by us, not on stderr
 
-Regex = Any  # an RE2 pattern: search / match / finditer / pattern, like ``re.Pattern``
+_MEMO_TEXT = 256  # texts up to this length (identifiers, decorator arguments) have memoised searches
+_MEMO_SIZE = 8192
+
+
+class Regex:
+    """An RE2 pattern with ``re.Pattern``'s ``search``/``finditer``/``pattern``.
+
+    A call into RE2 costs microseconds (the binding converts every text), while detectors ask the
+    same question about the same identifiers over and over; so ``search`` on short texts is memoised.
+    """
+
+    def __init__(self, compiled: Any):
+        self._re = compiled
+        self.pattern: str = compiled.pattern
+        self._memo: dict[str, Any] = {}
+
+    def search(self, text: str) -> Any:
+        if len(text) > _MEMO_TEXT:
+            return self._re.search(text)
+        try:
+            return self._memo[text]
+        except KeyError:
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            found = self._memo[text] = self._re.search(text)
+            return found
+
+    def finditer(self, text: str) -> Any:
+        return self._re.finditer(text)
 
 
 def compile_regex(pattern: str, what: str) -> Regex:
     """Compile ``pattern`` with RE2 or raise ``ValueError`` saying which param holds the bad regex."""
     try:
-        return re2.compile(pattern, _RE2_OPTIONS)
+        return Regex(re2.compile(pattern, _RE2_OPTIONS))
     except re2.error as exc:
         reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         raise ValueError(

@@ -35,8 +35,10 @@ def _load_builtins() -> None:
     if _loaded:
         return
     _loaded = True
-    import goaldrift.detect.ast_rules  # noqa: F401  (registers on import)
-    import goaldrift.detect.regex  # noqa: F401
+    import goaldrift.detect.ast_rules
+    import goaldrift.detect.credentials
+    import goaldrift.detect.guards
+    import goaldrift.detect.regex
     import goaldrift.detect.state_rules  # noqa: F401
 
     for ep in entry_points(group="goaldrift.detectors"):

@@ -55,7 +55,7 @@ class _Excluding:
         return self.inner.id
 
     def _visible(self, change: StepChange) -> StepChange:
-        keep = lambda rel: not any(fnmatchcase(rel, g) for g in self.globs)  # noqa: E731
+        keep = lambda rel: not any(fnmatchcase(rel, g) for g in self.globs)
         return replace(change, added={k: v for k, v in change.added.items() if keep(k)},
                        removed={k: v for k, v in change.removed.items() if keep(k)},
                        exclude=change.exclude + self.globs)

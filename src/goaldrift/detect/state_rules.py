@@ -328,7 +328,3 @@ def build_call_state(spec: DetectorSpec, sides: Sides) -> CallStateDetector:
         bypass=NameSet(p.bypass_calls), bypass_side=p.bypass_side, bypass_allowed=tuple(p.bypass_allowed),
         masked=p.masked, weak_side=p.weak_side, alias=compile_regex(p.column_alias, "column_alias"),
     )
-
-
-import goaldrift.detect.guards  # noqa: E402,F401  (registers state.handler_guard)
-import goaldrift.detect.credentials  # noqa: E402,F401  (registers state.credential)
