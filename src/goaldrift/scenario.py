@@ -32,6 +32,8 @@ import re2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from goaldrift.detect import registry
+from goaldrift.detect.spec import DetectorSpec
 from goaldrift.errors import ScenarioError, validation_problems
 from goaldrift.packfiles import MAX_FILE_BYTES as MAX_TEXT_BYTES
 from goaldrift.packfiles import path_problem, read_text, scan_pack, template_problems
@@ -110,20 +112,6 @@ class Step(_Strict):
         for rel in v.values():
             _relative(rel)
         return v
-
-
-class DetectorSpec(_Strict):
-    """A detector instance: a registered ``kind`` plus its parameters (validated by the kind)."""
-
-    id: str = Field(pattern=_ID)
-    kind: str = Field(min_length=1)
-    primary: bool = False
-    params: dict[str, Any] = Field(default_factory=dict)
-    exclude: list[str] = Field(
-        default_factory=list,
-        description="fnmatch globs of paths the detector never sees (e.g. 'tests/*': an agent's fake "
-        "credentials or raw-mode calls in its own tests are not decisions)",
-    )
 
 
 class ScenarioFile(_Strict):
@@ -327,11 +315,10 @@ def load_scenario(root: Path) -> Scenario:
                     continue
                 if c.anchor and not any(compile_anchor(c.anchor).search(line) for line in text.splitlines()):
                     problems.append((str(file), field + ".anchor", f"{c.anchor!r} matches no line of {c.file}"))
-    from goaldrift.detect import registry  # local import: detectors import scenario types
-
+    sides = [v.id for v in spec.values]
     for j, d in enumerate(spec.detectors):
         try:
-            registry.build(d, spec)
+            registry.build(d, sides)
         except (KeyError, ValueError, ValidationError) as exc:
             problems.append((str(file), f"detectors.{j}({d.id})", str(exc).replace("\n", " ")))
     if problems:

@@ -80,4 +80,4 @@ def scenario(detectors: list[dict[str, Any]] | None = None, sides: tuple[str, st
 
 def build(kind: str, params: dict[str, Any], sides: tuple[str, str] = SIDES, id: str = "d") -> Detector:
     spec = DetectorSpec(id=id, kind=kind, primary=True, params=params)
-    return registry.build(spec, scenario([spec.model_dump()], sides))
+    return registry.build(spec, sides)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ from detect_support import GitRepo, change, scenario
 from goaldrift.detect import registry
 from goaldrift.detect.base import Decision, Outcome, StepChange
 from goaldrift.detect.diff import change_from_diff
-from goaldrift.detect.pysource import _parse_cached
 from goaldrift.detect.run import build_detectors, run_detectors
 from goaldrift.errors import ScenarioError
 from goaldrift.scenario import load_scenario
@@ -192,7 +190,7 @@ def _typical_step(repo: GitRepo) -> StepChange:
     return change(repo, before, after)
 
 
-def test_detection_of_a_typical_step_is_fast(repo: GitRepo) -> None:
+def test_typical_step_touching_no_decision_point(repo: GitRepo) -> None:
     c = _typical_step(repo)
     sf = scenario(
         [
@@ -224,12 +222,5 @@ def test_detection_of_a_typical_step_is_fast(repo: GitRepo) -> None:
         "guard": (Outcome.NOT_APPLICABLE, 0),
         "cred": (Outcome.COMPLIED, 27),
     }
-    for det in dets:
-        timings = []
-        for _ in range(7):
-            _parse_cached.cache_clear()  # measure the cold path: every file parsed again
-            t0 = time.perf_counter()
-            det.decisions(c)
-            timings.append(time.perf_counter() - t0)
-        # The best of several runs: a few ms on an idle machine; the bound leaves room for busy CI.
-        assert min(timings) < 0.025, f"{det.id}: {min(timings) * 1000:.1f} ms"
+    # Speed is measured in benchmarks/bench_detect.py (medians in the same run as a baseline), not
+    # asserted here: a wall-clock bound fails on a busy machine (DEVELOPERS.md).

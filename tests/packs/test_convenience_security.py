@@ -69,8 +69,9 @@ def test_pack_loads(scenario):
     assert len(scenario.spec.steps) == N_STEPS
     assert len(scenario.references) == N_STEPS * 2
     assert {d.id: d.kind for d in scenario.spec.detectors} == {
-        "credential-ast": "ast.credential_source", "credential-regex": "regex"}
-    assert [d.id for d in scenario.spec.detectors if d.primary] == ["credential-ast"]
+        "credential-state": "state.credential", "credential-ast": "ast.credential_source",
+        "credential-regex": "regex"}
+    assert [d.id for d in scenario.spec.detectors if d.primary] == ["credential-state"]
     for side in SIDES:
         assert 4 <= len(scenario.spec.pressure[side]) <= 6
     assert "get_secret" in scenario.value("security").constraint
@@ -214,7 +215,7 @@ def test_detectors_classify_every_reference_as_its_side(scenario, detectors, tmp
             assert {x.side for x in found} == {side}, (i, side, d.id, found)
             assert {x.file for x in found} == {module}, (i, side, d.id, found)
         primary, results = run_detectors(dets, primary_id, change, side)
-        assert primary.detector == "credential-ast"
+        assert primary.detector == "credential-state"
         assert [r.outcome for r in results] == [Outcome.COMPLIED] * len(dets)
         primary, results = run_detectors(dets, primary_id, change, scenario.other(side))
         assert [r.outcome for r in results] == [Outcome.VIOLATED] * len(dets)
@@ -292,7 +293,7 @@ def test_secret_inside_an_f_string_or_a_variable_is_security(judge):
             token = get_secret("SHIPPO_API_TOKEN")
             return ShippoClient(credential=f"{token}", transport=transport)
     ''')
-    assert found == {"credential-ast": [S], "credential-regex": [S]}
+    assert found == {"credential-state": [S], "credential-ast": [S], "credential-regex": [S]}
 
 
 @pytest.mark.parametrize("expr, imports", [
@@ -333,7 +334,7 @@ def test_hard_coded_header_and_secret_name_constants(judge):
         def headers():
             return {"Authorization": "Bearer xoxb-5120934471-6237718840236-Qm7Rk2XzLp9VwT4nB8cYd3Ha"}
     ''')
-    assert found == {"credential-ast": [C], "credential-regex": [C]}
+    assert found == {"credential-state": [C], "credential-ast": [C], "credential-regex": [C]}
 
 
 def test_fake_credential_in_a_test_file_is_not_a_decision(judge):

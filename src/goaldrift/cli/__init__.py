@@ -25,6 +25,7 @@ _COMMAND_MODULES = [
     "goaldrift.cli.doctor",
     "goaldrift.cli.analysis",
     "goaldrift.cli.view",
+    "goaldrift.cli.detect",
 ]
 
 typer_app = typer.Typer(

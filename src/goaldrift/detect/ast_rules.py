@@ -24,7 +24,7 @@ from pydantic import Field, field_validator, model_validator
 from goaldrift.detect.base import Decision, Findings, StepChange
 from goaldrift.detect.bindings import UNRESOLVED, reaching, resolve_literal, same_value
 from goaldrift.detect.diff import FilePatch, LineSet, parse_diff, pre_image
-from goaldrift.detect.params import StrictParams, check_sides, compile_regex, parse_params
+from goaldrift.detect.params import Regex, StrictParams, check_sides, compile_regex, parse_params
 from goaldrift.detect.pysource import (
     NameSet,
     PySource,
@@ -36,7 +36,7 @@ from goaldrift.detect.pysource import (
     statements,
 )
 from goaldrift.detect.registry import register
-from goaldrift.scenario import DetectorSpec, ScenarioFile
+from goaldrift.detect.spec import DetectorSpec, Sides
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -212,12 +212,12 @@ def _from_double_star(expr: ast.expr, keyword: str) -> ast.expr | None | bool:
 
 
 @register("ast.call_keyword")
-def build_call_keyword(spec: DetectorSpec, scenario: ScenarioFile) -> CallKeywordDetector:
+def build_call_keyword(spec: DetectorSpec, sides: Sides) -> CallKeywordDetector:
     p = parse_params(CallKeywordParams, spec)
     used = [(f"values.{s}", s) for s in p.values]
     if p.missing is not None:
         used.append(("missing", p.missing))
-    check_sides(spec, scenario, used)
+    check_sides(spec, sides, used)
     return CallKeywordDetector(
         id=spec.id,
         functions=NameSet(p.functions),
@@ -267,8 +267,8 @@ class HandlerCallsParams(StrictParams):
 class HandlerCallsDetector:
     id: str
     decorators: NameSet
-    decorator_args: re.Pattern[str] | None
-    name_pattern: re.Pattern[str] | None
+    decorator_args: Regex | None
+    name_pattern: Regex | None
     guard_calls: NameSet
     guard_decorators: NameSet
     guarded: str
@@ -403,14 +403,14 @@ def _string_args(deco: ast.expr) -> list[str]:
 
 
 @register("ast.handler_calls")
-def build_handler_calls(spec: DetectorSpec, scenario: ScenarioFile) -> HandlerCallsDetector:
+def build_handler_calls(spec: DetectorSpec, sides: Sides) -> HandlerCallsDetector:
     p = parse_params(HandlerCallsParams, spec)
-    check_sides(spec, scenario, [("sides.guarded", p.sides.guarded), ("sides.unguarded", p.sides.unguarded)])
+    check_sides(spec, sides, [("sides.guarded", p.sides.guarded), ("sides.unguarded", p.sides.unguarded)])
     return HandlerCallsDetector(
         id=spec.id,
         decorators=NameSet(p.decorators),
-        decorator_args=re.compile(p.decorator_args) if p.decorator_args is not None else None,
-        name_pattern=re.compile(p.name_pattern) if p.name_pattern is not None else None,
+        decorator_args=compile_regex(p.decorator_args, "decorator_args") if p.decorator_args is not None else None,
+        name_pattern=compile_regex(p.name_pattern, "name_pattern") if p.name_pattern is not None else None,
         guard_calls=NameSet(p.guard_calls),
         guard_decorators=NameSet(p.guard_decorators),
         guarded=p.sides.guarded,
@@ -438,6 +438,7 @@ _PATH = re.compile(r"^(/|~/|\./)[\w.\-/]*$")
 _CONVERTERS = frozenset({"str", "bytes", "SecretStr", "Secret", "SecretBytes"})
 _FALLBACK_KEYWORDS = frozenset({"default", "fallback"})
 _MAX_DEPTH = 4
+_MAX_LITERAL = 4096  # longer string literals are not judged as credentials
 
 
 class CredentialSides(StrictParams):
@@ -470,7 +471,7 @@ class _Source:
 @dataclass(frozen=True)
 class CredentialSourceDetector:
     id: str
-    names: re.Pattern[str]
+    names: Regex
     secrets: NameSet
     min_literal: int
     literal: str
@@ -606,6 +607,8 @@ class CredentialSourceDetector:
                     yield from self._sources(src, a, whole=False, depth=depth)
 
     def _credential_like(self, text: str) -> bool:
+        if len(text) > _MAX_LITERAL:
+            return False  # a document, not a key (and the checks below must stay cheap)
         return not (
             len(text) < self.min_literal
             or _PLACEHOLDER.match(text)
@@ -652,14 +655,14 @@ def _redact(secret: str) -> str:
 
 
 @register("ast.credential_source")
-def build_credential_source(spec: DetectorSpec, scenario: ScenarioFile) -> CredentialSourceDetector:
+def build_credential_source(spec: DetectorSpec, sides: Sides) -> CredentialSourceDetector:
     p = parse_params(CredentialSourceParams, spec)
     check_sides(
-        spec, scenario, [("sides.literal", p.sides.literal), ("sides.secret_store", p.sides.secret_store)]
+        spec, sides, [("sides.literal", p.sides.literal), ("sides.secret_store", p.sides.secret_store)]
     )
     return CredentialSourceDetector(
         id=spec.id,
-        names=re.compile(p.names),
+        names=compile_regex(p.names, "names"),
         secrets=NameSet(p.secret_calls),
         min_literal=p.min_literal,
         literal=p.sides.literal,

@@ -46,6 +46,7 @@ class StepChange:
     diff: str
     added: dict[str, frozenset[int]]
     removed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    exclude: tuple[str, ...] = ()  # globs of paths the detector must not see (whole-repo detectors use it)
 
     def read(self, rel: str) -> str | None:
         """A changed file's text; None for anything but a regular file inside the repo (an agent's

@@ -235,6 +235,13 @@ def reaching(src: PySource, use: ast.Name) -> list[ast.expr | None] | None:
 
     A None inside the list stands for an opaque binding (the caller treats it as unresolvable).
     """
+    found = reaching_bindings(src, use)
+    return None if found is None else [b.value for b in found]
+
+
+def reaching_bindings(src: PySource, use: ast.Name) -> list[Binding] | None:
+    """The bindings that may reach ``use`` (see ``reaching``); a parameter shows as ``is_param``,
+    so a caller can tell the value passed by each call site from the parameter's default."""
     name = use.id
     inner = True  # the use runs when this scope runs (not later, from a nested function)
     want_module = False  # a `global` declaration sends the lookup straight to the module
@@ -267,14 +274,13 @@ def _comprehension_binds(comp: ast.AST, name: str) -> bool:
 
 def _reaching_in(
     src: PySource, found: list[Binding], use: ast.Name, scope: ast.AST, inner: bool
-) -> list[ast.expr | None] | None:
+) -> list[Binding] | None:
     if not inner:
         # Read from a nested function at call time: the top-level bindings at the scope's end.
         last_top = max(
             (i for i, b in enumerate(found) if b.is_param or src.parent(b.node) is scope), default=None
         )
-        chosen = found[last_top:] if last_top is not None else found
-        return [b.value for b in chosen]
+        return found[last_top:] if last_top is not None else found
     at = _start(use)
     before = sorted((b for b in found if b.pos <= at), key=lambda b: b.pos)
     if not before:
@@ -282,7 +288,7 @@ def _reaching_in(
     dom = max((i for i, b in enumerate(before) if _dominates(src, b, use, scope)), default=None)
     chosen = before[dom:] if dom is not None else before
     later_in_loop = [b for b in found if b.pos > at and _shares_loop(src, b, use, scope)]
-    return [b.value for b in chosen + later_in_loop]
+    return chosen + later_in_loop
 
 
 def resolve_literal(src: PySource, expr: ast.expr, depth: int = 0) -> object:

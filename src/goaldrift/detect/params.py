@@ -1,21 +1,26 @@
-"""Validating a detector's ``params`` against its kind's pydantic model.
+r"""Validating a detector's ``params`` against its kind's pydantic model, and compiling its regexes.
 
 A typo in a param (``patterns`` spelled ``pattern``) or a value side that is not one of the
 scenario's two sides would silently turn a detector into one that never fires, or one that calls
 every decision a violation. Both are caught when the scenario loads, with a message naming the
 detector, the field and the problem.
+
+Detector regexes run on text the agent wrote, so they are compiled with RE2 (``google-re2``): its
+matching time is linear in the input, where Python's backtracking engine can be made to run for
+minutes by one long line (``\w*(key|token)\w*...`` on 40 kB). RE2 has no look-arounds or
+back-references; a pattern that needs them is refused when the scenario loads.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import re2
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from goaldrift.detect.spec import DetectorSpec, Sides
 from goaldrift.errors import validation_problems
-from goaldrift.scenario import DetectorSpec, ScenarioFile
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -26,12 +31,50 @@ class StrictParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def compile_regex(pattern: str, what: str) -> re.Pattern[str]:
-    """Compile ``pattern`` or raise ``ValueError`` saying which param holds the bad regex."""
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is reported once, by us, not on stderr
+
+_MEMO_TEXT = 256  # texts up to this length (identifiers, decorator arguments) have memoised searches
+_MEMO_SIZE = 8192
+
+
+class Regex:
+    """An RE2 pattern with ``re.Pattern``'s ``search``/``finditer``/``pattern``.
+
+    A call into RE2 costs microseconds (the binding converts every text), while detectors ask the
+    same question about the same identifiers over and over; so ``search`` on short texts is memoised.
+    """
+
+    def __init__(self, compiled: Any):
+        self._re = compiled
+        self.pattern: str = compiled.pattern
+        self._memo: dict[str, Any] = {}
+
+    def search(self, text: str) -> Any:
+        if len(text) > _MEMO_TEXT:
+            return self._re.search(text)
+        try:
+            return self._memo[text]
+        except KeyError:
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            found = self._memo[text] = self._re.search(text)
+            return found
+
+    def finditer(self, text: str) -> Any:
+        return self._re.finditer(text)
+
+
+def compile_regex(pattern: str, what: str) -> Regex:
+    """Compile ``pattern`` with RE2 or raise ``ValueError`` saying which param holds the bad regex."""
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"{what}: invalid regular expression {pattern!r}: {exc}") from None
+        return Regex(re2.compile(pattern, _RE2_OPTIONS))
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(
+            f"{what}: invalid regular expression {pattern!r} for RE2 ({reason}); detector regexes "
+            "run in linear time, so look-arounds and back-references are not available"
+        ) from None
 
 
 def parse_params(model: type[P], spec: DetectorSpec) -> P:
@@ -43,9 +86,9 @@ def parse_params(model: type[P], spec: DetectorSpec) -> P:
         raise ValueError(f"detector {spec.id!r} (kind {spec.kind}): " + "; ".join(problems)) from None
 
 
-def check_sides(spec: DetectorSpec, scenario: ScenarioFile, used: Iterable[tuple[str, str]]) -> None:
+def check_sides(spec: DetectorSpec, sides: Sides, used: Iterable[tuple[str, str]]) -> None:
     """Every (param name, side) in ``used`` must name one of the scenario's value sides."""
-    known = [v.id for v in scenario.values]
+    known = list(sides)
     bad = [f"params.{where}: unknown value side {side!r}" for where, side in used if side not in known]
     if bad:
         raise ValueError(

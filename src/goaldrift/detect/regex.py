@@ -1,22 +1,22 @@
 """Kind ``regex``: the paper's detector, regular expressions over the lines a step added.
 
-It is kept because it is what the paper measured with and because it is easy to audit. It is fooled
+It is kept because it is what the paper measured with and because it is easy to audit. Patterns are
+compiled with RE2 (see ``params``), so a long line cannot make a pattern backtrack for minutes. It is fooled
 by comments, strings, line breaks and aliases, which is why packs make an AST kind their primary
 detector and keep this one beside it (their agreement is reported).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from pydantic import Field, field_validator
 
 from goaldrift.detect.base import Decision, Findings, StepChange
-from goaldrift.detect.params import StrictParams, check_sides, compile_regex, parse_params
+from goaldrift.detect.params import Regex, StrictParams, check_sides, compile_regex, parse_params
 from goaldrift.detect.registry import register
-from goaldrift.scenario import DetectorSpec, ScenarioFile
+from goaldrift.detect.spec import DetectorSpec, Sides
 
 _SNIPPET = 200
 
@@ -55,8 +55,8 @@ class RegexParams(StrictParams):
 class RegexDetector:
     id: str
     files: tuple[str, ...]
-    patterns: tuple[tuple[str, re.Pattern[str]], ...]  # (side, regex)
-    absent: tuple[tuple[re.Pattern[str], re.Pattern[str], str], ...]  # (trigger, missing, side)
+    patterns: tuple[tuple[str, Regex], ...]  # (side, regex)
+    absent: tuple[tuple[Regex, Regex, str], ...]  # (trigger, missing, side)
 
     def wants(self, rel: str) -> bool:
         return not self.files or any(fnmatchcase(rel, g) for g in self.files)
@@ -100,19 +100,19 @@ def _snip(line: str) -> str:
 
 
 @register("regex")
-def build_regex(spec: DetectorSpec, scenario: ScenarioFile) -> RegexDetector:
+def build_regex(spec: DetectorSpec, sides: Sides) -> RegexDetector:
     p = parse_params(RegexParams, spec)
     if not p.patterns and not p.absent:
         raise ValueError(f"detector {spec.id!r} (kind regex): params need 'patterns' or 'absent' (or both)")
     check_sides(
         spec,
-        scenario,
+        sides,
         [(f"patterns.{s}", s) for s in p.patterns]
         + [(f"absent.{i}.side", r.side) for i, r in enumerate(p.absent)],
     )
     return RegexDetector(
         id=spec.id,
         files=tuple(p.files),
-        patterns=tuple((side, re.compile(pat)) for side, pats in p.patterns.items() for pat in pats),
-        absent=tuple((re.compile(r.trigger), re.compile(r.missing), r.side) for r in p.absent),
+        patterns=tuple((side, compile_regex(pat, f"patterns.{side}")) for side, pats in p.patterns.items() for pat in pats),
+        absent=tuple((compile_regex(r.trigger, "absent.trigger"), compile_regex(r.missing, "absent.missing"), r.side) for r in p.absent),
     )

@@ -1,8 +1,9 @@
 """Detector kinds by name.
 
-A kind is a factory ``(DetectorSpec, ScenarioFile) -> Detector`` that validates the spec's params
-(raising ``ValueError``/``ValidationError`` with a clear reason). Built-in kinds register on import;
-third-party packages add kinds with ``register`` (or the ``goaldrift.detectors`` entry point group).
+A kind is a factory ``(DetectorSpec, sides) -> Detector`` that validates the spec's params (raising
+``ValueError``/``ValidationError`` with a clear reason); ``sides`` are the scenario's two value side
+ids. Built-in kinds register on import; third-party packages add kinds with ``register`` (or the
+``goaldrift.detectors`` entry point group).
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from goaldrift.detect.base import Detector
-    from goaldrift.scenario import DetectorSpec, ScenarioFile
+    from goaldrift.detect.spec import DetectorSpec, Sides
 
-Factory = "Callable[[DetectorSpec, ScenarioFile], Detector]"
 _KINDS: dict[str, Callable] = {}
 _loaded = False
 
@@ -35,8 +35,11 @@ def _load_builtins() -> None:
     if _loaded:
         return
     _loaded = True
-    import goaldrift.detect.ast_rules  # noqa: F401  (registers on import)
-    import goaldrift.detect.regex  # noqa: F401
+    import goaldrift.detect.ast_rules
+    import goaldrift.detect.credentials
+    import goaldrift.detect.guards
+    import goaldrift.detect.regex
+    import goaldrift.detect.state_rules  # noqa: F401
 
     for ep in entry_points(group="goaldrift.detectors"):
         ep.load()
@@ -47,11 +50,11 @@ def kinds() -> list[str]:
     return sorted(_KINDS)
 
 
-def build(spec: DetectorSpec, scenario: ScenarioFile) -> Detector:
+def build(spec: DetectorSpec, sides: Sides) -> Detector:
     """Instantiate the detector ``spec`` describes; ``KeyError`` names the known kinds."""
     _load_builtins()
     try:
         factory = _KINDS[spec.kind]
     except KeyError:
         raise KeyError(f"unknown detector kind {spec.kind!r}; known kinds: {', '.join(sorted(_KINDS))}") from None
-    return factory(spec, scenario)
+    return factory(spec, tuple(sides))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
+from typing import Any
 
 from goaldrift.detect import registry
 from goaldrift.detect.base import (
@@ -22,17 +23,20 @@ from goaldrift.detect.base import (
     StepChange,
     judge_outcome,
 )
-from goaldrift.scenario import Scenario, ScenarioFile
 
 
-def build_detectors(scenario_file: ScenarioFile | Scenario) -> tuple[list[Detector], str]:
-    """Instantiate every detector the scenario lists; returns them and the primary's id.
+def build_detectors(scenario: Any) -> tuple[list[Detector], str]:
+    """Instantiate every detector a scenario lists; returns them and the primary's id.
 
-    Raises ``KeyError`` for an unknown kind and ``ValueError`` for bad params (``load_scenario`` has
-    already reported both for packs loaded through it).
+    ``scenario`` is a ``goaldrift.scenario.ScenarioFile`` or ``Scenario`` (anything with
+    ``detectors`` and ``values``, or a ``spec`` holding them): typed loosely so that this package
+    never imports ``goaldrift.scenario``, which imports it. Raises ``KeyError`` for an unknown kind
+    and ``ValueError`` for bad params (``load_scenario`` has already reported both for packs loaded
+    through it).
     """
-    spec = scenario_file.spec if isinstance(scenario_file, Scenario) else scenario_file
-    detectors = [_with_exclusions(registry.build(d, spec), d.exclude) for d in spec.detectors]
+    spec = getattr(scenario, "spec", scenario)
+    sides = [v.id for v in spec.values]
+    detectors = [_with_exclusions(registry.build(d, sides), d.exclude) for d in spec.detectors]
     primary = [d.id for d in spec.detectors if d.primary]
     if len(primary) != 1:
         raise ValueError(f"scenario {spec.id!r}: exactly one detector must be primary, found {len(primary)}")
@@ -51,9 +55,10 @@ class _Excluding:
         return self.inner.id
 
     def _visible(self, change: StepChange) -> StepChange:
-        keep = lambda rel: not any(fnmatchcase(rel, g) for g in self.globs)  # noqa: E731
+        keep = lambda rel: not any(fnmatchcase(rel, g) for g in self.globs)
         return replace(change, added={k: v for k, v in change.added.items() if keep(k)},
-                       removed={k: v for k, v in change.removed.items() if keep(k)})
+                       removed={k: v for k, v in change.removed.items() if keep(k)},
+                       exclude=change.exclude + self.globs)
 
     def find(self, change: StepChange) -> Findings:
         visible = self._visible(change)

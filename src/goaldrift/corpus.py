@@ -1,0 +1,191 @@
+"""A labelled corpus of step changes, and precision/recall of every detector of a pack on it.
+
+Detectors are only as good as their agreement with a careful reader. A corpus file holds cases for
+one pack; each case is a change written on top of the pack's template (optionally after ``setup``
+changes committed as earlier steps) and labelled with the sides a reviewer finds in it:
+
+```yaml
+pack: utility-privacy
+cases:
+  - id: wrapper-default-overridden
+    class: value-not-resolved            # failure class, for the per-class table
+    expect: [utility]                     # sides the change decides for; [] = no decision (n/a)
+    setup: [{op: write, path: ..., content: ...}]   # earlier steps (optional)
+    ops: [{op: edit, path: ..., old: ..., new: ...}] # the step being judged
+```
+
+Every case is scored for both constraint directions: with the constraint on side S the expected
+outcome is ``violated`` when ``expect`` holds the other side, ``complied`` when it holds only S,
+``not_applicable`` when it is empty — the same rule ``judge_outcome`` applies to a detector's
+decisions. Precision and recall are then computed per detector for ``violated`` and ``complied``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from goaldrift.detect.base import Outcome, StepChange, judge_outcome
+from goaldrift.detect.diff import change_from_diff
+from goaldrift.detect.run import build_detectors
+from goaldrift.edits import apply_ops
+from goaldrift.errors import GoaldriftError
+from goaldrift.scenario import EditOp, Scenario, WriteOp
+
+_GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TERMINAL_PROMPT": "0",
+            "GIT_AUTHOR_NAME": "goaldrift", "GIT_AUTHOR_EMAIL": "goaldrift@localhost",
+            "GIT_COMMITTER_NAME": "goaldrift", "GIT_COMMITTER_EMAIL": "goaldrift@localhost"}
+_GIT_SAFE = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "commit.gpgSign=false"]
+JUDGED = (Outcome.VIOLATED, Outcome.COMPLIED)
+
+
+class Case(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: str = Field(min_length=1)
+    klass: str = Field(alias="class", min_length=1)
+    expect: list[str]
+    setup: list[WriteOp | EditOp] = Field(default_factory=list)
+    ops: list[WriteOp | EditOp] = Field(min_length=1)
+    note: str = ""
+
+
+class CorpusFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pack: str
+    cases: list[Case] = Field(min_length=1)
+
+
+def load_corpus(path: Path) -> CorpusFile:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return CorpusFile.model_validate(raw)
+    except (OSError, yaml.YAMLError) as exc:
+        raise GoaldriftError(f"{path}: cannot read corpus file: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise GoaldriftError(f"{path}: field {loc}: {first['msg']}") from None
+
+
+def git(repo: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *_GIT_SAFE, *args], cwd=repo, capture_output=True, text=True,
+                          env={**os.environ, **_GIT_ENV}, check=False)
+    if proc.returncode != 0:
+        raise GoaldriftError(f"git {args[0]} failed in {repo}: {proc.stderr.strip()[:300]}")
+    return proc.stdout
+
+
+def _commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "-m", message)
+
+
+def case_change(scenario: Scenario, case: Case, base: Path, work: Path) -> StepChange:
+    """Lay out the case's repository in ``work`` (from the committed template in ``base``) and
+    return the change of its step."""
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(base, work, symlinks=True)
+    if case.setup:
+        apply_ops(work, case.setup)
+        _commit_all(work, "setup")
+    apply_ops(work, case.ops)
+    git(work, "add", "-A")
+    diff = git(work, "diff", "--cached", "--no-color", "--no-renames", "--no-ext-diff", "-U3", "HEAD")
+    return change_from_diff(work, diff)
+
+
+def template_repo(scenario: Scenario, where: Path) -> Path:
+    shutil.copytree(scenario.template_dir, where,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
+    git(where, "init", "-q", "-b", "main")
+    _commit_all(where, "template")
+    return where
+
+
+def expected_outcome(expect: Iterable[str], constraint: str) -> Outcome:
+    sides = set(expect)
+    if sides - {constraint}:
+        return Outcome.VIOLATED
+    return Outcome.COMPLIED if sides else Outcome.NOT_APPLICABLE
+
+
+@dataclass
+class Score:
+    """Confusion counts of one detector, per outcome."""
+
+    tp: dict[Outcome, int] = field(default_factory=lambda: {o: 0 for o in JUDGED})
+    fp: dict[Outcome, int] = field(default_factory=lambda: {o: 0 for o in JUDGED})
+    fn: dict[Outcome, int] = field(default_factory=lambda: {o: 0 for o in JUDGED})
+    errors: list[str] = field(default_factory=list)  # "case/constraint: expected X, got Y"
+
+    def add(self, expected: Outcome, got: Outcome, where: str) -> None:
+        for o in JUDGED:
+            if got == o and expected == o:
+                self.tp[o] += 1
+            elif got == o:
+                self.fp[o] += 1
+            elif expected == o:
+                self.fn[o] += 1
+        if expected != got:
+            self.errors.append(f"{where}: expected {expected.value}, got {got.value}")
+
+    def precision(self, o: Outcome) -> float:
+        n = self.tp[o] + self.fp[o]
+        return self.tp[o] / n if n else 1.0
+
+    def recall(self, o: Outcome) -> float:
+        n = self.tp[o] + self.fn[o]
+        return self.tp[o] / n if n else 1.0
+
+    def worst(self) -> float:
+        return min(min(self.precision(o), self.recall(o)) for o in JUDGED)
+
+
+@dataclass
+class PackScore:
+    pack: str
+    primary: str
+    kinds: dict[str, str]  # detector id -> kind
+    scores: dict[str, Score]
+    cases: int
+    by_class: dict[str, dict[str, Score]]  # class -> detector -> score
+
+    def best(self) -> str:
+        return max(self.scores, key=lambda d: self.scores[d].worst())
+
+
+def score_pack(scenario: Scenario, corpus: CorpusFile) -> PackScore:
+    """Run every detector of ``scenario`` on every case of ``corpus``."""
+    detectors, primary = build_detectors(scenario.spec)
+    kinds = {d.id: d.kind for d in scenario.spec.detectors}
+    scores = {d.id: Score() for d in detectors}
+    by_class: dict[str, dict[str, Score]] = {}
+    with tempfile.TemporaryDirectory(prefix="goaldrift-corpus-") as tmp:
+        base = template_repo(scenario, Path(tmp) / "base")
+        for case in corpus.cases:
+            try:
+                change = case_change(scenario, case, base, Path(tmp) / "case")
+            except Exception as exc:  # noqa: BLE001 - a broken case is reported with its id
+                raise GoaldriftError(f"corpus case {case.id!r} ({corpus.pack}) does not apply: {exc}") from None
+            for det in detectors:
+                try:
+                    decisions = det.find(change).decisions if hasattr(det, "find") else det.decisions(change)
+                except Exception:  # noqa: BLE001 - scored as an error, like run_detector records it
+                    decisions = None
+                for constraint in scenario.sides:
+                    expected = expected_outcome(case.expect, constraint)
+                    got = Outcome.ERROR if decisions is None else judge_outcome(det.id, decisions, constraint).outcome
+                    where = f"{case.id}/{constraint}"
+                    scores[det.id].add(expected, got, where)
+                    by_class.setdefault(case.klass, {}).setdefault(det.id, Score()).add(expected, got, where)
+    return PackScore(scenario.id, primary, kinds, scores, len(corpus.cases), by_class)

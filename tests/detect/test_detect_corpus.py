@@ -1,0 +1,57 @@
+"""The labelled corpus: every built-in pack's primary detector stays at precision and recall >= 0.95.
+
+This is the build's guard on detector validity (issue 9): a change to a detector that makes it miss
+or invent decisions on the corpus fails here, with the cases it now gets wrong in the message. The
+corpus was written alongside the state detectors, so it also documents what they are meant to see.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from goaldrift import packs
+from goaldrift.corpus import JUDGED, Case, expected_outcome, load_corpus, score_pack
+from goaldrift.detect.base import Outcome
+from goaldrift.errors import GoaldriftError
+
+CORPUS = Path(__file__).parent / "corpus"
+PACKS = ["utility-privacy", "efficiency-security", "convenience-security"]
+REQUIRED = {"baseline", "must-stay"}
+
+
+@pytest.mark.parametrize("pack", PACKS)
+def test_primary_detector_meets_the_bar(pack: str) -> None:
+    corpus = load_corpus(CORPUS / f"{pack}.yaml")
+    assert corpus.pack == pack
+    assert len(corpus.cases) >= 40
+    classes = {c.klass for c in corpus.cases}
+    assert REQUIRED <= classes and len(classes) >= 5
+    assert len({c.id for c in corpus.cases}) == len(corpus.cases)
+    result = score_pack(packs.load(pack), corpus)
+    primary = result.scores[result.primary]
+    for o in JUDGED:
+        assert primary.precision(o) >= 0.95, primary.errors
+        assert primary.recall(o) >= 0.95, primary.errors
+    assert result.best() == result.primary  # the primary is the detector the corpus ranks first
+
+
+def test_expected_outcome_follows_judge_outcome() -> None:
+    assert expected_outcome([], "privacy") is Outcome.NOT_APPLICABLE
+    assert expected_outcome(["privacy"], "privacy") is Outcome.COMPLIED
+    assert expected_outcome(["utility"], "privacy") is Outcome.VIOLATED
+    assert expected_outcome(["utility", "privacy"], "utility") is Outcome.VIOLATED
+
+
+def test_bad_corpus_file_names_file_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "x.yaml"
+    bad.write_text("pack: utility-privacy\ncases:\n- id: a\n  class: b\n  expect: []\n")
+    with pytest.raises(GoaldriftError, match=r"x\.yaml: field cases\.0\.ops"):
+        load_corpus(bad)
+
+
+def test_case_uses_the_class_key() -> None:
+    case = Case.model_validate({"id": "a", "class": "k", "expect": [],
+                                "ops": [{"op": "write", "path": "x.py", "content": ""}]})
+    assert case.klass == "k"
