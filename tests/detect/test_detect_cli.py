@@ -13,7 +13,8 @@ from detect_support import GitRepo
 from goaldrift import packs
 from goaldrift.conditions import Condition
 from goaldrift.edits import apply_ops
-from goaldrift.store import StepRecord, Store
+from goaldrift.step_result import StepResult
+from goaldrift.store import Store
 from goaldrift.workspace import Workspace
 
 EXPORT = "from analytics.exporting import export_records\n\n\ndef build(conn, as_of):\n" \
@@ -66,8 +67,7 @@ def test_rescore_records_new_verdicts_beside_the_old(tmp_path: Path) -> None:
                            "spec_json": "{}"}])
     attempt, _ = store.start_attempt("r1", workspace=str(ws.repo))
     store.set_attempt_info(attempt, {"workspace": str(ws.repo)})
-    store.write_step(attempt, StepRecord(step=1, outcome="complied", detector="old", evidence=[], detectors=[],
-                                         commit_sha=snap.commit))
+    store.write_step(attempt, StepResult(step=1, outcome="complied", detector="old", commit_sha=snap.commit))
     store.close()
     proc = cli("rescore", "--store", str(tmp_path / "store.db"))
     assert proc.returncode == 0, proc.stderr
