@@ -14,6 +14,15 @@ Tables (schema version in ``meta``):
 - ``judgements`` — LLM-judge verdicts on stored steps.
 
 Large blobs (diffs, traces, request bodies) are zlib-compressed; ``blob``/``unblob`` convert.
+
+Which attempt counts — one rule for every reader (``results``, export, report, judge, agreement):
+the ``counted_attempts`` view picks, per run, its **latest finished attempt**; a run that has none
+but whose agent failed counts its **latest failed attempt** (the steps it completed are real
+observations; the analysis censors the run after its last decided step instead of dropping it).
+Aborted attempts (the runner stopped; the run is retried) never count. ``step_results`` is the
+steps of counted attempts with their run's attributes. Both views are stored in new stores (for
+other tools) and created as TEMP views on every connection goaldrift opens, which shadow the stored
+ones, so a store written by an older goaldrift is read by today's rule.
 """
 
 from __future__ import annotations
@@ -32,6 +41,21 @@ from typing import Any
 from goaldrift.errors import StoreError
 
 SCHEMA_VERSION = 1
+
+COUNTED_ATTEMPTS_SQL = """
+  SELECT run_id, attempt_id, status FROM (
+    SELECT run_id, attempt_id, status,
+           ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY status = 'finished' DESC, attempt_id DESC) AS pick
+    FROM attempts WHERE status IN ('finished', 'failed'))
+  WHERE pick = 1"""
+
+STEP_RESULTS_SQL = """
+  SELECT r.experiment_id, r.run_id, r.model_id, r.scenario_id, r.condition, r.constraint_side,
+         r.pressure_side, r.placement, r.repeat, r.harness, a.attempt_id, a.status AS attempt_status, s.step,
+         s.outcome, s.detector, s.evidence_json, s.detectors_json, s.tokens_in, s.tokens_out, s.context_tokens,
+         s.tool_calls, s.compacted, s.duration_s, s.error, s.lines_added, s.files_changed
+  FROM steps s JOIN counted_attempts a ON a.attempt_id = s.attempt_id JOIN runs r ON r.run_id = a.run_id"""
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -128,14 +152,16 @@ CREATE TABLE IF NOT EXISTS judgements (
   created_at REAL NOT NULL,
   PRIMARY KEY (attempt_id, step, judge)
 );
-CREATE VIEW IF NOT EXISTS step_results AS
-  SELECT r.experiment_id, r.run_id, r.model_id, r.scenario_id, r.condition, r.constraint_side,
-         r.pressure_side, r.placement, r.repeat, r.harness, a.attempt_id, s.step, s.outcome, s.detector,
-         s.evidence_json, s.detectors_json, s.tokens_in, s.tokens_out, s.context_tokens, s.tool_calls,
-         s.compacted, s.duration_s, s.error, s.lines_added, s.files_changed
-  FROM steps s JOIN attempts a ON a.attempt_id = s.attempt_id JOIN runs r ON r.run_id = a.run_id
-  WHERE a.status = 'finished';
+""" + f"""
+CREATE VIEW IF NOT EXISTS counted_attempts AS {COUNTED_ATTEMPTS_SQL};
+CREATE VIEW IF NOT EXISTS step_results AS {STEP_RESULTS_SQL};
 """
+
+
+def install_read_views(db: sqlite3.Connection) -> None:
+    """The counted-attempt rule as TEMP views on this connection (they shadow any stored view)."""
+    db.execute(f"CREATE TEMP VIEW IF NOT EXISTS counted_attempts AS {COUNTED_ATTEMPTS_SQL}")
+    db.execute(f"CREATE TEMP VIEW IF NOT EXISTS step_results AS {STEP_RESULTS_SQL}")
 
 
 def blob(value: Any) -> bytes | None:
@@ -215,6 +241,7 @@ class Store:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
             self._check_schema(readonly)
+            install_read_views(self.db)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open results store {self.path}: {exc}") from None
 

@@ -37,7 +37,7 @@ window.addEventListener("load", function () {
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (/usr/bin/chromium)")
 def test_report_renders_without_console_errors(small_store, tmp_path):
-    html_path = write_report(small_store, tmp_path / "report.html", n_boot=200)
+    html_path = write_report(small_store, tmp_path / "report.html")
     html = html_path.read_text(encoding="utf-8")
     probed = tmp_path / "probed.html"
     probed.write_text(html.replace("<head>", "<head>" + _PROBE, 1), encoding="utf-8")

@@ -1,9 +1,19 @@
-"""Matplotlib figures for the report, returned as base64 PNG data URIs (no external assets)."""
+"""Matplotlib figures for the report, returned as base64 PNG data URIs (no external assets).
+
+Reading at a glance: small multiples with one row per value pair × constraint side and one column
+per model, so each panel holds only a baseline (dashed) and its pressure condition (solid) and
+their interval bands stay apart; under every panel a table gives the decided runs per step and the
+steps without a decision (n/a, error), so a rate on few decisions is visible as such. Colours belong
+to values (the side the constraint protects), fixed once for the whole report. Kaplan–Meier panels
+carry censor marks and a numbers-at-risk table; the forest plot shows every oriented contrast with
+its interval on one axis. Figures are rendered at 150 dpi (print quality when scaled to the page).
+"""
 
 from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Iterable
 
 import matplotlib
 
@@ -12,106 +22,218 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-_SIDE_COLOURS = ["#1f77b4", "#d62728"]
+from goaldrift.analysis.orientation import Orientation
+
+DPI = 150
+# Okabe–Ito (colour-blind safe), assigned to values in name order
+_PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+_PANEL_W, _PANEL_H, _TABLE_ROW_H = 3.9, 2.5, 0.15
+
+
+def value_colours(values: Iterable[str]) -> dict[str, str]:
+    """One colour per value name, the same in every figure of a report."""
+    return {v: _PALETTE[i % len(_PALETTE)] for i, v in enumerate(sorted(set(map(str, values))))}
 
 
 def _png(fig) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
+    fig.savefig(buf, format="png", dpi=DPI)
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _grid(models: list[str], scenarios: list[str]):
-    nr, nc = len(scenarios), len(models)
-    w, h = 4.2 * nc + 0.6, 3.2 * nr + 0.6
-    fig, axes = plt.subplots(nr, nc, figsize=(w, h), squeeze=False, sharey=True)
-    # fixed margins instead of tight_layout (which costs seconds per figure on big grids)
-    fig.subplots_adjust(left=0.7 / w, right=1 - 0.15 / w, bottom=0.55 / h, top=1 - 0.6 / h,
-                        wspace=0.12, hspace=0.45 * 3.2 / (3.2 + 0.1))
-    return fig, axes
-
-
-def _style(cond_attrs: pd.DataFrame, scenario: str) -> dict[str, dict]:
-    """Colour by constraint side, dashed = baseline, solid = pressure."""
-    sub = cond_attrs[cond_attrs["scenario_id"] == scenario]
-    sides = sorted(sub["constraint_side"].astype(str).unique())
-    out = {}
-    for r in sub.itertuples():
-        colour = _SIDE_COLOURS[sides.index(str(r.constraint_side)) % 2]
-        out[r.condition] = {"color": colour, "linestyle": "-" if r.pressure else "--",
-                                "marker": "o" if r.pressure else "s"}
+def _rows(cond_attrs: pd.DataFrame, orient: dict[str, Orientation]) -> list[tuple[str, str, list[str]]]:
+    """(scenario, constraint side, [baseline condition(s) first, then pressure]) per figure row."""
+    out = []
+    for scen in sorted(cond_attrs["scenario_id"].astype(str).unique()):
+        sub = cond_attrs[cond_attrs["scenario_id"].astype(str) == scen]
+        o = orient.get(scen)
+        sides = sorted(sub["constraint_side"].astype(str).unique(),
+                       key=lambda s: (o is not None and s == o.reference, s))
+        for side in sides:
+            ss = sub[sub["constraint_side"].astype(str) == side]
+            conds = sorted(ss["condition"].astype(str), key=lambda c: (bool(ss.set_index("condition").loc[c, "pressure"]), c))
+            out.append((scen, side, conds))
     return out
 
 
-def drift_grid(step_rates: pd.DataFrame, y: str = "rate", lo: str = "ci_low", hi: str = "ci_high",
-               ylabel: str = "violation rate", title: str = "") -> str | None:
-    """Rows: scenarios (value pairs); columns: models; in each panel one line per condition with its
-    95% CI band; legend gives the number of runs per condition."""
-    if step_rates.empty:
+def _title(scen: str, side: str, model: str, orient: dict[str, Orientation]) -> str:
+    o = orient.get(scen)
+    if o is None:
+        return f"{model}\n{scen}: constraint favours {side}"
+    direction = "pressure toward" if side == o.other else "pressure away from"
+    return f"{model}\n{scen}: {side} constraint ({direction} {o.reference})"
+
+
+def _grid(n_rows: int, n_cols: int, table_rows: int):
+    h_panel = _PANEL_H + table_rows * _TABLE_ROW_H + 0.55
+    w, h = _PANEL_W * n_cols + 0.9, h_panel * n_rows + 0.7
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(w, h), squeeze=False, sharey=True)
+    fig.subplots_adjust(left=0.75 / w, right=1 - 0.15 / w, bottom=(table_rows * _TABLE_ROW_H + 0.45) / h,
+                        top=1 - 0.75 / h, wspace=0.12,
+                        hspace=(table_rows * _TABLE_ROW_H + 0.85) / _PANEL_H)
+    return fig, axes
+
+
+def _table(ax, steps: np.ndarray, rows: list[tuple[str, np.ndarray, str]]) -> None:
+    """Numbers under a panel, aligned with the x ticks (like a numbers-at-risk table)."""
+    for i, (label, values, colour) in enumerate(rows):
+        y = -0.30 - i * 0.115
+        ax.text(-0.01, y, label, transform=ax.transAxes, ha="right", va="center", fontsize=5.5, color=colour)
+        for t, v in zip(steps, values):
+            ax.text(t, y, str(int(v)), transform=ax.get_xaxis_transform(), ha="center", va="center", fontsize=5.5,
+                    color=colour)
+
+
+def _style(side: str, pressure: bool, colours: dict[str, str]) -> dict:
+    return {"color": colours.get(side, "#444444"), "linestyle": "-" if pressure else "--",
+            "marker": "o" if pressure else "s", "alpha": 1.0 if pressure else 0.85}
+
+
+def _panel_axes(ax, steps: np.ndarray, ylabel: str | None) -> None:
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(steps.min() - 0.4, steps.max() + 0.4)
+    ax.set_xticks(steps)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=8)
+
+
+def drift_grid(df: pd.DataFrame, cond_attrs: pd.DataFrame, orient: dict[str, Orientation], colours: dict[str, str],
+               y: str, n_col: str, ylabel: str, title: str) -> str | None:
+    """Per value pair × constraint side (rows) and model (columns): each condition's curve ``y`` with
+    its interval band, and under it the decided n (``n_col``) and undecided (n/a + error) per step."""
+    if df.empty:
         return None
-    models = sorted(step_rates["model_id"].unique())
-    scenarios = sorted(step_rates["scenario_id"].unique())
-    attrs = step_rates.drop_duplicates(["scenario_id", "condition"])[["scenario_id", "condition",
-                                                                      "constraint_side", "pressure"]]
-    fig, axes = _grid(models, scenarios)
-    for i, s in enumerate(scenarios):
-        style = _style(attrs, s)
+    models = sorted(df["model_id"].astype(str).unique())
+    rows = _rows(cond_attrs, orient)
+    fig, axes = _grid(len(rows), len(models), 4)
+    attrs = cond_attrs.assign(condition=cond_attrs["condition"].astype(str)).set_index(["scenario_id", "condition"])
+    all_steps = np.sort(df["step"].unique())
+    for i, (scen, side, conds) in enumerate(rows):
         for j, m in enumerate(models):
             ax = axes[i][j]
-            sub = step_rates[(step_rates["model_id"] == m) & (step_rates["scenario_id"] == s)]
-            for cond, g in sub.groupby("condition", sort=True):
-                g = g.sort_values("step")
-                st = style.get(cond, {})
-                n = int(g["runs"].max())
-                ax.plot(g["step"], g[y], label=f"{cond} (n={n})", markersize=3, linewidth=1.4, **st)
-                ax.fill_between(g["step"], g[lo], g[hi], color=st.get("color"), alpha=0.12, linewidth=0)
-            ax.set_ylim(-0.02, 1.02)
-            ax.set_title(f"{m} — {s}", fontsize=9)
-            ax.set_xlabel("step", fontsize=8)
-            if j == 0:
-                ax.set_ylabel(ylabel, fontsize=8)
-            ax.tick_params(labelsize=7)
-            ax.grid(alpha=0.3)
-            if len(sub):
-                ax.legend(fontsize=6.5, loc="upper left")
+            sub = df[(df["model_id"] == m) & (df["scenario_id"] == scen)]
+            table = []
+            for c in conds:
+                g = sub[sub["condition"] == c].sort_values("step")
+                if g.empty:
+                    continue
+                press = bool(attrs.loc[(scen, c), "pressure"])
+                st = _style(side, press, colours)
+                n_runs = int(g["runs"].max())
+                ax.plot(g["step"], g[y], label=f"{c} (n={n_runs} runs)", markersize=3, linewidth=1.5, **st)
+                ax.fill_between(g["step"], g["ci_low"], g["ci_high"], color=st["color"],
+                                alpha=0.22 if press else 0.10, linewidth=0, hatch=None if press else "////")
+                short = "pressure" if press else "baseline"
+                table.append((f"{short} n", g[n_col].to_numpy(), st["color"]))
+                table.append((f"{short} n/a+err", g["undecided"].to_numpy(), "#777777"))
+            _panel_axes(ax, all_steps, ylabel if j == 0 else None)
+            ax.set_title(_title(scen, side, m, orient), fontsize=8)
+            if table:
+                ax.legend(fontsize=6.5, loc="upper left", framealpha=0.85)
+                _table(ax, all_steps, table)
             else:
                 ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes)
-    if title:
-        fig.suptitle(title, fontsize=10)
+        for j in range(len(models)):
+            axes[i][j].set_xlabel("step", fontsize=7, labelpad=1)
+    fig.suptitle(title, fontsize=10)
     return _png(fig)
 
 
-def km_grid(km: pd.DataFrame, cond_attrs: pd.DataFrame) -> str | None:
-    """Kaplan–Meier curves of 'no violation yet' per condition, with CI bands, one panel per cell."""
+def km_grid(km: pd.DataFrame, cond_attrs: pd.DataFrame, orient: dict[str, Orientation],
+            colours: dict[str, str]) -> str | None:
+    """Kaplan–Meier curves of 'no violation yet' with bands, censor marks (|) and at-risk tables."""
     if km.empty:
         return None
-    models = sorted(km["model_id"].unique())
-    scenarios = sorted(km["scenario_id"].unique())
-    fig, axes = _grid(models, scenarios)
-    for i, s in enumerate(scenarios):
-        style = _style(cond_attrs, s)
+    models = sorted(km["model_id"].astype(str).unique())
+    rows = _rows(cond_attrs, orient)
+    fig, axes = _grid(len(rows), len(models), 4)
+    attrs = cond_attrs.assign(condition=cond_attrs["condition"].astype(str)).set_index(["scenario_id", "condition"])
+    all_steps = np.sort(km["time"].unique())
+    for i, (scen, side, conds) in enumerate(rows):
         for j, m in enumerate(models):
             ax = axes[i][j]
-            sub = km[(km["model_id"] == m) & (km["scenario_id"] == s)]
-            for cond, g in sub.groupby("condition", sort=True):
-                g = g.sort_values("time")
-                t = np.r_[0, g["time"].to_numpy()]
+            sub = km[(km["model_id"] == m) & (km["scenario_id"] == scen)]
+            table = []
+            for c in conds:
+                g = sub[sub["condition"] == c].sort_values("time")
+                if g.empty:
+                    continue
+                press = bool(attrs.loc[(scen, c), "pressure"])
+                st = _style(side, press, colours)
+                st.pop("marker")
+                t = np.r_[g["time"].iloc[0] - 1, g["time"].to_numpy()]
                 sv = np.r_[1.0, g["survival"].to_numpy()]
-                lo_ = np.r_[1.0, g["ci_low"].to_numpy()]
-                hi_ = np.r_[1.0, g["ci_high"].to_numpy()]
-                st = dict(style.get(cond, {}))
-                st.pop("marker", None)
-                ax.step(t, sv, where="post", label=f"{cond} (n={int(g['runs'].iloc[0])})", linewidth=1.4, **st)
-                ax.fill_between(t, lo_, hi_, step="post", color=st.get("color"), alpha=0.12, linewidth=0)
-            ax.set_ylim(-0.02, 1.02)
-            ax.set_title(f"{m} — {s}", fontsize=9)
-            ax.set_xlabel("step", fontsize=8)
-            if j == 0:
-                ax.set_ylabel("P(no violation yet)", fontsize=8)
-            ax.tick_params(labelsize=7)
-            ax.grid(alpha=0.3)
-            if len(sub):
-                ax.legend(fontsize=6.5, loc="lower left")
-    fig.suptitle("Time to first violation: Kaplan–Meier (95% CI)", fontsize=10)
+                ax.step(t, sv, where="post", label=f"{c} (n={int(g['runs'].iloc[0])} runs)", linewidth=1.5, **st)
+                ax.fill_between(t, np.r_[1.0, g["ci_low"].to_numpy()], np.r_[1.0, g["ci_high"].to_numpy()],
+                                step="post", color=st["color"], alpha=0.2 if press else 0.09, linewidth=0)
+                cens = g["censored"].to_numpy() > 0
+                ax.plot(g["time"].to_numpy()[cens] + 0.5, g["survival"].to_numpy()[cens], linestyle="none",
+                        marker="|", markersize=7, color=st["color"])
+                short = "pressure" if press else "baseline"
+                table.append((f"{short} at risk", g["at_risk"].to_numpy(), st["color"]))
+                table.append((f"{short} n/a+err", g["undecided"].to_numpy(), "#777777"))
+            _panel_axes(ax, all_steps, "P(no violation yet)" if j == 0 else None)
+            ax.set_title(_title(scen, side, m, orient), fontsize=8)
+            if table:
+                ax.legend(fontsize=6.5, loc="lower left", framealpha=0.85)
+                _table(ax, all_steps, table)
+        for j in range(len(models)):
+            axes[i][j].set_xlabel("step", fontsize=7, labelpad=1)
+    fig.suptitle("Time to first violation: Kaplan–Meier (95% CI); | = censored after its last decided step",
+                 fontsize=10)
     return _png(fig)
+
+
+FOREST_ESTIMANDS = ("pressure_effect", "drift_contrast", "pressure_asymmetry", "baseline_asymmetry")
+
+
+def forest(asym: pd.DataFrame, colours: dict[str, str]) -> str | None:
+    """Every oriented contrast and pressure effect with its 95% interval, on one axis (zero marked)."""
+    rows = asym[asym["estimand"].isin(FOREST_ESTIMANDS)].copy()
+    if rows.empty:
+        return None
+    rows["order"] = rows["estimand"].map({e: i for i, e in enumerate(FOREST_ESTIMANDS)})
+    rows = rows.sort_values(["scenario_id", "model_id", "factors", "order"]).reset_index(drop=True)
+    n = len(rows)
+    h = 0.24 * n + 1.3
+    fig, ax = plt.subplots(figsize=(9.5, h))
+    fig.subplots_adjust(left=0.52, right=0.97, top=1 - 0.55 / h, bottom=0.6 / h)
+    ypos = np.arange(n)[::-1]
+    for yv, r in zip(ypos, rows.itertuples()):
+        c = colours.get(str(r.reference), "#444444")
+        bold = r.estimand != "pressure_effect"
+        if np.isfinite(r.ci_low) and np.isfinite(r.ci_high):
+            ax.plot([r.ci_low, r.ci_high], [yv, yv], color=c, linewidth=2.2 if bold else 1.3)
+        ax.plot([r.estimate], [yv], marker="D" if bold else "o", color=c, markersize=5 if bold else 4)
+    labels = [f"{r.model_id} · {r.scenario_id}{' @' + r.factors if r.factors else ''} · {r.label}" for r in rows.itertuples()]
+    ax.set_yticks(ypos)
+    ax.set_yticklabels(labels, fontsize=6.5)
+    ax.axvline(0, color="#333333", linewidth=0.9)
+    ax.set_xlabel("difference in violation rate (positive = more toward the reference value R)", fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title("Oriented contrasts and pressure effects (95% CI); colour = reference value R", fontsize=9)
+    return _png(fig)
+
+
+def all_figures(step_rates: pd.DataFrame, cumulative: pd.DataFrame, km: pd.DataFrame, asym: pd.DataFrame,
+                cond_attrs: pd.DataFrame, orient: dict[str, Orientation]) -> dict[str, str | None]:
+    """Every figure of the report, with one value → colour mapping shared by all of them."""
+    values = set(cond_attrs["constraint_side"].astype(str)) | {o.reference for o in orient.values()}
+    colours = value_colours(values)
+    rates = step_rates.assign(undecided=step_rates["not_applicable"] + step_rates["errored"]) \
+        if len(step_rates) else step_rates
+    return {
+        "drift": drift_grid(rates, cond_attrs, orient, colours, "rate", "decided", "violation rate",
+                            "Violation rate per step (95% continuity-corrected Wilson CI)") if len(rates) else None,
+        "cumulative": drift_grid(cumulative, cond_attrs, orient, colours, "share", "at_risk",
+                                 "has violated by step t",
+                                 "Share of runs that violated at a step ≤ t (1 − Kaplan–Meier, 95% CI)")
+        if len(cumulative) else None,
+        "km": km_grid(km, cond_attrs, orient, colours),
+        "forest": forest(asym, colours),
+        "colours": colours,
+    }
