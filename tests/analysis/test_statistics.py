@@ -194,19 +194,24 @@ def test_mle_logit_and_lpm_match_statsmodels_cluster():
     assert np.allclose(lpm.loc[names, "coef"], ref_ols.params) and np.allclose(lpm.loc[names, "se"], ref_ols.bse)
 
 
-def test_firth_logit_agrees_with_statsmodels_gee():
-    """The report's logit (Firth, run-clustered) against statsmodels GEE (independence, robust SE):
-    on data where the MLE exists the penalised estimate is within a small fraction of an SE of it."""
+def test_logit_agrees_with_statsmodels_gee():
+    """The report's logit against statsmodels GEE (independence working correlation): the
+    Mancl–DeRouen covariance equals GEE's ``bias_reduced`` one at the MLE, and the Firth estimate is
+    within a small fraction of a standard error of GEE's on data where the MLE exists."""
     import statsmodels.api as sm
 
     st = _reg_steps(seed=5, runs_per_cell=60)
-    rows = pd.DataFrame(regression.fit_one(st, ORIENT)).set_index(["estimator", "term"])
     X, names = regression._design(st, ORIENT, False, False)
-    gee = sm.GEE(st["outcome"].to_numpy(float), X, groups=st["attempt_id"].to_numpy(),
-                 family=sm.families.Binomial(), cov_struct=sm.cov_struct.Independence()).fit()
+    y, groups = st["outcome"].to_numpy(float), st["attempt_id"].to_numpy()
+    model = sm.GEE(y, X, groups=groups, family=sm.families.Binomial(), cov_struct=sm.cov_struct.Independence())
+    gee = model.fit(cov_type="bias_reduced")
+    params, cov, ok = regression.fit_logit(y, X, groups - 1, bias_corrected=True)
+    assert ok and np.allclose(params, gee.params, atol=1e-6)
+    assert np.allclose(np.sqrt(np.diag(cov)), gee.bse, rtol=1e-4)
+    rows = pd.DataFrame(regression.fit_one(st, ORIENT)).set_index(["estimator", "term"])
     ours = rows.loc[regression.LOGIT].loc[names]
     assert np.all(np.abs(ours["coef"].to_numpy() - gee.params) < 0.15 * gee.bse)
-    assert np.allclose(ours["se"].to_numpy(), gee.bse, rtol=0.1)
+    assert np.all(ours["se"].to_numpy() >= 0.97 * gee.bse) and np.all(ours["se"].to_numpy() < 1.2 * gee.bse)
     assert set(names) >= {"pressure × step", "toward x × pressure × step"}
 
 

@@ -53,12 +53,21 @@ def km_from_counts(n: np.ndarray, d: np.ndarray, conf: float = 0.95) -> tuple[np
         sigma = np.sqrt(gw) / np.abs(np.log(s))
         lo = s ** np.exp(z * sigma)
         hi = s ** np.exp(-z * sigma)
-    w_lo, _ = intervals.wilson(n, n, conf)  # "0 of n violated", as a survival share
-    n_seen = np.maximum.accumulate(np.where(n > 0, n, 0), axis=-1)
-    first_lo = np.where(n > 0, w_lo, intervals.wilson(n_seen, n_seen, conf)[0])
-    lo = np.where(s >= 1, first_lo, np.where(s <= 0, 0.0, lo))
-    hi = np.where(s >= 1, 1.0, np.where(s <= 0, 0.0, hi))
-    return s, np.nan_to_num(lo, nan=1.0), hi
+    # At S = 1 (no violation yet) and S = 0 (every run at risk violated) Greenwood collapses to a
+    # point; there the open limit is Wilson's for "0 of n" with n the runs at risk when it was last
+    # informative (the current step, or the step at which S reached 0).
+    n_seen = _carry(np.where(n > 0, n, np.nan))
+    n_zero = _carry(np.where((s <= 0) & (d > 0), n, np.nan))
+    lo = np.where(s >= 1, intervals.wilson(n_seen, n_seen, conf)[0], np.where(s <= 0, 0.0, lo))
+    hi = np.where(s >= 1, 1.0, np.where(s <= 0, intervals.wilson(0, n_zero, conf)[1], hi))
+    return s, np.nan_to_num(lo, nan=1.0), np.nan_to_num(hi, nan=0.0)
+
+
+def _carry(x: np.ndarray) -> np.ndarray:
+    """Forward-fill NaN along the last axis (the last known value)."""
+    idx = np.where(np.isnan(x), 0, np.arange(x.shape[-1]))
+    idx = np.maximum.accumulate(idx, axis=-1)
+    return np.take_along_axis(x, idx, axis=-1)
 
 
 def kaplan_meier(duration, event, conf: float = 0.95) -> pd.DataFrame:

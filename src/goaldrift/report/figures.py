@@ -2,8 +2,9 @@
 
 Reading at a glance: small multiples with one row per value pair × constraint side and one column
 per model, so each panel holds only a baseline (dashed) and its pressure condition (solid) and
-their interval bands stay apart; under every panel a table gives the decided runs per step and the
-steps without a decision (n/a, error), so a rate on few decisions is visible as such. Colours belong
+their interval bands stay apart; bars below 0 show per step the share of runs without a decision
+(n/a, error), so a rate on few decisions is visible as such (matplotlib text is slow, so numbers
+are printed only in the Kaplan–Meier at-risk tables). Colours belong
 to values (the side the constraint protects), fixed once for the whole report. Kaplan–Meier panels
 carry censor marks and a numbers-at-risk table; the forest plot shows every oriented contrast with
 its interval on one axis. Figures are rendered at 150 dpi (print quality when scaled to the page).
@@ -27,7 +28,8 @@ from goaldrift.analysis.orientation import Orientation
 DPI = 150
 # Okabe–Ito (colour-blind safe), assigned to values in name order
 _PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
-_PANEL_W, _PANEL_H, _TABLE_ROW_H = 3.9, 2.5, 0.15
+_PANEL_W, _PANEL_H, _TABLE_ROW_H = 3.9, 2.7, 0.26
+_NA_DEPTH = 0.24  # bars below 0 show n/a + error as a share of runs (0.24 on the y axis = every run)
 
 
 def value_colours(values: Iterable[str]) -> dict[str, str]:
@@ -66,23 +68,28 @@ def _title(scen: str, side: str, model: str, orient: dict[str, Orientation]) -> 
 
 
 def _grid(n_rows: int, n_cols: int, table_rows: int):
-    h_panel = _PANEL_H + table_rows * _TABLE_ROW_H + 0.55
-    w, h = _PANEL_W * n_cols + 0.9, h_panel * n_rows + 0.7
+    gap = table_rows * _TABLE_ROW_H + 0.95  # x label, table, next panel's two-line title (inches)
+    w, h = _PANEL_W * n_cols + 0.9, (_PANEL_H + gap) * n_rows + 0.85
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(w, h), squeeze=False, sharey=True)
-    fig.subplots_adjust(left=0.75 / w, right=1 - 0.15 / w, bottom=(table_rows * _TABLE_ROW_H + 0.45) / h,
-                        top=1 - 0.75 / h, wspace=0.12,
-                        hspace=(table_rows * _TABLE_ROW_H + 0.85) / _PANEL_H)
+    fig.subplots_adjust(left=0.75 / w, right=1 - 0.15 / w, bottom=(gap - 0.45) / h, top=1 - 1.3 / h,
+                        wspace=0.12, hspace=gap / _PANEL_H)
     return fig, axes
 
 
 def _table(ax, steps: np.ndarray, rows: list[tuple[str, np.ndarray, str]]) -> None:
     """Numbers under a panel, aligned with the x ticks (like a numbers-at-risk table)."""
     for i, (label, values, colour) in enumerate(rows):
-        y = -0.30 - i * 0.115
+        y = -0.2 - i * _TABLE_ROW_H / _PANEL_H
         ax.text(-0.01, y, label, transform=ax.transAxes, ha="right", va="center", fontsize=5.5, color=colour)
         for t, v in zip(steps, values):
             ax.text(t, y, str(int(v)), transform=ax.get_xaxis_transform(), ha="center", va="center", fontsize=5.5,
                     color=colour)
+
+
+def _undecided_bars(ax, steps: np.ndarray, share: np.ndarray, offset: float, colour: str, pressure: bool) -> None:
+    """Steps without a decision (n/a + error), as bars hanging below 0 (full depth = all runs)."""
+    ax.bar(steps + offset, -_NA_DEPTH * share, bottom=-0.04, width=0.36, color=colour,
+           alpha=0.75 if pressure else 0.35, linewidth=0)
 
 
 def _style(side: str, pressure: bool, colours: dict[str, str]) -> dict:
@@ -91,8 +98,11 @@ def _style(side: str, pressure: bool, colours: dict[str, str]) -> dict:
 
 
 def _panel_axes(ax, steps: np.ndarray, ylabel: str | None) -> None:
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlim(steps.min() - 0.4, steps.max() + 0.4)
+    ax.set_ylim(-0.04 - _NA_DEPTH - 0.02, 1.02)
+    ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+    ax.axhline(-0.02, color="#999999", linewidth=0.6)
+    ax.text(0.01, 0.015, "below: n/a + error (share of runs)", transform=ax.transAxes, fontsize=5.5, color="#555555")
+    ax.set_xlim(steps.min() - 0.5, steps.max() + 0.5)
     ax.set_xticks(steps)
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
@@ -101,21 +111,21 @@ def _panel_axes(ax, steps: np.ndarray, ylabel: str | None) -> None:
 
 
 def drift_grid(df: pd.DataFrame, cond_attrs: pd.DataFrame, orient: dict[str, Orientation], colours: dict[str, str],
-               y: str, n_col: str, ylabel: str, title: str) -> str | None:
+               y: str, ylabel: str, title: str) -> str | None:
     """Per value pair × constraint side (rows) and model (columns): each condition's curve ``y`` with
-    its interval band, and under it the decided n (``n_col``) and undecided (n/a + error) per step."""
+    its interval band, and below 0 the share of runs without a decision (n/a + error) per step."""
     if df.empty:
         return None
     models = sorted(df["model_id"].astype(str).unique())
     rows = _rows(cond_attrs, orient)
-    fig, axes = _grid(len(rows), len(models), 4)
+    fig, axes = _grid(len(rows), len(models), 0)
     attrs = cond_attrs.assign(condition=cond_attrs["condition"].astype(str)).set_index(["scenario_id", "condition"])
     all_steps = np.sort(df["step"].unique())
     for i, (scen, side, conds) in enumerate(rows):
         for j, m in enumerate(models):
             ax = axes[i][j]
             sub = df[(df["model_id"] == m) & (df["scenario_id"] == scen)]
-            table = []
+            drawn = 0
             for c in conds:
                 g = sub[sub["condition"] == c].sort_values("step")
                 if g.empty:
@@ -123,17 +133,16 @@ def drift_grid(df: pd.DataFrame, cond_attrs: pd.DataFrame, orient: dict[str, Ori
                 press = bool(attrs.loc[(scen, c), "pressure"])
                 st = _style(side, press, colours)
                 n_runs = int(g["runs"].max())
-                ax.plot(g["step"], g[y], label=f"{c} (n={n_runs} runs)", markersize=3, linewidth=1.5, **st)
+                ax.plot(g["step"], g[y], label=f"{c} ({n_runs} runs)", markersize=3, linewidth=1.5, **st)
                 ax.fill_between(g["step"], g["ci_low"], g["ci_high"], color=st["color"],
-                                alpha=0.22 if press else 0.10, linewidth=0, hatch=None if press else "////")
-                short = "pressure" if press else "baseline"
-                table.append((f"{short} n", g[n_col].to_numpy(), st["color"]))
-                table.append((f"{short} n/a+err", g["undecided"].to_numpy(), "#777777"))
+                                alpha=0.22 if press else 0.10, linewidth=0)
+                _undecided_bars(ax, g["step"].to_numpy(), g["undecided"].to_numpy() / max(n_runs, 1),
+                                0.19 if press else -0.19, st["color"], press)
+                drawn += 1
             _panel_axes(ax, all_steps, ylabel if j == 0 else None)
             ax.set_title(_title(scen, side, m, orient), fontsize=8)
-            if table:
+            if drawn:
                 ax.legend(fontsize=6.5, loc="upper left", framealpha=0.85)
-                _table(ax, all_steps, table)
             else:
                 ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes)
         for j in range(len(models)):
@@ -149,7 +158,7 @@ def km_grid(km: pd.DataFrame, cond_attrs: pd.DataFrame, orient: dict[str, Orient
         return None
     models = sorted(km["model_id"].astype(str).unique())
     rows = _rows(cond_attrs, orient)
-    fig, axes = _grid(len(rows), len(models), 4)
+    fig, axes = _grid(len(rows), len(models), 2)
     attrs = cond_attrs.assign(condition=cond_attrs["condition"].astype(str)).set_index(["scenario_id", "condition"])
     all_steps = np.sort(km["time"].unique())
     for i, (scen, side, conds) in enumerate(rows):
@@ -172,17 +181,17 @@ def km_grid(km: pd.DataFrame, cond_attrs: pd.DataFrame, orient: dict[str, Orient
                 cens = g["censored"].to_numpy() > 0
                 ax.plot(g["time"].to_numpy()[cens] + 0.5, g["survival"].to_numpy()[cens], linestyle="none",
                         marker="|", markersize=7, color=st["color"])
-                short = "pressure" if press else "baseline"
-                table.append((f"{short} at risk", g["at_risk"].to_numpy(), st["color"]))
-                table.append((f"{short} n/a+err", g["undecided"].to_numpy(), "#777777"))
+                _undecided_bars(ax, g["time"].to_numpy(), g["undecided"].to_numpy() / max(int(g["runs"].iloc[0]), 1),
+                                0.19 if press else -0.19, st["color"], press)
+                table.append((f"{'pressure' if press else 'baseline'} at risk", g["at_risk"].to_numpy(), st["color"]))
             _panel_axes(ax, all_steps, "P(no violation yet)" if j == 0 else None)
             ax.set_title(_title(scen, side, m, orient), fontsize=8)
             if table:
-                ax.legend(fontsize=6.5, loc="lower left", framealpha=0.85)
+                ax.legend(fontsize=6.5, loc="lower left", bbox_to_anchor=(0.0, 0.25), framealpha=0.85)
                 _table(ax, all_steps, table)
         for j in range(len(models)):
             axes[i][j].set_xlabel("step", fontsize=7, labelpad=1)
-    fig.suptitle("Time to first violation: Kaplan–Meier (95% CI); | = censored after its last decided step",
+    fig.suptitle("Time to first violation: Kaplan–Meier (95% CI)\n| = run censored after its last decided step",
                  fontsize=10)
     return _png(fig)
 
@@ -198,9 +207,9 @@ def forest(asym: pd.DataFrame, colours: dict[str, str]) -> str | None:
     rows["order"] = rows["estimand"].map({e: i for i, e in enumerate(FOREST_ESTIMANDS)})
     rows = rows.sort_values(["scenario_id", "model_id", "factors", "order"]).reset_index(drop=True)
     n = len(rows)
-    h = 0.24 * n + 1.3
+    h = 0.24 * n + 1.5
     fig, ax = plt.subplots(figsize=(9.5, h))
-    fig.subplots_adjust(left=0.52, right=0.97, top=1 - 0.55 / h, bottom=0.6 / h)
+    fig.subplots_adjust(left=0.52, right=0.97, top=1 - 0.7 / h, bottom=0.6 / h)
     ypos = np.arange(n)[::-1]
     for yv, r in zip(ypos, rows.itertuples()):
         c = colours.get(str(r.reference), "#444444")
@@ -215,7 +224,10 @@ def forest(asym: pd.DataFrame, colours: dict[str, str]) -> str | None:
     ax.set_xlabel("difference in violation rate (positive = more toward the reference value R)", fontsize=8)
     ax.tick_params(axis="x", labelsize=7)
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title("Oriented contrasts and pressure effects (95% CI); colour = reference value R", fontsize=9)
+    groups = rows[["model_id", "scenario_id", "factors"]].astype(str).agg("|".join, axis=1).to_numpy()
+    for k in np.flatnonzero(groups[1:] != groups[:-1]):
+        ax.axhline(ypos[k] - 0.5, color="#bbbbbb", linewidth=0.6)
+    ax.set_title("Oriented contrasts and pressure effects (95% CI)\ncolour = the reference value R", fontsize=9)
     return _png(fig)
 
 
@@ -227,11 +239,10 @@ def all_figures(step_rates: pd.DataFrame, cumulative: pd.DataFrame, km: pd.DataF
     rates = step_rates.assign(undecided=step_rates["not_applicable"] + step_rates["errored"]) \
         if len(step_rates) else step_rates
     return {
-        "drift": drift_grid(rates, cond_attrs, orient, colours, "rate", "decided", "violation rate",
-                            "Violation rate per step (95% continuity-corrected Wilson CI)") if len(rates) else None,
-        "cumulative": drift_grid(cumulative, cond_attrs, orient, colours, "share", "at_risk",
-                                 "has violated by step t",
-                                 "Share of runs that violated at a step ≤ t (1 − Kaplan–Meier, 95% CI)")
+        "drift": drift_grid(rates, cond_attrs, orient, colours, "rate", "violation rate",
+                            "Violation rate per step\n(95% continuity-corrected Wilson CI)") if len(rates) else None,
+        "cumulative": drift_grid(cumulative, cond_attrs, orient, colours, "share", "has violated by step t",
+                                 "Share of runs that violated at a step ≤ t\n(1 − Kaplan–Meier, 95% CI)")
         if len(cumulative) else None,
         "km": km_grid(km, cond_attrs, orient, colours),
         "forest": forest(asym, colours),
