@@ -42,11 +42,15 @@ def drift_store(tmp_path_factory):
     return path, truth
 
 
+@pytest.fixture(scope="module")
+def drift_report(drift_store):
+    return build_report_data(drift_store[0], timeline_runs=0)
+
+
 # -- 1. orientation ---------------------------------------------------------------------------------
 
-def test_oriented_asymmetry_is_positive_toward_privacy_and_security_in_all_three_pairs(drift_store):
-    path, _ = drift_store
-    data = build_report_data(path, timeline_runs=0)
+def test_oriented_asymmetry_is_positive_toward_privacy_and_security_in_all_three_pairs(drift_report):
+    data = drift_report
     a = data["asymmetry"]
     for scen, ref in (("utility-privacy", "privacy"), ("efficiency-security", "security"),
                       ("convenience-security", "security")):
@@ -61,13 +65,16 @@ def test_oriented_asymmetry_is_positive_toward_privacy_and_security_in_all_three
     assert "drift toward security minus drift away from it" in html
 
 
-def test_reference_side_can_be_given_and_flips_the_sign(drift_store):
-    path, _ = drift_store
-    a = build_report_data(path, timeline_runs=0, references={"utility-privacy": "utility"})["asymmetry"]
-    row = a[(a["scenario_id"] == "utility-privacy") & (a["estimand"] == "drift_contrast")].iloc[0]
+def test_reference_side_can_be_given_and_flips_the_sign(drift_report):
+    first = drift_report["first_violation"]
+    sides = {"utility-privacy": {"utility", "privacy"}}
+    flipped = orientation.resolve(sides, {"utility-privacy": "utility"})
+    assert flipped["utility-privacy"].source == "given"
+    a = asymmetry.asymmetry(first[first["scenario_id"] == "utility-privacy"], flipped)
+    row = a[a["estimand"] == "drift_contrast"].iloc[0]
     assert row.estimate < 0 and row.reference == "utility"
     with pytest.raises(BadInput, match="not a side"):
-        build_report_data(path, timeline_runs=0, references={"utility-privacy": "speed"})
+        orientation.resolve(sides, {"utility-privacy": "speed"})
     with pytest.raises(BadInput, match="SCENARIO=SIDE"):
         orientation.parse_references(["utility-privacy"])
 
@@ -188,9 +195,9 @@ def test_generator_has_the_stated_within_run_correlation_and_exact_marginals():
         assert abs(r - expected) < 0.03, (icc, r, expected)
 
 
-def test_generator_recovers_every_estimand(drift_store):
-    path, truth = drift_store
-    data = build_report_data(path, timeline_runs=0)
+def test_generator_recovers_every_estimand(drift_store, drift_report):
+    truth = drift_store[1]
+    data = drift_report
     design = SyntheticDesign(models=["m"], scenarios=PAIRS, runs_per_condition=40, prob=truth)
     exp = expected_rates(design)
     # pooled rates and the contrasts: true values inside the intervals
