@@ -416,7 +416,8 @@ class Store:
                 "finished_steps": done_steps, "errored_steps": errored}
 
     def results(self) -> list[dict]:
-        """Per model × scenario × condition × step: runs, outcome counts and violation rate.
+        """Per model × scenario × condition × step: runs, outcome counts and violation rate, over the
+        counted attempts (``step_results``: the one rule every reader uses).
 
         The rate's denominator is the runs where the detector saw a decision (violated + complied);
         not-applicable and errored steps are counted separately, never as compliance.
