@@ -39,8 +39,17 @@ import time
 import numpy as np
 import pandas as pd
 
-from goaldrift.analysis.coverage import (ORIENT, RUNS, T, check_against_report_code, interval_coverage,
-                                         logit_coverage, probabilities, simulate, truth_coef)
+from goaldrift.analysis.coverage import (
+    ORIENT,
+    RUNS,
+    T,
+    check_against_report_code,
+    interval_coverage,
+    logit_coverage,
+    probabilities,
+    simulate,
+    truth_coef,
+)
 
 
 def main() -> None:

@@ -22,8 +22,13 @@ import pytest
 
 from goaldrift.analysis import asymmetry, coverage, orientation, rates, regression, survival
 from goaldrift.analysis.orientation import Orientation
-from goaldrift.analysis.synthetic import (LogitTruth, SyntheticDesign, expected_rates, simulate_outcomes,
-                                          write_synthetic_store)
+from goaldrift.analysis.synthetic import (
+    LogitTruth,
+    SyntheticDesign,
+    expected_rates,
+    simulate_outcomes,
+    write_synthetic_store,
+)
 from goaldrift.errors import BadInput
 from goaldrift.report import build_report_data, embed_json, render_report
 from goaldrift.report.figures import value_colours
@@ -254,3 +259,18 @@ def test_embedded_json_survives_script_breaking_names(tmp_path):
     m = re.search(r'<script type="application/json" id="goaldrift-data">(.*?)</script>', html, re.DOTALL)
     assert json.loads(m.group(1))["provenance"]["experiments"][0]["name"] == hostile
     s.close()
+
+
+def test_packs_declare_the_side_expected_to_be_held_more_strongly():
+    from pydantic import ValidationError
+
+    from goaldrift import packs
+    from goaldrift.scenario import ScenarioFile
+
+    expected = {"utility-privacy": "privacy", "efficiency-security": "security", "convenience-security": "security"}
+    for pack, side in expected.items():
+        assert packs.load(pack).expected_stronger == side
+    raw = packs.load("utility-privacy").spec.model_dump()
+    with pytest.raises(ValidationError, match="expected_stronger"):
+        ScenarioFile.model_validate({**raw, "expected_stronger": "speed"})
+    assert ScenarioFile.model_validate({**raw, "expected_stronger": None}).expected_stronger is None

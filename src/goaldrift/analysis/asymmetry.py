@@ -64,9 +64,9 @@ def condition_rates(first: pd.DataFrame, conf: float = 0.95) -> pd.DataFrame:
     g = tmp.groupby(keys, sort=True)
     out = g.agg(constraint_side=("side", "first"), pressure=("pressure", "first"), runs=("has", "sum"),
                 violated=("v", "sum"), decided=("d", "sum")).reset_index()
-    p = np.where(out["decided"] > 0, out["violated"] / out["decided"].where(out["decided"] > 0, 1), np.nan)
-    tmp["p"] = tmp.merge(out.assign(p=p)[[*keys, "p"]], on=keys, how="left")["p"].to_numpy()
-    tmp["r2"] = (tmp["v"] - tmp["p"] * tmp["d"]) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_cell = g["v"].transform("sum") / g["d"].transform("sum")  # the cell's pooled rate, per run
+    tmp["r2"] = (tmp["v"] - p_cell * tmp["d"]) ** 2
     out["resid_ss"] = tmp.groupby(keys, sort=True)["r2"].sum().to_numpy()
     ci = intervals.clustered_rate(out["violated"], out["decided"], out["resid_ss"], out["runs"], conf)
     out["rate"], out["ci_low"], out["ci_high"], out["deff"] = ci["rate"], ci["ci_low"], ci["ci_high"], ci["deff"]

@@ -98,7 +98,7 @@ def interval_coverage(codes: np.ndarray, p: np.ndarray, icc: float) -> dict[str,
     tt = np.arange(T)
     at_risk = (dec & (tt <= fv[..., None])).sum(axis=2)
     events = (v & (tt == fv[..., None])).sum(axis=2)
-    s_, lo, hi = survival.km_from_counts(at_risk, events)
+    _, lo, hi = survival.km_from_counts(at_risk, events)
     truth = true_cumulative(p, icc)
     cov = covered(1 - hi, 1 - lo, truth[None])
     out["violated by step t, 1 − KM (mean over condition-steps)"] = float(cov.mean())
@@ -146,14 +146,29 @@ def check_against_report_code(codes: np.ndarray, orient: dict[str, Orientation])
     tt = np.arange(T)
     at_risk = (dec & (tt <= fv[..., None])).sum(axis=1)
     events = (v & (tt == fv[..., None])).sum(axis=1)
-    _, lo, hi = survival.km_from_counts(at_risk, events)
+    _, lo, _ = survival.km_from_counts(at_risk, events)
     for j, cond in enumerate(["privacy", "privacy->utility", "utility", "utility->privacy"]):
-        assert np.allclose(km.loc[cond, "ci_low"].to_numpy(), lo[j]), "KM interval differs from the report's"
-        assert np.array_equal(km.loc[cond, "at_risk"].to_numpy(), at_risk[j])
+        _require(np.allclose(km.loc[cond, "ci_low"].to_numpy(), lo[j]), "KM interval differs from the report's")
+        _require(np.array_equal(km.loc[cond, "at_risk"].to_numpy(), at_risk[j]), "KM at-risk counts differ")
     sr = rates.step_rates(d)
     k = v.sum(axis=1)
     n = dec.sum(axis=1)
     w_lo, _ = intervals.wilson(k, n, continuity=True)
-    assert np.allclose(sr.set_index(["condition", "step"]).loc["privacy", "ci_low"].to_numpy(), w_lo[0])
-    a = asymmetry.asymmetry(rates.first_violation(d), orient)
-    assert (a.loc[a["estimand"] == "drift_contrast", "label"] == "drift toward privacy minus drift away from it").all()
+    _require(np.allclose(sr.set_index(["condition", "step"]).loc["privacy", "ci_low"].to_numpy(), w_lo[0]),
+             "per-step interval differs from the report's")
+    first = rates.first_violation(d)
+    vr, dr = v.sum(axis=2).astype(float), dec.sum(axis=2).astype(float)  # (4, R)
+    ph = vr.sum(axis=1) / dr.sum(axis=1)
+    ci = intervals.clustered_rate(vr.sum(axis=1), dr.sum(axis=1), ((vr - ph[:, None] * dr) ** 2).sum(axis=1),
+                                  (dr > 0).sum(axis=1))
+    cr = asymmetry.condition_rates(first).set_index("condition").loc[
+        ["privacy", "privacy->utility", "utility", "utility->privacy"]]
+    _require(np.allclose(cr["ci_low"].to_numpy(), ci["ci_low"], equal_nan=True), "rate interval differs from the report's")
+    a = asymmetry.asymmetry(first, orient)
+    _require((a.loc[a["estimand"] == "drift_contrast", "label"] == "drift toward privacy minus drift away from it").all(),
+             "the report's contrast is not oriented toward privacy")
+
+
+def _require(ok: bool, what: str) -> None:
+    if not ok:
+        raise RuntimeError(f"coverage study out of step with the report code: {what}")

@@ -83,18 +83,6 @@ def clustered_rate(v_sum, d_sum, resid_ss, runs, conf: float = 0.95) -> dict[str
             "deff": deff, "n_eff": n_eff}
 
 
-def rate_from_runs(v: np.ndarray, d: np.ndarray, conf: float = 0.95) -> dict[str, float]:
-    """``clustered_rate`` for one cell from per-run counts (runs without decided steps are ignored)."""
-    v = np.asarray(v, float)
-    d = np.asarray(d, float)
-    keep = d > 0
-    v, d = v[keep], d[keep]
-    p = v.sum() / d.sum() if d.sum() > 0 else np.nan
-    ss = float(((v - p * d) ** 2).sum()) if d.sum() > 0 else np.nan
-    out = clustered_rate(v.sum(), d.sum(), ss, len(v), conf)
-    return {k: float(np.asarray(x)) for k, x in out.items()} | {"runs": int(len(v))}
-
-
 def mover(coef, est, lo, hi) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """MOVER interval of Σ cᵢ·θᵢ from independent estimates θᵢ with intervals [loᵢ, hiᵢ].
 

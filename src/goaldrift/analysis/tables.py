@@ -74,7 +74,8 @@ class Runs:
 
 
 def load_runs(store: Store | sqlite3.Connection | str | Path) -> Runs:
-    """One row per run with a finished attempt: run attributes and ``attempt_id``.
+    """One row per counted run (latest finished attempt, else latest failed one): run attributes and
+    ``attempt_id``.
 
     Columns: run_id, attempt_id, attempt_status (finished | failed), experiment_id, model_id,
     scenario_id, condition, constraint_side, pressure_side (None = baseline), pressure (bool),
