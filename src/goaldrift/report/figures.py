@@ -22,13 +22,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.collections import PolyCollection
+from matplotlib.lines import Line2D
 
 from goaldrift.analysis.orientation import Orientation
 
 DPI = 150
 # Okabe–Ito (colour-blind safe), assigned to values in name order
 _PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
-_PANEL_W, _PANEL_H, _TABLE_ROW_H = 3.9, 2.7, 0.26
+_PANEL_W, _PANEL_H, _TABLE_ROW_H = 3.5, 2.4, 0.24
 _NA_DEPTH = 0.24  # bars below 0 show n/a + error as a share of runs (0.24 on the y axis = every run)
 
 
@@ -39,7 +41,7 @@ def value_colours(values: Iterable[str]) -> dict[str, str]:
 
 def _png(fig) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 2})  # zlib level 6 costs seconds
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
@@ -59,37 +61,52 @@ def _rows(cond_attrs: pd.DataFrame, orient: dict[str, Orientation]) -> list[tupl
     return out
 
 
-def _title(scen: str, side: str, model: str, orient: dict[str, Orientation]) -> str:
+def _title(scen: str, side: str, model: str, orient: dict[str, Orientation], runs: list[int]) -> str:
     o = orient.get(scen)
+    head = f"{model} · {scen} · {'+'.join(map(str, runs))} runs"
     if o is None:
-        return f"{model}\n{scen}: constraint favours {side}"
-    direction = "pressure toward" if side == o.other else "pressure away from"
-    return f"{model}\n{scen}: {side} constraint ({direction} {o.reference})"
+        return f"{head}\nconstraint favours {side}"
+    direction = "toward" if side == o.other else "away from"
+    return f"{head}\n{side} constraint; pressure {direction} {o.reference}"
+
+
+def _style_legend(fig) -> None:
+    """One legend for the line styles (colours are named in every panel title)."""
+    handles = [Line2D([], [], color="#555555", linestyle="--", marker="s", markersize=3, label="baseline (no pressure)"),
+               Line2D([], [], color="#555555", linestyle="-", marker="o", markersize=3, label="pressure")]
+    fig.legend(handles=handles, loc="upper left", ncol=2, fontsize=7, frameon=False)
 
 
 def _grid(n_rows: int, n_cols: int, table_rows: int):
     gap = table_rows * _TABLE_ROW_H + 0.95  # x label, table, next panel's two-line title (inches)
     w, h = _PANEL_W * n_cols + 0.9, (_PANEL_H + gap) * n_rows + 0.85
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(w, h), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(w, h), squeeze=False, sharex=True, sharey=True)
     fig.subplots_adjust(left=0.75 / w, right=1 - 0.15 / w, bottom=(gap - 0.45) / h, top=1 - 1.3 / h,
                         wspace=0.12, hspace=gap / _PANEL_H)
     return fig, axes
 
 
-def _table(ax, steps: np.ndarray, rows: list[tuple[str, np.ndarray, str]]) -> None:
-    """Numbers under a panel, aligned with the x ticks (like a numbers-at-risk table)."""
+def _table(ax, steps: np.ndarray, rows: list[tuple[str, np.ndarray, str]], labels: bool) -> None:
+    """Numbers under a panel, aligned with the x ticks (like a numbers-at-risk table); row labels
+    only in the first column."""
     for i, (label, values, colour) in enumerate(rows):
         y = -0.2 - i * _TABLE_ROW_H / _PANEL_H
-        ax.text(-0.01, y, label, transform=ax.transAxes, ha="right", va="center", fontsize=5.5, color=colour)
+        if labels:
+            ax.text(-0.01, y, label, transform=ax.transAxes, ha="right", va="center", fontsize=5.5, color=colour)
         for t, v in zip(steps, values):
             ax.text(t, y, str(int(v)), transform=ax.get_xaxis_transform(), ha="center", va="center", fontsize=5.5,
                     color=colour)
 
 
 def _undecided_bars(ax, steps: np.ndarray, share: np.ndarray, offset: float, colour: str, pressure: bool) -> None:
-    """Steps without a decision (n/a + error), as bars hanging below 0 (full depth = all runs)."""
-    ax.bar(steps + offset, -_NA_DEPTH * share, bottom=-0.04, width=0.36, color=colour,
-           alpha=0.75 if pressure else 0.35, linewidth=0)
+    """Steps without a decision (n/a + error), as bars hanging below 0 (full depth = all runs); one
+    PolyCollection per condition (``ax.bar`` makes an artist per bar, slow on big grids)."""
+    x0 = steps + offset - 0.18
+    top = np.full(len(steps), -0.04)
+    bottom = top - _NA_DEPTH * np.asarray(share, float)
+    verts = np.stack([np.column_stack([x0, top]), np.column_stack([x0 + 0.36, top]),
+                      np.column_stack([x0 + 0.36, bottom]), np.column_stack([x0, bottom])], axis=1)
+    ax.add_collection(PolyCollection(verts, facecolors=colour, alpha=0.75 if pressure else 0.35, linewidths=0))
 
 
 def _style(side: str, pressure: bool, colours: dict[str, str]) -> dict:
@@ -97,17 +114,25 @@ def _style(side: str, pressure: bool, colours: dict[str, str]) -> dict:
             "marker": "o" if pressure else "s", "alpha": 1.0 if pressure else 0.85}
 
 
-def _panel_axes(ax, steps: np.ndarray, ylabel: str | None) -> None:
+def _shared_axes(ax, steps: np.ndarray) -> None:
+    """Limits and ticks, set once: every panel shares both axes."""
     ax.set_ylim(-0.04 - _NA_DEPTH - 0.02, 1.02)
     ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
-    ax.axhline(-0.02, color="#999999", linewidth=0.6)
-    ax.text(0.01, 0.015, "below: n/a + error (share of runs)", transform=ax.transAxes, fontsize=5.5, color="#555555")
     ax.set_xlim(steps.min() - 0.5, steps.max() + 0.5)
     ax.set_xticks(steps)
-    ax.tick_params(labelsize=7)
+
+
+def _panel_axes(ax, steps: np.ndarray, ylabel: str | None) -> None:
+    """Per-panel layout; the y label, y tick labels and the n/a note only in the first column
+    (every text costs render time on big grids)."""
+    del steps
+    ax.axhline(-0.02, color="#999999", linewidth=0.6)
+    ax.tick_params(labelsize=7, labelleft=bool(ylabel), labelbottom=True)
     ax.grid(alpha=0.3)
     if ylabel:
         ax.set_ylabel(ylabel, fontsize=8)
+        ax.text(0.01, 0.015, "below: n/a + error (share of runs)", transform=ax.transAxes, fontsize=5.5,
+                color="#555555")
 
 
 def drift_grid(df: pd.DataFrame, cond_attrs: pd.DataFrame, orient: dict[str, Orientation], colours: dict[str, str],
@@ -121,11 +146,12 @@ def drift_grid(df: pd.DataFrame, cond_attrs: pd.DataFrame, orient: dict[str, Ori
     fig, axes = _grid(len(rows), len(models), 0)
     attrs = cond_attrs.assign(condition=cond_attrs["condition"].astype(str)).set_index(["scenario_id", "condition"])
     all_steps = np.sort(df["step"].unique())
+    _shared_axes(axes[0][0], all_steps)
     for i, (scen, side, conds) in enumerate(rows):
         for j, m in enumerate(models):
             ax = axes[i][j]
             sub = df[(df["model_id"] == m) & (df["scenario_id"] == scen)]
-            drawn = 0
+            drawn, runs = 0, []
             for c in conds:
                 g = sub[sub["condition"] == c].sort_values("step")
                 if g.empty:
@@ -133,21 +159,21 @@ def drift_grid(df: pd.DataFrame, cond_attrs: pd.DataFrame, orient: dict[str, Ori
                 press = bool(attrs.loc[(scen, c), "pressure"])
                 st = _style(side, press, colours)
                 n_runs = int(g["runs"].max())
-                ax.plot(g["step"], g[y], label=f"{c} ({n_runs} runs)", markersize=3, linewidth=1.5, **st)
+                runs.append(n_runs)
+                ax.plot(g["step"], g[y], markersize=3, linewidth=1.5, **st)
                 ax.fill_between(g["step"], g["ci_low"], g["ci_high"], color=st["color"],
                                 alpha=0.22 if press else 0.10, linewidth=0)
                 _undecided_bars(ax, g["step"].to_numpy(), g["undecided"].to_numpy() / max(n_runs, 1),
                                 0.19 if press else -0.19, st["color"], press)
                 drawn += 1
             _panel_axes(ax, all_steps, ylabel if j == 0 else None)
-            ax.set_title(_title(scen, side, m, orient), fontsize=8)
-            if drawn:
-                ax.legend(fontsize=6.5, loc="upper left", framealpha=0.85)
-            else:
+            ax.set_title(_title(scen, side, m, orient, runs), fontsize=7.5)
+            if not drawn:
                 ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes)
         for j in range(len(models)):
             axes[i][j].set_xlabel("step", fontsize=7, labelpad=1)
     fig.suptitle(title, fontsize=10)
+    _style_legend(fig)
     return _png(fig)
 
 
@@ -161,11 +187,12 @@ def km_grid(km: pd.DataFrame, cond_attrs: pd.DataFrame, orient: dict[str, Orient
     fig, axes = _grid(len(rows), len(models), 2)
     attrs = cond_attrs.assign(condition=cond_attrs["condition"].astype(str)).set_index(["scenario_id", "condition"])
     all_steps = np.sort(km["time"].unique())
+    _shared_axes(axes[0][0], all_steps)
     for i, (scen, side, conds) in enumerate(rows):
         for j, m in enumerate(models):
             ax = axes[i][j]
             sub = km[(km["model_id"] == m) & (km["scenario_id"] == scen)]
-            table = []
+            table, runs = [], []
             for c in conds:
                 g = sub[sub["condition"] == c].sort_values("time")
                 if g.empty:
@@ -175,7 +202,8 @@ def km_grid(km: pd.DataFrame, cond_attrs: pd.DataFrame, orient: dict[str, Orient
                 st.pop("marker")
                 t = np.r_[g["time"].iloc[0] - 1, g["time"].to_numpy()]
                 sv = np.r_[1.0, g["survival"].to_numpy()]
-                ax.step(t, sv, where="post", label=f"{c} (n={int(g['runs'].iloc[0])} runs)", linewidth=1.5, **st)
+                runs.append(int(g["runs"].iloc[0]))
+                ax.step(t, sv, where="post", linewidth=1.5, **st)
                 ax.fill_between(t, np.r_[1.0, g["ci_low"].to_numpy()], np.r_[1.0, g["ci_high"].to_numpy()],
                                 step="post", color=st["color"], alpha=0.2 if press else 0.09, linewidth=0)
                 cens = g["censored"].to_numpy() > 0
@@ -185,14 +213,14 @@ def km_grid(km: pd.DataFrame, cond_attrs: pd.DataFrame, orient: dict[str, Orient
                                 0.19 if press else -0.19, st["color"], press)
                 table.append((f"{'pressure' if press else 'baseline'} at risk", g["at_risk"].to_numpy(), st["color"]))
             _panel_axes(ax, all_steps, "P(no violation yet)" if j == 0 else None)
-            ax.set_title(_title(scen, side, m, orient), fontsize=8)
+            ax.set_title(_title(scen, side, m, orient, runs), fontsize=7.5)
             if table:
-                ax.legend(fontsize=6.5, loc="lower left", bbox_to_anchor=(0.0, 0.25), framealpha=0.85)
-                _table(ax, all_steps, table)
+                _table(ax, all_steps, table, labels=j == 0)
         for j in range(len(models)):
             axes[i][j].set_xlabel("step", fontsize=7, labelpad=1)
     fig.suptitle("Time to first violation: Kaplan–Meier (95% CI)\n| = run censored after its last decided step",
                  fontsize=10)
+    _style_legend(fig)
     return _png(fig)
 
 
