@@ -140,7 +140,7 @@ def build_report_data(store, timeline_runs: int = TIMELINE_RUNS_PER_CONDITION,
         "provenance": provenance, "step_rates": step_rates, "cumulative": cumulative, "first_violation": first,
         "cells": cells, "asymmetry": asym, "km": km, "logrank": lr, "regression": reg, "agreement": agree, "calls": calls,
         "orientation": orient,
-        "figures": figures.all_figures(step_rates, cumulative, km, asym, cond_attrs, orient),
+        "figures": figures.all_figures(step_rates, km, asym, cond_attrs, orient),
         "timelines": _timelines(db, runs, timeline_runs, TIMELINE_MAX_RUNS),
     }
 

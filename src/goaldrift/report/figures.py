@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Iterable
+from typing import Any
 
 import matplotlib
 
@@ -41,7 +42,7 @@ def value_colours(values: Iterable[str]) -> dict[str, str]:
 
 def _png(fig) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 2})  # zlib level 6 costs seconds
+    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})  # zlib level 6 costs seconds
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
@@ -259,9 +260,11 @@ def forest(asym: pd.DataFrame, colours: dict[str, str]) -> str | None:
     return _png(fig)
 
 
-def all_figures(step_rates: pd.DataFrame, cumulative: pd.DataFrame, km: pd.DataFrame, asym: pd.DataFrame,
-                cond_attrs: pd.DataFrame, orient: dict[str, Orientation]) -> dict[str, str | None]:
-    """Every figure of the report, with one value → colour mapping shared by all of them."""
+def all_figures(step_rates: pd.DataFrame, km: pd.DataFrame, asym: pd.DataFrame, cond_attrs: pd.DataFrame,
+                orient: dict[str, Orientation]) -> dict[str, Any]:
+    """Every figure of the report, with one value → colour mapping shared by all of them. The
+    cumulative "has violated by step t" curve is 1 − the Kaplan–Meier curve, so it is not drawn twice
+    (its numbers are in the exports)."""
     values = set(cond_attrs["constraint_side"].astype(str)) | {o.reference for o in orient.values()}
     colours = value_colours(values)
     rates = step_rates.assign(undecided=step_rates["not_applicable"] + step_rates["errored"]) \
@@ -269,9 +272,6 @@ def all_figures(step_rates: pd.DataFrame, cumulative: pd.DataFrame, km: pd.DataF
     return {
         "drift": drift_grid(rates, cond_attrs, orient, colours, "rate", "violation rate",
                             "Violation rate per step\n(95% continuity-corrected Wilson CI)") if len(rates) else None,
-        "cumulative": drift_grid(cumulative, cond_attrs, orient, colours, "share", "has violated by step t",
-                                 "Share of runs that violated at a step ≤ t\n(1 − Kaplan–Meier, 95% CI)")
-        if len(cumulative) else None,
         "km": km_grid(km, cond_attrs, orient, colours),
         "forest": forest(asym, colours),
         "colours": colours,
