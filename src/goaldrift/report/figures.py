@@ -123,10 +123,9 @@ def _shared_axes(ax, steps: np.ndarray) -> None:
     ax.set_xticks(steps)
 
 
-def _panel_axes(ax, steps: np.ndarray, ylabel: str | None) -> None:
+def _panel_axes(ax, ylabel: str | None) -> None:
     """Per-panel layout; the y label, y tick labels and the n/a note only in the first column
     (every text costs render time on big grids)."""
-    del steps
     ax.axhline(-0.02, color="#999999", linewidth=0.6)
     ax.tick_params(labelsize=7, labelleft=bool(ylabel), labelbottom=True)
     ax.grid(alpha=0.3)
@@ -167,7 +166,7 @@ def drift_grid(df: pd.DataFrame, cond_attrs: pd.DataFrame, orient: dict[str, Ori
                 _undecided_bars(ax, g["step"].to_numpy(), g["undecided"].to_numpy() / max(n_runs, 1),
                                 0.19 if press else -0.19, st["color"], press)
                 drawn += 1
-            _panel_axes(ax, all_steps, ylabel if j == 0 else None)
+            _panel_axes(ax, ylabel if j == 0 else None)
             ax.set_title(_title(scen, side, m, orient, runs), fontsize=7.5)
             if not drawn:
                 ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes)
@@ -213,7 +212,7 @@ def km_grid(km: pd.DataFrame, cond_attrs: pd.DataFrame, orient: dict[str, Orient
                 _undecided_bars(ax, g["time"].to_numpy(), g["undecided"].to_numpy() / max(int(g["runs"].iloc[0]), 1),
                                 0.19 if press else -0.19, st["color"], press)
                 table.append((f"{'pressure' if press else 'baseline'} at risk", g["at_risk"].to_numpy(), st["color"]))
-            _panel_axes(ax, all_steps, "P(no violation yet)" if j == 0 else None)
+            _panel_axes(ax, "P(no violation yet)" if j == 0 else None)
             ax.set_title(_title(scen, side, m, orient, runs), fontsize=7.5)
             if table:
                 _table(ax, all_steps, table, labels=j == 0)
