@@ -117,3 +117,7 @@ def test_cli_report_and_export(small_store, tmp_path):
     assert (tmp_path / "ex" / "steps.csv").exists()
     res = runner.invoke(typer_app, ["report", "--store", str(tmp_path / "missing.db"), "--out", str(tmp_path / "x.html")])
     assert res.exit_code != 0
+    # a reference side that is not a side of the pair: exit 2, nothing written
+    res = runner.invoke(typer_app, ["report", "--store", str(small_store), "--out", str(tmp_path / "y.html"),
+                                    "--reference", "utility-privacy=speed"])
+    assert res.exit_code == 2 and "not a side" in res.output and not (tmp_path / "y.html").exists()
