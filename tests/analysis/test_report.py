@@ -117,7 +117,10 @@ def test_cli_report_and_export(small_store, tmp_path):
     assert (tmp_path / "ex" / "steps.csv").exists()
     res = runner.invoke(typer_app, ["report", "--store", str(tmp_path / "missing.db"), "--out", str(tmp_path / "x.html")])
     assert res.exit_code != 0
-    # a reference side that is not a side of the pair: exit 2, nothing written
+    # a reference side that is not a side of the pair: a BadInput (exit 2 from the entry point), nothing written
+    from goaldrift.errors import BadInput
+
     res = runner.invoke(typer_app, ["report", "--store", str(small_store), "--out", str(tmp_path / "y.html"),
                                     "--reference", "utility-privacy=speed"])
-    assert res.exit_code == 2 and "not a side" in res.output and not (tmp_path / "y.html").exists()
+    assert isinstance(res.exception, BadInput) and res.exception.exit_code == 2
+    assert "not a side" in str(res.exception) and not (tmp_path / "y.html").exists()
