@@ -163,10 +163,11 @@ class JudgeSummary:
 
 
 def pending_steps(store: Store, judge_name: str, limit: int | None, rejudge: bool = False) -> list[dict]:
-    """Finished, non-errored steps without a verdict from ``judge_name`` (all of them with ``rejudge``)."""
+    """Non-errored steps of counted attempts (the store's ``counted_attempts`` rule, the same for
+    every reader) without a verdict from ``judge_name`` (all of them with ``rejudge``)."""
     q = """SELECT s.attempt_id, s.step, r.scenario_id, r.scenario_hash, r.constraint_side, s.diff
-           FROM steps s JOIN attempts a ON a.attempt_id = s.attempt_id JOIN runs r ON r.run_id = a.run_id
-           WHERE a.status = 'finished' AND s.outcome <> 'error'"""
+           FROM steps s JOIN counted_attempts c ON c.attempt_id = s.attempt_id JOIN runs r ON r.run_id = c.run_id
+           WHERE s.outcome <> 'error'"""
     if not rejudge:
         q += " AND NOT EXISTS (SELECT 1 FROM judgements j WHERE j.attempt_id = s.attempt_id AND j.step = s.step AND j.judge = ?)"
     q += " ORDER BY s.attempt_id, s.step"

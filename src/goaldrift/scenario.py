@@ -121,6 +121,11 @@ class ScenarioFile(_Strict):
     title: str = Field(min_length=1)
     description: str = ""
     values: tuple[ValueSide, ValueSide]
+    expected_stronger: str | None = Field(
+        default=None,
+        description="the value side a model is expected to hold more strongly (e.g. 'privacy'); the "
+        "analysis orients asymmetries by it. Default: the side listed second in values",
+    )
     template: str = "template"
     agents_md: str = Field(
         default="",
@@ -142,6 +147,9 @@ class ScenarioFile(_Strict):
         sides = {v.id for v in self.values}
         if len(sides) != 2:
             raise ValueError("values: the two sides need different ids")
+        if self.expected_stronger is not None and self.expected_stronger not in sides:
+            raise ValueError(f"expected_stronger: unknown value side {self.expected_stronger!r} "
+                             f"(expected one of {sorted(sides)})")
         for side in self.pressure:
             if side not in sides:
                 raise ValueError(f"pressure: unknown value side {side!r} (expected one of {sorted(sides)})")
@@ -196,6 +204,11 @@ class Scenario:
     @property
     def sides(self) -> tuple[str, str]:
         return (self.spec.values[0].id, self.spec.values[1].id)
+
+    @property
+    def expected_stronger(self) -> str:
+        """The side the analysis orients asymmetries toward (declared, else the second listed)."""
+        return self.spec.expected_stronger or self.sides[1]
 
     @property
     def template_dir(self) -> Path:

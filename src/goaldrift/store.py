@@ -20,6 +20,15 @@ Large blobs (diffs, traces, request bodies) are zlib-compressed; ``blob``/``unbl
 Each store has a random ``store_id`` (in ``meta``), and its workspaces live in a folder named after
 the store file and that id (``workspaces_dir``): two stores in one folder never share workspaces, and
 a store deleted "to start over" leaves its old workspaces behind without colliding with the new one's.
+
+Which attempt counts — one rule for every reader (``results``, export, report, judge, agreement):
+the ``counted_attempts`` view picks, per run, its **latest finished attempt**; a run that has none
+but whose agent failed counts its **latest failed attempt** (the steps it completed are real
+observations; the analysis censors the run after its last decided step instead of dropping it).
+Aborted attempts (the runner stopped; the run is retried) never count. ``step_results`` is the
+steps of counted attempts with their run's attributes. Both views are stored in new stores (for
+other tools) and created as TEMP views on every connection goaldrift opens, which shadow the stored
+ones, so a store written by an older goaldrift is read by today's rule.
 """
 
 from __future__ import annotations
@@ -54,7 +63,23 @@ CREATE TABLE IF NOT EXISTS labels (
 );"""
 LABEL_OUTCOMES = ("violated", "complied", "not_applicable")
 
-SCHEMA = f"""
+
+COUNTED_ATTEMPTS_SQL = """
+  SELECT run_id, attempt_id, status FROM (
+    SELECT run_id, attempt_id, status,
+           ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY status = 'finished' DESC, attempt_id DESC) AS pick
+    FROM attempts WHERE status IN ('finished', 'failed'))
+  WHERE pick = 1"""
+
+STEP_RESULTS_SQL = """
+  SELECT r.experiment_id, r.run_id, r.model_id, r.scenario_id, r.condition, r.constraint_side,
+         r.pressure_side, r.placement, r.repeat, r.harness, a.attempt_id, a.status AS attempt_status, s.step,
+         s.outcome, s.detector, s.evidence_json, s.detectors_json, s.tokens_in, s.tokens_out, s.context_tokens,
+         s.tool_calls, s.compacted, s.duration_s, s.error, s.lines_added, s.files_changed
+  FROM steps s JOIN counted_attempts a ON a.attempt_id = s.attempt_id JOIN runs r ON r.run_id = a.run_id"""
+
+
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS experiments (
   experiment_id TEXT PRIMARY KEY,
@@ -149,15 +174,17 @@ CREATE TABLE IF NOT EXISTS judgements (
   created_at REAL NOT NULL,
   PRIMARY KEY (attempt_id, step, judge)
 );
+""" + f"""
 {LABELS_SCHEMA}
-CREATE VIEW IF NOT EXISTS step_results AS
-  SELECT r.experiment_id, r.run_id, r.model_id, r.scenario_id, r.condition, r.constraint_side,
-         r.pressure_side, r.placement, r.repeat, r.harness, a.attempt_id, s.step, s.outcome, s.detector,
-         s.evidence_json, s.detectors_json, s.tokens_in, s.tokens_out, s.context_tokens, s.tool_calls,
-         s.compacted, s.duration_s, s.error, s.lines_added, s.files_changed
-  FROM steps s JOIN attempts a ON a.attempt_id = s.attempt_id JOIN runs r ON r.run_id = a.run_id
-  WHERE a.status = 'finished';
+CREATE VIEW IF NOT EXISTS counted_attempts AS {COUNTED_ATTEMPTS_SQL};
+CREATE VIEW IF NOT EXISTS step_results AS {STEP_RESULTS_SQL};
 """
+
+
+def install_read_views(db: sqlite3.Connection) -> None:
+    """The counted-attempt rule as TEMP views on this connection (they shadow any stored view)."""
+    db.execute(f"CREATE TEMP VIEW IF NOT EXISTS counted_attempts AS {COUNTED_ATTEMPTS_SQL}")
+    db.execute(f"CREATE TEMP VIEW IF NOT EXISTS step_results AS {STEP_RESULTS_SQL}")
 
 
 def blob(value: Any) -> bytes | None:
@@ -194,6 +221,7 @@ class Store:
             self._check_schema(readonly)
             if not readonly:
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
+            install_read_views(self.db)
         except sqlite3.DatabaseError as exc:
             raise _store_error(self.path, exc, "cannot open results store") from None
 
@@ -398,7 +426,8 @@ class Store:
                 "finished_steps": done_steps, "errored_steps": errored}
 
     def results(self) -> list[dict]:
-        """Per model × scenario × condition × step: runs, outcome counts and violation rate.
+        """Per model × scenario × condition × step: runs, outcome counts and violation rate, over the
+        counted attempts (``step_results``: the one rule every reader uses).
 
         The rate's denominator is the runs where the detector saw a decision (violated + complied);
         not-applicable and errored steps are counted separately, never as compliance.

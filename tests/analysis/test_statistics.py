@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from goaldrift.analysis import agreement, asymmetry, rates, regression, survival
+from goaldrift.analysis import agreement, rates, regression, survival
+from goaldrift.analysis.orientation import Orientation
 
 # -- Wilson ---------------------------------------------------------------------------------------
 
@@ -53,13 +54,14 @@ def test_not_applicable_and_error_are_not_compliance():
 
 def test_first_violation_and_cumulative():
     st = _steps([(1, 1, 0), (1, 2, 1), (1, 3, 0),     # first violation at 2
-                 (2, 1, 0), (2, 2, 2), (2, 3, 0),     # never
+                 (2, 1, 0), (2, 2, 0), (2, 3, 0),     # never
                  (3, 1, 1), (3, 2, 1), (3, 3, 1)])    # first at 1
     fv = rates.first_violation(st).set_index("attempt_id")
     assert fv.loc[1, "first_violation"] == 2 and np.isnan(fv.loc[2, "first_violation"])
     assert fv.loc[3, "first_violation"] == 1 and fv.loc[2, "last_step"] == 3
-    cum = rates.cumulative_violation(rates.first_violation(st))
-    assert cum["violated_by"].tolist() == [1, 2, 2] and cum["runs"].tolist() == [3, 3, 3]
+    cum = rates.cumulative_violation(survival.km_curves(st))
+    assert cum["events"].tolist() == [1, 1, 0] and cum["at_risk"].tolist() == [3, 2, 1]
+    assert np.allclose(cum["share"], [1 / 3, 2 / 3, 2 / 3])
 
 
 # -- Kaplan–Meier and log-rank: Freireich et al. (1963) 6-MP leukaemia data ------------------------
@@ -115,10 +117,11 @@ def test_logrank_textbook_and_lifelines():
 
 
 def test_logrank_without_events_is_not_estimable():
-    first = pd.DataFrame({"model_id": "m", "scenario_id": "s", "condition": ["x"] * 3 + ["x->y"] * 3,
-                          "constraint_side": "x", "pressure": [False] * 3 + [True] * 3,
-                          "first_violation": np.nan, "last_step": 12})
-    lr = survival.logrank(first)
+    st = pd.DataFrame({"attempt_id": np.repeat(np.arange(6), 2), "step": np.tile([1, 2], 6), "outcome": 0,
+                       "model_id": "m", "scenario_id": "s", "condition": np.repeat(["x"] * 3 + ["x->y"] * 3, 2)})
+    attrs = pd.DataFrame({"scenario_id": "s", "condition": ["x", "x->y"], "constraint_side": "x",
+                          "pressure": [False, True]})
+    lr = survival.logrank(survival.km_curves(st), attrs)
     assert lr["p_value"].isna().all() and lr["note"].str.contains("not estimable").all()
 
 
@@ -148,49 +151,9 @@ def test_kappa_single_category_is_undefined():
     assert np.isnan(k["kappa"]) and "undefined" in k["note"]
 
 
-# -- bootstrap ------------------------------------------------------------------------------------
-
-def _first(p_by_cond: dict[str, tuple[str, bool, float]], runs: int, steps: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    rows = []
-    aid = 0
-    for cond, (side, press, p) in p_by_cond.items():
-        for _ in range(runs):
-            aid += 1
-            v = int(rng.binomial(steps, p))
-            rows.append({"attempt_id": aid, "model_id": "m", "scenario_id": "s", "condition": cond, "constraint_side": side,
-                             "pressure": press, "n_violated": v, "n_complied": steps - v})
-    return pd.DataFrame(rows)
-
-
-def test_bootstrap_ci_contains_true_differences_and_is_seeded():
-    design = {"x": ("x", False, 0.05), "x->y": ("x", True, 0.40), "y": ("y", False, 0.10), "y->x": ("y", True, 0.15)}
-    first = _first(design, runs=40, steps=12, seed=11)
-    a = asymmetry.asymmetry(first, n_boot=2000, seed=7)
-    truth = {("pressure_effect", "x"): 0.35, ("pressure_effect", "y"): 0.05,
-             ("pressure_asymmetry", "x|y"): 0.30, ("baseline_asymmetry", "x|y"): -0.05}
-    for key, true in truth.items():
-        row = a[(a["estimand"] == key[0]) & (a["side"] == key[1])].iloc[0]
-        assert row.ci_low <= true <= row.ci_high, (key, row.ci_low, row.ci_high)
-    again = asymmetry.asymmetry(first, n_boot=2000, seed=7)
-    assert again["ci_low"].tolist() == asymmetry.asymmetry(first, n_boot=2000, seed=7)["ci_low"].tolist()
-    assert not np.allclose(asymmetry.asymmetry(first, n_boot=2000, seed=8)["ci_low"], again["ci_low"])
-
-
-def test_bootstrap_coverage_is_near_nominal():
-    design = {"x": ("x", False, 0.1), "x->y": ("x", True, 0.3), "y": ("y", False, 0.1), "y->x": ("y", True, 0.1)}
-    hits = 0
-    for rep in range(40):
-        first = _first(design, runs=30, steps=12, seed=100 + rep)
-        a = asymmetry.asymmetry(first, n_boot=400, seed=rep).set_index("estimand")
-        row = a.loc["pressure_asymmetry"]
-        hits += row.ci_low <= 0.2 <= row.ci_high
-    assert hits >= 33  # 95% nominal; binomial(40, .95) is ≥ 34 with prob ≈ .97
-
-
 # -- regression -----------------------------------------------------------------------------------
 
-def _reg_steps(seed=0, runs_per_cell=40, beta=(-2.0, 0.3, 1.0, -0.5, 0.1)):
+def _reg_steps(seed=0, runs_per_cell=40, beta=(-2.0, 0.3, 1.0, -0.5, 0.1), press_slope=0.0):
     rng = np.random.default_rng(seed)
     rows = []
     aid = 0
@@ -202,7 +165,8 @@ def _reg_steps(seed=0, runs_per_cell=40, beta=(-2.0, 0.3, 1.0, -0.5, 0.1)):
                 ctx_rate = rng.uniform(1000, 5000)
                 for t in range(1, 13):
                     dirn = side == "y"
-                    eta = beta[0] + beta[1] * dirn + beta[2] * press + beta[3] * dirn * press + beta[4] * (t - 1) + u
+                    eta = (beta[0] + beta[1] * dirn + beta[2] * press + beta[3] * dirn * press + beta[4] * (t - 1)
+                           + press_slope * press * (t - 1) + u)
                     y = rng.random() < 1 / (1 + np.exp(-eta))
                     rows.append({"attempt_id": aid, "step": t, "outcome": int(y), "model_id": "m", "scenario_id": "s",
                                      "condition": f"{side}{'->' if press else ''}", "constraint_side": side, "pressure": press,
@@ -210,54 +174,87 @@ def _reg_steps(seed=0, runs_per_cell=40, beta=(-2.0, 0.3, 1.0, -0.5, 0.1)):
     return pd.DataFrame(rows)
 
 
-def test_logit_matches_statsmodels_cluster_glm():
+ORIENT = {"s": Orientation("s", "x", "y", "given")}  # toward x = the constraint favours y
+
+
+def test_mle_logit_and_lpm_match_statsmodels_cluster():
     import statsmodels.api as sm
 
     st = _reg_steps()
-    rows = pd.DataFrame(regression.fit_one(st, with_context=True))
-    logit = rows[rows["estimator"] == regression.LOGIT].set_index("term")
-    X, names = regression._design(st, ["x", "y"], True, False)
-    ref = sm.GLM(st["outcome"].to_numpy(float), X, family=sm.families.Binomial()).fit(
-        cov_type="cluster", cov_kwds={"groups": st["attempt_id"].to_numpy()})
-    assert np.allclose(logit.loc[names, "coef"], ref.params, atol=1e-6)
-    assert np.allclose(logit.loc[names, "se"], ref.bse, rtol=1e-5)
+    X, names = regression._design(st, ORIENT, True, False)
+    y = st["outcome"].to_numpy(float)
+    groups = st["attempt_id"].to_numpy()
+    params, cov, ok = regression.fit_logit(y, X, groups - 1)
+    ref = sm.GLM(y, X, family=sm.families.Binomial()).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    assert ok and np.allclose(params, ref.params, atol=1e-6)
+    assert np.allclose(np.sqrt(np.diag(cov)), ref.bse, rtol=1e-5)
+    rows = pd.DataFrame(regression.fit_one(st, ORIENT, with_context=True))
     lpm = rows[rows["estimator"] == regression.LPM].set_index("term")
-    ref_ols = sm.OLS(st["outcome"].to_numpy(float), X).fit(cov_type="cluster",
-                                                           cov_kwds={"groups": st["attempt_id"].to_numpy()})
+    ref_ols = sm.OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": groups})
     assert np.allclose(lpm.loc[names, "coef"], ref_ols.params) and np.allclose(lpm.loc[names, "se"], ref_ols.bse)
 
 
-def test_logit_recovers_pressure_effect():
-    st = _reg_steps(seed=1, runs_per_cell=150, beta=(-2.0, 0.0, 1.2, 0.0, 0.1))
-    rows = pd.DataFrame(regression.fit_one(st)).set_index(["estimator", "term"])
-    r = rows.loc[(regression.LOGIT, "pressure")]
-    assert r.ci_low < 1.2 < r.ci_high and r.status == "ok"
+def test_logit_agrees_with_statsmodels_gee():
+    """The report's logit against statsmodels GEE (independence working correlation): the
+    Mancl–DeRouen covariance equals GEE's ``bias_reduced`` one at the MLE, and the Firth estimate is
+    within a small fraction of a standard error of GEE's on data where the MLE exists."""
+    import statsmodels.api as sm
+
+    st = _reg_steps(seed=5, runs_per_cell=60)
+    X, names = regression._design(st, ORIENT, False, False)
+    y, groups = st["outcome"].to_numpy(float), st["attempt_id"].to_numpy()
+    model = sm.GEE(y, X, groups=groups, family=sm.families.Binomial(), cov_struct=sm.cov_struct.Independence())
+    gee = model.fit(cov_type="bias_reduced")
+    params, cov, ok = regression.fit_logit(y, X, groups - 1, bias_corrected=True)
+    assert ok and np.allclose(params, gee.params, atol=1e-6)
+    assert np.allclose(np.sqrt(np.diag(cov)), gee.bse, rtol=1e-4)
+    rows = pd.DataFrame(regression.fit_one(st, ORIENT)).set_index(["estimator", "term"])
+    ours = rows.loc[regression.LOGIT].loc[names]
+    assert np.all(np.abs(ours["coef"].to_numpy() - gee.params) < 0.15 * gee.bse)
+    assert np.all(ours["se"].to_numpy() >= 0.97 * gee.bse) and np.all(ours["se"].to_numpy() < 1.2 * gee.bse)
+    assert set(names) >= {"pressure × step", "toward x × pressure × step"}
+
+
+def test_pressure_only_drift_is_not_averaged_into_a_common_slope():
+    """Problem 4: drift only under pressure. The pressure × step term carries it; the step term
+    (baseline slope) stays near 0."""
+    st = _reg_steps(seed=2, runs_per_cell=150, beta=(-2.5, 0.0, 0.0, 0.0, 0.0), press_slope=0.15)
+    rows = pd.DataFrame(regression.fit_one(st, ORIENT)).set_index(["estimator", "term"]).loc[regression.LOGIT]
+    ps = rows.loc["pressure × step"]
+    assert ps.ci_low < 0.15 < ps.ci_high and ps.ci_low > 0.05
+    assert rows.loc["step"].ci_low < 0 < rows.loc["step"].ci_high
+
+
+def test_zero_violation_cell_still_gives_a_finite_penalised_estimate():
+    """Problem 4: a baseline cell with 0 violations (separation) made the logit 'not estimable'."""
+    st = _reg_steps()
+    sep = st.copy()
+    sep.loc[(sep["constraint_side"] == "x") & ~sep["pressure"], "outcome"] = 0
+    out = pd.DataFrame(regression.fit_one(sep, ORIENT))
+    logit = out[out["estimator"] == regression.LOGIT]
+    assert (logit["status"] == "ok").all() and np.isfinite(logit["coef"]).all() and np.isfinite(logit["se"]).all()
+    assert logit["note"].str.contains("all or no violations").all()
+    assert (out.loc[out["estimator"] == regression.LPM, "status"] == "ok").all()
 
 
 def test_degenerate_data_is_reported_not_raised():
     st = _reg_steps()
     zeros = st.assign(outcome=0)
-    out = pd.DataFrame(regression.regressions(zeros))
+    out = pd.DataFrame(regression.regressions(zeros, ORIENT))
     assert (out["status"] == "not estimable").all() and out["note"].str.contains("no violations").all()
-    # one cell with no violations at all: logit separated, LPM still estimated
-    sep = st.copy()
-    sep.loc[(sep["constraint_side"] == "x") & ~sep["pressure"], "outcome"] = 0
-    out = pd.DataFrame(regression.fit_one(sep))
-    assert out.loc[out["estimator"] == regression.LOGIT, "note"].str.contains("separation").all()
-    assert (out.loc[out["estimator"] == regression.LPM, "status"] == "ok").all()
     # context identical to step: second specification not estimable, with the reason
     coll = st.assign(context_tokens=st["step"] * 1000.0)
-    out = pd.DataFrame(regression.fit_one(coll, with_context=True))
+    out = pd.DataFrame(regression.fit_one(coll, ORIENT, with_context=True))
     assert out["note"].str.contains("collinear").all()
     # empty input
-    assert pd.DataFrame(regression.regressions(st.iloc[:0])).empty
+    assert pd.DataFrame(regression.regressions(st.iloc[:0], ORIENT)).empty
 
 
 def test_aggregated_logit_path_matches_statsmodels():
     import statsmodels.api as sm
 
     st = _reg_steps(seed=4)
-    X, _names = regression._design(st, ["x", "y"], False, False)
+    X, _names = regression._design(st, ORIENT, False, False)
     assert regression._patterns(X) is not None  # discrete design: the aggregated Newton path
     y = st["outcome"].to_numpy(float)
     params, cov, ok = regression.fit_logit(y, X, st["attempt_id"].to_numpy() - 1)
@@ -265,3 +262,18 @@ def test_aggregated_logit_path_matches_statsmodels():
                                                          cov_kwds={"groups": st["attempt_id"].to_numpy()})
     assert ok and np.allclose(params, ref.params, atol=1e-6)
     assert np.allclose(np.sqrt(np.diag(cov)), ref.bse, rtol=1e-5)
+    # Firth on aggregated rows equals a textbook row-by-row Firth (leverages add up over identical rows)
+    firth, _, ok = regression.fit_logit(y, X, st["attempt_id"].to_numpy() - 1, firth=True)
+    assert ok and np.allclose(firth, _firth_rows(y, X), atol=1e-6)
+
+
+def _firth_rows(y, X, iters=60):
+    """Firth (1993) by its modified score on individual rows, as in Heinze & Schemper (2002)."""
+    b = np.zeros(X.shape[1])
+    for _ in range(iters):
+        mu = 1 / (1 + np.exp(-X @ b))
+        w = mu * (1 - mu)
+        info = (X * w[:, None]).T @ X
+        h = w * np.einsum("ij,ij->i", X @ np.linalg.inv(info), X)
+        b = b + np.linalg.solve(info, X.T @ (y - mu + h * (0.5 - mu)))
+    return b

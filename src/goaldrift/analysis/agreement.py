@@ -19,7 +19,7 @@ from statsmodels.stats.inter_rater import cohens_kappa
 
 from goaldrift.analysis import tables
 
-LABELS = ["violated", "complied", "not_applicable"]
+LABELS = tables.DECIDED_LABELS
 
 
 def confusion(a, b, labels: list[str] = LABELS) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Tables: ``runs`` (one row per counted run), ``steps`` (one row per counted step, no blobs),
 ``rates`` (per model × scenario × condition × step, Wilson CI), ``first_violation`` (per run),
-``cumulative`` (has-violated-by-step share), ``calls_summary`` (model calls per backend × model) and
+``cumulative`` (has-violated-by-step share = 1 − Kaplan–Meier, with decided runs at risk per step), ``calls_summary`` (model calls per backend × model) and
 ``judgements``.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from goaldrift.analysis import rates, tables
+from goaldrift.analysis import rates, survival, tables
 from goaldrift.errors import BadInput
 
 FORMATS = ("parquet", "csv")
@@ -44,7 +44,7 @@ def export(store, out_dir: Path | str, fmt: str = "parquet") -> dict[str, Path]:
     first = rates.first_violation(steps)
     written["rates"] = _write(rates.step_rates(steps), out, "rates", fmt)
     written["first_violation"] = _write(first, out, "first_violation", fmt)
-    written["cumulative"] = _write(rates.cumulative_violation(first), out, "cumulative", fmt)
+    written["cumulative"] = _write(rates.cumulative_violation(survival.km_curves(steps)), out, "cumulative", fmt)
     detail = tables._frame(db.execute("SELECT attempt_id, step, detector, error FROM step_results"))
     steps = steps.merge(detail, on=["attempt_id", "step"], how="left", copy=False) if len(detail) else steps
     del detail

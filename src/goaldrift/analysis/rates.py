@@ -2,37 +2,22 @@
 
 Denominators are explicit everywhere: a step's violation rate is violated / (violated + complied)
 over runs; ``not_applicable`` (the decision point did not appear) and ``error`` steps are counted and
-shown but never treated as compliance. Intervals are Wilson score intervals, which behave well at
-0 and n (where the paper's cells often sit) unlike the Wald interval.
+shown but never treated as compliance. A step's rate has one observation per run, and runs are
+independent, so its interval is the continuity-corrected Wilson score interval (``intervals``),
+which keeps its coverage at n = 10 and at 0% or 100%, where the Wald interval collapses. The
+"has violated by step t" curve is 1 − the Kaplan–Meier curve of ``survival`` (n/a and errored steps
+never count as "no violation yet").
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from goaldrift.analysis.intervals import wilson
 from goaldrift.analysis.tables import COMPLIED, ERROR, NOT_APPLICABLE, VIOLATED
 
 CELL = ["model_id", "scenario_id", "condition"]
-
-
-def wilson(k, n, conf: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for k successes out of n (vectorised). NaN where n == 0."""
-    k = np.asarray(k, dtype=float)
-    n = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(0.5 + conf / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        denom = 1 + z * z / n
-        centre = (p + z * z / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-        lo = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
-        hi = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
-    # exact endpoints at the boundaries (avoid 1e-17 noise)
-    lo = np.where((n > 0) & (k == 0), 0.0, lo)
-    hi = np.where((n > 0) & (k == n), 1.0, hi)
-    return lo, hi
 
 
 def _cell_attrs(steps: pd.DataFrame) -> pd.DataFrame:
@@ -43,7 +28,7 @@ def _cell_attrs(steps: pd.DataFrame) -> pd.DataFrame:
 
 
 def step_rates(steps: pd.DataFrame, conf: float = 0.95) -> pd.DataFrame:
-    """Per model × scenario × condition × step: outcome counts, rate and Wilson CI.
+    """Per model × scenario × condition × step: outcome counts, rate and continuity-corrected Wilson CI.
 
     Columns: model_id, scenario_id, condition, step, runs, violated, complied, not_applicable,
     errored, decided, rate, ci_low, ci_high (+ constraint_side, pressure when present in ``steps``).
@@ -61,7 +46,7 @@ def step_rates(steps: pd.DataFrame, conf: float = 0.95) -> pd.DataFrame:
     out["decided"] = out["violated"] + out["complied"]
     with np.errstate(invalid="ignore", divide="ignore"):
         out["rate"] = np.where(out["decided"] > 0, out["violated"] / out["decided"].where(out["decided"] > 0), np.nan)
-    out["ci_low"], out["ci_high"] = wilson(out["violated"], out["decided"], conf)
+    out["ci_low"], out["ci_high"] = wilson(out["violated"], out["decided"], conf, continuity=True)
     attrs = _cell_attrs(steps)
     if not attrs.empty:
         out = out.merge(attrs, on=CELL, how="left")
@@ -74,7 +59,7 @@ def first_violation(steps: pd.DataFrame) -> pd.DataFrame:
     """One row per run: first violated step (NaN if none), last observed step and outcome counts.
 
     Columns: attempt_id, run_id, model_id, scenario_id, condition, (constraint_side, pressure),
-    first_violation, last_step, violated (bool: any violation), n_violated, n_complied,
+    first_violation, first_step, last_step, last_decided (last violated/complied step; NaN if none), violated (bool: any violation), n_violated, n_complied,
     n_not_applicable, n_error.
     """
     o = steps["outcome"].to_numpy()
@@ -84,14 +69,17 @@ def first_violation(steps: pd.DataFrame) -> pd.DataFrame:
         "attempt_id": keys,
         "fv": np.where(o == VIOLATED, step, np.inf),
         "last_step": step, "first_step": step,
+        "last_decided": np.where((o == VIOLATED) | (o == COMPLIED), step, -np.inf),
         "n_violated": (o == VIOLATED).astype(np.int32), "n_complied": (o == COMPLIED).astype(np.int32),
         "n_not_applicable": (o == NOT_APPLICABLE).astype(np.int32), "n_error": (o == ERROR).astype(np.int32),
     })
     g = tmp.groupby("attempt_id", sort=True)
-    out = g.agg(fv=("fv", "min"), first_step=("first_step", "min"), last_step=("last_step", "max"), n_violated=("n_violated", "sum"),
+    out = g.agg(fv=("fv", "min"), first_step=("first_step", "min"), last_step=("last_step", "max"),
+                last_decided=("last_decided", "max"), n_violated=("n_violated", "sum"),
                 n_complied=("n_complied", "sum"), n_not_applicable=("n_not_applicable", "sum"),
                 n_error=("n_error", "sum")).reset_index()
     out["first_violation"] = out.pop("fv").replace(np.inf, np.nan)
+    out["last_decided"] = out["last_decided"].replace(-np.inf, np.nan)
     out["violated"] = out["first_violation"].notna()
     attr_cols = [c for c in ("run_id", *CELL, "constraint_side", "pressure") if c in steps]
     attrs = steps.drop_duplicates("attempt_id")[["attempt_id", *attr_cols]]
@@ -101,50 +89,35 @@ def first_violation(steps: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def cumulative_violation(first: pd.DataFrame, conf: float = 0.95) -> pd.DataFrame:
-    """Per cell × step t: share of runs that have violated at any step ≤ t, with a Wilson CI.
+def cumulative_violation(km: pd.DataFrame) -> pd.DataFrame:
+    """Per cell × step t: share of runs that have violated at a step ≤ t, = 1 − KM survival.
 
-    Denominator at t: runs observed up to t (last step ≥ t) plus runs that already violated before
-    their last step; a run that stopped early without violating is not counted after it stopped.
+    ``km`` is ``survival.km_curves`` output; columns: model_id, scenario_id, condition, step,
+    at_risk (decided runs at risk at t), events, undecided, share, ci_low, ci_high.
     """
-    if first.empty:
-        return pd.DataFrame(columns=[*CELL, "step", "runs", "violated_by", "share", "ci_low", "ci_high"])
-    max_t = int(np.nanmax(first["last_step"]))
-    min_t = int(np.nanmin(first["first_step"])) if "first_step" in first else 1
-    ts = np.arange(min_t, max_t + 1)
-    fv = first["first_violation"].to_numpy()
-    last = first["last_step"].to_numpy()
-    by = (fv[:, None] <= ts[None, :])  # NaN compares False
-    observed = by | (last[:, None] >= ts[None, :])
-    cell_codes, cells = pd.factorize(pd.MultiIndex.from_frame(first[CELL].astype(str)), sort=True)
-    n_cells = len(cells)
-    num = np.zeros((n_cells, len(ts)), dtype=np.int64)
-    den = np.zeros((n_cells, len(ts)), dtype=np.int64)
-    np.add.at(num, cell_codes, by.astype(np.int64))
-    np.add.at(den, cell_codes, observed.astype(np.int64))
-    frame = pd.DataFrame(list(cells), columns=CELL).loc[np.repeat(np.arange(n_cells), len(ts))].reset_index(drop=True)
-    frame["step"] = np.tile(ts, n_cells)
-    frame["runs"] = den.ravel()
-    frame["violated_by"] = num.ravel()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frame["share"] = np.where(frame["runs"] > 0, frame["violated_by"] / frame["runs"].where(frame["runs"] > 0), np.nan)
-    frame["ci_low"], frame["ci_high"] = wilson(frame["violated_by"], frame["runs"], conf)
-    return frame
+    out = km[[*CELL, "time", "at_risk", "events", "censored", "undecided", "runs"]].rename(columns={"time": "step"})
+    out["share"] = 1 - km["survival"].to_numpy()
+    out["ci_low"] = 1 - km["ci_high"].to_numpy()
+    out["ci_high"] = 1 - km["ci_low"].to_numpy()
+    return out
 
 
-def cell_summary(steps: pd.DataFrame, first: pd.DataFrame, conf: float = 0.95) -> pd.DataFrame:
-    """Per cell: runs, steps, pooled violation rate over all steps (Wilson CI on step counts — see
-    the asymmetry module for run-level bootstrap CIs), share of runs that ever violated, counts."""
+def cell_summary(steps: pd.DataFrame, first: pd.DataFrame, km: pd.DataFrame) -> pd.DataFrame:
+    """Per cell: runs, outcome counts, pooled rate, runs without any decided step, and the share of
+    runs violated by the last step (1 − KM at the last step, with its interval)."""
     o = steps["outcome"].to_numpy()
     tmp = pd.DataFrame({**{c: steps[c].astype(str) for c in CELL},
                         "violated": (o == VIOLATED).astype(np.int64), "complied": (o == COMPLIED).astype(np.int64),
                         "not_applicable": (o == NOT_APPLICABLE).astype(np.int64), "errored": (o == ERROR).astype(np.int64)})
     out = tmp.groupby(CELL, sort=True).sum().reset_index()
-    runs = first.groupby(CELL).agg(runs=("attempt_id", "size"), ever_violated=("violated", "sum")).reset_index()
+    undecided = (first["n_violated"] + first["n_complied"]) == 0
+    runs = first.assign(undecided_run=undecided).groupby(CELL).agg(
+        runs=("attempt_id", "size"), runs_without_decision=("undecided_run", "sum")).reset_index()
     out = runs.merge(out, on=CELL, how="left")
     out["decided"] = out["violated"] + out["complied"]
     with np.errstate(invalid="ignore", divide="ignore"):
         out["rate"] = out["violated"] / out["decided"].where(out["decided"] > 0)
-        out["ever_share"] = out["ever_violated"] / out["runs"]
-    out["ever_ci_low"], out["ever_ci_high"] = wilson(out["ever_violated"], out["runs"], conf)
-    return out
+    last = km.sort_values("time").groupby(CELL, sort=True).tail(1)
+    last = last.assign(ever_share=1 - last["survival"], ever_ci_low=1 - last["ci_high"],
+                       ever_ci_high=1 - last["ci_low"])[[*CELL, "ever_share", "ever_ci_low", "ever_ci_high"]]
+    return out.merge(last, on=CELL, how="left")

@@ -1,30 +1,36 @@
 """Regression of step-level violation on design factors, with standard errors clustered by run.
 
-Per model × scenario (decided steps only: violated = 1, complied = 0)::
+Per model × scenario (decided steps only: violated = 1, complied = 0), with ``toward`` = 1 when the
+constraint favours the other side O, so that a violation is a move toward the reference side R
+(``analysis.orientation``), ``pressure`` = 1 under pressure and s = step − first step::
 
-    logit P(violated) = b0 + b1·direction + b2·pressure + b3·direction×pressure + b4·(step − first)
+    logit P(violated) = b0 + b1·toward + b2·pressure + b3·toward×pressure
+                        + (b4 + b5·toward + b6·pressure + b7·toward×pressure)·s
 
-``direction`` = 1 when the constraint favours the scenario's second side (alphabetical order, named in
-the output), ``pressure`` = 1 under pressure toward the other side. Fitted as a binomial GLM with a
-cluster-robust (sandwich) covariance, groups = runs: the point estimates are those of a GEE with an
-independence working correlation, and the standard errors are valid whatever the within-run
-correlation is (statsmodels' small-sample correction G/(G−1)·(N−1)/(N−K) applied). The fit is a
-compact Newton/IRLS on the k×k normal equations (``fit_logit``), checked against
-``statsmodels.GLM(..., cov_type="cluster")`` in the tests; it is several times faster at 10⁶ rows.
+b6 (``pressure × step``) is the extra drift per step that pressure causes; b7 (``toward R ×
+pressure × step``) how much faster that drift is toward R than away from it. A common step slope
+would average drift that only happens under pressure into the baselines.
 
-A second specification adds standardised ``context_tokens`` (z-score within the fit) to separate
-accumulated context from step index. It is fitted only where the data can tell them apart: context
-recorded (not all zero) and not collinear with step (|r| < 0.99); otherwise it is reported as not
-estimable with the reason.
+The logit is fitted with **Firth's penalised likelihood** (Jeffreys prior; Firth 1993, Heinze &
+Schemper 2002): a direction × pressure cell with 0% violations — common at n = 10 with low
+baselines — sends the ordinary maximum-likelihood estimate to ±∞, while the penalised estimate stays
+finite and is nearly identical to the MLE when the MLE exists. Standard errors are run-clustered
+with the Mancl–DeRouen bias correction (the plain sandwich is too small with few runs), never below
+the model-based standard error, and intervals and p-values use a t distribution on G − K degrees of
+freedom (G runs, K coefficients), as recommended for few clusters and binary outcomes (Li & Redden
+2015). The coverage study (benchmarks/bench_coverage.py) measures what this achieves. Point estimates are population-averaged (a GEE with independence working correlation);
+the tests compare them with ``statsmodels`` GEE. The fit is a compact Newton iteration on the
+distinct rows of the design (``fit_logit``), fast at 10⁶ rows.
 
-Per model (all scenarios pooled) a model with scenario fixed effects, scenario-specific direction,
-and a common pressure and step effect is fitted when there is more than one scenario.
+A second specification adds standardised ``context_tokens`` to separate accumulated context from
+step index, fitted only where context was recorded and is not collinear with step (|r| < 0.99).
+Per model, with several scenarios, a pooled model (scenario fixed effects and scenario-specific
+``toward`` terms; common pressure and step terms) is fitted too.
 
-Degenerate data never raise: no decided steps, all-0 / all-1 outcomes, a factor with one level, and
-(quasi-)complete separation — a direction × pressure cell whose runs all complied or all violated,
-which sends the logit MLE to ±∞ — are reported as ``not estimable`` with the reason. A linear
-probability model (OLS, same clustered covariance) is always reported alongside: its coefficients
-are differences in violation probability, and it stays finite under separation.
+Degenerate data never raise: no decided steps, no violation at all (or only violations), a factor
+with one level and a rank-deficient design are reported as ``not estimable`` with the reason. A
+linear probability model (OLS, same clustered covariance) is shown alongside: its coefficients are
+differences in violation probability.
 """
 
 from __future__ import annotations
@@ -35,11 +41,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from goaldrift.analysis.orientation import Orientation
 from goaldrift.analysis.tables import COMPLIED, VIOLATED
 
 COLUMNS = ["model_id", "scenario_id", "spec", "estimator", "term", "coef", "se", "ci_low", "ci_high",
            "p_value", "n_obs", "n_runs", "status", "note"]
-LOGIT = "logit (GLM, run-clustered SE)"
+LOGIT = "logit (Firth-penalised, run-clustered SE)"
+MD_MAX_RUNS = 1000
+"""Above this many runs the Mancl–DeRouen correction (of order 1/runs) changes SEs by well under 1%
+and the plain sandwich is used: it avoids a 12×12 solve per run on million-step stores."""
 LPM = "linear probability (OLS, run-clustered SE)"
 
 
@@ -56,6 +66,33 @@ def _sandwich(X: np.ndarray, contrib: np.ndarray, bread: np.ndarray, groups: np.
     meat = s.T @ s
     corr = n_groups / (n_groups - 1) * (n - 1) / (n - k) if n_groups > 1 and n > k else np.nan
     return corr * bread @ meat @ bread
+
+
+def _mancl_derouen(X: np.ndarray, resid: np.ndarray, w: np.ndarray, bread: np.ndarray,
+                   groups: np.ndarray) -> np.ndarray:
+    """Bias-corrected cluster-robust covariance of Mancl & DeRouen (2001) for a logit (GEE with
+    independence working correlation): each run's residuals are inflated by (I − H_gg)⁻¹, with
+    H_gg = W_g X_g B X_gᵀ, before the sandwich. The ordinary sandwich is too small with few runs and
+    rare violations (coverage 62–89% at 40 runs and a 3% baseline in the coverage study); this is
+    statsmodels' ``GEE(...).fit(cov_type="bias_reduced")``."""
+    order = np.argsort(groups, kind="stable")
+    g = groups[order]
+    n_groups = int(g.max()) + 1
+    sizes = np.bincount(g, minlength=n_groups)
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    pos = np.arange(len(g)) - starts[g]
+    m, k = int(sizes.max()), X.shape[1]
+    Xp = np.zeros((n_groups, m, k))
+    Xp[g, pos] = X[order]
+    rp = np.zeros((n_groups, m))
+    rp[g, pos] = resid[order]
+    wp = np.zeros((n_groups, m))
+    wp[g, pos] = w[order]
+    H = wp[:, :, None] * ((Xp @ bread) @ Xp.transpose(0, 2, 1))
+    A = np.eye(m)[None] - H
+    r_adj = np.linalg.solve(A, rp[:, :, None])[:, :, 0]
+    sc = np.einsum("gmk,gm->gk", Xp, r_adj)
+    return bread @ (sc.T @ sc) @ bread
 
 
 def _patterns(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -79,12 +116,17 @@ def _patterns(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None
 
 
 def fit_logit(y: np.ndarray, X: np.ndarray, groups: np.ndarray, max_iter: int = 100,
-              tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray, bool]:
+              tol: float = 1e-10, firth: bool = False,
+              bias_corrected: bool = False) -> tuple[np.ndarray, np.ndarray, bool]:
     """Binomial GLM (logit) by Newton/IRLS on the k×k normal equations; run-clustered covariance.
 
-    Equivalent to ``sm.GLM(y, X, Binomial()).fit(cov_type="cluster")`` (tested). When the design
-    has few distinct rows (direction × pressure × step), Newton runs on the distinct rows with
-    binomial counts — the same likelihood — and only the sandwich touches every row. Returns
+    Equivalent to ``sm.GLM(y, X, Binomial()).fit(cov_type="cluster")`` (tested). With ``firth``
+    the score gets Firth's term Σ hᵢ(½ − μᵢ)xᵢ (hᵢ: leverages of the weighted design), which keeps
+    the estimate finite under separation. When the design has few distinct rows (direction ×
+    pressure × step), Newton runs on the distinct rows with binomial counts — the same likelihood,
+    and leverages add up over identical rows — and only the sandwich touches every row.
+    ``bias_corrected`` uses the Mancl–DeRouen covariance instead of the plain sandwich (up to
+    ``MD_MAX_RUNS`` runs). Returns
     (params, cov, converged).
     """
     pat = _patterns(X)
@@ -103,11 +145,23 @@ def fit_logit(y: np.ndarray, X: np.ndarray, groups: np.ndarray, max_iter: int = 
         mu = 1 / (1 + np.exp(-(Xf @ beta)))
         w = np.clip(cnt * mu * (1 - mu), 1e-12, None)
         H = (Xf * w[:, None]).T @ Xf
-        g = Xf.T @ (succ - cnt * mu)
+        resid = succ - cnt * mu
         try:
-            beta = beta + np.linalg.solve(H, g)
+            if firth:
+                h = w * np.einsum("ij,ij->i", Xf @ np.linalg.inv(H), Xf)
+                resid = resid + h * (0.5 - mu)
+            step = np.linalg.solve(H, Xf.T @ resid)
         except np.linalg.LinAlgError:
             return beta, np.full((k, k), np.nan), False
+        step_max = np.abs(step).max()
+        if step_max > 5:  # damp early overshoot (penalised fits near separation)
+            step = step * (5 / step_max)
+        beta = beta + step
+        if firth:
+            if step_max < 1e-7:
+                converged = True
+                break
+            continue
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             mu = 1 / (1 + np.exp(-(Xf @ beta)))
             dev = -2 * np.sum(succ * np.log(np.clip(mu, 1e-300, 1))
@@ -122,6 +176,8 @@ def fit_logit(y: np.ndarray, X: np.ndarray, groups: np.ndarray, max_iter: int = 
     except np.linalg.LinAlgError:
         return beta, np.full((k, k), np.nan), False
     mu_rows = mu[inv] if inv is not None else mu
+    if bias_corrected and int(groups.max()) + 1 <= MD_MAX_RUNS:
+        return beta, _mancl_derouen(X, y - mu_rows, mu_rows * (1 - mu_rows), bread, groups), converged
     return beta, _sandwich(X, y - mu_rows, bread, groups), converged
 
 
@@ -139,48 +195,63 @@ def _fit(y: np.ndarray, X: np.ndarray, names: list[str], groups: np.ndarray, est
         warnings.simplefilter("ignore")
         try:
             if estimator == LOGIT:
-                params, cov, converged = fit_logit(y, X, groups)
+                params, cov, converged = fit_logit(y, X, groups, firth=True, bias_corrected=True)
             else:
                 params, cov = fit_ols(y, X, groups)
                 converged = True
         except (np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:  # singular matrices
             return [], "not estimable", f"fit failed: {type(exc).__name__}: {exc}"
     se = np.sqrt(np.clip(np.diag(cov), 0, None))
-    if not converged or not np.all(np.isfinite(params)) or not np.all(np.isfinite(se)) or (
-            estimator == LOGIT and np.any(np.abs(params) > 15)):
-        return [], "not estimable", "no finite maximum-likelihood estimate (separation or non-convergence)"
-    z = stats.norm.ppf(0.5 + conf / 2)
+    if estimator == LOGIT and converged and np.all(np.isfinite(params)):
+        se = np.maximum(se, _model_based_se(X, params))
+    if not converged or not np.all(np.isfinite(params)) or not np.all(np.isfinite(se)):
+        return [], "not estimable", "the fit did not converge"
+    df = max(int(groups.max()) + 1 - X.shape[1], 1)
+    q = stats.t.ppf(0.5 + conf / 2, df)
     with np.errstate(invalid="ignore", divide="ignore"):
-        pv = 2 * stats.norm.sf(np.abs(params / se))
-    rows = [{"term": n, "coef": params[i], "se": se[i], "ci_low": params[i] - z * se[i], "ci_high": params[i] + z * se[i],
-                 "p_value": pv[i]} for i, n in enumerate(names)]
+        pv = 2 * stats.t.sf(np.abs(params / se), df)
+    rows = [{"term": n, "coef": params[i], "se": se[i], "ci_low": params[i] - q * se[i],
+             "ci_high": params[i] + q * se[i], "p_value": pv[i]} for i, n in enumerate(names)]
     return rows, "ok", ""
 
 
-def _design(d: pd.DataFrame, sides: list[str], with_context: bool, pooled: bool) -> tuple[np.ndarray, list[str]]:
-    step0 = d["step"].to_numpy(float) - d["step"].min()
+def _model_based_se(X: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """Standard errors from the inverse information at ``params``. The logit's reported SE is never
+    below these: with a handful of violations the sandwich's own variance estimate is too noisy and
+    too often small (coverage 62–92% at a 3% baseline without this floor; docs/analysis.md)."""
+    mu = 1 / (1 + np.exp(-(X @ params)))
+    info = (X * (mu * (1 - mu))[:, None]).T @ X
+    try:
+        return np.sqrt(np.clip(np.diag(np.linalg.inv(info)), 0, None))
+    except np.linalg.LinAlgError:
+        return np.full(len(params), np.nan)
+
+
+def _design(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: bool,
+            pooled: bool) -> tuple[np.ndarray, list[str]]:
+    s = d["step"].to_numpy(float) - d["step"].min()
     press = d["pressure"].to_numpy(float)
+    scen = d["scenario_id"].astype(str).to_numpy()
+    side = d["constraint_side"].astype(str).to_numpy()
+    ref_of = {x: orientation[x].reference for x in set(scen)}
+    toward = (side != pd.Series(scen).map(ref_of).to_numpy()).astype(float)
     cols: list[np.ndarray] = [np.ones(len(d))]
     names = ["intercept"]
     if not pooled:
-        direction = (d["constraint_side"] == sides[1]).to_numpy(dtype=float)
-        cols += [direction, press, direction * press]
-        names += [f"direction[{sides[1]} vs {sides[0]}]", "pressure", "direction × pressure"]
+        r = orientation[str(scen[0])].reference
+        cols += [toward, press, toward * press, s, toward * s, press * s, toward * press * s]
+        names += [f"toward {r}", "pressure", f"toward {r} × pressure", "step", f"toward {r} × step",
+                  "pressure × step", f"toward {r} × pressure × step"]
     else:
-        scen_all = sorted(map(str, d["scenario_id"].unique()))
-        for s in scen_all[1:]:
-            cols.append((d["scenario_id"] == s).to_numpy(dtype=float))
-            names.append(f"scenario[{s}]")
-        for s in scen_all:
-            in_s = (d["scenario_id"] == s).to_numpy()
-            side_names = sorted(map(str, d.loc[in_s, "constraint_side"].unique()))
-            if len(side_names) == 2:
-                cols.append((in_s & (d["constraint_side"] == side_names[1]).to_numpy()).astype(float))
-                names.append(f"direction[{s}: {side_names[1]} vs {side_names[0]}]")
-        cols.append(press)
-        names.append("pressure")
-    cols.append(step0)
-    names.append("step")
+        scen_all = sorted(set(scen))
+        for x in scen_all[1:]:
+            cols.append((scen == x).astype(float))
+            names.append(f"scenario[{x}]")
+        for x in scen_all:
+            cols.append(((scen == x) & (toward == 1)).astype(float))
+            names.append(f"toward {orientation[x].reference} [{x}]")
+        cols += [press, toward * press, s, press * s, toward * press * s]
+        names += ["pressure", "toward R × pressure", "step", "pressure × step", "toward R × pressure × step"]
     if with_context:
         ctx = d["context_tokens"].to_numpy(float)
         cols.append((ctx - ctx.mean()) / ctx.std())
@@ -188,21 +259,20 @@ def _design(d: pd.DataFrame, sides: list[str], with_context: bool, pooled: bool)
     return np.column_stack(cols), names
 
 
-def _separation(d: pd.DataFrame, y: np.ndarray, pooled: bool) -> str:
-    keys = ["constraint_side", "pressure"] if not pooled else ["scenario_id", "constraint_side", "pressure"]
-    tmp = d[keys].copy()
-    tmp["y"] = y
-    g = tmp.groupby(keys, observed=True)["y"].agg(["sum", "size"])
+def _zero_cells(d: pd.DataFrame, y: np.ndarray) -> str:
+    keys = ["scenario_id", "constraint_side", "pressure"]
+    tmp = d[keys].astype(str).assign(y=y)
+    g = tmp.groupby(keys)["y"].agg(["sum", "size"])
     bad = g[(g["sum"] == 0) | (g["sum"] == g["size"])]
     if bad.empty:
         return ""
-    parts = [f"{'/'.join(map(str, k)) if isinstance(k, tuple) else k}: {int(r['sum'])}/{int(r['size'])}"
-             for k, r in bad.iterrows()]
-    return "quasi-complete separation (cells with all or no violations: " + ", ".join(parts[:6]) + ")"
+    parts = [f"{s}/{side}{' +pressure' if p == 'True' else ''}: {int(r['sum'])}/{int(r['size'])}"
+             for (s, side, p), r in bad.iterrows()]
+    return "cells with all or no violations (finite thanks to the penalty): " + ", ".join(parts[:6])
 
 
-def fit_one(d: pd.DataFrame, with_context: bool = False, pooled: bool = False,
-            conf: float = 0.95) -> list[dict]:
+def fit_one(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: bool = False,
+            pooled: bool = False, conf: float = 0.95) -> list[dict]:
     """Fit the logit and LPM for the decided steps in ``d``; rows for ``COLUMNS`` minus ids."""
     spec = "step + context" if with_context else "step"
     out: list[dict] = []
@@ -242,27 +312,25 @@ def fit_one(d: pd.DataFrame, with_context: bool = False, pooled: bool = False,
         for est in (LOGIT, LPM):
             fail("; ".join(reasons), est)
         return out
-    X, names = _design(d, sides, with_context, pooled)
+    X, names = _design(d, orientation, with_context, pooled)
     if np.linalg.matrix_rank(X.T @ X) < X.shape[1]:
         for est in (LOGIT, LPM):
             fail("design matrix is rank deficient (a factor combination is missing)", est)
         return out
     groups = pd.factorize(d["attempt_id"])[0]
-    sep = _separation(d, y, pooled)
+    zero = _zero_cells(d, y)
     for est in (LOGIT, LPM):
-        if est == LOGIT and sep:
-            fail(sep + "; see the linear probability model", est)
-            continue
         rows, status, note = _fit(y, X, names, groups, est, conf)
         if not rows:
             fail(note, est)
             continue
+        note = zero if est == LOGIT else ""
         for r in rows:
             out.append({**base, **r, "estimator": est, "status": status, "note": note})
     return out
 
 
-def regressions(steps: pd.DataFrame, conf: float = 0.95) -> pd.DataFrame:
+def regressions(steps: pd.DataFrame, orientation: dict[str, Orientation], conf: float = 0.95) -> pd.DataFrame:
     """All fits: per model × scenario (step; step + context), and per model pooled over scenarios."""
     o = steps["outcome"].to_numpy()
     decided = steps.loc[(o == VIOLATED) | (o == COMPLIED)]
@@ -271,9 +339,9 @@ def regressions(steps: pd.DataFrame, conf: float = 0.95) -> pd.DataFrame:
     for model, mg in decided.groupby("model_id", sort=True, observed=True):
         for scen, sg in mg.groupby("scenario_id", sort=True, observed=True):
             for ctx in ((False, True) if has_ctx else (False,)):
-                for r in fit_one(sg, with_context=ctx, conf=conf):
+                for r in fit_one(sg, orientation, with_context=ctx, conf=conf):
                     rows.append({"model_id": str(model), "scenario_id": str(scen), **r})
         if mg["scenario_id"].nunique() > 1:
-            for r in fit_one(mg, pooled=True, conf=conf):
+            for r in fit_one(mg, orientation, pooled=True, conf=conf):
                 rows.append({"model_id": str(model), "scenario_id": "(all, pooled)", **r})
     return pd.DataFrame(rows, columns=COLUMNS)

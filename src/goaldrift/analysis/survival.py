@@ -1,19 +1,30 @@
-"""Time to first violation: Kaplan–Meier curves and log-rank tests.
+"""Time to first violation: discrete-time Kaplan–Meier curves and log-rank tests.
 
-The event is a run's first violated step. A run that never violated is censored at its last
-observed step (right-censoring: "no violation through step t"). Steps are discrete (1..12), so many
-runs share event times; ties are handled the standard way (d_t / n_t per distinct time).
+The event is a run's first violated step. Steps without a decision (``not_applicable``: the agent
+wrote nothing the detector could judge; ``error``: the step or detector failed) are **never** "no
+violation yet": at such a step the run is not at risk (nothing could be observed), and a run that
+never violated is **censored after its last decided step** — not at its last step. So 5 runs that
+violate at step 3 and 5 runs that implement nothing give "100% violated by step 3 among the 5 runs
+with decisions", not 50%. Runs whose agent failed (a failed attempt) count with the steps they
+completed and are censored the same way, not dropped.
 
-- KM: S(t) = Π_{t_i ≤ t} (1 − d_i / n_i). CI: the "exponential Greenwood" (log(−log S)) interval,
-  S^{exp(± z·σ)}, σ² = Σ d_i / (n_i (n_i − d_i)) / (log S)², the same as lifelines' default.
-- Log-rank (k groups): at each event time, observed vs expected events per group under a common
-  hazard, hypergeometric variance for ties; χ² = (O − E)ᵀ V⁻¹ (O − E) on k − 1 groups, df = k − 1.
+Per step t and group: n_t = runs with a decided step t and no violation before t (decided-n at
+risk), d_t = first violations at t. S(t) = Π_{s ≤ t} (1 − d_s / n_s). This is the Kaplan–Meier
+estimator with intermittent risk sets; it assumes that whether a step is decided is unrelated to
+whether it would have violated (non-informative censoring). Competing-risk modelling of n/a would
+instead treat "implemented nothing" as an outcome of its own; we report n/a and error counts per step
+next to every curve so that a reader sees when the assumption is strained.
 
-These are small numpy implementations (a report fits dozens of cells; lifelines takes ~0.1 s per fit)
-and are tested against lifelines and the textbook Freireich (6-MP) leukaemia example.
+- CI: the exponential-Greenwood (log(−log S)) interval, as lifelines' default; before the first
+  event (S = 1) it would collapse to a point, so there the lower limit is the Wilson lower limit for
+  "0 of n_t violated" (never a zero-width interval).
+- Log-rank: observed vs expected first violations per group under a common hazard at each step,
+  hypergeometric variance for ties; χ² on k − 1 df. Comparisons: all conditions, each pressure
+  condition against *its* baseline (same constraint side and placement/session, named), and the two
+  plain baselines.
 
-Assumption worth stating: censoring is non-informative. Here it only happens at the end of a run
-(or when a run stops early), so it is administrative.
+Small numpy implementations (a report fits dozens of cells; lifelines takes ~0.1 s per fit), tested
+against lifelines and the textbook Freireich (6-MP) leukaemia example.
 """
 
 from __future__ import annotations
@@ -22,65 +33,66 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from goaldrift.analysis import intervals
+from goaldrift.analysis.orientation import baseline_of
+from goaldrift.analysis.tables import COMPLIED, VIOLATED
+
 CELL = ["model_id", "scenario_id", "condition"]
+KM_COLUMNS = [*CELL, "time", "at_risk", "events", "censored", "undecided", "survival", "ci_low", "ci_high",
+              "runs"]
 
 
-def durations(first: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(duration, event) per run: the first violated step (event 1) or the last step (event 0)."""
-    fv = first["first_violation"].to_numpy(dtype=float)
-    event = np.isfinite(fv)
-    dur = np.where(event, fv, first["last_step"].to_numpy(dtype=float))
-    return dur, event.astype(int)
+def km_from_counts(n: np.ndarray, d: np.ndarray, conf: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """S(t) and its interval from at-risk and event counts per time (last axis = time)."""
+    n = np.asarray(n, float)
+    d = np.asarray(d, float)
+    z = stats.norm.ppf(0.5 + conf / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.cumprod(np.where(n > 0, 1 - d / np.where(n > 0, n, 1), 1.0), axis=-1)
+        gw = np.cumsum(np.where((n > d) & (n > 0), d / (n * (n - d)), 0.0), axis=-1)
+        sigma = np.sqrt(gw) / np.abs(np.log(s))
+        lo = s ** np.exp(z * sigma)
+        hi = s ** np.exp(-z * sigma)
+    # At S = 1 (no violation yet) and S = 0 (every run at risk violated) Greenwood collapses to a
+    # point; there the open limit is Wilson's for "0 of n" with n the runs at risk when it was last
+    # informative (the current step, or the step at which S reached 0).
+    n_seen = _carry(np.where(n > 0, n, np.nan))
+    n_zero = _carry(np.where((s <= 0) & (d > 0), n, np.nan))
+    lo = np.where(s >= 1, intervals.wilson(n_seen, n_seen, conf)[0], np.where(s <= 0, 0.0, lo))
+    hi = np.where(s >= 1, 1.0, np.where(s <= 0, intervals.wilson(0, n_zero, conf)[1], hi))
+    return s, np.nan_to_num(lo, nan=1.0), np.nan_to_num(hi, nan=0.0)
 
 
-def _table(duration: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct times, at-risk, events, censored at each."""
-    times, inv = np.unique(duration, return_inverse=True)
-    d = np.bincount(inv, weights=event, minlength=len(times))
-    c = np.bincount(inv, weights=1 - event, minlength=len(times))
-    removed = d + c
-    at_risk = len(duration) - np.r_[0, np.cumsum(removed)[:-1]]
-    return times, at_risk, d, c
+def _carry(x: np.ndarray) -> np.ndarray:
+    """Forward-fill NaN along the last axis (the last known value)."""
+    idx = np.where(np.isnan(x), 0, np.arange(x.shape[-1]))
+    idx = np.maximum.accumulate(idx, axis=-1)
+    return np.take_along_axis(x, idx, axis=-1)
 
 
 def kaplan_meier(duration, event, conf: float = 0.95) -> pd.DataFrame:
-    """KM estimate at each distinct time with the exponential-Greenwood CI.
+    """KM at each distinct time of classical (duration, event) data, with the exponential-Greenwood CI.
 
     Columns: time, at_risk, events, censored, survival, ci_low, ci_high.
     """
     duration = np.asarray(duration, float)
     event = np.asarray(event, float)
-    times, n, d, c = _table(duration, event)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.cumprod(1 - d / n)
-        var_terms = np.where(n > d, d / (n * (n - d)), 0.0)
-        gw = np.cumsum(var_terms)
-        z = stats.norm.ppf(0.5 + conf / 2)
-        sigma = np.sqrt(gw) / np.abs(np.log(s))
-        lo = s ** np.exp(z * sigma)
-        hi = s ** np.exp(-z * sigma)
-    # S = 1 (no events yet): the interval is the point; S = 0: lower 0, upper undefined -> 0
-    lo = np.where(s >= 1, 1.0, np.where(s <= 0, 0.0, lo))
-    hi = np.where(s >= 1, 1.0, np.where(s <= 0, 0.0, hi))
+    times, inv = np.unique(duration, return_inverse=True)
+    d = np.bincount(inv, weights=event, minlength=len(times))
+    c = np.bincount(inv, weights=1 - event, minlength=len(times))
+    n = len(duration) - np.r_[0, np.cumsum(d + c)[:-1]]
+    s, lo, hi = km_from_counts(n, d, conf)
     return pd.DataFrame({"time": times, "at_risk": n.astype(int), "events": d.astype(int),
                          "censored": c.astype(int), "survival": s, "ci_low": lo, "ci_high": hi})
 
 
-def logrank_test(duration, event, group) -> tuple[float, int, float]:
-    """k-sample log-rank test: (χ², df, p). NaN when there are no events or one group."""
-    duration = np.asarray(duration, float)
-    event = np.asarray(event, float)
-    codes, groups = pd.factorize(np.asarray(group), sort=True)
-    k = len(groups)
-    if k < 2 or event.sum() == 0:
+def logrank_from_counts(n: np.ndarray, d: np.ndarray) -> tuple[float, int, float]:
+    """k-sample log-rank from at-risk ``n`` and events ``d`` (time × group): (χ², df, p)."""
+    n = np.asarray(n, float)
+    d = np.asarray(d, float)
+    k = n.shape[1]
+    if k < 2 or d.sum() == 0:
         return float("nan"), max(k - 1, 0), float("nan")
-    times, inv = np.unique(duration, return_inverse=True)
-    T = len(times)
-    d = np.zeros((T, k))
-    r = np.zeros((T, k))  # removed (events + censored) at each time
-    np.add.at(d, (inv, codes), event)
-    np.add.at(r, (inv, codes), 1.0)
-    n = r.sum(axis=0)[None, :] - np.vstack([np.zeros((1, k)), np.cumsum(r, axis=0)[:-1]])  # at risk
     N = n.sum(axis=1)
     D = d.sum(axis=1)
     ok = (N > 0) & (D > 0)
@@ -100,56 +112,123 @@ def logrank_test(duration, event, group) -> tuple[float, int, float]:
     return chi2, k - 1, float(stats.chi2.sf(chi2, k - 1))
 
 
-def km_curves(first: pd.DataFrame, conf: float = 0.95) -> pd.DataFrame:
-    """KM curves of the first violation per model × scenario × condition."""
-    frames = []
-    for key, g in first.groupby(CELL, sort=True, observed=True):
-        d, e = durations(g)
-        km = kaplan_meier(d, e, conf)
-        for i, (c, v) in enumerate(zip(CELL, key)):
-            km.insert(i, c, v)
-        km["runs"] = len(g)
-        frames.append(km)
-    if not frames:
-        return pd.DataFrame(columns=[*CELL, "time", "at_risk", "events", "censored", "survival", "ci_low",
-                                     "ci_high", "runs"])
-    return pd.concat(frames, ignore_index=True)
+def logrank_test(duration, event, group) -> tuple[float, int, float]:
+    """k-sample log-rank test of classical (duration, event) data: (χ², df, p)."""
+    duration = np.asarray(duration, float)
+    event = np.asarray(event, float)
+    codes, groups = pd.factorize(np.asarray(group), sort=True)
+    times, inv = np.unique(duration, return_inverse=True)
+    d = np.zeros((len(times), len(groups)))
+    r = np.zeros((len(times), len(groups)))
+    np.add.at(d, (inv, codes), event)
+    np.add.at(r, (inv, codes), 1.0)
+    n = r.sum(axis=0)[None, :] - np.vstack([np.zeros((1, len(groups))), np.cumsum(r, axis=0)[:-1]])
+    return logrank_from_counts(n, d)
 
 
-def logrank(first: pd.DataFrame) -> pd.DataFrame:
-    """Log-rank tests per model × scenario.
+def risk_table(steps: pd.DataFrame) -> pd.DataFrame:
+    """Per model × scenario × condition × step: decided runs at risk, first violations, runs censored
+    after this step (no violation, last decided step), and undecided (n/a or error) event-free runs.
 
-    Rows: ``all conditions`` (k-sample, df = k − 1), then pairwise: each pressure condition vs the
-    baseline with the same constraint side, and the two baselines against each other. A test with no
-    events at all is reported as not estimable (NaN, with a note).
+    ``steps`` is ``tables.load_steps`` output (attempt_id, step, outcome code, cell columns).
     """
+    cols = [*CELL, "time", "at_risk", "events", "censored", "undecided", "runs"]
+    if steps.empty:
+        return pd.DataFrame(columns=cols)
+    aid = steps["attempt_id"].to_numpy()
+    run_idx, run_ids = pd.factorize(aid)
+    t = steps["step"].to_numpy().astype(np.int64)
+    t0, t1 = int(t.min()), int(t.max())
+    T = t1 - t0 + 1
+    ti = t - t0
+    o = steps["outcome"].to_numpy()
+    decided = (o == VIOLATED) | (o == COMPLIED)
+    R = len(run_ids)
+    fv = np.full(R, T, dtype=np.int64)  # first violation index (T = none)
+    np.minimum.at(fv, run_idx[o == VIOLATED], ti[o == VIOLATED])
+    last_dec = np.full(R, -1, dtype=np.int64)
+    np.maximum.at(last_dec, run_idx[decided], ti[decided])
+    free = ti <= fv[run_idx]  # no violation before this step
+    at_risk = decided & free
+    event = (o == VIOLATED) & (ti == fv[run_idx])
+    undecided = ~decided & (ti < fv[run_idx])
+    first_rows = np.unique(run_idx, return_index=True)[1]
+    cell_of_run = pd.MultiIndex.from_frame(steps.iloc[first_rows][CELL].astype(str))
+    ccode, cells = pd.factorize(cell_of_run, sort=True)
+    rc = ccode[run_idx]
+    C = len(cells)
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        out = np.zeros((C, T), dtype=np.int64)
+        np.add.at(out, (rc[mask], ti[mask]), 1)
+        return out
+
+    cens = np.zeros((C, T), dtype=np.int64)
+    c_runs = (fv == T) & (last_dec >= 0)
+    np.add.at(cens, (ccode[c_runs], last_dec[c_runs]), 1)
+    frame = pd.DataFrame(list(cells), columns=CELL).loc[np.repeat(np.arange(C), T)].reset_index(drop=True)
+    frame["time"] = np.tile(np.arange(t0, t1 + 1), C)
+    frame["at_risk"] = count(at_risk).ravel()
+    frame["events"] = count(event).ravel()
+    frame["censored"] = cens.ravel()
+    frame["undecided"] = count(undecided).ravel()
+    frame["runs"] = np.repeat(np.bincount(ccode, minlength=C), T)
+    return frame[cols]
+
+
+def km_curves(steps: pd.DataFrame, conf: float = 0.95) -> pd.DataFrame:
+    """KM curves of the first violation per model × scenario × condition, one row per step."""
+    tab = risk_table(steps)
+    if tab.empty:
+        return pd.DataFrame(columns=KM_COLUMNS)
+    T = tab["time"].nunique()
+    n = tab["at_risk"].to_numpy().reshape(-1, T)
+    d = tab["events"].to_numpy().reshape(-1, T)
+    s, lo, hi = km_from_counts(n, d, conf)
+    tab["survival"], tab["ci_low"], tab["ci_high"] = s.ravel(), lo.ravel(), hi.ravel()
+    return tab[KM_COLUMNS]
+
+
+def logrank(km: pd.DataFrame, cond_attrs: pd.DataFrame) -> pd.DataFrame:
+    """Log-rank tests per model × scenario from ``km_curves`` output.
+
+    ``cond_attrs``: scenario_id, condition, constraint_side, pressure. Rows: ``all conditions``
+    (k-sample), each pressure condition against its own baseline (named), and the two plain
+    baselines. A comparison without any violation is reported as not estimable.
+    """
+    cols = ["model_id", "scenario_id", "comparison", "baseline", "statistic", "df", "p_value", "runs", "events",
+            "note"]
     rows = []
-    for (model, scen), g in first.groupby(["model_id", "scenario_id"], sort=True, observed=True):
-        d, e = durations(g)
-        conds = g["condition"].astype(str).to_numpy()
-        names = sorted(set(conds))
-        comparisons: list[tuple[str, list[str]]] = []
+    attrs = {(str(r.scenario_id), str(r.condition)): (str(r.constraint_side), bool(r.pressure))
+             for r in cond_attrs.itertuples()}
+    for (model, scen), g in km.groupby(["model_id", "scenario_id"], sort=True):
+        n_by = {c: x["at_risk"].to_numpy() for c, x in g.groupby("condition", sort=True)}
+        d_by = {c: x["events"].to_numpy() for c, x in g.groupby("condition", sort=True)}
+        runs_by = {c: int(x["runs"].iloc[0]) for c, x in g.groupby("condition", sort=True)}
+        names = sorted(n_by)
+        comparisons: list[tuple[str, str, list[str]]] = []
         if len(names) > 1:
-            comparisons.append(("all conditions", names))
-        side = g.groupby("condition", observed=True)["constraint_side"].first().astype(str).to_dict()
-        press = g.groupby("condition", observed=True)["pressure"].first().to_dict()
-        bases = {side[c]: c for c in names if not press[c]}
+            comparisons.append(("all conditions", "", names))
+        bases = [c for c in names if not attrs.get((scen, c), ("", False))[1]]
         for c in names:
-            if press[c] and side[c] in bases:
-                comparisons.append((f"{c} vs {bases[side[c]]}", [bases[side[c]], c]))
-        if len(bases) == 2:
-            a, b = sorted(bases.values())
-            comparisons.append((f"{a} vs {b}", [a, b]))
-        for label, cs in comparisons:
-            m = np.isin(conds, cs)
-            n, ev = int(m.sum()), int(e[m].sum())
+            side, press = attrs.get((scen, c), ("", False))
+            if press:
+                b = baseline_of(c, side, bases)
+                if b is not None:
+                    comparisons.append((f"{c} vs {b}", b, [b, c]))
+        plain = sorted(b for b in bases if "@" not in b)
+        if len(plain) == 2:
+            comparisons.append((f"{plain[0]} vs {plain[1]}", "", plain))
+        for label, base, cs in comparisons:
+            n = np.column_stack([n_by[c] for c in cs])
+            d = np.column_stack([d_by[c] for c in cs])
+            runs, ev = sum(runs_by[c] for c in cs), int(d.sum())
             if ev == 0:
-                rows.append({"model_id": model, "scenario_id": scen, "comparison": label, "statistic": np.nan,
-                                 "df": len(cs) - 1, "p_value": np.nan, "runs": n, "events": ev,
-                                 "note": "not estimable: no violations in these conditions"})
+                rows.append({"model_id": model, "scenario_id": scen, "comparison": label, "baseline": base,
+                             "statistic": np.nan, "df": len(cs) - 1, "p_value": np.nan, "runs": runs, "events": ev,
+                             "note": "not estimable: no violations in these conditions"})
                 continue
-            stat, df, p = logrank_test(d[m], e[m], conds[m])
-            rows.append({"model_id": model, "scenario_id": scen, "comparison": label, "statistic": stat,
-                             "df": df, "p_value": p, "runs": n, "events": ev, "note": ""})
-    cols = ["model_id", "scenario_id", "comparison", "statistic", "df", "p_value", "runs", "events", "note"]
+            stat, df, p = logrank_from_counts(n, d)
+            rows.append({"model_id": model, "scenario_id": scen, "comparison": label, "baseline": base,
+                         "statistic": stat, "df": df, "p_value": p, "runs": runs, "events": ev, "note": ""})
     return pd.DataFrame(rows, columns=cols)

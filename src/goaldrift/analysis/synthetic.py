@@ -10,6 +10,14 @@ Outcome model per step: with probability ``p_error`` the step errored, else with
 no decision point appeared, else it violated with probability ``prob(model, scenario, side,
 pressure, step)`` and complied otherwise. So the expected *decided* violation rate of a cell and
 step is exactly ``prob(...)`` (``expected_rates``).
+
+Within-run correlation (``icc``): a run's steps share a random effect through a Gaussian copula —
+step t violates when √icc·u_run + √(1 − icc)·e_t < Φ⁻¹(p_t), with u_run and e_t standard normal.
+Every step keeps its marginal probability p_t exactly (so rates, contrasts and population-averaged
+regression coefficients have known true values), while two steps of one run have latent
+correlation ``icc``: some runs drift much more than others, as real agents do. ``icc = 0`` gives
+independent steps. ``LogitTruth`` is a ``prob`` with known pressure × step effects on the logit
+scale, for recovery of the regression's coefficients.
 """
 
 from __future__ import annotations
@@ -23,8 +31,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import special, stats
 
 from goaldrift import __version__
+from goaldrift.analysis.tables import OUTCOMES
 from goaldrift.gateway.record import CallRecord
 from goaldrift.step_result import StepResult, Usage, detector_result_from_dict
 from goaldrift.store import Store, blob
@@ -54,6 +64,46 @@ def paper_like(model: str, scenario: str, side: str, pressure: bool, step: int) 
     return float(min(0.95, base + slope * (step - 1)))
 
 
+@dataclass(frozen=True)
+class LogitTruth:
+    """P(violated) = expit(b0 + b1·toward + b2·pressure + b3·toward·pressure + (b4 + b5·toward +
+    b6·pressure + b7·toward·pressure)·(step − 1)), ``toward`` = 1 when the constraint favours the side
+    that is not ``reference[scenario]`` (a violation moves toward the reference side).
+
+    The coefficients are those of ``analysis.regression`` (population-averaged: the copula keeps the
+    marginal probabilities), so a fit on a store written with this truth should recover them.
+    """
+
+    coef: tuple[float, ...] = (-3.0, 0.0, 0.5, 0.5, 0.0, 0.0, 0.1, 0.1)
+    reference: dict[str, str] = field(default_factory=lambda: {
+        "utility-privacy": "privacy", "efficiency-security": "security", "convenience-security": "security"})
+
+    def __call__(self, model: str, scenario: str, side: str, pressure: bool, step: int) -> float:
+        b = self.coef
+        tw = float(side != self.reference[scenario])
+        pr = float(pressure)
+        eta = b[0] + b[1] * tw + b[2] * pr + b[3] * tw * pr + (b[4] + b[5] * tw + b[6] * pr + b[7] * tw * pr) * (step - 1)
+        return float(special.expit(eta))
+
+
+def simulate_outcomes(p: np.ndarray, runs: int, icc: float, p_not_applicable: float, p_error: float,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Outcome codes (0 complied, 1 violated, 2 not applicable, 3 error) of shape ``p.shape[:-1] +
+    (runs, T)`` for per-step violation probabilities ``p`` (last axis = step), with the copula's
+    within-run correlation ``icc``. Vectorised: the coverage study draws thousands of data sets at once.
+    """
+    p = np.asarray(p, float)
+    shape = (*p.shape[:-1], runs, p.shape[-1])
+    u = rng.standard_normal((*p.shape[:-1], runs, 1))
+    latent = np.sqrt(icc) * u + np.sqrt(1 - icc) * rng.standard_normal(shape)
+    with np.errstate(divide="ignore"):
+        code = (latent < stats.norm.ppf(p)[..., None, :]).astype(np.int8)
+    r = rng.random(shape)
+    code[r < p_error + p_not_applicable] = 2
+    code[r < p_error] = 3
+    return code
+
+
 @dataclass
 class SyntheticDesign:
     models: list[str] = field(default_factory=lambda: ["model-a", "model-b"])
@@ -68,6 +118,7 @@ class SyntheticDesign:
     judge_fraction: float = 0.1        # share of steps with an LLM-judge verdict
     judge_agreement: float = 0.9
     aborted_attempts: int = 2          # runs that also get a partial aborted attempt (must be ignored)
+    icc: float = 0.0                   # latent within-run correlation of the steps (Gaussian copula)
     seed: int = 0
 
     def conditions(self, scenario: str) -> list[tuple[str, str, str | None]]:
@@ -88,7 +139,7 @@ def expected_rates(design: SyntheticDesign) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-_OUT = np.array(["complied", "violated", "not_applicable", "error"])
+_OUT = np.array(OUTCOMES)
 _DIFFS = [blob(f"diff --git a/app.py b/app.py\n@@ -1,3 +1,{k + 3} @@\n+value = {k}\n") for k in range(8)]
 
 
@@ -111,11 +162,7 @@ def _simulate(design: SyntheticDesign) -> pd.DataFrame:
     frames = []
     for (m, s, c), g in exp.groupby(["model_id", "scenario_id", "condition"], sort=False):
         p = g.sort_values("step")["p"].to_numpy()
-        u = rng.random((R, T))
-        v = rng.random((R, T)) < p[None, :]
-        code = np.where(v, 1, 0)
-        code = np.where(u < design.p_error + design.p_not_applicable, 2, code)
-        code = np.where(u < design.p_error, 3, code)
+        code = simulate_outcomes(p, R, design.icc, design.p_not_applicable, design.p_error, rng)
         frames.append(pd.DataFrame({"model_id": m, "scenario_id": s, "condition": c,
                                     "repeat": np.repeat(np.arange(R), T), "step": np.tile(np.arange(1, T + 1), R),
                                     "code": code.ravel()}))

@@ -6,8 +6,10 @@ large stores (a million steps): only the needed columns are selected, outcomes c
 integer codes (``OUTCOME_CODES``), and run attributes (model, scenario, condition, ...) are attached
 to steps as pandas categoricals by ``attempt_id`` instead of being repeated as strings by SQLite.
 
-One run counts once: if a run somehow has several finished attempts, only its latest finished attempt
-is used (``load_runs`` reports how many were set aside in ``duplicate_attempts``).
+One run counts once, by the store's one rule (``counted_attempts``, see ``goaldrift.store``): its
+latest finished attempt, else its latest failed attempt (censored in the survival analysis). Every
+reader — ``results``, export, report, judge, agreement — goes through that view; ``load_runs``
+reports how many other finished/failed attempts were set aside in ``duplicate_attempts``.
 """
 
 from __future__ import annotations
@@ -23,15 +25,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from goaldrift.store import Store
+from goaldrift.detect.base import Outcome
+from goaldrift.store import Store, install_read_views
 
-OUTCOMES: tuple[str, ...] = ("complied", "violated", "not_applicable", "error")
+OUTCOMES: tuple[str, ...] = tuple(o.value for o in (Outcome.COMPLIED, Outcome.VIOLATED, Outcome.NOT_APPLICABLE,
+                                                     Outcome.ERROR))
+"""The outcome words (the detectors' ``Outcome``), indexed by the integer codes the analysis uses."""
 OUTCOME_CODES: dict[str, int] = {o: i for i, o in enumerate(OUTCOMES)}
 COMPLIED, VIOLATED, NOT_APPLICABLE, ERROR = range(4)
+DECIDED_LABELS: list[str] = [OUTCOMES[VIOLATED], OUTCOMES[COMPLIED], OUTCOMES[NOT_APPLICABLE]]
+"""The categories agreement statistics compare (errors excluded)."""
 
-_OUTCOME_CASE = (
-    "CASE outcome WHEN 'complied' THEN 0 WHEN 'violated' THEN 1 WHEN 'not_applicable' THEN 2 ELSE 3 END"
-)
+_OUTCOME_CASE = "CASE outcome " + " ".join(f"WHEN '{o}' THEN {i}" for i, o in enumerate(OUTCOMES[:-1])) + \
+    f" ELSE {ERROR} END"
 
 RUN_KEYS = ["model_id", "scenario_id", "condition"]
 """The cell of the design a run belongs to (condition carries constraint side and pressure)."""
@@ -43,8 +49,10 @@ _STEP_NUMERIC = {
 
 
 def connect(store: Store | sqlite3.Connection | str | Path) -> sqlite3.Connection:
-    """A sqlite3 connection for a Store, a path (opened read-only) or a connection."""
+    """A sqlite3 connection for a Store, a path (opened read-only) or a connection (given the
+    counted-attempt views)."""
     if isinstance(store, sqlite3.Connection):
+        install_read_views(store)
         return store
     if isinstance(store, Store):
         return store.db
@@ -66,34 +74,35 @@ class Runs:
 
 
 def load_runs(store: Store | sqlite3.Connection | str | Path) -> Runs:
-    """One row per run with a finished attempt: run attributes and ``attempt_id``.
+    """One row per counted run (latest finished attempt, else latest failed one): run attributes and
+    ``attempt_id``.
 
-    Columns: run_id, attempt_id, experiment_id, model_id, scenario_id, condition, constraint_side,
-    pressure_side (None = baseline), pressure (bool), placement, repeat, harness, n_steps,
-    scenario_hash, harness_version. String columns are categoricals.
+    Columns: run_id, attempt_id, attempt_status (finished | failed), experiment_id, model_id,
+    scenario_id, condition, constraint_side, pressure_side (None = baseline), pressure (bool),
+    placement, repeat, harness, n_steps, scenario_hash, harness_version. String columns are
+    categoricals.
     """
     db = connect(store)
     df = _frame(db.execute(
-        """SELECT r.run_id, a.attempt_id, r.experiment_id, r.model_id, r.scenario_id, r.condition,
-                  r.constraint_side, r.pressure_side, r.placement, r.repeat, r.harness, r.n_steps,
-                  r.scenario_hash, a.harness_version
-           FROM runs r JOIN attempts a ON a.run_id = r.run_id
-           WHERE a.status = 'finished' ORDER BY r.run_id, a.attempt_id"""
+        """SELECT r.run_id, c.attempt_id, c.status AS attempt_status, r.experiment_id, r.model_id,
+                  r.scenario_id, r.condition, r.constraint_side, r.pressure_side, r.placement, r.repeat,
+                  r.harness, r.n_steps, r.scenario_hash, a.harness_version
+           FROM counted_attempts c JOIN runs r ON r.run_id = c.run_id JOIN attempts a ON a.attempt_id = c.attempt_id
+           ORDER BY r.run_id"""
     ))
     if df.empty:
-        df = pd.DataFrame(columns=["run_id", "attempt_id", "experiment_id", "model_id", "scenario_id",
-                                   "condition", "constraint_side", "pressure_side", "placement", "repeat",
-                                   "harness", "n_steps", "scenario_hash", "harness_version"])
-    n_all = len(df)
-    df = df.drop_duplicates("run_id", keep="last").reset_index(drop=True)
+        df = pd.DataFrame(columns=["run_id", "attempt_id", "attempt_status", "experiment_id", "model_id",
+                                   "scenario_id", "condition", "constraint_side", "pressure_side", "placement",
+                                   "repeat", "harness", "n_steps", "scenario_hash", "harness_version"])
+    n_ended = db.execute("SELECT COUNT(*) FROM attempts WHERE status IN ('finished', 'failed')").fetchone()[0]
     df["pressure"] = df["pressure_side"].notna()
-    for c in ("experiment_id", "model_id", "scenario_id", "condition", "constraint_side", "placement",
-              "harness", "scenario_hash", "harness_version"):
+    for c in ("attempt_status", "experiment_id", "model_id", "scenario_id", "condition", "constraint_side",
+              "placement", "harness", "scenario_hash", "harness_version"):
         df[c] = df[c].astype("category")
     df["attempt_id"] = df["attempt_id"].astype("int64")
     df["n_steps"] = df["n_steps"].astype("int64")
     status = {r[0]: int(r[1]) for r in db.execute("SELECT status, COUNT(*) FROM runs GROUP BY status")}
-    return Runs(frame=df, status_counts=status, duplicate_attempts=n_all - len(df))
+    return Runs(frame=df, status_counts=status, duplicate_attempts=int(n_ended) - len(df))
 
 
 def load_steps(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFrame | None = None,

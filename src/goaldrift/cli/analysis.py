@@ -64,16 +64,21 @@ def judge(
 def report(
     store: Path = StoreOption,
     out: Path = typer.Option(..., "--out", "-o", help="HTML file to write (self-contained)."),
-    n_boot: int = typer.Option(2000, "--bootstrap", min=100, help="Bootstrap replicates for the asymmetry CIs."),
-    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     timeline_runs: int = typer.Option(10, "--timeline-runs", min=0, help="Runs per condition in the timelines."),
+    reference: list[str] = typer.Option(None, "--reference", help="SCENARIO=SIDE: the side a model is expected to "
+                                        "hold more strongly; orients the asymmetries (default: the pack's "
+                                        "expected_stronger)."),
+    packs: list[Path] = typer.Option(None, "--packs", help="Folder(s) with scenario packs (for expected_stronger; "
+                                     "built-in packs are always searched)."),
 ) -> None:
     """Write the analysis report: drift curves, asymmetry, survival, regression, agreement, timelines."""
+    from goaldrift.analysis.orientation import parse_references
     from goaldrift.report import write_report
 
+    refs = parse_references(reference or [])
     s = Store(store, readonly=True)
     try:
-        path = write_report(s, out, n_boot=n_boot, seed=seed, timeline_runs=timeline_runs)
+        path = write_report(s, out, timeline_runs=timeline_runs, references=refs, pack_dirs=list(packs or []))
     finally:
         s.close()
     console.print(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")

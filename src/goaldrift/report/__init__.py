@@ -21,7 +21,7 @@ import pandas as pd
 
 from goaldrift import __version__
 from goaldrift.analysis import agreement as agreement_mod
-from goaldrift.analysis import asymmetry, rates, regression, survival, tables
+from goaldrift.analysis import asymmetry, orientation, rates, regression, survival, tables
 from goaldrift.provenance import git_revision
 from goaldrift.report import figures
 
@@ -76,21 +76,28 @@ def _timelines(db, runs: pd.DataFrame, per_condition: int, max_runs: int) -> dic
     return {"groups": groups, "shown": len(chosen), "total": len(runs), "per_condition": per_condition}
 
 
-def build_report_data(store, n_boot: int = 2000, seed: int = 0,
-                      timeline_runs: int = TIMELINE_RUNS_PER_CONDITION) -> dict[str, Any]:
-    """Every number and figure of the report, from a store (path or ``Store``)."""
+def build_report_data(store, timeline_runs: int = TIMELINE_RUNS_PER_CONDITION,
+                      references: dict[str, str] | None = None,
+                      pack_dirs: list[Path] | None = None) -> dict[str, Any]:
+    """Every number and figure of the report, from a store (path or ``Store``).
+
+    ``references`` ({scenario: side}) and ``pack_dirs`` decide the orientation of the asymmetries
+    (``analysis.orientation``). Every interval is closed-form: the same store gives the same report.
+    """
     db = tables.connect(store)
     r = tables.load_runs(db)
     runs = r.frame
     steps = tables.load_steps(db, runs, extra=["context_tokens"])
     step_rates = rates.step_rates(steps)
     first = rates.first_violation(steps)
-    cumulative = rates.cumulative_violation(first)
-    cells = rates.cell_summary(steps, first)
-    asym = asymmetry.asymmetry(first, n_boot=n_boot, seed=seed)
-    km = survival.km_curves(first)
-    lr = survival.logrank(first)
-    reg = regression.regressions(steps)
+    sides = first.groupby("scenario_id")["constraint_side"].agg(lambda x: set(map(str, x))).to_dict() \
+        if len(first) else {}
+    orient = orientation.resolve(sides, references, pack_dirs or [])
+    km = survival.km_curves(steps)
+    cumulative = rates.cumulative_violation(km)
+    cells = rates.cell_summary(steps, first, km)
+    asym = asymmetry.asymmetry(first, orient)
+    reg = regression.regressions(steps, orient)
     n_steps_total = len(steps)
     errored_total = int((steps["outcome"].to_numpy() == tables.ERROR).sum())
     del steps
@@ -101,9 +108,7 @@ def build_report_data(store, n_boot: int = 2000, seed: int = 0,
     cond_attrs = step_rates.drop_duplicates(["scenario_id", "condition"])[
         ["scenario_id", "condition", "constraint_side", "pressure"]] if len(step_rates) else pd.DataFrame(
         columns=["scenario_id", "condition", "constraint_side", "pressure"])
-    cum_plot = cumulative.merge(cond_attrs, on=["scenario_id", "condition"], how="left") if len(cumulative) else cumulative
-    if len(cum_plot):
-        cum_plot = cum_plot.assign(rate=cum_plot["share"])
+    lr = survival.logrank(km, cond_attrs)
     scen_hashes = runs.groupby("scenario_id", observed=True)["scenario_hash"].agg(
         lambda s: sorted(set(map(str, s)))).to_dict() if len(runs) else {}
     harness = runs.groupby(["harness", "harness_version"], observed=True, dropna=False).size().reset_index(
@@ -118,18 +123,15 @@ def build_report_data(store, n_boot: int = 2000, seed: int = 0,
         "scenario_hashes": {str(k): v for k, v in scen_hashes.items()},
         "run_status": r.status_counts, "counted_runs": len(runs), "steps": n_steps_total, "errored_steps": errored_total,
         "aborted_attempts": aborted, "duplicate_finished_attempts": r.duplicate_attempts,
-        "n_boot": n_boot, "seed": seed,
+        "orientation": {k: {"reference": o.reference, "other": o.other, "source": o.source}
+                        for k, o in sorted(orient.items())},
+        "failed_runs_counted": int((runs["attempt_status"].astype(str) == "failed").sum()) if len(runs) else 0,
     }
     return {
         "provenance": provenance, "step_rates": step_rates, "cumulative": cumulative, "first_violation": first,
         "cells": cells, "asymmetry": asym, "km": km, "logrank": lr, "regression": reg, "agreement": agree, "calls": calls,
-        "figures": {
-            "drift": figures.drift_grid(step_rates, title="Violation rate per step (95% Wilson CI)"),
-            "cumulative": figures.drift_grid(cum_plot, y="rate", ylabel="has violated by step t",
-                                          title="Share of runs that violated at any step ≤ t (95% Wilson CI)")
-            if len(cum_plot) else None,
-            "km": figures.km_grid(km, cond_attrs),
-        },
+        "orientation": orient,
+        "figures": figures.all_figures(step_rates, km, asym, cond_attrs, orient),
         "timelines": _timelines(db, runs, timeline_runs, TIMELINE_MAX_RUNS),
     }
 
@@ -157,6 +159,17 @@ def _pval(x: Any) -> str:
     return "< 1e-16" if x < 1e-16 else (f"{x:.2e}" if x < 1e-3 else f"{x:.3f}")
 
 
+_JSON_IN_HTML = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def embed_json(value: Any) -> str:
+    """JSON safe inside ``<script>``: ``<``, ``>``, ``&`` and U+2028/9 as \\u escapes, so no stored
+    string (an experiment named ``<!--<script>``) can end the block or change how HTML parses it;
+    ``JSON.parse`` reads the escapes back as the original characters."""
+    text = json.dumps(value, default=str, separators=(",", ":"))
+    return text.translate(str.maketrans(_JSON_IN_HTML))
+
+
 def render_report(data: dict[str, Any]) -> str:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("goaldrift.report", "templates"),
@@ -168,7 +181,7 @@ def render_report(data: dict[str, Any]) -> str:
         "asymmetry": _records(data["asymmetry"]),
         "provenance": data["provenance"],
     }
-    blob = json.dumps(embedded, default=str, separators=(",", ":")).replace("</", "<\\/")
+    blob = embed_json(embedded)
     agree = data["agreement"]
     return env.get_template("report.html.j2").render(
         d=data, p=data["provenance"], records=_records, embedded_json=blob,
