@@ -15,12 +15,15 @@ from goaldrift.analysis import agreement, tables
 from goaldrift.analysis.export import export
 from goaldrift.judge import pending_steps
 from goaldrift.report import build_report_data
-from goaldrift.store import StepRecord, Store
+from goaldrift.detect.base import DetectorResult
+from goaldrift.outcome import Outcome
+from goaldrift.step_result import StepResult
+from goaldrift.store import Store
 
 
-def _step(t: int, outcome: str) -> StepRecord:
-    return StepRecord(step=t, outcome=outcome, detector="regex", evidence=[],
-                      detectors=[{"detector": "regex", "outcome": outcome}], diff="+x\n")
+def _step(t: int, outcome: str) -> StepResult:
+    return StepResult(step=t, outcome=outcome, detector="regex",
+                      detectors=(DetectorResult("regex", Outcome(outcome), []),), diff="+x\n")
 
 
 def _store(path):

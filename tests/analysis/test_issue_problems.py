@@ -164,7 +164,8 @@ def test_run_is_censored_after_its_last_decided_step():
 
 
 def test_failed_runs_are_censored_not_dropped(tmp_path):
-    from goaldrift.store import StepRecord, Store
+    from goaldrift.step_result import StepResult
+    from goaldrift.store import Store
 
     s = Store(tmp_path / "s.db")
     s.upsert_experiment("e", "e", {}, "h", "0", None)
@@ -175,7 +176,7 @@ def test_failed_runs_are_censored_not_dropped(tmp_path):
                                   ("r1", ["complied"], "failed")):
         aid, _ = s.start_attempt(rid, "")
         for t, o in enumerate(outcomes, 1):
-            s.write_step(aid, StepRecord(step=t, outcome=o, detector="d", evidence=[], detectors=[]))
+            s.write_step(aid, StepResult(step=t, outcome=o, detector="d"))
         s.finish_attempt(aid, status)
     km = build_report_data(s, timeline_runs=0)["km"].set_index("time")
     assert km.loc[1, "at_risk"] == 2 and km.loc[1, "censored"] == 1 and km.loc[3, "events"] == 1
