@@ -47,3 +47,8 @@ class AgentError(GoaldriftError):
 
 class StoreError(GoaldriftError):
     """The results store cannot be opened or written (wrong schema version, disk full)."""
+
+
+class SandboxUnavailable(BadInput):
+    """The sandbox an experiment asks for cannot run on this machine (bubblewrap missing, namespaces
+    refused). Found before anything is written; the message says what to install or change."""

@@ -22,7 +22,7 @@ from goaldrift.agents.base import AgentSession, StepTrace
 from goaldrift.agents.opencode.config import RunDirs, Settings, build_config, build_env, new_password
 from goaldrift.agents.opencode.install import OPENCODE_VERSION, binary_version, require_opencode
 from goaldrift.agents.opencode.process import bwrap_works, sandbox_argv
-from goaldrift.agents.sandbox import python_dirs
+from goaldrift.sandbox import python_dirs
 from goaldrift.agents.opencode.run_driver import RunDriver
 from goaldrift.agents.opencode.serve import ServeDriver
 from goaldrift.errors import AgentError, ConfigError
@@ -87,7 +87,7 @@ class OpenCodeAgent:
             raise AgentError("sandbox=bwrap but bubblewrap is missing or cannot create namespaces here: "
                              "install it (`apt-get install bubblewrap`) or use sandbox=auto|none")
         if settings.sandbox in ("auto", "bwrap") and _bwrap_ok():
-            readonly = [binary.resolve().parent, *map(Path, python_dirs())]
+            readonly = [binary.resolve().parent, *python_dirs()]
             writable = [workspace, dirs.root]
 
             def wrap(argv, _w=writable, _r=readonly, _cwd=workspace):
