@@ -170,7 +170,7 @@ class Runner:
                 workspace=ws.repo, base_url=gateway.url_for(route), api_key=route.token, model=spec.model.id,
                 placement=condition.placement, constraint=scenario.value(condition.constraint).constraint,
                 limits=spec.agent.limits.to_limits(), scratch=root / "agent", seed=spec.seed,
-                options=spec.agent.options,
+                options=spec.agent.options, gateway_socket=gateway.socket_path,
             )
             (root / "agent").mkdir()
             agent = await self._start_agent(spec, session)

@@ -14,7 +14,9 @@ starts from nothing and adds only what a harness needs, instead of hiding parts 
   may not create further user namespaces;
 - **processes**: new pid, IPC, UTS and cgroup namespaces, ``--die-with-parent`` (killing the sandbox's
   bubblewrap kills everything inside, daemons included) and ``--new-session`` (no terminal injection);
-  rlimits (``Limits``) on memory, processes, file size and open files, set with ``prlimit`` inside;
+  rlimits (``Limits``) on memory, processes, file size and open files, set with ``prlimit`` inside,
+  and a pids/memory cgroup per command where goaldrift may create one (``cgroup.py``: the process
+  limit binds a root-run goaldrift only that way);
 - **environment**: empty, plus exactly the ``env`` the caller gives;
 - **network**: always a private network namespace; ``GatewayOnly`` adds the relay (``relay.py``), whose
   only destination is the run's gateway socket.
@@ -37,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from goaldrift.errors import ConfigError, SandboxUnavailable
+from goaldrift.sandbox import cgroup
 from goaldrift.sandbox.policy import NO_NETWORK, GatewayOnly, Limits, Network, NoNetwork
 
 __all__ = ["MODES", "NO_NETWORK", "agent_env", "GatewayOnly", "Limits", "Network", "NoNetwork", "Sandbox",
@@ -109,8 +112,9 @@ class Sandbox:
         a symlink planted by the agent must never decide what goaldrift binds)."""
         limits = Limits() if limits is None else limits
         inner = [self.prlimit, *limits.prlimit_args(), "--", *argv] if limits.prlimit_args() else list(argv)
+        prefix = cgroup.join_prefix(limits)
         if self.mode == "none":
-            return ["/usr/bin/env", "-i", *(["-C", str(cwd)] if cwd else []),
+            return [*prefix, "/usr/bin/env", "-i", *(["-C", str(cwd)] if cwd else []),
                     *(f"{k}={v}" for k, v in (env or {}).items()), *inner]
         if isinstance(network, GatewayOnly):
             inner = [sys.executable, "-I", "-S", str(RELAY), "--listen", str(network.port), "--to",
@@ -140,7 +144,7 @@ class Sandbox:
         args.append("--clearenv")
         for key, value in (env or {}).items():
             args += ["--setenv", key, value]
-        return [*args, "--", *inner]
+        return [*prefix, *args, "--", *inner]
 
     def gateway_url(self, network: GatewayOnly) -> str:
         """The base address at which a harness inside reaches its gateway (the relay, or directly
