@@ -22,13 +22,16 @@ starts from nothing and adds only what a harness needs, instead of hiding parts 
   only destination is the run's gateway socket.
 
 ``Sandbox.probe(mode)`` resolves bubblewrap once and proves the namespaces work by running the real
-view; ``mode: none`` (explicit, never a fallback) runs commands unconfined with only the environment
+view. It also makes the calling process (the runner, which holds the API keys in its environment and
+its gateway backends) non-dumpable (``PR_SET_DUMPABLE`` 0): even a process of the same user outside a
+pid namespace can then neither read its ``/proc/<pid>/environ`` or memory nor ptrace it; ``mode: none`` (explicit, never a fallback) runs commands unconfined with only the environment
 cleared and the limits applied.
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
 import shutil
 import subprocess
@@ -93,6 +96,7 @@ class Sandbox:
         if mode not in MODES:
             raise ConfigError(f"sandbox must be one of {', '.join(MODES)}, not {mode!r}")
         key = "none" if mode == "none" else "bwrap"
+        _undumpable()
         if key not in _PROBED:
             _PROBED[key] = _probe(key)
         found = _PROBED[key]
@@ -153,6 +157,13 @@ class Sandbox:
 
 
 _PROBED: dict[str, Sandbox | SandboxUnavailable] = {}
+_PR_SET_DUMPABLE = 4
+
+
+def _undumpable() -> None:
+    """Keep this process's environment and memory from its own user's other processes (Linux)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 def _checked(path: Path) -> Path:

@@ -27,7 +27,7 @@ class Limits:
     ``file_size_bytes`` is RLIMIT_FSIZE; ``open_files`` is RLIMIT_NOFILE.
     """
 
-    memory_bytes: int | None = 4096 * MiB
+    memory_bytes: int | None = 1024 * MiB  # one agent command: a small repository's tests need far less
     processes: int | None = 256
     file_size_bytes: int | None = 512 * MiB
     open_files: int | None = 1024
