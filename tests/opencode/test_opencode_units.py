@@ -93,10 +93,10 @@ def test_trace_from_opencode_messages():
 
 
 def test_goaldrift_files_live_outside_the_agents_writable_directory(tmp_path: Path):
-    """Logs, the constraint file and the control socket are in ``host``, never under ``root`` (which
-    the sandbox binds writable); the host directory is private to goaldrift's user."""
+    """Logs and the constraint file are in ``host``, never under ``root`` (which the sandbox binds
+    writable); the host directory is private to goaldrift's user."""
     dirs = RunDirs.under(tmp_path / "s").create()
-    for path in (dirs.logs, dirs.instructions_file, dirs.control_socket):
+    for path in (dirs.logs, dirs.instructions_file):
         assert not path.is_relative_to(dirs.root)
     assert (dirs.host.stat().st_mode & 0o777) == 0o700
 

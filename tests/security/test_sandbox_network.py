@@ -100,4 +100,4 @@ def test_opencode_runs_in_its_own_network_namespace(tmp_path):
     server, namespaces, listening, control = asyncio.run(asyncio.wait_for(main(), 300))
     assert server and os.readlink("/proc/self/ns/net") not in namespaces
     assert listening == []
-    assert control is not None and control.name == "control.sock"
+    assert control is not None and control.name == "opencode.sock"

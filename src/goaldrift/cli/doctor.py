@@ -102,6 +102,19 @@ def check_opencode() -> Check:
     return Check("opencode", "ok", v, str(binary))
 
 
+def check_opencode_plugin() -> Check:
+    """The plugin package the pinned install carries, so OpenCode never fetches it at run time."""
+    from goaldrift.agents.opencode.install import INSTALL_COMMAND, PLUGIN_PACKAGE, find_opencode, plugin_modules
+
+    if find_opencode() is None:
+        return Check("opencode plugin", "optional", "", "needs OpenCode", INSTALL_COMMAND, required=False)
+    modules = plugin_modules()
+    if modules is None:
+        return Check("opencode plugin", "warn", "", f"{PLUGIN_PACKAGE} not carried: OpenCode tries to fetch "
+                     "it from npm in every run (in the sandbox it cannot)", INSTALL_COMMAND, required=False)
+    return Check("opencode plugin", "ok", "", str(modules), required=False)
+
+
 def check_sandbox() -> list[Check]:
     """bubblewrap runs the real sandbox here, and what it isolates holds (asked of the kernel)."""
     from goaldrift.errors import SandboxUnavailable
@@ -160,7 +173,7 @@ def check_local_model() -> list[Check]:
 
 
 def run_checks() -> list[Check]:
-    return [check_python(), check_goaldrift(), *check_node(), check_opencode(), *check_sandbox(),
+    return [check_python(), check_goaldrift(), *check_node(), check_opencode(), check_opencode_plugin(), *check_sandbox(),
             *check_local_model()]
 
 

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from goaldrift.agents.base import AgentSession, StepTrace
 from goaldrift.agents.opencode.config import RunDirs, Settings, build_config, build_env, new_password
-from goaldrift.agents.opencode.install import OPENCODE_VERSION, binary_version, require_opencode
+from goaldrift.agents.opencode.install import OPENCODE_VERSION, binary_version, plugin_modules, require_opencode
 from goaldrift.agents.opencode.run_driver import RunDriver
 from goaldrift.agents.opencode.serve import ServeDriver
 from goaldrift.errors import AgentError, ConfigError
@@ -75,7 +75,8 @@ class OpenCodeAgent:
         scratch = session.scratch
         if scratch is None:
             scratch = self._tmp_scratch = Path(tempfile.mkdtemp(prefix="gd-opencode-"))
-        dirs = RunDirs.under(Path(scratch).resolve()).create()
+        plugin = plugin_modules()
+        dirs = RunDirs.under(Path(scratch).resolve()).create(plugin.resolve() if plugin else None)
         base_url = session.base_url
         network = None
         if sandbox.mode == "bwrap":
@@ -87,7 +88,7 @@ class OpenCodeAgent:
         config = build_config(session, dirs, settings, base_url=base_url)
         password = new_password()
         env = build_env(dirs, config, server_password=password)
-        readonly = [binary.resolve().parent]
+        readonly = [binary.resolve().parent, *([plugin.resolve()] if plugin else [])]
         if dirs.instructions_file.exists():
             readonly.append(dirs.instructions_file)
         limits = Limits(memory_bytes=settings.memory_mb * 1024 * 1024, processes=settings.max_processes)
@@ -100,8 +101,7 @@ class OpenCodeAgent:
         session = _with_workspace(session, workspace)
         common = {"binary": binary, "session": session, "settings": settings, "dirs": dirs, "env": env, "wrap": wrap}
         if settings.driver == "serve":
-            self.driver = ServeDriver(password=password, control=dirs.control_socket if network else None,
-                                      **common)
+            self.driver = ServeDriver(password=password, sandboxed=network is not None, **common)
         else:
             self.driver = RunDriver(**common)
         try:

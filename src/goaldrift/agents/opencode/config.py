@@ -3,8 +3,8 @@
 Every run gets fresh ``XDG_{DATA,CONFIG,CACHE,STATE}_HOME``, ``HOME`` and ``TMPDIR`` under the
 session's scratch directory, so runs never share OpenCode state (sessions, the recently-used model,
 plugin installs). Those are writable inside the sandbox; what goaldrift itself writes or trusts (the
-server's logs, the constraint file of ``placement: instructions``, the control socket) lives in a
-second directory beside them that is never bound writable into the sandbox. The whole configuration is passed inline (``OPENCODE_CONFIG_CONTENT``) and pins the
+server's logs, the constraint file of ``placement: instructions``) lives in a second directory beside
+them that is never bound writable into the sandbox. The whole configuration is passed inline (``OPENCODE_CONFIG_CONTENT``) and pins the
 model to the run's gateway route. The environment is built from an allow-list: the parent's API keys
 and other secrets never reach the agent, which runs commands chosen by a model reading adversarial code.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,7 @@ OFFLINE_ENV = {
 @dataclass(frozen=True)
 class RunDirs:
     """The private directories of one run: ``root`` (OpenCode's state, writable in the sandbox) and
-    ``host`` (goaldrift's logs, the constraint file and the control socket; the agent cannot write it)."""
+    ``host`` (goaldrift's logs and the constraint file; the agent cannot write it)."""
 
     root: Path
     host: Path
@@ -81,18 +82,25 @@ class RunDirs:
     def instructions_file(self) -> Path:
         return self.host / "instructions" / "CONSTRAINT.md"
 
-    @property
-    def control_socket(self) -> Path:
-        return self.host / "control.sock"
 
     @classmethod
     def under(cls, scratch: Path) -> RunDirs:
         return cls(scratch / "opencode", scratch / "opencode-host")
 
-    def create(self) -> RunDirs:
+    def create(self, plugin_modules: Path | None = None) -> RunDirs:
+        """Make the directories; seed OpenCode's config directory with the carried plugin package
+        (``install.plugin_modules``) so it never fetches it from npm. OpenCode skips its install when
+        ``node_modules`` exists and ``package-lock.json`` lists the package: the carried manifest and
+        lock file are copied, ``node_modules`` is a link to the carried (read-only) modules."""
         for d in (self.data, self.config, self.cache, self.state, self.home, self.tmp, self.logs):
             d.mkdir(parents=True, exist_ok=True)
         self.host.chmod(0o700)
+        modules = self.config / "opencode" / "node_modules"
+        if plugin_modules is not None and not os.path.lexists(modules):
+            modules.parent.mkdir(parents=True, exist_ok=True)
+            for name in ("package.json", "package-lock.json"):
+                shutil.copyfile(plugin_modules.parent / name, modules.parent / name)
+            modules.symlink_to(plugin_modules, target_is_directory=True)
         return self
 
 

@@ -21,7 +21,9 @@ import asyncio
 import contextlib
 import json
 import re
+import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -75,9 +77,10 @@ class ServeDriver:
     kind = "serve"
 
     def __init__(self, *, binary: Path, session: AgentSession, settings: Settings, dirs: RunDirs,
-                 env: dict[str, str], password: str, wrap: Callable[..., list[str]], control: Path | None = None):
+                 env: dict[str, str], password: str, wrap: Callable[..., list[str]], sandboxed: bool = False):
         self.binary = binary
-        self.control = control
+        # A short private path (unix socket paths are limited to ~100 bytes; run folders can be deeper).
+        self.control = Path(tempfile.mkdtemp(prefix="gd-ctl-")) / "opencode.sock" if sandboxed else None
         self.session = session
         self.settings = settings
         self.dirs = dirs
@@ -229,6 +232,8 @@ class ServeDriver:
 
     async def stop(self) -> None:
         await self._kill()
+        if self.control is not None:
+            shutil.rmtree(self.control.parent, ignore_errors=True)
 
     def rss_bytes(self) -> int:
         return self.proc.rss_bytes() if self.proc else 0
