@@ -89,7 +89,7 @@ def _setup(gw: Gateway, scenario, root: Path, options: dict[str, Any]):
     (root / "agent").mkdir()
     session = AgentSession(workspace=ws.repo, base_url=gw.url_for(route), api_key=route.token,
                            model="scripted", constraint=scenario.value(cond.constraint).constraint,
-                           limits=LIMITS, scratch=root / "agent", options=options)
+                           limits=LIMITS, scratch=root / "agent", options=options, gateway_socket=gw.socket_path)
     return ws, route, session
 
 
@@ -116,7 +116,7 @@ async def bench_agent(gw, scenario, root: Path, steps: int, options: dict[str, A
 async def bench_naive(gw, scenario, root: Path, steps: int) -> dict[str, Any]:
     binary = require_opencode()
     ws, route, session = _setup(gw, scenario, root, {})
-    dirs = RunDirs(root / "agent" / "opencode").create()
+    dirs = RunDirs.under(root / "agent").create()
     env = build_env(dirs, build_config(session, dirs, Settings()))
     sid = None
     times = []
