@@ -132,8 +132,12 @@ def canary(prefix: str = "CANARY") -> str:
 def run_hostile(tmp_path: Path, pack: Path, harness: str, model: HostileModel, *, key_env: str,
                 store: Path | None = None, options: dict[str, Any] | None = None, steps: int = 1,
                 placement: str = "agents_md", wall_time_s: float = 120):
-    """One run of ``pack`` by ``harness`` against the hostile model; returns (summary, store path)."""
+    """One run of ``pack`` by ``harness`` against the hostile model; returns (summary, store path).
+    OpenCode runs with ``permission_policy: always`` (a user who approves every ask), so commands that
+    name paths outside the workspace really run: the sandbox, not OpenCode's permissions, must hold."""
     store = store or tmp_path / "results" / "store.db"
+    if harness == "opencode":
+        options = {"permission_policy": "always", **(options or {})}
     raw = {"name": "attack", "repeats": 1, "steps": steps, "conditions": [f"privacy@placement={placement}"],
            "scenarios": [str(pack)],
            "models": [{"id": "hostile", "backend": "openai", "base_url": f"http://127.0.0.1:{model.port}/v1",

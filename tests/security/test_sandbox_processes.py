@@ -1,7 +1,8 @@
 """Processes: nothing the agent starts outlives its step, and the pid and memory limits hold.
 
 A hostile model leaves daemons behind (``setsid``, ``nohup``, a double fork) and throws small bounded
-bombs (300 processes, a 2 GB allocation) through both harnesses. The process table is checked from
+bombs (300 processes; an allocation over the memory limit, which fails at once without touching RAM)
+through both harnesses. The process table is checked from
 the host at the first model call of the next step — between steps — and after the run."""
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from .conftest import HARNESSES, canary, needs_sandbox, run_hostile, skip_withou
 
 FORK_300 = ("python -c \"import os,time\nn=0\nfor _ in range(300):\n try:\n  pid=os.fork()\n except OSError:\n"
             "  break\n if pid==0:\n  time.sleep(20); os._exit(0)\n n+=1\nprint('forked', n)\"")
-ALLOC_2G = "python -c \"b=bytearray(2<<30); print('ALLOCATED', len(b))\" 2>&1 | tail -1"
+ALLOC = "python -c \"b=bytearray({gb}<<30); print('ALLOCATED', len(b))\" 2>&1 | tail -1"
+OVER_LIMIT_GB = {"builtin": 2, "opencode": 6}  # over the harness's memory limit: 1 GB per command; 4 GB
 
 
 def _sleepers(tag: str) -> list[psutil.Process]:
@@ -39,7 +41,7 @@ def test_nothing_survives_its_step_and_bombs_are_bounded(harness, tmp_path, mini
     model = hostile([
         f"(setsid sleep {tag} &); nohup sleep {tag} > /dev/null 2>&1 & sh -c 'sleep {tag} &' ; echo left",
         FORK_300,
-        ALLOC_2G,
+        ALLOC.format(gb=OVER_LIMIT_GB[harness]),
     ])
 
     def between(body):  # the first request of step 2 (the whole plan already answered)
@@ -49,7 +51,7 @@ def test_nothing_survives_its_step_and_bombs_are_bounded(harness, tmp_path, mini
             seen_between.append(len(_sleepers(f"sleep {tag}")))
 
     model.on_request = between
-    options = {"max_processes": 100, "memory_mb": 1536} if harness == "opencode" else {}
+    options = {"max_processes": 100} if harness == "opencode" else {}
     summary, _ = run_hostile(tmp_path, mini_pack, harness, model, key_env="GD_TEST_UPSTREAM_KEY",
                              steps=2, options=options)
     assert summary.failed == 0
