@@ -37,7 +37,6 @@ from goaldrift.experiment import experiment_from_dict
 from goaldrift.gateway.chunks import message_chunks, tool_call, usage
 from goaldrift.runner import run_experiment
 from goaldrift.sandbox import Sandbox
-from tests.conftest import mini_pack  # noqa: F401 — re-exported fixture
 
 HARNESSES = ["builtin", pytest.param("opencode", marks=pytest.mark.opencode)]
 

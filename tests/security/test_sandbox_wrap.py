@@ -33,12 +33,13 @@ def test_wrap_binds_only_what_it_is_given(tmp_path: Path):
     other.mkdir()
     (ws / "AGENTS.md").write_text("rules")
     (other / "secret").write_text("OTHER-SECRET")
-    argv = box.wrap(["/bin/sh", "-c", "ls -A /; echo new > AGENTS.md; echo rc=$?; cat ../other/secret; id -u"],
+    argv = box.wrap(["/bin/sh", "-c", "ls -A /; echo new > AGENTS.md; echo rc=$?; cat ../other/secret; "
+                     "test -e /etc/ssl/private && echo PRIVATE-KEYS; id -u"],
                     writable=[ws], readonly=[ws / "AGENTS.md"], cwd=ws, env={"PATH": "/usr/bin:/bin"})
     assert "/" not in [argv[i + 1] for i, a in enumerate(argv) if a in ("--bind", "--ro-bind")]
     out = subprocess.run(argv, capture_output=True, text=True, check=False, env={}).stdout
     assert "rc=0" not in out and (ws / "AGENTS.md").read_text() == "rules"  # read-only over writable
-    assert "OTHER-SECRET" not in out and out.split()[-1] == "65534"
+    assert "OTHER-SECRET" not in out and "PRIVATE-KEYS" not in out and out.split()[-1] == "65534"
     top = set(out.split("rc=")[0].split())
     assert top.isdisjoint({"home", "var", "opt", "srv", "boot", "mnt", "run", "sys"}), top
 

@@ -52,8 +52,10 @@ MODES = ("auto", "bwrap", "none")
 SANDBOX_UID = 65534
 RELAY = Path(__file__).with_name("relay.py")
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# Public files only: certificates, never the private-key folders beside them (/etc/ssl/private).
 ETC_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/localtime", "/etc/ld.so.cache",
-             "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/ssl", "/etc/ca-certificates", "/etc/pki",
+             "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/ssl/certs", "/etc/ssl/openssl.cnf",
+             "/etc/ca-certificates", "/etc/ca-certificates.conf", "/etc/pki/ca-trust", "/etc/pki/tls/certs",
              "/etc/alternatives", "/etc/mime.types")
 INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)"
 
@@ -116,9 +118,8 @@ class Sandbox:
         a symlink planted by the agent must never decide what goaldrift binds)."""
         limits = Limits() if limits is None else limits
         inner = [self.prlimit, *limits.prlimit_args(), "--", *argv] if limits.prlimit_args() else list(argv)
-        prefix = cgroup.join_prefix(limits)
         if self.mode == "none":
-            return [*prefix, "/usr/bin/env", "-i", *(["-C", str(cwd)] if cwd else []),
+            return [*cgroup.join_prefix(limits), "/usr/bin/env", "-i", *(["-C", str(cwd)] if cwd else []),
                     *(f"{k}={v}" for k, v in (env or {}).items()), *inner]
         if isinstance(network, GatewayOnly):
             inner = [sys.executable, "-I", "-S", str(RELAY), "--listen", str(network.port), "--to",
@@ -136,6 +137,7 @@ class Sandbox:
                      "--ro-bind", str(RELAY), str(RELAY)]
         ro = [_checked(p) for p in readonly]
         rw = [_checked(p) for p in writable]
+        prefix = cgroup.join_prefix(limits)  # after the checks: a refused command leaves no group behind
         inside = [p for p in ro if any(p.is_relative_to(w) for w in rw)]
         for path in [*python_dirs(), *(p for p in ro if p not in inside)]:
             args += ["--ro-bind", str(path), str(path)]

@@ -68,6 +68,7 @@ class OpenCodeAgent:
             self._version = f"opencode {version}"
         else:
             binary = require_opencode()
+        binary = binary.resolve()  # the sandbox binds the real directory, so run it by its real path
         workspace = Path(session.workspace).resolve()
         if not workspace.is_dir():
             raise AgentError(f"workspace {workspace} does not exist")
@@ -88,7 +89,7 @@ class OpenCodeAgent:
         config = build_config(session, dirs, settings, base_url=base_url)
         password = new_password()
         env = build_env(dirs, config, server_password=password)
-        readonly = [binary.resolve().parent, *([plugin.resolve()] if plugin else [])]
+        readonly = [binary.parent, *([plugin.resolve()] if plugin else [])]
         if dirs.instructions_file.exists():
             readonly.append(dirs.instructions_file)
         limits = Limits(memory_bytes=settings.memory_mb * 1024 * 1024, processes=settings.max_processes)
