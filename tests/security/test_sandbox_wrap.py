@@ -67,3 +67,23 @@ def test_network_policy_and_limits_are_values(tmp_path: Path):
     assert Sandbox.probe("none").gateway_url(net) == "http://127.0.0.1:9"
     unconfined = Sandbox.probe("none").wrap(["true"], env={"A": "1"}, cwd=tmp_path)
     assert "bwrap" not in " ".join(unconfined) and "-i" in unconfined and "A=1" in unconfined
+
+
+def test_doctor_reports_a_sandbox_that_cannot_run(monkeypatch):
+    from goaldrift.cli.doctor import check_sandbox
+
+    monkeypatch.setattr(sandbox_module, "_PROBED", {})
+    monkeypatch.setattr(sandbox_module.shutil, "which", lambda name: None if name == "bwrap" else f"/usr/bin/{name}")
+    (check,) = check_sandbox()
+    assert check.name == "sandbox" and check.status == "missing" and check.required
+    assert "bubblewrap" in check.detail and check.fix == "apt-get install bubblewrap"
+
+
+@needs_sandbox
+def test_doctor_proves_isolation_here():
+    from goaldrift.cli.doctor import check_sandbox
+
+    checks = {c.name: c for c in check_sandbox()}
+    assert checks["sandbox"].status == "ok"
+    assert checks["network isolation"].status == "ok" and checks["gateway route"].status == "ok"
+    assert checks["process limit"].status in ("ok", "warn")  # warn: root without a pids cgroup
