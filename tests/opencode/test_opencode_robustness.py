@@ -35,12 +35,15 @@ def test_hung_model_hits_the_wall_clock_and_the_run_continues(tmp_path: Path, sc
                 ok = await run.step(2, scenario.spec.steps[1].prompt)
             finally:
                 await run.agent.stop()
-            return hung, hung_s, ok
+            return hung, hung_s, ok, backend
 
-    hung, hung_s, ok = run_async(main())
+    hung, hung_s, ok, backend = run_async(main())
     assert hung.limit_hit == "wall_time" and hung.errors
     assert hung_s < 6 + 12, hung_s
-    assert not ok.errors and ok.tool_calls and ok.raw["session_id"] == hung.raw["session_id"]
+    # The run continues: same session, the model is called again. Step 2 has the same 6 s limit, which
+    # a loaded machine may also reach: that is a legal outcome, not a failure of the continuation.
+    assert ok.raw["session_id"] == hung.raw["session_id"] and 2 in backend.calls
+    assert ok.limit_hit == "wall_time" or (not ok.errors and ok.tool_calls), (ok.limit_hit, ok.errors)
 
 
 def test_failing_model_is_bounded_and_recorded(tmp_path: Path, scenario, run_async):
