@@ -52,3 +52,8 @@ class StoreError(GoaldriftError):
 class SandboxUnavailable(BadInput):
     """The sandbox an experiment asks for cannot run on this machine (bubblewrap missing, namespaces
     refused). Found before anything is written; the message says what to install or change."""
+
+
+class UnsafeFile(GoaldriftError):
+    """A file the agent could have written is not a plain regular file within its size cap (a symlink,
+    a FIFO, a device, a sparse giant): goaldrift refuses to read it."""

@@ -65,7 +65,7 @@ def test_a_seeded_run_fetches_nothing_even_with_a_network(tmp_path, scenario, mo
                 await run.agent.stop()
             return run, trace
 
-    run, trace = asyncio.run(asyncio.wait_for(main(), 300))
+    _, trace = asyncio.run(asyncio.wait_for(main(), 300))
     assert not trace.errors and trace.tool_calls
     opencode = tmp_path / "run" / "agent" / "opencode"
     assert (opencode / "xdg-config" / "opencode" / "node_modules").resolve() == modules.resolve()

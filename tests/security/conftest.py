@@ -154,7 +154,7 @@ def store_text(store: Path) -> str:
     try:
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         for table in tables:
-            for row in db.execute(f"SELECT * FROM {table}"):  # noqa: S608 — table names from the schema
+            for row in db.execute(f"SELECT * FROM {table}"):  # table names come from the schema
                 for value in row:
                     if isinstance(value, bytes):
                         try:

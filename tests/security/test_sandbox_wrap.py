@@ -33,8 +33,9 @@ def test_wrap_binds_only_what_it_is_given(tmp_path: Path):
     other.mkdir()
     (ws / "AGENTS.md").write_text("rules")
     (other / "secret").write_text("OTHER-SECRET")
-    argv = box.wrap(["/bin/sh", "-c", "ls -A /; echo new > AGENTS.md; echo rc=$?; cat ../other/secret; "
-                     "test -e /etc/ssl/private && echo PRIVATE-KEYS; id -u"],
+    script = ("ls -A /; echo new > AGENTS.md; echo rc=$?; cat ../other/secret; "
+              "test -e /etc/ssl/private && echo PRIVATE-KEYS; id -u")
+    argv = box.wrap(["/bin/sh", "-c", script],
                     writable=[ws], readonly=[ws / "AGENTS.md"], cwd=ws, env={"PATH": "/usr/bin:/bin"})
     assert "/" not in [argv[i + 1] for i, a in enumerate(argv) if a in ("--bind", "--ro-bind")]
     out = subprocess.run(argv, capture_output=True, text=True, check=False, env={}).stdout

@@ -104,7 +104,12 @@ def check_opencode() -> Check:
 
 def check_opencode_plugin() -> Check:
     """The plugin package the pinned install carries, so OpenCode never fetches it at run time."""
-    from goaldrift.agents.opencode.install import INSTALL_COMMAND, PLUGIN_PACKAGE, find_opencode, plugin_modules
+    from goaldrift.agents.opencode.install import (
+        INSTALL_COMMAND,
+        PLUGIN_PACKAGE,
+        find_opencode,
+        plugin_modules,
+    )
 
     if find_opencode() is None:
         return Check("opencode plugin", "optional", "", "needs OpenCode", INSTALL_COMMAND, required=False)

@@ -23,8 +23,8 @@ import secrets
 import shutil
 import tempfile
 import time
-from pathlib import Path
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import uvicorn

@@ -45,8 +45,18 @@ from goaldrift.errors import ConfigError, SandboxUnavailable
 from goaldrift.sandbox import cgroup
 from goaldrift.sandbox.policy import NO_NETWORK, GatewayOnly, Limits, Network, NoNetwork
 
-__all__ = ["MODES", "NO_NETWORK", "agent_env", "GatewayOnly", "Limits", "Network", "NoNetwork", "Sandbox",
-           "SandboxUnavailable", "python_dirs"]
+__all__ = [
+    "MODES",
+    "NO_NETWORK",
+    "GatewayOnly",
+    "Limits",
+    "Network",
+    "NoNetwork",
+    "Sandbox",
+    "SandboxUnavailable",
+    "agent_env",
+    "python_dirs",
+]
 
 MODES = ("auto", "bwrap", "none")
 SANDBOX_UID = 65534

@@ -15,11 +15,9 @@ import os
 import stat
 from pathlib import Path
 
-from goaldrift.errors import GoaldriftError
+from goaldrift.errors import UnsafeFile
 
-
-class UnsafeFile(GoaldriftError):
-    """A file the agent could write is not a plain regular file within its size cap."""
+__all__ = ["UnsafeFile", "copy_below", "open_below", "read_head", "read_tail"]
 
 
 def open_below(root: Path, relative: str | Path) -> int:

@@ -43,8 +43,6 @@ class Limits:
 class NoNetwork:
     """A private network namespace with only a loopback interface: nothing outside is reachable."""
 
-    kind: str = "none"
-
 
 NO_NETWORK = NoNetwork()
 
@@ -65,7 +63,6 @@ class GatewayOnly:
     direct_url: str
     port: int = RELAY_PORT
     expose: tuple[tuple[int, int], ...] = field(default=())
-    kind: str = "gateway"
 
     def __post_init__(self) -> None:
         if not os.path.isabs(self.socket):

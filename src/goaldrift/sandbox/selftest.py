@@ -53,8 +53,8 @@ def gateway_route_works(box: Sandbox) -> tuple[bool, str]:
 
         threading.Thread(target=answer, daemon=True).start()
         net = GatewayOnly(path, direct_url="http://127.0.0.1:1")
-        code = ("import socket,sys\nc=socket.create_connection(('127.0.0.1', %d), 5)\nprint(c.recv(16).decode())\n"
-                % net.port) + _CONNECT
+        code = (f"import socket,sys\nc=socket.create_connection(('127.0.0.1', {net.port}), 5)\n"
+                "print(c.recv(16).decode())\n") + _CONNECT
         out = _run(box.wrap([sys.executable, "-I", "-c", code, str(host_server.getsockname()[1])], network=net))
         listener.close()
     ok = out.stdout.startswith("gateway") and "blocked" in out.stdout
@@ -63,8 +63,8 @@ def gateway_route_works(box: Sandbox) -> tuple[bool, str]:
 
 def process_limit_holds(box: Sandbox, limit: int = 32) -> tuple[bool, str]:
     """With ``processes=limit``, 3×limit forks inside do not all succeed."""
-    code = ("import os,time\nn=0\nfor _ in range(%d):\n try:\n  pid=os.fork()\n except OSError:\n  break\n"
-            " if pid==0:\n  time.sleep(3); os._exit(0)\n n+=1\nprint(n)\n" % (3 * limit))
+    code = (f"import os,time\nn=0\nfor _ in range({3 * limit}):\n try:\n  pid=os.fork()\n except OSError:\n"
+            "  break\n if pid==0:\n  time.sleep(3); os._exit(0)\n n+=1\nprint(n)\n")
     out = _run(box.wrap([sys.executable, "-I", "-c", code], limits=Limits(processes=limit)))
     try:
         started = int(out.stdout.strip().splitlines()[-1])

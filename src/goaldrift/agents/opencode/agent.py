@@ -27,7 +27,12 @@ from urllib.parse import urlsplit
 
 from goaldrift.agents.base import AgentSession, StepTrace
 from goaldrift.agents.opencode.config import RunDirs, Settings, build_config, build_env, new_password
-from goaldrift.agents.opencode.install import OPENCODE_VERSION, binary_version, plugin_modules, require_opencode
+from goaldrift.agents.opencode.install import (
+    OPENCODE_VERSION,
+    binary_version,
+    plugin_modules,
+    require_opencode,
+)
 from goaldrift.agents.opencode.run_driver import RunDriver
 from goaldrift.agents.opencode.serve import ServeDriver
 from goaldrift.errors import AgentError, ConfigError
