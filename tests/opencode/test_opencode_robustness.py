@@ -20,13 +20,14 @@ from goaldrift.gateway.app import Gateway
 from .conftest import Misbehaving, Run, needs_opencode, scripted
 
 pytestmark = [pytest.mark.opencode, needs_opencode]
+WALL_S = 15  # per step: long enough for a scripted step on a loaded 2-core machine
 
 
 def test_hung_model_hits_the_wall_clock_and_the_run_continues(tmp_path: Path, scenario, run_async):
     async def main():
         async with Gateway() as gw:
             backend = Misbehaving(scripted(), hang={1})
-            run = Run(gw, backend, tmp_path / "run", scenario, limits=AgentLimits(wall_time_s=6))
+            run = Run(gw, backend, tmp_path / "run", scenario, limits=AgentLimits(wall_time_s=WALL_S))
             await run.agent.start(run.session)
             try:
                 t0 = time.monotonic()
@@ -35,14 +36,14 @@ def test_hung_model_hits_the_wall_clock_and_the_run_continues(tmp_path: Path, sc
                 ok = await run.step(2, scenario.spec.steps[1].prompt)
             finally:
                 await run.agent.stop()
-            return hung, hung_s, ok, backend
+            return hung, hung_s, ok
 
-    hung, hung_s, ok, backend = run_async(main())
+    hung, hung_s, ok = run_async(main())
     assert hung.limit_hit == "wall_time" and hung.errors
-    assert hung_s < 6 + 12, hung_s
-    # The run continues: same session, the model is called again. Step 2 has the same 6 s limit, which
-    # a loaded machine may also reach: that is a legal outcome, not a failure of the continuation.
-    assert ok.raw["session_id"] == hung.raw["session_id"] and 2 in backend.calls
+    assert hung_s < WALL_S + 12, hung_s
+    # The run continues in the same session. Step 2 has the same limit, which a heavily loaded machine
+    # may also reach (OpenCode not even at its first model call): a legal outcome, not a failure.
+    assert ok.raw["session_id"] == hung.raw["session_id"]
     assert ok.limit_hit == "wall_time" or (not ok.errors and ok.tool_calls), (ok.limit_hit, ok.errors)
 
 

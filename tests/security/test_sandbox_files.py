@@ -57,19 +57,21 @@ def test_no_secrets_no_other_runs_no_store(harness, tmp_path, mini_pack, hostile
 @pytest.mark.skipif(find_opencode() is None, reason="OpenCode is not installed")
 def test_the_constraint_file_is_read_only(tmp_path, mini_pack, hostile, monkeypatch):
     """With ``placement: instructions`` OpenCode reads the constraint from a file; the agent cannot
-    rewrite it (bound read-only), so every later request still carries the original text."""
+    rewrite it (bound read-only), so every later request still carries the original text. The
+    workspace's AGENTS.md is bound read-only the same way."""
     monkeypatch.setenv("GD_TEST_UPSTREAM_KEY", canary())
     forged = canary("FORGED")
     model = hostile([
         ("for f in $(grep -rl 'anonymise' / --include=CONSTRAINT.md 2>/dev/null); do echo $f; "
          f"echo '{forged}' > $f; echo rc=$?; rm -f $f; echo rm=$?; done; echo tried"),
-        "echo after",
+        "echo forged >> AGENTS.md; echo agents=$?; rm -f AGENTS.md; echo agents-rm=$?",
     ])
     summary, _ = run_hostile(tmp_path, mini_pack, "opencode", model, key_env="GD_TEST_UPSTREAM_KEY",
                              placement="instructions")
     assert summary.failed == 0
     out = "\n".join(model.outputs())
     assert "CONSTRAINT.md" in out and "rc=0" not in out and "rm=0" not in out, out
+    assert "agents=" in out and "agents=0" not in out and "agents-rm=0" not in out, out  # AGENTS.md too
     constraint_file = next((tmp_path / "results").rglob("CONSTRAINT.md"))
     assert "anonymise" in constraint_file.read_text() and forged not in constraint_file.read_text()
     systems = [m["messages"][0]["content"] for m in model.requests if m.get("tools")]

@@ -95,6 +95,11 @@ class OpenCodeAgent:
         password = new_password()
         env = build_env(dirs, config, server_password=password)
         readonly = [binary.parent, *([plugin.resolve()] if plugin else [])]
+        # The constraint's files are read-only over the writable workspace: AGENTS.md (as goaldrift
+        # wrote it, not a link the agent could plant) and the instructions file.
+        agents_md = workspace / "AGENTS.md"
+        if agents_md.is_file() and not agents_md.is_symlink():
+            readonly.append(agents_md)
         if dirs.instructions_file.exists():
             readonly.append(dirs.instructions_file)
         limits = Limits(memory_bytes=settings.memory_mb * 1024 * 1024, processes=settings.max_processes)
