@@ -88,3 +88,18 @@ def test_doctor_proves_isolation_here():
     assert checks["sandbox"].status == "ok"
     assert checks["network isolation"].status == "ok" and checks["gateway route"].status == "ok"
     assert checks["process limit"].status in ("ok", "warn")  # warn: root without a pids cgroup
+
+
+def test_groups_of_a_dead_goaldrift_are_removed(tmp_path: Path):
+    """A runner killed by SIGKILL cannot clean its cgroups; the next one removes the empty ones."""
+    import os
+
+    from goaldrift.sandbox import cgroup
+
+    dead, alive, busy = (tmp_path / "goaldrift-999999999-1", tmp_path / f"goaldrift-{os.getpid()}-1",
+                         tmp_path / "goaldrift-999999998-2")
+    for group in (dead, alive, busy):
+        group.mkdir()
+    (busy / "cgroup.procs").write_text("1\n")  # not empty: rmdir fails, the group stays
+    cgroup._remove_stale(tmp_path)
+    assert not dead.exists() and alive.exists() and busy.exists()

@@ -5,7 +5,8 @@ inside a user namespace), and ``RLIMIT_DATA`` limits each process, not a tree. W
 create cgroups (root, or a delegated cgroup v2 subtree), each wrapped command gets its own group under
 goaldrift's current one with ``pids.max`` and a memory limit, joined by a tiny ``sh`` prefix before
 bubblewrap starts (so nothing inside can escape it). Groups left empty by finished commands are
-removed the next time a group is made, and at exit.
+removed the next time a group is made, and at exit; empty groups of a goaldrift process that no longer
+exists (killed before its exit handler ran) are removed when the controllers are first looked up.
 
 Found once per process: the cgroup v1 ``pids``/``memory`` hierarchies, or the v2 unified hierarchy when
 the controllers are enabled for goaldrift's group's children. Without them only the rlimits apply
@@ -86,7 +87,21 @@ def controllers() -> dict[str, Controller]:
     global _CONTROLLERS
     if _CONTROLLERS is None:
         _CONTROLLERS = _find()
+        for controller in _CONTROLLERS.values():
+            _remove_stale(controller.base)
     return _CONTROLLERS
+
+
+def _remove_stale(base: Path) -> None:
+    """Remove empty ``goaldrift-<pid>-<n>`` groups whose goaldrift process is gone."""
+    for group in base.glob("goaldrift-*-*"):
+        try:
+            pid = int(group.name.split("-")[1])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not os.path.exists(f"/proc/{pid}"):
+            with contextlib.suppress(OSError):  # still has processes: not ours to touch
+                group.rmdir()
 
 
 def available() -> list[str]:
