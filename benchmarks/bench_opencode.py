@@ -96,7 +96,7 @@ def _setup(gw: Gateway, scenario, root: Path):
     (root / "agent").mkdir()
     session = AgentSession(workspace=ws.repo, base_url=gw.url_for(route), api_key=route.token,
                            model="scripted", constraint=scenario.value(cond.constraint).constraint,
-                           limits=LIMITS, scratch=root / "agent")
+                           limits=LIMITS, scratch=root / "agent", gateway_socket=gw.socket_path)
     return ws, route, session
 
 
@@ -142,7 +142,7 @@ async def bench_agent(gw, store: Store, scenario, root: Path, steps: int, option
 async def bench_naive(gw, scenario, root: Path, steps: int) -> dict[str, Any]:
     binary = require_opencode()
     ws, route, session = _setup(gw, scenario, root)
-    dirs = RunDirs(root / "agent" / "opencode").create()
+    dirs = RunDirs.under(root / "agent").create()
     env = build_env(dirs, build_config(session, dirs, Settings()))
     sid = None
     times = []

@@ -16,15 +16,16 @@ command still gets the empty environment and the timeout; see each caller for wh
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-_NOBODY = "65534"
+from goaldrift.errors import GoaldriftError
+from goaldrift.sandbox import Sandbox
+from goaldrift.sandbox.policy import NO_NETWORK
+
 
 
 @dataclass(frozen=True)
@@ -39,26 +40,20 @@ class Result:
 
 
 def bwrap_available() -> bool:
-    return shutil.which("bwrap") is not None
+    """Whether the one sandbox (``goaldrift.sandbox``) can run here: bubblewrap present and working."""
+    try:
+        Sandbox.probe("bwrap")
+    except GoaldriftError:
+        return False
+    return True
 
 
 def sandbox_argv(argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (),
                  writable: Sequence[Path] = (), env: dict[str, str] | None = None) -> list[str]:
-    """``argv`` wrapped in bubblewrap with the allow-list view described above."""
-    args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--uid", _NOBODY, "--gid", _NOBODY,
-            "--die-with-parent", "--new-session", "--clearenv", "--dev", "/dev", "--tmpfs", "/tmp"]
-    for d in _SYSTEM_DIRS:
-        if os.path.islink(d):
-            args += ["--symlink", os.readlink(d), d]
-        elif os.path.isdir(d):
-            args += ["--ro-bind", d, d]
-    for d in readonly:
-        args += ["--ro-bind", str(d), str(d)]
-    for d in writable:
-        args += ["--bind", str(d), str(d)]
-    for key, value in (env or {}).items():
-        args += ["--setenv", key, value]
-    return [*args, "--chdir", str(cwd), "--", *argv]
+    """``argv`` wrapped by the one sandbox: its allow-list view, no network, its default limits."""
+    return Sandbox.probe("bwrap").wrap(argv, readonly=[Path(p) for p in readonly],
+                                       writable=[Path(p) for p in writable], env=env or {}, cwd=cwd,
+                                       network=NO_NETWORK)
 
 
 def run(argv: Sequence[str], *, cwd: Path, timeout: float, sandbox: bool, readonly: Sequence[Path] = (),

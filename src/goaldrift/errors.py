@@ -63,6 +63,8 @@ class StoreError(GoaldriftError):
 
 class EndpointError(BadInput):
     """A model endpoint of the experiment cannot serve it (probed before any run: exit code 2)."""
+
+
 class DiskFull(StoreError):
     """The disk holding the store or the workspaces is full: nothing more can be recorded."""
 
@@ -79,3 +81,11 @@ def validation_problems(exc: ValidationError, prefix: str = "") -> list[tuple[st
 def format_validation(where: str, exc: ValidationError, prefix: str = "") -> str:
     """One line per problem: ``where: field: reason``."""
     return "\n  ".join(f"{where}: {loc}: {msg}" for loc, msg in validation_problems(exc, prefix))
+class SandboxUnavailable(BadInput):
+    """The sandbox an experiment asks for cannot run on this machine (bubblewrap missing, namespaces
+    refused). Found before anything is written; the message says what to install or change."""
+
+
+class UnsafeFile(GoaldriftError):
+    """A file the agent could have written is not a plain regular file within its size cap (a symlink,
+    a FIFO, a device, a sparse giant): goaldrift refuses to read it."""

@@ -43,7 +43,7 @@ from goaldrift import packs
 from goaldrift.agents.base import AgentLimits, AgentOptions
 from goaldrift.agents.registry import DEFAULT_HARNESS, HARNESSES
 from goaldrift.conditions import Condition, cross, paper_conditions, parse_condition
-from goaldrift.errors import ConfigError, MissingKey, format_validation
+from goaldrift.errors import ConfigError, MissingKey, SandboxUnavailable, format_validation
 from goaldrift.modelspec import ModelSpec
 from goaldrift.scenario import Scenario
 
@@ -269,15 +269,15 @@ def check_models(exp: Experiment) -> None:
 def probe_sandbox(exp: Experiment) -> None:
     """Check, before anything runs, that the sandbox the agents will use exists on this machine.
 
-    The one place an executor asks about the sandbox at load; today it applies
-    ``agents/sandbox.resolve_mode`` to the harness's ``sandbox`` option (``auto``/``bwrap`` need
-    bubblewrap; ``none`` is the explicit opt-out). Raises ``ConfigError`` (exit 2).
+    The one place an executor asks about the sandbox at load: ``Sandbox.probe`` of the harness's
+    ``sandbox`` option runs the real sandbox once (``auto``/``bwrap`` need a working bubblewrap;
+    ``none`` is the explicit opt-out). Raises ``ConfigError`` or ``SandboxUnavailable`` (exit 2).
     """
-    from goaldrift.agents.sandbox import resolve_mode
+    from goaldrift.sandbox import Sandbox
 
     try:
-        resolve_mode(exp.config.agent.options.sandbox)
-    except ConfigError as exc:
+        Sandbox.probe(exp.config.agent.options.sandbox)
+    except (ConfigError, SandboxUnavailable) as exc:
         where = f"{exp.path}: " if exp.path else ""
         raise ConfigError(f"{where}agent.options.sandbox: {exc}") from None
 

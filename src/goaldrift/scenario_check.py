@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from goaldrift import confined
-from goaldrift.agents.sandbox import SAFE_PATH, python_dirs
+from goaldrift.sandbox import SAFE_PATH, python_dirs
 from goaldrift.conditions import Condition
 from goaldrift.detect.diff import change_from_diff
 from goaldrift.detect.run import build_detectors

@@ -132,6 +132,7 @@ class Trial:
             constraint=spec.scenario.value(spec.condition.constraint).constraint,
             limits=spec.agent.limits, scratch=root / "agent", seed=spec.seed,
             options=spec.agent.options.model_dump(),
+            gateway_socket=self.gateway.socket_path,
         )
 
     async def _start_agent(self, session: AgentSession) -> Agent:

@@ -110,7 +110,8 @@ def test_shell_commands_are_sandboxed(tmp_path, monkeypatch):
         server.close()
     out = trace.tool_calls[0].output
     assert (tmp_path / "made.txt").read_text() == "inside\n"
-    assert not os.path.exists(outside) and "Read-only file system" in out and "rc=0" not in out
+    # /var/tmp is not even in the sandbox's view (allow-list), so the write fails either way
+    assert not os.path.exists(outside) and "rc=0" not in out and "rc=" in out
     assert "sk-must-not-leak" not in out and "OPENAI_API_KEY" not in out
     assert "ConnectionRefusedError" in out or "unreachable" in out
 

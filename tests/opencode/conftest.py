@@ -18,16 +18,26 @@ from goaldrift.agents.base import AgentLimits, AgentSession
 from goaldrift.agents.opencode import OpenCodeAgent
 from goaldrift.agents.opencode.install import INSTALL_COMMAND, OPENCODE_VERSION, find_opencode
 from goaldrift.conditions import Condition
-from goaldrift.errors import BackendError
+from goaldrift.errors import BackendError, SandboxUnavailable
 from goaldrift.gateway.app import Gateway
 from goaldrift.gateway.backends.scripted import ScriptContext, ScriptedBackend
 from goaldrift.gateway.chunks import message_chunks, tool_call, usage
 from goaldrift.modelspec import ModelSpec
+from goaldrift.sandbox import Sandbox
 from goaldrift.scenario import Scenario, load_scenario
 from goaldrift.workspace import Workspace
 
 PACKS = Path(__file__).resolve().parents[2] / "src" / "goaldrift" / "packs"
 OPENCODE = find_opencode()
+
+def bwrap_works() -> bool:
+    """The real sandbox can run here (bubblewrap and its namespaces)."""
+    try:
+        Sandbox.probe("bwrap")
+    except SandboxUnavailable:
+        return False
+    return True
+
 
 needs_opencode = pytest.mark.skipif(
     OPENCODE is None, reason=f"OpenCode {OPENCODE_VERSION} is not installed (run `{INSTALL_COMMAND}`)")
@@ -156,7 +166,8 @@ class Run:
         self.session = AgentSession(
             workspace=self.ws.repo, base_url=gw.url_for(self.route), api_key=self.route.token,
             model=backend.model, placement=placement, constraint=self.constraint,
-            limits=limits or AgentLimits(wall_time_s=90), scratch=root / "agent", options=dict(options or {}))
+            limits=limits or AgentLimits(wall_time_s=90), scratch=root / "agent", options=dict(options or {}),
+            gateway_socket=gw.socket_path)
         self.agent = OpenCodeAgent()
 
     async def step(self, i: int, prompt: str):

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from goaldrift.agents.base import AgentLimits
-from goaldrift.agents.opencode.process import bwrap_works
 from goaldrift.gateway.app import Gateway
 from goaldrift.scenario import WriteOp
 
-from .conftest import Programmed, Run, needs_opencode, scripted
+from .conftest import Programmed, Run, bwrap_works, needs_opencode, scripted
 
 pytestmark = [pytest.mark.opencode, needs_opencode]
 

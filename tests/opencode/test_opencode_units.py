@@ -1,4 +1,4 @@
-"""The OpenCode harness without the binary: config, environment, trace, sandbox command, doctor."""
+"""The OpenCode harness without the binary: config, environment, directories, trace, doctor."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 
 from goaldrift.agents.base import AgentSession
 from goaldrift.agents.opencode.config import RunDirs, Settings, build_config, build_env
-from goaldrift.agents.opencode.process import sandbox_argv
 from goaldrift.agents.opencode.trace import build_trace
 from goaldrift.errors import ConfigError
 
@@ -21,7 +20,7 @@ def _session(tmp_path: Path, **kw) -> AgentSession:
 
 
 def test_environment_is_an_allow_list(tmp_path: Path):
-    dirs = RunDirs(tmp_path / "s").create()
+    dirs = RunDirs.under(tmp_path / "s").create()
     parent = {"PATH": "/usr/bin", "OPENAI_API_KEY": "sk-x", "AWS_SECRET_ACCESS_KEY": "y", "HOME": "/root",
               "XDG_DATA_HOME": "/home/someone/.local/share", "GITHUB_TOKEN": "z", "LANG": "C.UTF-8"}
     env = build_env(dirs, {"a": 1}, server_password="pw", parent=parent)
@@ -35,7 +34,7 @@ def test_environment_is_an_allow_list(tmp_path: Path):
 
 
 def test_config_pins_the_model_to_the_route(tmp_path: Path):
-    dirs = RunDirs(tmp_path / "s").create()
+    dirs = RunDirs.under(tmp_path / "s").create()
     cfg = build_config(_session(tmp_path), dirs, Settings())
     provider = cfg["provider"]["gd"]
     assert provider["npm"] == "@ai-sdk/openai-compatible"
@@ -48,7 +47,7 @@ def test_config_pins_the_model_to_the_route(tmp_path: Path):
 
 
 def test_placements(tmp_path: Path):
-    dirs = RunDirs(tmp_path / "s").create()
+    dirs = RunDirs.under(tmp_path / "s").create()
     cfg = build_config(_session(tmp_path, placement="instructions"), dirs, Settings())
     assert cfg["instructions"] == [str(dirs.instructions_file)]
     assert dirs.instructions_file.read_text().strip() == "Never export raw e-mail addresses."
@@ -93,15 +92,19 @@ def test_trace_from_opencode_messages():
     assert t.errors == ["APIError (HTTP 502): Bad Gateway"]
 
 
-def test_sandbox_command_binds_only_what_it_must(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr("goaldrift.agents.opencode.process.bwrap_path", lambda: "/usr/bin/bwrap")
-    argv = sandbox_argv(["opencode", "serve"], writable=[tmp_path / "ws", tmp_path / "s"],
-                        readonly=[Path("/opt/oc")], cwd=tmp_path / "ws")
-    joined = " ".join(argv)
-    assert argv[:3] == ["/usr/bin/bwrap", "--ro-bind", "/"] and "--die-with-parent" in argv
-    assert "--unshare-pid" in argv and "--unshare-net" not in argv and "--tmpfs /tmp" in joined
-    assert f"--bind {tmp_path / 'ws'} {tmp_path / 'ws'}" in joined and "--ro-bind /opt/oc /opt/oc" in joined
-    assert argv[-3:] == ["--", "opencode", "serve"]
+def test_goaldrift_files_live_outside_the_agents_writable_directory(tmp_path: Path):
+    """Logs and the constraint file are in ``host``, never under ``root`` (which the sandbox binds
+    writable); the host directory is private to goaldrift's user."""
+    dirs = RunDirs.under(tmp_path / "s").create()
+    for path in (dirs.logs, dirs.instructions_file):
+        assert not path.is_relative_to(dirs.root)
+    assert (dirs.host.stat().st_mode & 0o777) == 0o700
+
+
+def test_baseurl_can_point_at_the_sandbox_relay(tmp_path: Path):
+    cfg = build_config(_session(tmp_path), RunDirs.under(tmp_path / "s").create(), Settings(),
+                       base_url="http://127.0.0.1:18080/r/tok/v1")
+    assert cfg["provider"]["gd"]["options"]["baseURL"] == "http://127.0.0.1:18080/r/tok/v1"
 
 
 def test_registry_knows_opencode():
@@ -124,7 +127,8 @@ def test_doctor_names_what_is_missing_and_the_fix(tmp_path: Path, monkeypatch):
     oc = next(c for c in report["checks"] if c["name"] == "opencode")
     assert oc["status"] == "missing" and oc["fix"] == "goaldrift install-opencode"
     assert {c["name"] for c in report["checks"]} >= {"python", "goaldrift", "node", "npm", "opencode",
-                                                     "bubblewrap", "llama-cpp-python", "local model"}
+                                                     "sandbox", "network isolation", "gateway route", "process limit",
+                                                     "llama-cpp-python", "local model"}
 
 
 def test_disabled_tools_become_config_entries(tmp_path):
@@ -133,6 +137,6 @@ def test_disabled_tools_become_config_entries(tmp_path):
 
     settings = Settings.from_options({"disabled_tools": ["task", "todowrite"]})
     session = AgentSession(workspace=tmp_path, base_url="http://127.0.0.1:1/v1", api_key="t", model="m")
-    config = build_config(session, RunDirs(tmp_path / "scratch"), settings)
+    config = build_config(session, RunDirs.under(tmp_path / "scratch"), settings)
     assert config["tools"] == {"task": False, "todowrite": False}
-    assert "tools" not in build_config(session, RunDirs(tmp_path / "scratch"), Settings())
+    assert "tools" not in build_config(session, RunDirs.under(tmp_path / "scratch"), Settings())

@@ -63,6 +63,7 @@ class AgentSession:
     scratch: Path | None = None  # a private directory for the harness's own state (HOME, XDG dirs)
     seed: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    gateway_socket: Path | None = None  # the gateway's unix socket: a sandboxed harness's only way out
 
 
 @dataclass

@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 
 from goaldrift.agents.base import AgentSession, StepTrace, ToolCall
-from goaldrift.agents.sandbox import agent_env, confine, resolve_mode
 from goaldrift.edits import EditFailed, safe_path
 from goaldrift.errors import AgentError
+from goaldrift.sandbox import Sandbox, agent_env
 
 MAX_OUTPUT = 8000
 MAX_READ_LINES = 2000
@@ -65,7 +65,7 @@ class BuiltinAgent:
         self.session: AgentSession | None = None
         self.messages: list[dict[str, Any]] = []
         self._client: httpx.AsyncClient | None = None
-        self._sandbox = "none"
+        self._sandbox: Sandbox | None = None
 
     def version(self) -> str:
         from goaldrift import __version__
@@ -74,7 +74,7 @@ class BuiltinAgent:
 
     async def start(self, session: AgentSession) -> None:
         self.session = session
-        self._sandbox = resolve_mode(str(session.options.get("sandbox", self.options.get("sandbox", "auto"))))
+        self._sandbox = Sandbox.probe(str(session.options.get("sandbox", self.options.get("sandbox", "auto"))))
         self._client = httpx.AsyncClient(base_url=session.base_url,
                                          headers={"authorization": f"Bearer {session.api_key}"},
                                          timeout=httpx.Timeout(session.limits.wall_time_s, connect=10))
@@ -219,10 +219,11 @@ class BuiltinAgent:
     async def _shell(self, command: str, timeout: float) -> str:
         s = self.session
         assert s is not None
-        argv = confine(["/bin/sh", "-c", command], s.workspace, env=agent_env(s.workspace), mode=self._sandbox)
-        env = agent_env(s.workspace) if self._sandbox == "none" else {"PATH": os.environ.get("PATH", "")}
+        assert self._sandbox is not None
+        argv = self._sandbox.wrap(["/bin/sh", "-c", command], writable=[s.workspace.resolve()], cwd=s.workspace,
+                                  env=agent_env(s.workspace))
         proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=s.workspace, env=env, stdin=asyncio.subprocess.DEVNULL,
+            *argv, cwd=s.workspace, env={}, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         started = time.monotonic()
         head, tail, total = bytearray(), bytearray(), 0

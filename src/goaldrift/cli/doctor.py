@@ -102,19 +102,47 @@ def check_opencode() -> Check:
     return Check("opencode", "ok", v, str(binary))
 
 
-def check_bwrap() -> Check:
-    from goaldrift.agents.opencode.process import bwrap_path, bwrap_works
+def check_opencode_plugin() -> Check:
+    """The plugin package the pinned install carries, so OpenCode never fetches it at run time."""
+    from goaldrift.agents.opencode.install import (
+        INSTALL_COMMAND,
+        PLUGIN_PACKAGE,
+        find_opencode,
+        plugin_modules,
+    )
 
-    path = bwrap_path()
-    if path is None:
-        return Check("bubblewrap", "warn", "", "not installed: agents run unsandboxed only with sandbox=none",
-                     "apt-get install bubblewrap", required=False)
-    v = _cmd_version([path, "--version"]) or ""
-    if not bwrap_works():
-        return Check("bubblewrap", "warn", v, f"{path} cannot create namespaces here (container without "
-                     "user namespaces?)", "allow unprivileged user namespaces, or use sandbox=none",
-                     required=False)
-    return Check("bubblewrap", "ok", v.replace("bubblewrap", "").strip(), path, required=False)
+    if find_opencode() is None:
+        return Check("opencode plugin", "optional", "", "needs OpenCode", INSTALL_COMMAND, required=False)
+    modules = plugin_modules()
+    if modules is None:
+        return Check("opencode plugin", "warn", "", f"{PLUGIN_PACKAGE} not carried: OpenCode tries to fetch "
+                     "it from npm in every run (in the sandbox it cannot)", INSTALL_COMMAND, required=False)
+    return Check("opencode plugin", "ok", "", str(modules), required=False)
+
+
+def check_sandbox() -> list[Check]:
+    """bubblewrap runs the real sandbox here, and what it isolates holds (asked of the kernel)."""
+    from goaldrift.errors import SandboxUnavailable
+    from goaldrift.sandbox import Sandbox, cgroup, selftest
+
+    try:
+        box = Sandbox.probe("bwrap")
+    except SandboxUnavailable as exc:
+        fix = "apt-get install bubblewrap" if "not installed" in str(exc) else "enable user namespaces"
+        return [Check("sandbox", "missing", "", str(exc), fix)]
+    version = (_cmd_version([box.bwrap or "bwrap", "--version"]) or "").replace("bubblewrap", "").strip()
+    out = [Check("sandbox", "ok", version, f"{box.bwrap}: user, pid, network namespaces")]
+    for name, test, fix in (
+            ("network isolation", selftest.host_loopback_unreachable, "a kernel with network namespaces"),
+            ("gateway route", selftest.gateway_route_works, "check that python can run inside the sandbox")):
+        ok, detail = test(box)
+        out.append(Check(name, "ok" if ok else "missing", "", detail, "" if ok else fix))
+    ok, detail = selftest.process_limit_holds(box)
+    groups = ", ".join(cgroup.available()) or "none"
+    out.append(Check("process limit", "ok" if ok else "warn", "", f"{detail}; cgroups: {groups}",
+                     "" if ok else "run goaldrift as a non-root user, or give it a writable pids cgroup",
+                     required=False))
+    return out
 
 
 def check_local_model() -> list[Check]:
@@ -150,13 +178,13 @@ def check_local_model() -> list[Check]:
 
 
 def run_checks() -> list[Check]:
-    return [check_python(), check_goaldrift(), *check_node(), check_opencode(), check_bwrap(),
+    return [check_python(), check_goaldrift(), *check_node(), check_opencode(), check_opencode_plugin(), *check_sandbox(),
             *check_local_model()]
 
 
 def doctor(json_: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
-    """Check what goaldrift needs (Python, Node, npm, OpenCode, bubblewrap, local model) and say how
-    to fix what is missing. Exit code 1 if something required is missing."""
+    """Check what goaldrift needs (Python, Node, npm, OpenCode, the sandbox and its isolation, local
+    model) and say how to fix what is missing. Exit code 1 if something required is missing."""
     checks = run_checks()
     failed = [c for c in checks if c.required and c.status == "missing"]
     if json_:

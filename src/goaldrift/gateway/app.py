@@ -11,6 +11,10 @@ fields, reply size, connections) and every call that reached a route is recorded
 client got — including refusals (413, 400, 402, 503) and clients that went away (499). A stream that
 ends without a proper end is an error, never a made-up ``finish_reason``.
 
+Besides 127.0.0.1 it listens on a unix socket in a private directory (``socket_path``): a sandboxed
+harness has no network but that socket, bound into its sandbox and reached through the relay of
+``goaldrift.sandbox`` — so an agent can reach its gateway and nothing else.
+
 The server runs inside the runner's event loop (uvicorn without its signal handlers), so routes and
 the recorder are plain Python objects shared without locks.
 """
@@ -21,8 +25,11 @@ import asyncio
 import contextlib
 import json
 import secrets
+import shutil
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -162,6 +169,8 @@ class Gateway:
         self.breakers: dict[str, CircuitBreaker] = {}  # per model id
         self._server: _QuietServer | None = None
         self._task: asyncio.Task | None = None
+        self._unix: tuple[_QuietServer, asyncio.Task] | None = None
+        self.socket_path: Path | None = None
         self.app = Starlette(routes=[
             Route("/r/{token}/v1/chat/completions", self._chat, methods=["POST"]),
             Route("/v1/chat/completions", self._chat, methods=["POST"]),
@@ -189,8 +198,32 @@ class Gateway:
                 raise GoaldriftError("the model gateway did not start within 15 s")
             await asyncio.sleep(0.01)
         self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        await self._start_unix()
+
+    async def _start_unix(self) -> None:
+        """The same app on a unix socket in a fresh 0700 directory (the sandboxes' only way out)."""
+        path = Path(tempfile.mkdtemp(prefix="gd-gateway-")) / "gateway.sock"
+        server = _QuietServer(uvicorn.Config(self.app, uds=str(path), log_level="warning", lifespan="off",
+                                             access_log=False, timeout_keep_alive=120,
+                                             timeout_graceful_shutdown=2))
+        task = asyncio.create_task(server.serve())
+        self._unix = (server, task)
+        while not server.started:
+            if task.done():
+                raise GoaldriftError(f"the model gateway could not listen on {path}: {task.exception()}")
+            await asyncio.sleep(0.01)
+        self.socket_path = path
 
     async def stop(self) -> None:
+        if self._unix is not None:
+            server, task = self._unix
+            server.should_exit = True
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(task, 10)
+            self._unix = None
+        if self.socket_path is not None:
+            shutil.rmtree(self.socket_path.parent, ignore_errors=True)
+            self.socket_path = None
         if self._server is not None:
             self._server.should_exit = True
             if self._task is not None:

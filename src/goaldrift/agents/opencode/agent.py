@@ -1,40 +1,42 @@
 """``OpenCodeAgent``: the pinned OpenCode as a goaldrift ``Agent``.
 
 One OpenCode session spans all steps of a run, so context accumulates as in the paper. Each run is
-isolated (its own XDG dirs, HOME, TMPDIR, inline config, allow-listed environment) and, where
-bubblewrap works, sandboxed so OpenCode can write only the workspace and its scratch directory.
+isolated (its own XDG dirs, HOME, TMPDIR, inline config, allow-listed environment) and sandboxed
+(``goaldrift.sandbox``): OpenCode sees only its binary, this Python, the workspace and its own state
+directory (writable), the constraint file (read-only); its network is a private namespace whose only
+route is the run's gateway; goaldrift reaches its HTTP server through a unix socket the agent cannot
+replace. ``sandbox: none`` (explicit) runs it unconfined on the host's loopback.
 
 Options (``AgentSession.options``, or the registry's ``options``; see ``config.Settings``):
 ``driver`` (``serve`` default | ``run``), ``sandbox`` (``auto`` | ``bwrap`` | ``none``),
 ``permission_policy`` (``reject`` | ``once`` | ``always``: the answer to any permission that would
 ask), ``autocompact``, ``context_limit``, ``output_limit``, ``model_retry_limit``, ``startup_timeout_s``,
-``startup_retries``, ``max_restarts``, ``formatter``, ``lsp``, ``keep_messages``, ``binary``.
+``startup_retries``, ``max_restarts``, ``formatter``, ``lsp``, ``keep_messages``, ``binary``,
+``memory_mb``, ``max_processes``.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from goaldrift.agents.base import AgentSession, StepTrace
 from goaldrift.agents.opencode.config import RunDirs, Settings, build_config, build_env, new_password
-from goaldrift.agents.opencode.install import OPENCODE_VERSION, binary_version, require_opencode
-from goaldrift.agents.opencode.process import bwrap_works, sandbox_argv
-from goaldrift.agents.sandbox import python_dirs
+from goaldrift.agents.opencode.install import (
+    OPENCODE_VERSION,
+    binary_version,
+    plugin_modules,
+    require_opencode,
+)
 from goaldrift.agents.opencode.run_driver import RunDriver
 from goaldrift.agents.opencode.serve import ServeDriver
 from goaldrift.errors import AgentError, ConfigError
-
-_BWRAP_OK: bool | None = None
-
-
-def _bwrap_ok() -> bool:
-    global _BWRAP_OK
-    if _BWRAP_OK is None:
-        _BWRAP_OK = bwrap_works()
-    return _BWRAP_OK
+from goaldrift.sandbox import NO_NETWORK, GatewayOnly, Limits, Sandbox
 
 
 class OpenCodeAgent:
@@ -44,7 +46,7 @@ class OpenCodeAgent:
         self.options = dict(options or {})
         self.driver: ServeDriver | RunDriver | None = None
         self.settings: Settings | None = None
-        self.sandboxed = False
+        self.sandbox: Sandbox | None = None
         self.warnings: list[str] = []
         self._tmp_scratch: Path | None = None
         self._first_step = True
@@ -71,37 +73,46 @@ class OpenCodeAgent:
             self._version = f"opencode {version}"
         else:
             binary = require_opencode()
+        binary = binary.resolve()  # the sandbox binds the real directory, so run it by its real path
         workspace = Path(session.workspace).resolve()
         if not workspace.is_dir():
             raise AgentError(f"workspace {workspace} does not exist")
+        self.sandbox = sandbox = Sandbox.probe(settings.sandbox)
         scratch = session.scratch
         if scratch is None:
             scratch = self._tmp_scratch = Path(tempfile.mkdtemp(prefix="gd-opencode-"))
-        dirs = RunDirs(Path(scratch).resolve() / "opencode").create()
-        config = build_config(session, dirs, settings)
+        plugin = plugin_modules()
+        dirs = RunDirs.under(Path(scratch).resolve()).create(plugin.resolve() if plugin else None)
+        base_url = session.base_url
+        network = None
+        if sandbox.mode == "bwrap":
+            if session.gateway_socket is None:
+                raise AgentError("the sandboxed OpenCode needs the gateway's unix socket "
+                                 "(AgentSession.gateway_socket); none was given")
+            network = GatewayOnly(Path(session.gateway_socket), direct_url=session.base_url)
+            base_url = sandbox.gateway_url(network) + urlsplit(session.base_url).path
+        config = build_config(session, dirs, settings, base_url=base_url)
         password = new_password()
         env = build_env(dirs, config, server_password=password)
+        readonly = [binary.parent, *([plugin.resolve()] if plugin else [])]
+        # The constraint's files are read-only over the writable workspace: AGENTS.md (as goaldrift
+        # wrote it, not a link the agent could plant) and the instructions file.
+        agents_md = workspace / "AGENTS.md"
+        if agents_md.is_file() and not agents_md.is_symlink():
+            readonly.append(agents_md)
+        if dirs.instructions_file.exists():
+            readonly.append(dirs.instructions_file)
+        limits = Limits(memory_bytes=settings.memory_mb * 1024 * 1024, processes=settings.max_processes)
 
-        wrap = list
-        if settings.sandbox == "bwrap" and not _bwrap_ok():
-            raise AgentError("sandbox=bwrap but bubblewrap is missing or cannot create namespaces here: "
-                             "install it (`apt-get install bubblewrap`) or use sandbox=auto|none")
-        if settings.sandbox in ("auto", "bwrap") and _bwrap_ok():
-            readonly = [binary.resolve().parent, *map(Path, python_dirs())]
-            writable = [workspace, dirs.root]
+        def wrap(argv: Sequence[str], expose: tuple[tuple[int, int], ...] = ()) -> list[str]:
+            net = replace(network, expose=expose) if network is not None else NO_NETWORK
+            return sandbox.wrap(argv, writable=[workspace, dirs.root], readonly=readonly, network=net,
+                                env=env, cwd=workspace, limits=limits)
 
-            def wrap(argv, _w=writable, _r=readonly, _cwd=workspace):
-                return sandbox_argv(argv, writable=_w, readonly=_r, cwd=_cwd)
-
-            self.sandboxed = True
-        elif settings.sandbox == "auto":  # never a silent fallback: the same rule as the builtin agent
-            raise ConfigError("bubblewrap (bwrap) is not available, so OpenCode cannot be confined to its "
-                              "workspace: install it (apt-get install bubblewrap) or set "
-                              "agent.options.sandbox: none to run it unconfined at your own risk")
         session = _with_workspace(session, workspace)
         common = {"binary": binary, "session": session, "settings": settings, "dirs": dirs, "env": env, "wrap": wrap}
         if settings.driver == "serve":
-            self.driver = ServeDriver(password=password, **common)
+            self.driver = ServeDriver(password=password, sandboxed=network is not None, **common)
         else:
             self.driver = RunDriver(**common)
         try:
@@ -114,7 +125,7 @@ class OpenCodeAgent:
         if self.driver is None:
             raise AgentError("OpenCodeAgent.step called before start")
         trace = await self.driver.step(index, prompt)
-        trace.raw["sandbox"] = "bwrap" if self.sandboxed else "none"
+        trace.raw["sandbox"] = self.sandbox.mode if self.sandbox else "none"
         if self._first_step:
             self._first_step = False
             if self.warnings:
@@ -134,6 +145,4 @@ class OpenCodeAgent:
 
 
 def _with_workspace(session: AgentSession, workspace: Path) -> AgentSession:
-    from dataclasses import replace
-
     return replace(session, workspace=workspace)

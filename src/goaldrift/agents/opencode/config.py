@@ -2,7 +2,9 @@
 
 Every run gets fresh ``XDG_{DATA,CONFIG,CACHE,STATE}_HOME``, ``HOME`` and ``TMPDIR`` under the
 session's scratch directory, so runs never share OpenCode state (sessions, the recently-used model,
-plugin installs). The whole configuration is passed inline (``OPENCODE_CONFIG_CONTENT``) and pins the
+plugin installs). Those are writable inside the sandbox; what goaldrift itself writes or trusts (the
+server's logs, the constraint file of ``placement: instructions``) lives in a second directory beside
+them that is never bound writable into the sandbox. The whole configuration is passed inline (``OPENCODE_CONFIG_CONTENT``) and pins the
 model to the run's gateway route. The environment is built from an allow-list: the parent's API keys
 and other secrets never reach the agent, which runs commands chosen by a model reading adversarial code.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,9 +45,11 @@ OFFLINE_ENV = {
 
 @dataclass(frozen=True)
 class RunDirs:
-    """The private directories of one run, all under the session's scratch directory."""
+    """The private directories of one run: ``root`` (OpenCode's state, writable in the sandbox) and
+    ``host`` (goaldrift's logs and the constraint file; the agent cannot write it)."""
 
     root: Path
+    host: Path
 
     @property
     def data(self) -> Path:
@@ -72,19 +77,31 @@ class RunDirs:
 
     @property
     def logs(self) -> Path:
-        return self.root / "logs"
+        return self.host / "logs"
 
     @property
     def instructions_file(self) -> Path:
-        return self.root / "instructions" / "CONSTRAINT.md"
+        return self.host / "instructions" / "CONSTRAINT.md"
 
-    @property
-    def db(self) -> Path:
-        return self.data / "opencode" / "opencode.db"
 
-    def create(self) -> RunDirs:
+    @classmethod
+    def under(cls, scratch: Path) -> RunDirs:
+        return cls(scratch / "opencode", scratch / "opencode-host")
+
+    def create(self, plugin_modules: Path | None = None) -> RunDirs:
+        """Make the directories; seed OpenCode's config directory with the carried plugin package
+        (``install.plugin_modules``) so it never fetches it from npm. OpenCode skips its install when
+        ``node_modules`` exists and ``package-lock.json`` lists the package: the carried manifest and
+        lock file are copied, ``node_modules`` is a link to the carried (read-only) modules."""
         for d in (self.data, self.config, self.cache, self.state, self.home, self.tmp, self.logs):
             d.mkdir(parents=True, exist_ok=True)
+        self.host.chmod(0o700)
+        modules = self.config / "opencode" / "node_modules"
+        if plugin_modules is not None and not os.path.lexists(modules):
+            modules.parent.mkdir(parents=True, exist_ok=True)
+            for name in ("package.json", "package-lock.json"):
+                shutil.copyfile(plugin_modules.parent / name, modules.parent / name)
+            modules.symlink_to(plugin_modules, target_is_directory=True)
         return self
 
 
@@ -109,6 +126,8 @@ class Settings(AgentOptions):
     keep_messages: bool = True
     binary: str | None = None
     disabled_tools: tuple[str, ...] = ()  # OpenCode tools removed from the request (e.g. task, todowrite)
+    memory_mb: int = 4096  # per-process data limit (and the memory cgroup, where available) in the sandbox
+    max_processes: int = 512  # processes in the sandbox (rlimit; a pids cgroup where available)
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> Settings:
@@ -126,8 +145,10 @@ def agent_name(session: AgentSession) -> str:
     return CUSTOM_AGENT if session.placement == "system_prompt" else "build"
 
 
-def build_config(session: AgentSession, dirs: RunDirs, settings: Settings) -> dict[str, Any]:
-    """The inline OpenCode config of one run (also writes the instructions file when needed)."""
+def build_config(session: AgentSession, dirs: RunDirs, settings: Settings, base_url: str | None = None
+                 ) -> dict[str, Any]:
+    """The inline OpenCode config of one run (also writes the instructions file when needed).
+    ``base_url``: where OpenCode reaches the gateway route (the sandbox's relay), default the session's."""
     if session.placement not in PLACEMENTS:
         raise ConfigError(f"unknown constraint placement {session.placement!r}: use one of {PLACEMENTS}")
     model = session.model
@@ -149,7 +170,7 @@ def build_config(session: AgentSession, dirs: RunDirs, settings: Settings) -> di
         "provider": {PROVIDER_ID: {
             "npm": "@ai-sdk/openai-compatible",
             "name": "goaldrift gateway",
-            "options": {"baseURL": session.base_url, "apiKey": session.api_key},
+            "options": {"baseURL": base_url or session.base_url, "apiKey": session.api_key},
             "models": {model: {"name": model, "tool_call": True,
                                "limit": {"context": settings.context_limit, "output": settings.output_limit}}},
         }},

@@ -5,6 +5,12 @@ directory goaldrift manages: ``$GOALDRIFT_HOME/opencode/<version>`` (``GOALDRIFT
 ``~/.cache/goaldrift``). The npm package ``opencode-ai`` carries the native binary as an optional
 platform dependency (``opencode-linux-x64``...); nothing is downloaded from outside the npm registry.
 ``GOALDRIFT_OPENCODE`` may name another binary (it must report the pinned version).
+
+The install also carries ``@opencode-ai/plugin`` at the same version, in ``<install dir>/plugin``.
+OpenCode installs that package into every config directory at start-up, in the background, from the
+npm registry; in goaldrift's sandbox there is no registry, so each run's config directory is seeded
+with the carried copy (read-only) and OpenCode finds it already there (verified: with a
+``node_modules`` present it does not fetch). Runs are then fully offline.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from goaldrift.errors import AgentError, GoaldriftError
 
 OPENCODE_VERSION = "1.18.33"
 NPM_PACKAGE = "opencode-ai"
+PLUGIN_PACKAGE = "@opencode-ai/plugin"
 INSTALL_COMMAND = "goaldrift install-opencode"
 
 
@@ -29,6 +36,12 @@ def goaldrift_home() -> Path:
 
 def install_dir(version: str = OPENCODE_VERSION) -> Path:
     return goaldrift_home() / "opencode" / version
+
+
+def plugin_modules(version: str = OPENCODE_VERSION) -> Path | None:
+    """The carried ``node_modules`` holding ``@opencode-ai/plugin``, or None if not installed."""
+    modules = install_dir(version) / "plugin" / "node_modules"
+    return modules if (modules / PLUGIN_PACKAGE / "package.json").is_file() else None
 
 
 def _platform_package() -> str:
@@ -109,20 +122,36 @@ def require_opencode() -> Path:
 
 
 def install_opencode(force: bool = False, log=print) -> Path:
-    """Install the pinned OpenCode with npm (idempotent) and verify ``opencode --version``."""
+    """Install the pinned OpenCode and its plugin package with npm (idempotent) and verify
+    ``opencode --version``."""
     prefix = install_dir()
     existing = binary_in(prefix)
     if existing and not force and binary_version(existing) == OPENCODE_VERSION:
         log(f"OpenCode {OPENCODE_VERSION} is already installed: {existing}")
+        if plugin_modules() is None:
+            _npm_install(prefix / "plugin", f"{PLUGIN_PACKAGE}@{OPENCODE_VERSION}", log)
         return existing
+    _npm_install(prefix, f"{NPM_PACKAGE}@{OPENCODE_VERSION}", log)
+    binary = binary_in(prefix)
+    if binary is None:
+        raise GoaldriftError(f"npm installed {NPM_PACKAGE} but no binary for this platform "
+                             f"({_platform_package()}) is in {prefix}/node_modules")
+    version = binary_version(binary)
+    if version != OPENCODE_VERSION:
+        raise GoaldriftError(f"{binary} reports version {version!r} instead of {OPENCODE_VERSION}")
+    _npm_install(prefix / "plugin", f"{PLUGIN_PACKAGE}@{OPENCODE_VERSION}", log)
+    log(f"installed OpenCode {version}: {binary}")
+    return binary
+
+
+def _npm_install(prefix: Path, package: str, log) -> None:
     npm = shutil.which("npm")
     if npm is None:
         raise GoaldriftError("npm is not installed; install Node.js ≥ 18 with npm "
                              "(e.g. `apt-get install nodejs npm`), then run "
                              f"`{INSTALL_COMMAND}` again")
     prefix.mkdir(parents=True, exist_ok=True)
-    cmd = [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error",
-           f"{NPM_PACKAGE}@{OPENCODE_VERSION}"]
+    cmd = [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error", package]
     log("running: " + " ".join(cmd))
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL,
@@ -132,14 +161,4 @@ def install_opencode(force: bool = False, log=print) -> Path:
                              "npm registry settings and retry") from None
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise GoaldriftError(f"npm install of {NPM_PACKAGE}@{OPENCODE_VERSION} failed "
-                             f"(exit {proc.returncode}):\n{tail}")
-    binary = binary_in(prefix)
-    if binary is None:
-        raise GoaldriftError(f"npm installed {NPM_PACKAGE} but no binary for this platform "
-                             f"({_platform_package()}) is in {prefix}/node_modules")
-    version = binary_version(binary)
-    if version != OPENCODE_VERSION:
-        raise GoaldriftError(f"{binary} reports version {version!r} instead of {OPENCODE_VERSION}")
-    log(f"installed OpenCode {version}: {binary}")
-    return binary
+        raise GoaldriftError(f"npm install of {package} failed (exit {proc.returncode}):\n{tail}")

@@ -1,10 +1,12 @@
 """Starting and stopping OpenCode processes without ever leaving one behind.
 
 Every process is started in its own session (so its whole tree is one process group), with
-``PR_SET_PDEATHSIG`` = SIGKILL (it dies if goaldrift dies, even by SIGKILL), optionally inside
-bubblewrap (``--die-with-parent --unshare-pid``: when the sandbox's init dies the kernel kills
-everything inside). ``stop`` kills by PID: SIGTERM to the group, then SIGKILL to the group and to
-every descendant found with psutil (a child that called ``setsid`` escapes the group, not the tree).
+``PR_SET_PDEATHSIG`` = SIGKILL (it dies if goaldrift dies, even by SIGKILL), normally inside the
+sandbox (``goaldrift.sandbox``: ``--die-with-parent`` and a pid namespace, so when the sandbox's init
+dies the kernel kills everything inside). ``stop`` kills by PID: SIGTERM to the group, then SIGKILL to
+the group and to every descendant found with psutil (a child that called ``setsid`` escapes the group,
+not the tree). ``kill_strays`` kills, between steps, everything in the tree that is not OpenCode or
+the chain that started it: commands the agent left running in the background.
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ import asyncio
 import contextlib
 import ctypes
 import os
-import shutil
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import psutil
@@ -33,49 +34,6 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
             pass
 
 
-def bwrap_path() -> str | None:
-    return shutil.which("bwrap")
-
-
-def bwrap_works() -> bool:
-    """bubblewrap is installed and can create its namespaces here (it cannot in some containers)."""
-    path = bwrap_path()
-    if not path:
-        return False
-    import subprocess
-
-    try:
-        out = subprocess.run([path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                              "--unshare-pid", "--die-with-parent", "true"],
-                             capture_output=True, timeout=20, stdin=subprocess.DEVNULL, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return out.returncode == 0
-
-
-def sandbox_argv(argv: Sequence[str], *, writable: Sequence[Path], readonly: Sequence[Path] = (),
-                 cwd: Path | None = None) -> list[str]:
-    """Wrap ``argv`` in bubblewrap: the whole file system read-only, ``/tmp``, ``/root`` and
-    ``/home`` replaced by empty tmpfs (no user files, keys or caches are visible), then ``readonly``
-    and ``writable`` bound back at their own paths. The network is shared (the gateway is on
-    127.0.0.1); the PID namespace is not, so nothing inside outlives the sandbox."""
-    bw = bwrap_path()
-    if bw is None:
-        raise FileNotFoundError("bwrap")
-    cmd = [bw, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-           "--tmpfs", "/tmp", "--unshare-pid", "--unshare-ipc", "--die-with-parent"]
-    for hidden in ("/root", "/home", "/run"):  # /run: no docker socket, no user D-Bus
-        if Path(hidden).is_dir():
-            cmd += ["--tmpfs", hidden]
-    for path in readonly:
-        cmd += ["--ro-bind", str(path), str(path)]
-    for path in writable:
-        cmd += ["--bind", str(path), str(path)]
-    if cwd is not None:
-        cmd += ["--chdir", str(cwd)]
-    return cmd + ["--", *argv]
-
-
 class ManagedProcess:
     """One child process (and its tree) that goaldrift started and will stop."""
 
@@ -86,10 +44,11 @@ class ManagedProcess:
 
     @classmethod
     async def start(cls, argv: Sequence[str], *, env: dict[str, str], cwd: Path,
-                    stdin: int | None = asyncio.subprocess.DEVNULL, stdout=None, stderr=None) -> ManagedProcess:
+                    stdin: int | None = asyncio.subprocess.DEVNULL, stdout=None, stderr=None,
+                    pass_fds: Sequence[int] = ()) -> ManagedProcess:
         proc = await asyncio.create_subprocess_exec(
             *argv, env=env, cwd=str(cwd), stdin=stdin, stdout=stdout, stderr=stderr,
-            start_new_session=True, preexec_fn=_die_with_parent)
+            start_new_session=True, preexec_fn=_die_with_parent, pass_fds=tuple(pass_fds))
         return cls(proc, argv)
 
     @property
@@ -119,6 +78,27 @@ class ManagedProcess:
                 total += p.memory_info().rss
         return total
 
+    def kill_strays(self, is_main: Callable[[psutil.Process], bool]) -> list[str]:
+        """SIGKILL every process of the tree except the main one (``is_main``) and its ancestors;
+        returns the command lines killed. Orphans inside a pid namespace are re-parented to the
+        sandbox's init, so they are still in the tree."""
+        tree = self.tree()
+        main = next((p for p in tree if _quiet(is_main, p)), None)
+        if main is None:
+            return []
+        keep = {main.pid}
+        with contextlib.suppress(psutil.Error):
+            keep.update(p.pid for p in main.parents())
+        killed = []
+        for p in tree:
+            if p.pid in keep:
+                continue
+            with contextlib.suppress(psutil.Error):
+                cmd = " ".join(p.cmdline())[:200]
+                p.kill()
+                killed.append(cmd)
+        return killed
+
     async def wait(self, timeout: float | None = None) -> int | None:
         try:
             return await asyncio.wait_for(self.proc.wait(), timeout)
@@ -146,3 +126,10 @@ class ManagedProcess:
 def _signal_group(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+def _quiet(test: Callable[[psutil.Process], bool], p: psutil.Process) -> bool:
+    try:
+        return test(p)
+    except psutil.Error:
+        return False

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,14 @@ from goaldrift.agents.opencode.config import PROVIDER_ID, RunDirs, Settings, age
 from goaldrift.agents.opencode.process import ManagedProcess
 from goaldrift.agents.opencode.serve import StepNotes
 from goaldrift.agents.opencode.trace import build_trace, format_error, new_messages, read_db_messages
+from goaldrift.sandbox.hostfiles import UnsafeFile, read_tail
 
 
 class RunDriver:
     kind = "run"
 
     def __init__(self, *, binary: Path, session: AgentSession, settings: Settings, dirs: RunDirs,
-                 env: dict[str, str], wrap: Callable[[Sequence[str]], list[str]]):
+                 env: dict[str, str], wrap: Callable[..., list[str]]):
         self.binary = binary
         self.session = session
         self.settings = settings
@@ -69,7 +70,11 @@ class RunDriver:
             if started or time.monotonic() >= deadline:
                 break
             notes.retries.append(f"opencode run stalled at start-up (attempt {attempt + 1}); retrying")
-        messages = read_db_messages(self.dirs.db, self.session_id) if self.session_id else []
+        try:
+            messages = read_db_messages(self.dirs.data, self.session_id) if self.session_id else []
+        except UnsafeFile as exc:
+            notes.errors.append(f"trace unavailable: {exc}")
+            messages = []
         trace = build_trace(new_messages(messages, self._seen), keep_messages=self.settings.keep_messages)
         self._seen.update((m.get("info") or {}).get("id") for m in messages)
         trace.raw.update(driver="run", session_id=self.session_id, wall_s=round(time.monotonic() - t0, 3))
@@ -80,7 +85,7 @@ class RunDriver:
         self._count += 1
         limits = self.session.limits
         stderr_path = self.dirs.logs / f"run-{self._count}.log"
-        with open(stderr_path, "wb") as err:  # noqa: ASYNC230 — tiny, local
+        with open(stderr_path, "xb") as err:  # noqa: ASYNC230 — goaldrift's own log directory
             self.proc = proc = await ManagedProcess.start(
                 self.wrap(self._argv()), env=self.env, cwd=self.session.workspace,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err)
@@ -146,7 +151,4 @@ class RunDriver:
 
 
 def _tail(path: Path, lines: int = 5) -> str:
-    try:
-        return " / ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
-    except OSError:
-        return ""
+    return " / ".join(read_tail(path).strip().splitlines()[-lines:])

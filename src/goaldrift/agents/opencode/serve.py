@@ -7,7 +7,12 @@ answered by policy (a turn never blocks), model retries are bounded, tool-call a
 the turn, and the wall-clock limit aborts it (``POST /session/{id}/abort``). A server that dies or will
 not stop is killed and restarted on the same data directory, so the session continues from OpenCode's
 own database; the step is marked errored. The step's trace is read back from OpenCode's record
-(``GET /session/{id}/message``, or the database when the server is gone).
+(``GET /session/{id}/message``, or a size-capped copy of the database when the server is gone).
+
+In the sandbox the server listens on ``127.0.0.1:SERVE_PORT`` of the run's private network namespace;
+goaldrift reaches it through ``control``, a unix socket it creates outside the sandbox and hands to the
+in-namespace relay as a file descriptor. After every step, anything the agent left running besides
+OpenCode is killed (``raw["killed_after_step"]``).
 """
 
 from __future__ import annotations
@@ -16,8 +21,11 @@ import asyncio
 import contextlib
 import json
 import re
+import shutil
+import socket
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +36,10 @@ from goaldrift.agents.opencode.config import RunDirs, Settings, agent_name, mode
 from goaldrift.agents.opencode.process import ManagedProcess
 from goaldrift.agents.opencode.trace import build_trace, format_error, new_messages, read_db_messages
 from goaldrift.errors import AgentError
+from goaldrift.sandbox.hostfiles import UnsafeFile, read_head, read_tail
 
 _LISTENING = re.compile(r"listening on (http://[0-9.]+:\d+)")
+SERVE_PORT = 4096  # inside the run's own network namespace: never taken by anything else
 
 
 class StepNotes:
@@ -67,8 +77,10 @@ class ServeDriver:
     kind = "serve"
 
     def __init__(self, *, binary: Path, session: AgentSession, settings: Settings, dirs: RunDirs,
-                 env: dict[str, str], password: str, wrap: Callable[[Sequence[str]], list[str]]):
+                 env: dict[str, str], password: str, wrap: Callable[..., list[str]], sandboxed: bool = False):
         self.binary = binary
+        # A short private path (unix socket paths are limited to ~100 bytes; run folders can be deeper).
+        self.control = Path(tempfile.mkdtemp(prefix="gd-ctl-")) / "opencode.sock" if sandboxed else None
         self.session = session
         self.settings = settings
         self.dirs = dirs
@@ -117,15 +129,30 @@ class ServeDriver:
     async def _spawn(self) -> None:
         self._starts += 1
         log_path = self.dirs.logs / f"serve-{self._starts}.log"
-        argv = [str(self.binary), "serve", "--hostname", "127.0.0.1", "--port", "0"]
+        argv = [str(self.binary), "serve", "--hostname", "127.0.0.1", "--port", str(SERVE_PORT if self.control else 0)]
+        listener = None
+        if self.control is not None:  # a fresh socket per start: goaldrift's only door into the sandbox
+            self.control.unlink(missing_ok=True)
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(str(self.control))
+            listener.listen(64)
+            command = self.wrap(argv, expose=((listener.fileno(), SERVE_PORT),))
+        else:
+            command = self.wrap(argv)
         t0 = time.monotonic()
-        with open(log_path, "wb") as log:  # noqa: ASYNC230 — tiny, local
-            self.proc = await ManagedProcess.start(self.wrap(argv), env=self.env, cwd=self.session.workspace,
-                                                   stdout=log, stderr=asyncio.subprocess.STDOUT)
+        try:
+            # The log directory is goaldrift's own (never writable in the sandbox); O_EXCL all the same.
+            with open(log_path, "xb") as log:  # noqa: ASYNC230 — tiny, local
+                self.proc = await ManagedProcess.start(command, env=self.env, cwd=self.session.workspace,
+                                                       stdout=log, stderr=asyncio.subprocess.STDOUT,
+                                                       pass_fds=(listener.fileno(),) if listener else ())
+        finally:
+            if listener is not None:
+                listener.close()
         deadline = t0 + self.settings.startup_timeout_s
         url = None
         while time.monotonic() < deadline:
-            m = _LISTENING.search(log_path.read_text(errors="replace"))
+            m = _LISTENING.search(read_head(log_path))
             if m:
                 url = m.group(1)
                 break
@@ -137,8 +164,9 @@ class ServeDriver:
             raise AgentError(f"opencode serve printed no address within {self.settings.startup_timeout_s:.0f} s "
                              "(start-up stall)")
         self.url = url
+        transport = httpx.AsyncHTTPTransport(uds=str(self.control)) if self.control else None
         self.client = httpx.AsyncClient(base_url=url, auth=("opencode", self.password), trust_env=False,
-                                        timeout=httpx.Timeout(30.0, connect=5.0))
+                                        transport=transport, timeout=httpx.Timeout(30.0, connect=5.0))
         self._events = asyncio.Queue()
         self._connected = asyncio.Event()
         self._listener = asyncio.create_task(self._listen(self.client))
@@ -172,6 +200,10 @@ class ServeDriver:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.alive()
 
+    def _is_server(self, p) -> bool:
+        cmd = p.cmdline()
+        return len(cmd) > 1 and cmd[0] == str(self.binary) and cmd[1] == "serve"
+
     async def _kill(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
@@ -200,6 +232,8 @@ class ServeDriver:
 
     async def stop(self) -> None:
         await self._kill()
+        if self.control is not None:
+            shutil.rmtree(self.control.parent, ignore_errors=True)
 
     def rss_bytes(self) -> int:
         return self.proc.rss_bytes() if self.proc else 0
@@ -228,9 +262,17 @@ class ServeDriver:
             notes.errors.append(f"lost the opencode server: {type(exc).__name__}: {exc}")
             if not self.alive():
                 notes.errors.append(f"opencode server exited (code {self.proc.returncode if self.proc else None})")
-        messages = await self._messages()
+        try:
+            messages = await self._messages()
+        except UnsafeFile as exc:
+            notes.errors.append(f"trace unavailable: {exc}")
+            messages = []
         trace = build_trace(new_messages(messages, self._seen), keep_messages=self.settings.keep_messages)
         self._seen.update((m.get("info") or {}).get("id") for m in messages)
+        if self.proc is not None:
+            killed = self.proc.kill_strays(self._is_server)
+            if killed:
+                trace.raw["killed_after_step"] = killed
         trace.raw["driver"] = "serve"
         trace.raw["session_id"] = self.session_id
         trace.raw["wall_s"] = round(time.monotonic() - t0, 3)
@@ -242,7 +284,7 @@ class ServeDriver:
                 r = await self.client.get(f"/session/{self.session_id}/message", params=self._params)
                 if r.status_code == 200:
                     return r.json()
-        return read_db_messages(self.dirs.db, self.session_id or "")
+        return read_db_messages(self.dirs.data, self.session_id or "")
 
     async def _busy(self) -> bool | None:
         """Whether the session is running, per ``GET /session/status``; None if it cannot be told."""
@@ -372,7 +414,4 @@ class ServeDriver:
 
 
 def _tail(path: Path, lines: int = 10) -> str:
-    try:
-        return " / ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
-    except OSError:
-        return ""
+    return " / ".join(read_tail(path).strip().splitlines()[-lines:])

@@ -6,16 +6,30 @@ message is one model call: ``step-start``, then ``text`` / ``reasoning`` / ``too
 ``step-finish`` with the call's tokens. A tool part's ``state`` carries ``input``, ``output`` (or
 ``error``) and ``status``. Compaction shows up as a ``compaction`` part and an assistant message with
 ``summary: true``; model failures as ``info.error`` on the assistant message.
+
+That record lives where the agent can write (OpenCode must write its own database), so it is a
+convenience, not evidence: the agent could rewrite it. The authoritative record of what the agent did
+is the gateway's (``model_calls`` in the store): every request carries the whole conversation, so
+every tool call and tool output the model saw. Reading the database is made safe, not trusted: it is
+copied (no symlinks followed, regular files only, size-capped) into a private directory and queried
+there under a time limit, so a replaced database can neither touch a host file nor stall the run.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from goaldrift.agents.base import StepTrace, ToolCall
+from goaldrift.sandbox.hostfiles import UnsafeFile, copy_below
+
+DB_RELATIVE = Path("opencode") / "opencode.db"  # under XDG_DATA_HOME
+DB_MAX_BYTES = 64 * 1024 * 1024
+DB_TIME_LIMIT_S = 10.0
 
 
 def _tokens_in(tokens: dict[str, Any]) -> int:
@@ -99,23 +113,36 @@ def build_trace(messages: list[dict[str, Any]], *, keep_messages: bool = True) -
     return trace
 
 
-def read_db_messages(db: Path, session_id: str) -> list[dict[str, Any]]:
-    """A session's messages straight from OpenCode's SQLite database, shaped like the HTTP API's
-    ``GET /session/{id}/message`` (read-only; OpenCode uses WAL, so this is safe while it runs)."""
-    if not db.exists():
-        return []
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
-        rows = con.execute("SELECT id, data FROM message WHERE session_id = ? ORDER BY time_created, id",
-                           (session_id,)).fetchall()
-        parts: dict[str, list[dict[str, Any]]] = {}
-        for pid, mid, data in con.execute(
-                "SELECT id, message_id, data FROM part WHERE session_id = ? ORDER BY id", (session_id,)):
-            part = json.loads(data)
-            part.update(id=pid, messageID=mid, sessionID=session_id)
-            parts.setdefault(mid, []).append(part)
-    finally:
-        con.close()
+def read_db_messages(data_dir: Path, session_id: str, *, max_bytes: int = DB_MAX_BYTES,
+                     time_limit_s: float = DB_TIME_LIMIT_S) -> list[dict[str, Any]]:
+    """A session's messages from OpenCode's SQLite database under ``data_dir`` (its XDG data home),
+    shaped like ``GET /session/{id}/message``. Reads a private copy (database and WAL) under a time
+    limit; ``UnsafeFile`` if the agent replaced the files with something that is not a plain database."""
+    with tempfile.TemporaryDirectory(prefix="gd-ocdb-") as tmp:
+        copy = Path(tmp) / "opencode.db"
+        if not copy_below(data_dir, DB_RELATIVE, copy, max_bytes):
+            return []
+        copy_below(data_dir, f"{DB_RELATIVE}-wal", Path(f"{copy}-wal"), max_bytes)
+        deadline = time.monotonic() + time_limit_s
+        con = sqlite3.connect(copy, timeout=1)
+        con.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        try:
+            return _query_messages(con, session_id)
+        except (sqlite3.Error, ValueError, TypeError, AttributeError) as exc:
+            raise UnsafeFile(f"OpenCode's database could not be read within {time_limit_s:g} s: {exc}") from None
+        finally:
+            con.close()
+
+
+def _query_messages(con: sqlite3.Connection, session_id: str) -> list[dict[str, Any]]:
+    rows = con.execute("SELECT id, data FROM message WHERE session_id = ? ORDER BY time_created, id",
+                       (session_id,)).fetchall()
+    parts: dict[str, list[dict[str, Any]]] = {}
+    for pid, mid, data in con.execute(
+            "SELECT id, message_id, data FROM part WHERE session_id = ? ORDER BY id", (session_id,)):
+        part = json.loads(data)
+        part.update(id=pid, messageID=mid, sessionID=session_id)
+        parts.setdefault(mid, []).append(part)
     out = []
     for mid, data in rows:
         info = json.loads(data)
