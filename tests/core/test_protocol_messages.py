@@ -179,7 +179,7 @@ def test_the_scripted_model_answers_claude_style_tool_definitions(mini_pack):
                 return await c.post(f"{gw.base_url}/r/{r.token}/v1/messages",
                                     json={"max_tokens": 10, "messages": USER, "tools": tools, "stream": True})
     evs = events(run(go()).text)
-    tool = [d["content_block"] for n, d in evs if n == "content_block_start"][0]
+    tool = next(d["content_block"] for n, d in evs if n == "content_block_start")
     assert tool["type"] == "tool_use" and tool["name"] in ("write_file", "edit_file")
     args = "".join(d["delta"]["partial_json"] for n, d in evs if n == "content_block_delta")
     assert json.loads(args)["path"]
@@ -286,3 +286,32 @@ def test_a_client_that_hangs_up_is_recorded_as_499_and_the_backend_call_cancelle
                 await asyncio.sleep(0.05)
     run(go())
     assert cancelled == [True] and [c.status for c in calls] == [499]
+
+
+def test_the_official_anthropic_sdk_reads_replies_streams_counts_and_errors():
+    anthropic = pytest.importorskip("anthropic")
+    calls = []
+
+    async def go():
+        async with Gateway(recorder=calls.append) as gw:
+            r = gw.open_route(Fixed(split_reply()), budget=TokenBudget(step_tokens=300))  # two calls of 150
+            client = anthropic.AsyncAnthropic(base_url=f"{gw.base_url}/r/{r.token}", api_key="unused",
+                                              max_retries=0)
+            tools = [{"name": "read", "input_schema": {"type": "object"}}]
+            plain = await client.messages.create(model="claude-x", max_tokens=50, messages=USER, tools=tools)
+            async with client.messages.stream(model="claude-x", max_tokens=50, messages=USER, tools=tools) as s:
+                texts = [t async for t in s.text_stream]
+                streamed = await s.get_final_message()
+            counted = await client.messages.count_tokens(model="claude-x", messages=USER)
+            with pytest.raises(anthropic.APIStatusError) as refused:
+                await client.messages.create(model="claude-x", max_tokens=50, messages=USER)
+            await client.close()
+            return plain, texts, streamed, counted, refused.value
+
+    plain, texts, streamed, counted, refused = run(go())
+    for message in (plain, streamed):
+        assert message.stop_reason == "tool_use" and message.usage.output_tokens == 30
+        assert [b.type for b in message.content] == ["text", "tool_use", "tool_use"]
+        assert message.content[1].input == {"path": "a.py"} and message.content[2].input == {"q": "x"}
+    assert "".join(texts) == "Let me look." and counted.input_tokens >= 1
+    assert refused.status_code == 402 and refused.body["error"]["type"] == "billing_error"

@@ -4,6 +4,7 @@ import asyncio
 import json
 
 import httpx
+import pytest
 
 from goaldrift.errors import BackendError
 from goaldrift.gateway.app import Gateway
@@ -202,7 +203,7 @@ def test_the_scripted_model_answers_codex_style_function_tools(mini_pack):
                 return await c.post(f"{gw.base_url}/r/{r.token}/v1/responses",
                                     json={"input": "go", "tools": tools, "stream": True})
     evs = events(run(go()).text)
-    call = [d["item"] for n, d in evs if n == "response.output_item.done"][0]
+    call = next(d["item"] for n, d in evs if n == "response.output_item.done")
     assert call["type"] == "function_call" and call["name"] in ("write_file", "edit_file")
     assert json.loads(call["arguments"])["path"] and evs[-1][0] == "response.completed"
 
@@ -261,3 +262,30 @@ def test_a_tool_call_without_arguments_still_closes_its_item():
     names = [n for n, _ in events(resp.text)]
     assert names[-4:] == ["response.output_item.added", "response.function_call_arguments.done",
                           "response.output_item.done", "response.completed"]
+
+
+def test_the_official_openai_sdk_reads_responses_streams_and_errors():
+    openai = pytest.importorskip("openai")
+
+    async def go():
+        async with Gateway() as gw:
+            r = gw.open_route(Fixed(split_reply()))
+            client = openai.AsyncOpenAI(base_url=f"{gw.base_url}/r/{r.token}/v1", api_key="unused", max_retries=0)
+            tools = [{"type": "function", "name": "shell", "parameters": {"type": "object"}}]
+            plain = await client.responses.create(model="gpt-x", input="hi", tools=tools)
+            async with client.responses.stream(model="gpt-x", input="hi", tools=tools) as s:
+                deltas = [e.delta async for e in s if e.type == "response.output_text.delta"]
+                streamed = await s.get_final_response()
+            with pytest.raises(openai.BadRequestError) as refused:
+                await client.responses.create(model="gpt-x", input="hi", previous_response_id="resp_unknown")
+            await client.close()
+            return plain, deltas, streamed, refused.value
+
+    plain, deltas, streamed, refused = run(go())
+    for response in (plain, streamed):
+        assert response.status == "completed" and response.output_text == "Checking the file."
+        call = response.output[1]
+        assert call.type == "function_call" and json.loads(call.arguments) == {"cmd": ["ls"]}
+        assert response.usage.total_tokens == 240
+    assert "".join(deltas) == "Checking the file."
+    assert refused.code == "previous_response_not_found"
