@@ -213,6 +213,8 @@ def test_refusals_come_in_anthropics_error_shape_and_are_recorded():
     assert "budget" in anthropic_error(responses[6], 402, "billing_error")
     assert [c.status for c in calls] == [400, 400, 400, 400, 413, 200, 402]
     assert {c.protocol for c in calls} == {"anthropic_messages"}
+    assert (calls[0].request, calls[0].wire_request) == (None, {"messages": USER})  # refused before translation
+    assert calls[5].request["max_tokens"] == 10 and calls[5].wire_request == ok
 
 
 def test_an_unknown_token_is_an_authentication_error():
@@ -234,15 +236,18 @@ def test_backend_failures_are_api_errors_and_a_broken_stream_never_ends_with_mes
     assert [c.status for c in calls] == [502, 502]
 
 
-def test_interleaved_tool_call_arguments_are_an_error_not_a_garbled_block():
+def test_interleaved_tool_call_arguments_fail_a_stream_but_not_a_plain_reply():
     c = "chatcmpl-2"
     interleaved = [chunk(c, "m", {"tool_calls": [{"index": 0, "id": "a", "function": {"name": "x", "arguments": "{"}}]}),
                    chunk(c, "m", {"tool_calls": [{"index": 1, "id": "b", "function": {"name": "y", "arguments": "{"}}]}),
                    chunk(c, "m", {"tool_calls": [{"index": 0, "function": {"arguments": "}"}}]}),
                    chunk(c, "m", {}, "tool_calls")]
     calls = []
-    (resp,) = serve(Fixed(interleaved), calls, [{"max_tokens": 5, "messages": USER, "stream": True}])
-    assert events(resp.text)[-1][0] == "error" and calls[0].status == 502
+    streamed, plain = serve(Fixed(interleaved), calls, [{"max_tokens": 5, "messages": USER, "stream": True},
+                                                        {"max_tokens": 5, "messages": USER}])
+    assert events(streamed.text)[-1][0] == "error"
+    assert [(b["name"], b["input"]) for b in plain.json()["content"]] == [("x", {}), ("y", {"_unparsed_arguments": "{"})]
+    assert [c.status for c in calls] == [502, 200]
 
 
 def test_count_tokens_is_an_estimate_that_grows_with_the_prompt_and_is_not_a_model_call():

@@ -166,7 +166,8 @@ def test_previous_response_id_continues_this_routes_conversation_only():
             r1, r2 = gw.open_route(backend), gw.open_route(backend)
             async with httpx.AsyncClient() as c:
                 url = f"{gw.base_url}/r/{r1.token}/v1/responses"
-                first = (await c.post(url, json={"instructions": "Old.", "input": "list files"})).json()
+                first = (await c.post(url, json={"instructions": "Old.", "input": [
+                    {"role": "developer", "content": "Be brief."}, {"role": "user", "content": "list files"}]})).json()
                 follow = {"previous_response_id": first["id"], "instructions": "New.",
                           "input": [{"type": "function_call_output", "call_id": "call_a", "output": "a.py"}]}
                 second = await c.post(url, json=follow)
@@ -178,7 +179,8 @@ def test_previous_response_id_continues_this_routes_conversation_only():
     second, other, evicted = run(go())
     assert second.status_code == 200 and second.json()["previous_response_id"]
     assert backend.requests[1]["messages"] == [
-        {"role": "system", "content": "New."},  # this request's instructions replace the earlier ones
+        {"role": "system", "content": "New."},  # instructions are not carried over; input items are
+        {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "list files"},
         {"role": "assistant", "content": "Checking the file.", "tool_calls": [
             {"id": "call_a", "type": "function", "function": {"name": "shell", "arguments": '{"cmd": ["ls"]}'}}]},

@@ -293,14 +293,12 @@ class Gateway:
         call = _Call(self, front, *found)
         try:
             body = await self._parse(request)
-            call.request = body
+            call.request, call.wire_request = (body, None) if front is CHAT else (None, body)
             try:
                 call.exchange = front.exchange(body, call.route)
             except ProtocolError as exc:
                 raise _Refused(exc.status, exc.message, code=exc.code) from None
-            if call.exchange.internal is not body:
-                call.request, call.wire_request = call.exchange.internal, body
-            call.stream = call.exchange.stream
+            call.request, call.stream = call.exchange.internal, call.exchange.stream
             refusal = self.breakers[call.backend.model].refusal()
             if refusal:
                 raise _Refused(503, refusal, "upstream_unavailable")

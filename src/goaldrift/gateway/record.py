@@ -22,7 +22,8 @@ class CallRecord:
 
     ``protocol`` is the front-end the call arrived in (``chat_completions``, ``anthropic_messages``,
     ``responses``). ``request`` is always in the backends' chat-completions form (for chat calls, the
-    body as sent); ``wire_request`` holds the body as sent when it had to be translated, else None.
+    body as sent; None for a translated call refused before it could be translated); ``wire_request``
+    holds the body as sent when it had to be translated, else None.
     ``response`` is always the assembled ``chat.completion``: the wire reply is its translation.
     """
 

@@ -191,7 +191,7 @@ class _MessagesExchange:
     def reply(self, chunks: list[dict[str, Any]]) -> dict[str, Any]:
         done = assemble(chunks)
         stop = _STOP_REASONS.get(done["choices"][0]["finish_reason"], "end_turn")
-        return self._message(done["model"], [_content(b) for b in blocks_of(chunks)], stop, _usage(done))
+        return self._message(done["model"], [_content(b) for b in blocks_of(done)], stop, _usage(done))
 
     def _spell(self, events: list) -> list[bytes]:
         out = []

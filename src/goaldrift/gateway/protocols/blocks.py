@@ -5,7 +5,8 @@ OpenAI Responses stream blocks instead — a text block or one block per tool ca
 and closed before the next. ``Blocks`` does that regrouping once for both front-ends, streaming or
 not, so a reply reads the same either way. A tool call's later argument pieces are found by their
 ``index``, so a call split across many chunks is reassembled; pieces of a call whose block was already
-closed (two tool calls interleaved) cannot be expressed as blocks and are an error, never dropped.
+closed (two tool calls interleaved) cannot be streamed as blocks and are an error, never dropped; a
+non-streaming reply is built from the assembled completion instead, where that cannot happen.
 """
 
 from __future__ import annotations
@@ -80,12 +81,14 @@ class Blocks:
         return [BlockEvent("close", block)]
 
 
-def blocks_of(chunks: list[dict[str, Any]]) -> list[Block]:
-    """The blocks of a whole chunk stream (for non-streaming replies)."""
-    blocks = Blocks()
-    for c in chunks:
-        blocks.feed(c)
-    return blocks.blocks
+def blocks_of(completion: dict[str, Any]) -> list[Block]:
+    """The blocks of an assembled chat completion (for non-streaming replies): its text, then its calls."""
+    message = completion["choices"][0]["message"]
+    blocks = [Block(0, "text", text=message["content"])] if message.get("content") else []
+    for call in message.get("tool_calls") or []:
+        blocks.append(Block(len(blocks), "tool", call["id"] or "call_" + uuid.uuid4().hex[:20],
+                            call["function"]["name"], call["function"]["arguments"]))
+    return blocks
 
 
 def usage_of(completion: dict[str, Any]) -> tuple[int, int, int]:

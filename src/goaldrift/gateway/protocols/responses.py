@@ -94,7 +94,8 @@ def _tool_choice(choice: Any) -> Any:
 
 
 def to_chat(body: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, Any]:
-    """The chat-completions form of a Responses request, after the conversation ``history``."""
+    """The chat-completions form of a Responses request, after the conversation ``history`` (which
+    holds no instructions: like OpenAI's, they are not carried over from a previous response)."""
     raw = body.get("input")
     if isinstance(raw, str):
         items: list[Any] = [{"type": "message", "role": "user", "content": raw}]
@@ -102,10 +103,9 @@ def to_chat(body: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, An
         items = raw
     else:
         raise ProtocolError("input: must be a string or a list of items")
-    messages = [m for m in history if m["role"] != "system"]  # this request's instructions replace them
-    if body.get("instructions"):
-        messages.insert(0, {"role": "system", "content": text_of(body["instructions"], "instructions")})
-    messages += _input(items)
+    messages = [{"role": "system", "content": text_of(body["instructions"], "instructions")}] \
+        if body.get("instructions") else []
+    messages += history + _input(items)
     out: dict[str, Any] = {"messages": messages, "stream": bool(body.get("stream"))}
     tools = [{"type": "function", "function": {k: t[k] for k in ("name", "description", "parameters", "strict")
                                                if t.get(k) is not None}}
@@ -179,14 +179,15 @@ class _ResponsesExchange:
         """Remember the conversation after this response, for a later ``previous_response_id``."""
         kept: OrderedDict = self.route.state[_STATE_KEY]
         message = {k: v for k, v in done["choices"][0]["message"].items() if v is not None}
-        kept[self.id] = [*self.internal["messages"], message]
+        skip = 1 if self.body.get("instructions") else 0  # this request's instructions, not carried over
+        kept[self.id] = [*self.internal["messages"][skip:], message]
         while len(kept) > KEPT_RESPONSES:
             kept.popitem(last=False)
 
     def reply(self, chunks: list[dict[str, Any]]) -> dict[str, Any]:
         done = assemble(chunks)
         return self._response(done["model"], "completed",
-                              [_item(b, self._item_id(b)) for b in blocks_of(chunks)], done)
+                              [_item(b, self._item_id(b)) for b in blocks_of(done)], done)
 
     def _event(self, kind: str, **data: Any) -> bytes:
         self.sequence += 1
