@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from goaldrift.errors import BackendError
+from goaldrift.errors import UpstreamRejected
 
 
 @dataclass
@@ -66,8 +66,9 @@ class Blocks:
                     self._tools[index] = block
                     events += self._start(block)
                 elif block is not self._open:
-                    raise BackendError("the model interleaved two tool calls' arguments; "
-                                       "they cannot be streamed as separate blocks")
+                    # the model's doing, not a sign the endpoint is unwell: not counted by the breaker
+                    raise UpstreamRejected("the model interleaved two tool calls' arguments; "
+                                           "they cannot be streamed as separate blocks")
                 if fn.get("arguments"):
                     block.text += fn["arguments"]
                     events.append(BlockEvent("delta", block, fn["arguments"]))
