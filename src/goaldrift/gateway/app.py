@@ -1,4 +1,7 @@
-"""The gateway: an OpenAI-compatible ``/v1/chat/completions`` on 127.0.0.1 that records every call.
+"""The gateway: a model endpoint on 127.0.0.1 that records every call.
+
+It speaks OpenAI chat completions (the backends' own form), Anthropic Messages and OpenAI Responses
+(``protocols/``: each front-end translates its requests to chat completions and the replies back).
 
 Every harness talks to the gateway, never to a provider. Each run gets a route with its own random
 token (``/r/<token>/v1`` or ``Authorization: Bearer <token>``); the route says which backend serves
@@ -44,26 +47,19 @@ from goaldrift.gateway.breaker import CircuitBreaker
 from goaldrift.gateway.chunks import assemble, finish_reason, reply_chars
 from goaldrift.gateway.connections import guarded_h11
 from goaldrift.gateway.limits import GatewayLimits, deeper_than, forwarded
+from goaldrift.gateway.protocols import CHAT, MESSAGES, RESPONSES, Exchange, FrontEnd, ProtocolError
+from goaldrift.gateway.protocols.anthropic_messages import estimate_tokens
 from goaldrift.gateway.record import CallRecord
 
 Recorder = Callable[[CallRecord], Any]
 
 
-def _error(status: int, message: str, kind: str) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
-
-
-def _sse(data: dict[str, Any] | str) -> bytes:
-    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    return f"data: {payload}\n\n".encode()
-
-
 class _Refused(Exception):
     """A call the gateway answers itself with ``status`` (recorded like any other)."""
 
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error"):
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error", code: str | None = None):
         super().__init__(message)
-        self.status, self.message, self.kind = status, message, kind
+        self.status, self.message, self.kind, self.code = status, message, kind, code
 
 
 class _ClientGone(Exception):
@@ -112,12 +108,14 @@ class _ReplyTooLarge(Exception):
 class _Call:
     """One call on a route: what it asked, what came back so far, and its record."""
 
-    def __init__(self, gateway: Gateway, route: ModelRoute, backend: Backend):
-        self.gateway, self.route, self.backend = gateway, route, backend
+    def __init__(self, gateway: Gateway, front: FrontEnd, route: ModelRoute, backend: Backend):
+        self.gateway, self.front, self.route, self.backend = gateway, front, route, backend
         self.step = route.step
         self.started = time.monotonic()
         self.ctx = CallContext(route, gateway.limits.max_reply_chars)
-        self.request: dict[str, Any] | None = None
+        self.request: dict[str, Any] | None = None  # as the backend's chat form (the wire body for chat)
+        self.wire_request: dict[str, Any] | None = None  # the body as sent, when it had to be translated
+        self.exchange: Exchange | None = None
         self.stream = False
         self.chunks: list[dict[str, Any]] = []
         self.chars = 0
@@ -140,10 +138,10 @@ class _Call:
         if self.gateway.recorder is not None:
             self.gateway.recorder(CallRecord(
                 attempt_id=self.route.attempt_id, step=self.step, backend=self.backend.name,
-                model=self.backend.model, stream=self.stream, status=status,
+                model=self.backend.model, protocol=self.front.name, stream=self.stream, status=status,
                 latency_s=time.monotonic() - self.started, prompt_tokens=prompt, completion_tokens=completion,
                 retries=len(self.ctx.retry_log), retry_log=self.ctx.retry_log, error=error,
-                request=self.request, response=response,
+                request=self.request, wire_request=self.wire_request, response=response,
             ))
 
 
@@ -174,6 +172,10 @@ class Gateway:
         self.app = Starlette(routes=[
             Route("/r/{token}/v1/chat/completions", self._chat, methods=["POST"]),
             Route("/v1/chat/completions", self._chat, methods=["POST"]),
+            # -- protocol front-ends (gateway/protocols/): Anthropic Messages, OpenAI Responses --
+            Route("/r/{token}/v1/messages", self._messages, methods=["POST"]),
+            Route("/r/{token}/v1/messages/count_tokens", self._count_tokens, methods=["POST"]),
+            Route("/r/{token}/v1/responses", self._responses, methods=["POST"]),
             Route("/r/{token}/v1/models", self._models, methods=["GET"]),
             Route("/v1/models", self._models, methods=["GET"]),
             Route("/health", lambda r: JSONResponse({"ok": True}), methods=["GET"]),
@@ -287,21 +289,49 @@ class Gateway:
     async def _models(self, request: Request) -> Response:
         found = self._lookup(request)
         if not found:
-            return _error(401, "unknown gateway token", "invalid_request_error")
+            return CHAT.error(401, "unknown gateway token", "invalid_request_error")
         return JSONResponse({"object": "list", "data": [{"id": found[0].model_id, "object": "model",
                                                          "owned_by": "goaldrift"}]})
 
-    # -- chat completions ---------------------------------------------------------------------
+    # -- model calls, in any protocol ---------------------------------------------------------
 
     async def _chat(self, request: Request) -> Response:
+        return await self._serve(request, CHAT)
+
+    async def _messages(self, request: Request) -> Response:
+        return await self._serve(request, MESSAGES)
+
+    async def _responses(self, request: Request) -> Response:
+        return await self._serve(request, RESPONSES)
+
+    async def _count_tokens(self, request: Request) -> Response:
+        """Anthropic's ``count_tokens``: an estimate (see ``estimate_tokens``), bounded like a call, not recorded."""
+        if not self._lookup(request):
+            return MESSAGES.error(401, "unknown gateway token: this run's route is closed or was never opened",
+                                  "invalid_request_error")
+        try:
+            return JSONResponse({"input_tokens": estimate_tokens(await self._parse(request))})
+        except _Refused as exc:
+            return MESSAGES.error(exc.status, exc.message, exc.kind)
+        except ProtocolError as exc:
+            return MESSAGES.error(exc.status, exc.message, "invalid_request_error")
+        except _ClientGone:
+            return Response(status_code=499)
+
+    async def _serve(self, request: Request, front: FrontEnd) -> Response:
         found = self._lookup(request)
         if not found:
-            return _error(401, "unknown gateway token: this run's route is closed or was never opened",
-                          "invalid_request_error")
-        call = _Call(self, *found)
+            return front.error(401, "unknown gateway token: this run's route is closed or was never opened",
+                               "invalid_request_error")
+        call = _Call(self, front, *found)
         try:
             body = await self._parse(request)
-            call.request, call.stream = body, bool(body.get("stream"))
+            call.request, call.wire_request = (body, None) if front is CHAT else (None, body)
+            try:
+                call.exchange = front.exchange(body, call.route)
+            except ProtocolError as exc:
+                raise _Refused(exc.status, exc.message, code=exc.code) from None
+            call.request, call.stream = call.exchange.internal, call.exchange.stream
             refusal = self.breakers[call.backend.model].refusal()
             if refusal:
                 raise _Refused(503, refusal, "upstream_unavailable")
@@ -310,15 +340,13 @@ class Gateway:
                 raise _Refused(402, f"token budget exhausted: {over}", "insufficient_quota")
         except _Refused as exc:
             call.record(exc.status, exc.message)
-            return _error(exc.status, exc.message, exc.kind)
+            return front.error(exc.status, exc.message, exc.kind, exc.code)
         except _ClientGone:
             call.record(499, "client disconnected while sending the request")
             return Response(status_code=499)
-        iterator = call.backend.stream(forwarded(body), call.ctx).__aiter__()
+        iterator = call.backend.stream(forwarded(call.exchange.internal), call.ctx).__aiter__()
         if call.stream:
-            options = body.get("stream_options")
-            return await self._stream(request, call, iterator,
-                                      isinstance(options, dict) and bool(options.get("include_usage")))
+            return await self._stream(request, call, iterator)
         return await self._complete(request, call, iterator)
 
     async def _parse(self, request: Request) -> dict[str, Any]:
@@ -337,8 +365,8 @@ class Gateway:
             raise _Refused(400, f"request body is not JSON: {exc}") from None
         if deeper_than(body, lim.max_json_depth):
             raise _Refused(400, f"request body nests deeper than {lim.max_json_depth} levels")
-        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-            raise _Refused(400, "'messages' must be a list")
+        if not isinstance(body, dict):
+            raise _Refused(400, "request body must be a JSON object")
         return body
 
     def _backend_failed(self, call: _Call, status: int, error: str, endpoint: bool = True) -> JSONResponse:
@@ -346,7 +374,7 @@ class Gateway:
         call.record(status, error)
         if endpoint:
             self.breakers[call.backend.model].failed(error)
-        return _error(status, error, "upstream_error" if status == 502 else "server_error")
+        return call.front.error(status, error, "upstream_error" if status == 502 else "server_error")
 
     async def _first(self, call: _Call, iterator: AsyncIterator[dict[str, Any]]) -> None:
         """The first chunk: backends retry before yielding anything, so it decides the HTTP status."""
@@ -368,7 +396,7 @@ class Gateway:
             return Response(status_code=499)
         except _ReplyTooLarge as exc:
             call.record(502, str(exc))
-            return _error(502, str(exc), "upstream_error")
+            return call.front.error(502, str(exc), "upstream_error")
         except StopAsyncIteration:
             return self._backend_failed(call, 502, "backend returned no output")
         except BackendError as exc:
@@ -381,10 +409,10 @@ class Gateway:
             return self._backend_failed(call, 502, "the backend's stream ended without a finish_reason")
         call.record(200, None)
         self.breakers[call.backend.model].succeeded()
-        return JSONResponse(assemble(call.chunks))
+        assert call.exchange is not None
+        return JSONResponse(call.exchange.reply(call.chunks))
 
-    async def _stream(self, request: Request, call: _Call, iterator: AsyncIterator[dict[str, Any]],
-                      want_usage: bool) -> Response:
+    async def _stream(self, request: Request, call: _Call, iterator: AsyncIterator[dict[str, Any]]) -> Response:
         try:
             await _unless_disconnected(request, self._first(call, iterator))
         except asyncio.CancelledError:
@@ -403,35 +431,39 @@ class Gateway:
         except _ReplyTooLarge as exc:
             await iterator.aclose()
             call.record(502, str(exc))
-            return _error(502, str(exc), "upstream_error")
+            return call.front.error(502, str(exc), "upstream_error")
         except Exception as exc:  # a backend bug must not kill the gateway
             await iterator.aclose()
             return self._backend_failed(call, 500, f"backend failed: {type(exc).__name__}: {exc}")
+
+        exchange = call.exchange
+        assert exchange is not None
 
         async def sse() -> AsyncIterator[bytes]:
             # The status line (200) is out; a later failure is sent as an error event, recorded as 502.
             status, error, endpoint_failed = 200, None, False
             try:
                 for c in call.chunks[:1]:
-                    if want_usage or c.get("choices"):
-                        yield _sse(c)
+                    for event in exchange.events(c):
+                        yield event
                 async for c in iterator:
                     call.add(c)
-                    if want_usage or c.get("choices"):
-                        yield _sse(c)
+                    for event in exchange.events(c):
+                        yield event
                 if not call.finished:
                     raise BackendError("the backend's stream ended without a finish_reason")
-                yield _sse("[DONE]")
+                for event in exchange.end(call.chunks):
+                    yield event
             except asyncio.CancelledError:  # Starlette cancels the response when the client hangs up
                 status, error = 499, "client disconnected mid-stream; the backend call was cancelled"
                 raise
             except _ReplyTooLarge as exc:
                 status, error = 502, str(exc)
-                yield _sse({"error": {"message": error, "type": "upstream_error", "code": 502}})
+                yield exchange.failure(error)
             except Exception as exc:
                 status, endpoint_failed = 502, not isinstance(exc, UpstreamRejected)
                 error = str(exc) if isinstance(exc, BackendError) else f"backend failed: {type(exc).__name__}: {exc}"
-                yield _sse({"error": {"message": error, "type": "upstream_error", "code": 502}})
+                yield exchange.failure(error)
             finally:
                 await iterator.aclose()
                 call.record(status, error)

@@ -19,6 +19,12 @@ class CallRecord:
     ``retry_log`` holds one line per failed upstream attempt, starting with what went wrong
     (``HTTP 429``, ``timeout``, ``truncated``, ``connection``), so ``retries`` counts failed attempts.
     Tokens are those of the reply the client got, counted once.
+
+    ``protocol`` is the front-end the call arrived in (``chat_completions``, ``anthropic_messages``,
+    ``responses``). ``request`` is always in the backends' chat-completions form (for chat calls, the
+    body as sent; None for a translated call refused before it could be translated); ``wire_request``
+    holds the body as sent when it had to be translated, else None.
+    ``response`` is always the assembled ``chat.completion``: the wire reply is its translation.
     """
 
     attempt_id: int | None
@@ -35,3 +41,5 @@ class CallRecord:
     error: str | None = None
     request: dict | None = None
     response: dict | None = None
+    protocol: str = "chat_completions"
+    wire_request: dict | None = None
