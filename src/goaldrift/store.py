@@ -161,7 +161,9 @@ CREATE TABLE IF NOT EXISTS model_calls (
   error TEXT,
   request BLOB,
   response BLOB,
-  created_at REAL NOT NULL
+  created_at REAL NOT NULL,
+  protocol TEXT,                           -- the front-end the harness spoke (chat_completions | anthropic_messages | responses)
+  wire_request BLOB                        -- the body as the harness sent it, when it had to be translated
 );
 CREATE INDEX IF NOT EXISTS calls_by_attempt ON model_calls(attempt_id, step);
 CREATE TABLE IF NOT EXISTS judgements (
@@ -244,6 +246,11 @@ class Store:
         has_labels = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='labels'").fetchone()
         if not readonly and not has_labels:  # stores written before the labels table existed get it here
             self.db.executescript(LABELS_SCHEMA)
+        call_columns = {r[1] for r in self.db.execute("PRAGMA table_info(model_calls)")}
+        if not readonly:  # additive columns of later versions, so older v1 stores keep working
+            for column, kind in (("protocol", "TEXT"), ("wire_request", "BLOB")):
+                if column not in call_columns:
+                    self.db.execute(f"ALTER TABLE model_calls ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self.db.close()
@@ -383,12 +390,13 @@ class Store:
         with self.tx() as db:
             cur = db.execute(
                 """INSERT INTO model_calls (attempt_id, step, backend, model, stream, status, prompt_tokens,
-                   completion_tokens, latency_s, retries, retry_log, error, request, response, created_at)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   completion_tokens, latency_s, retries, retry_log, error, request, response, created_at,
+                   protocol, wire_request)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 (rec.attempt_id, rec.step, rec.backend, rec.model, int(rec.stream), rec.status,
                  rec.prompt_tokens, rec.completion_tokens, rec.latency_s, rec.retries,
                  json.dumps(rec.retry_log) if rec.retry_log else None, rec.error, blob(rec.request),
-                 blob(rec.response), time.time()),
+                 blob(rec.response), time.time(), rec.protocol, blob(rec.wire_request)),
             )
             return int(cur.lastrowid)
 
