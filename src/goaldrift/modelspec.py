@@ -40,6 +40,15 @@ def params_model(backend: str) -> type[BaseModel]:
     return create_model("LocalParams", __config__=ConfigDict(extra="forbid", strict=True), **fields)
 
 
+class ModelPrice(BaseModel):
+    """US dollars per 1M tokens, for ``goaldrift plan``'s cost estimate (not part of the run id)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: float = Field(ge=0, description="per 1M prompt tokens")
+    output: float = Field(ge=0, description="per 1M completion tokens")
+
+
 class ModelSpec(BaseModel):
     """One model under test (or a judge model).
 
@@ -65,6 +74,8 @@ class ModelSpec(BaseModel):
     timeout_s: float = 300.0
     max_retries: int = 5
     params: dict[str, Any] = Field(default_factory=dict, description="backend-specific settings")
+    price: ModelPrice | None = Field(default=None, exclude=True,  # changes no run: not hashed, not stored
+                                     description="USD per 1M tokens, for `goaldrift plan`")
 
     @field_validator("base_url")
     @classmethod

@@ -24,6 +24,8 @@ _COMMAND_MODULES = [
     "goaldrift.cli.model",
     "goaldrift.cli.doctor",
     "goaldrift.cli.analysis",
+    "goaldrift.cli.plan",
+    "goaldrift.cli.clean",
 ]
 
 typer_app = typer.Typer(

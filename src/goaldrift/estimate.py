@@ -1,0 +1,116 @@
+"""What an experiment will cost before it runs: ``goaldrift plan``.
+
+A 360-run study is days of compute, tens of GB of disk and, with an API model, real money; a newcomer
+must see that before typing ``run``. The estimate multiplies the experiment's plan (the exact runs and
+steps ``run`` would execute, from ``experiment.plan``) by per-harness constants measured on this
+project's own scripted runs (``HARNESS_COSTS``, the one place they live; how they were measured is in
+``benchmarks/measure_plan.py`` and docs/reference.md's neighbour, docs/architecture.md "Planning").
+
+Prompt tokens are modelled, not averaged: an agent resends its whole conversation on every model call,
+so a step's prompt tokens grow with the step number (linear in the step for a constant number of calls
+per step; a run's total is quadratic in its length). A ``session: fresh`` condition starts every step
+from an empty conversation, so each of its steps costs what step 1 costs.
+
+The constants come from the scripted model, which replays each pack's reference change in a few tool
+calls. A real model explores more (more calls per step, longer outputs), so for real models the
+numbers are a floor; ``--calls-factor`` in the CLI scales calls and tokens when you know better, and
+wall time includes model latency only when ``--call-latency`` says what one call takes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from goaldrift.experiment import Experiment, RunSpec, plan
+
+
+@dataclass(frozen=True)
+class HarnessCost:
+    """Measured per-step and per-run costs of one harness driven by the scripted model."""
+
+    calls_per_step: float
+    prompt_tokens_step1: float  # prompt tokens of all calls of step 1
+    prompt_tokens_growth: float  # added to a step's prompt tokens per later step (accumulated context)
+    completion_tokens_per_step: float
+    seconds_per_step: float  # harness + goaldrift time of a step with an instant model (median)
+    workspace_mb: float  # one attempt's workspace folder after a 12-step run
+    store_kb_per_step: float  # store growth per step (steps, traces, every model call's bodies)
+    memory_mb_per_run: float  # peak resident memory one concurrent run adds
+
+
+# Measured 2026-11-28 with benchmarks/measure_plan.py: the three built-in packs, 12 steps each, the
+# scripted model with policy comply, one run at a time on a shared 2-core machine.
+HARNESS_COSTS: dict[str, HarnessCost] = {
+    "builtin": HarnessCost(calls_per_step=4.33, prompt_tokens_step1=15_250, prompt_tokens_growth=6_250,
+                           completion_tokens_per_step=1_044, seconds_per_step=0.15, workspace_mb=0.18,
+                           store_kb_per_step=0.0, memory_mb_per_run=70),
+    "opencode": HarnessCost(calls_per_step=0.0, prompt_tokens_step1=0, prompt_tokens_growth=0,
+                            completion_tokens_per_step=0, seconds_per_step=0.0, workspace_mb=0.0,
+                            store_kb_per_step=0.0, memory_mb_per_run=0),
+}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    runs: int
+    steps: int
+    model_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None  # of the priced models' runs; None when no model entry has a price
+    priced_models: list[str]
+    unpriced_models: list[str]
+    disk_mb_per_workspace: float
+    disk_mb: float  # workspaces + store
+    memory_mb_per_run: float
+    concurrency: int
+    memory_mb: float  # at the experiment's concurrency
+    wall_s: float  # at the experiment's concurrency
+    harness: str
+    model_time_included: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_tokens(spec: RunSpec, cost: HarnessCost, calls_factor: float = 1.0) -> tuple[float, float]:
+    """(prompt, completion) tokens of one run of ``spec``."""
+    n = spec.n_steps
+    growth = 0.0 if spec.condition.session == "fresh" else cost.prompt_tokens_growth
+    prompt = n * cost.prompt_tokens_step1 + growth * n * (n - 1) / 2
+    return prompt * calls_factor, n * cost.completion_tokens_per_step * calls_factor
+
+
+def estimate(exp: Experiment, *, concurrency: int | None = None, calls_factor: float = 1.0,
+             call_latency_s: float | None = None) -> Estimate:
+    """The cost of running every run ``exp`` plans (finished runs in a store are not subtracted)."""
+    harness = exp.config.agent.harness
+    cost = HARNESS_COSTS[harness]
+    specs = plan(exp)
+    conc = min(concurrency or exp.config.concurrency, max(1, len(specs)))
+    steps = sum(s.n_steps for s in specs)
+    calls = steps * cost.calls_per_step * calls_factor
+    prompt = completion = 0.0
+    price_total = 0.0
+    priced, unpriced = set(), set()
+    for spec in specs:
+        p, c = run_tokens(spec, cost, calls_factor)
+        prompt += p
+        completion += c
+        if spec.model.price is None:
+            unpriced.add(spec.model.id)
+        else:
+            priced.add(spec.model.id)
+            price_total += (p * spec.model.price.input + c * spec.model.price.output) / 1e6
+    scripted = all(m.backend == "scripted" for m in exp.config.models)
+    latency = call_latency_s if call_latency_s is not None else (0.0 if scripted else None)
+    step_s = cost.seconds_per_step + cost.calls_per_step * calls_factor * (latency or 0.0)
+    workspace_disk = len(specs) * cost.workspace_mb
+    return Estimate(
+        runs=len(specs), steps=steps, model_calls=round(calls), prompt_tokens=round(prompt),
+        completion_tokens=round(completion), cost_usd=price_total if priced else None,
+        priced_models=sorted(priced), unpriced_models=sorted(unpriced),
+        disk_mb_per_workspace=cost.workspace_mb, disk_mb=workspace_disk + steps * cost.store_kb_per_step / 1e3,
+        memory_mb_per_run=cost.memory_mb_per_run, concurrency=conc, memory_mb=conc * cost.memory_mb_per_run,
+        wall_s=steps * step_s / conc, harness=harness, model_time_included=latency is not None,
+    )
