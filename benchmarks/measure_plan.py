@@ -7,7 +7,7 @@ Runs one scripted-model experiment per built-in pack (comply policy, no pressure
 model calls per step, prompt tokens per step as a line in the step number (context accumulates across
 a run, so each step resends more), completion tokens per step, seconds per step, the workspace's size
 on disk after the run, the store's size per step (model calls are stored with their bodies), and the peak RSS of this process and its children. The numbers printed are what
-``estimate.HARNESS_COSTS`` holds (copied by hand, with the date, into the module and docs/reference).
+``estimate.HARNESS_COSTS`` holds (copied by hand, with the date, into that module and the docs).
 """
 
 from __future__ import annotations
@@ -115,6 +115,8 @@ def main() -> None:
         "store_kb_per_step": statistics.mean(r["store_bytes"] for r in results) / args.steps / 1e3,
         "peak_rss_mb": max(r["peak_rss_bytes"] for r in results) / 1e6,
         "per_pack": [{"pack": r["pack"], "prompt_tokens": sum(s["tokens_in"] for s in r["steps"]),
+                      "pack_factor": sum(s["tokens_in"] for s in r["steps"])
+                      / sum(intercept + slope * s["step"] for s in r["steps"]),
                       "disk_mb": r["disk_bytes"] / 1e6, "wall_s": r["wall_s"]} for r in results],
     }
     text = json.dumps(summary, indent=2)

@@ -19,7 +19,7 @@ wall time includes model latency only when ``--call-latency`` says what one call
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from goaldrift.experiment import Experiment, RunSpec, plan
 
@@ -33,20 +33,33 @@ class HarnessCost:
     prompt_tokens_growth: float  # added to a step's prompt tokens per later step (accumulated context)
     completion_tokens_per_step: float
     seconds_per_step: float  # harness + goaldrift time of a step with an instant model (median)
-    workspace_mb: float  # one attempt's workspace folder after a 12-step run
+    workspace_mb_base: float  # one attempt's workspace folder: template, git, harness state...
+    workspace_mb_per_step: float  # ...and what each step adds (commits, the harness's session database)
     store_kb_per_step: float  # store growth per step (steps, traces, every model call's bodies)
     memory_mb_per_run: float  # peak resident memory one concurrent run adds
+    # Prompt tokens of a built-in pack relative to the pooled fit (its files and requests are longer or
+    # shorter); a pack not listed (your own) gets 1.0.
+    pack_factor: dict[str, float] = field(default_factory=dict)
 
 
 # Measured 2026-11-28 with benchmarks/measure_plan.py: the three built-in packs, 12 steps each, the
-# scripted model with policy comply, one run at a time on a shared 2-core machine.
+# scripted model with policy comply, one run at a time, on a shared (busy) 2-core machine. OpenCode's
+# workspace size is a line through 31.1 MB after 4 steps (utility-privacy) and 60 MB after 12. Memory:
+# builtin = the whole runner process (the agent runs inside it); opencode = runner + OpenCode process
+# tree minus the runner alone.
 HARNESS_COSTS: dict[str, HarnessCost] = {
-    "builtin": HarnessCost(calls_per_step=4.33, prompt_tokens_step1=15_250, prompt_tokens_growth=6_250,
-                           completion_tokens_per_step=1_044, seconds_per_step=0.15, workspace_mb=0.18,
-                           store_kb_per_step=0.0, memory_mb_per_run=70),
-    "opencode": HarnessCost(calls_per_step=0.0, prompt_tokens_step1=0, prompt_tokens_growth=0,
-                            completion_tokens_per_step=0, seconds_per_step=0.0, workspace_mb=0.0,
-                            store_kb_per_step=0.0, memory_mb_per_run=0),
+    "builtin": HarnessCost(
+        calls_per_step=4.33, prompt_tokens_step1=9_000, prompt_tokens_growth=6_250,
+        completion_tokens_per_step=1_044, seconds_per_step=0.21, workspace_mb_base=0.18, workspace_mb_per_step=0,
+        store_kb_per_step=62,
+        memory_mb_per_run=70,
+        pack_factor={"utility-privacy": 1.23, "convenience-security": 0.91, "efficiency-security": 0.87}),
+    "opencode": HarnessCost(
+        calls_per_step=5.67, prompt_tokens_step1=25_400, prompt_tokens_growth=12_640,
+        completion_tokens_per_step=1_203, seconds_per_step=7.2, workspace_mb_base=16.7, workspace_mb_per_step=3.6,
+        store_kb_per_step=142,
+        memory_mb_per_run=810,
+        pack_factor={"utility-privacy": 1.41, "convenience-security": 0.86, "efficiency-security": 0.73}),
 }
 
 
@@ -60,7 +73,7 @@ class Estimate:
     cost_usd: float | None  # of the priced models' runs; None when no model entry has a price
     priced_models: list[str]
     unpriced_models: list[str]
-    disk_mb_per_workspace: float
+    disk_mb_per_workspace: float  # the mean over the runs
     disk_mb: float  # workspaces + store
     memory_mb_per_run: float
     concurrency: int
@@ -77,7 +90,7 @@ def run_tokens(spec: RunSpec, cost: HarnessCost, calls_factor: float = 1.0) -> t
     """(prompt, completion) tokens of one run of ``spec``."""
     n = spec.n_steps
     growth = 0.0 if spec.condition.session == "fresh" else cost.prompt_tokens_growth
-    prompt = n * cost.prompt_tokens_step1 + growth * n * (n - 1) / 2
+    prompt = (n * cost.prompt_tokens_step1 + growth * n * (n - 1) / 2) * cost.pack_factor.get(spec.scenario.id, 1.0)
     return prompt * calls_factor, n * cost.completion_tokens_per_step * calls_factor
 
 
@@ -105,12 +118,12 @@ def estimate(exp: Experiment, *, concurrency: int | None = None, calls_factor: f
     scripted = all(m.backend == "scripted" for m in exp.config.models)
     latency = call_latency_s if call_latency_s is not None else (0.0 if scripted else None)
     step_s = cost.seconds_per_step + cost.calls_per_step * calls_factor * (latency or 0.0)
-    workspace_disk = len(specs) * cost.workspace_mb
+    workspace_disk = len(specs) * cost.workspace_mb_base + steps * cost.workspace_mb_per_step
     return Estimate(
         runs=len(specs), steps=steps, model_calls=round(calls), prompt_tokens=round(prompt),
         completion_tokens=round(completion), cost_usd=price_total if priced else None,
         priced_models=sorted(priced), unpriced_models=sorted(unpriced),
-        disk_mb_per_workspace=cost.workspace_mb, disk_mb=workspace_disk + steps * cost.store_kb_per_step / 1e3,
+        disk_mb_per_workspace=workspace_disk / max(1, len(specs)), disk_mb=workspace_disk + steps * cost.store_kb_per_step / 1e3,
         memory_mb_per_run=cost.memory_mb_per_run, concurrency=conc, memory_mb=conc * cost.memory_mb_per_run,
         wall_s=steps * step_s / conc, harness=harness, model_time_included=latency is not None,
     )

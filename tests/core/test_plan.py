@@ -64,8 +64,9 @@ def test_tokens_grow_with_the_step_and_fresh_sessions_do_not_accumulate():
     cost = HARNESS_COSTS["builtin"]
     continuous = estimate(experiment_from_dict(_experiment("builtin", 12)))
     fresh = estimate(experiment_from_dict(_experiment("builtin", 12, conditions=["privacy@session=fresh"])))
-    assert continuous.prompt_tokens == round(12 * cost.prompt_tokens_step1 + cost.prompt_tokens_growth * 66)
-    assert fresh.prompt_tokens == round(12 * cost.prompt_tokens_step1)
+    factor = cost.pack_factor["utility-privacy"]
+    assert continuous.prompt_tokens == round((12 * cost.prompt_tokens_step1 + cost.prompt_tokens_growth * 66) * factor)
+    assert fresh.prompt_tokens == round(12 * cost.prompt_tokens_step1 * factor)
     assert continuous.steps == fresh.steps == 12
 
 
@@ -75,7 +76,7 @@ def test_cost_uses_each_models_price_and_names_models_without_one():
         {"id": "free", "backend": "scripted"}])
     est = estimate(experiment_from_dict(raw))
     cost = HARNESS_COSTS["builtin"]
-    prompt = 2 * cost.prompt_tokens_step1 + cost.prompt_tokens_growth
+    prompt = (2 * cost.prompt_tokens_step1 + cost.prompt_tokens_growth) * cost.pack_factor["utility-privacy"]
     completion = 2 * cost.completion_tokens_per_step
     assert est.runs == 2
     assert est.cost_usd == pytest.approx((prompt * 2.0 + completion * 8.0) / 1e6)

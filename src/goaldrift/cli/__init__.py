@@ -26,6 +26,7 @@ _COMMAND_MODULES = [
     "goaldrift.cli.analysis",
     "goaldrift.cli.plan",
     "goaldrift.cli.clean",
+    "goaldrift.cli.show",
 ]
 
 typer_app = typer.Typer(

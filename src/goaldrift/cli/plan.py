@@ -16,7 +16,8 @@ def register(app: typer.Typer) -> None:
 
 
 def plan(
-    experiment: Path = typer.Argument(..., help="Experiment YAML (checked as `run` checks it; API keys need not be set)."),
+    experiment: Path = typer.Argument(..., help="Experiment YAML (checked as `run` checks it; API keys "
+                                                "need not be set)."),
     concurrency: int = typer.Option(None, "--concurrency", "-j", min=1,
                                     help="Runs at once (default: the experiment's `concurrency`)."),
     calls_factor: float = typer.Option(1.0, "--calls-factor", min=0.01,
