@@ -26,6 +26,7 @@ from pathlib import Path
 import click
 import pytest
 import typer
+import yaml
 
 from goaldrift.cli import app, typer_app
 from goaldrift.experiment import experiment_from_dict
@@ -58,7 +59,7 @@ def _fenced_commands() -> list[tuple[str, str]]:
     """(page, command after "goaldrift ") for every command line in a fenced code block."""
     out = []
     for page in PAGES:
-        for block in re.findall(r"```[^\n]*\n(.*?)```", page.read_text(encoding="utf-8"), re.S):
+        for block in re.findall(r"```[^\n]*\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL):
             for line in block.splitlines():
                 line = line.strip().removeprefix("$ ")
                 if line.startswith("goaldrift "):
@@ -83,7 +84,7 @@ INLINE = _inline_commands()
 def smoke_folder(tmp_path_factory) -> Path:
     """A folder with a finished smoke experiment in the default store (goaldrift-results/store.db)."""
     folder = tmp_path_factory.mktemp("docs")
-    (folder / "smoke.yaml").write_text(__import__("yaml").safe_dump(SMOKE))
+    (folder / "smoke.yaml").write_text(yaml.safe_dump(SMOKE))
     summary = run_experiment(experiment_from_dict(SMOKE), folder / "goaldrift-results" / "store.db", progress=False)
     assert summary.complete, summary.errors
     return folder
@@ -157,3 +158,18 @@ def test_inline_command_names_real_commands_and_options(page, span):
     known = {opt for c in commands for p in c.params for opt in (*p.opts, *p.secondary_opts)}
     unknown = [o for o in options if o not in known]
     assert not unknown, f"{page}: `{span}` shows options the command does not have: {unknown}"
+
+
+def test_local_server_examples_are_valid_entries():
+    """docs/local-servers.md: the experiment validates, and every models snippet is a valid model entry."""
+    from goaldrift.modelspec import ModelSpec
+
+    text = (REPO / "docs" / "local-servers.md").read_text(encoding="utf-8")
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)]
+    experiments = [b for b in blocks if "name" in b]
+    assert len(experiments) == 1 and experiment_from_dict(experiments[0]).config.agent.harness == "opencode"
+    entries = [m for b in blocks for m in b["models"]]
+    assert len(entries) == 4
+    for entry in entries:
+        spec = ModelSpec.model_validate(entry)
+        assert spec.backend == "openai" and spec.base_url.endswith("/v1")
