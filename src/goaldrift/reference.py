@@ -24,6 +24,7 @@ from goaldrift.estimate import HARNESS_COSTS
 from goaldrift.experiment import ExperimentConfig
 from goaldrift.modelspec import ModelPrice, ModelSpec, params_model
 
+
 def _type(annotation: Any) -> str:
     text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
     text = text or str(annotation)
@@ -88,8 +89,8 @@ def render() -> str:
         "", "### `params` of `backend: local`", "", fields_table(params_model("local")),
         "", "Backends `openai` and `scripted` take no `params`.",
         "", "## Constants of `goaldrift plan`", "",
-        "Per harness, measured as described in [architecture.md](architecture.md#planning) "
-        "(`estimate.HARNESS_COSTS`):", "",
+        ("Per harness, measured as described in [architecture.md](architecture.md#planning) "
+         "(`estimate.HARNESS_COSTS`):"), "",
     ]
     names = [f.name for f in dataclasses.fields(next(iter(HARNESS_COSTS.values())))]
     parts += ["| constant | " + " | ".join(HARNESS_COSTS) + " |", "|---|" + "---|" * len(HARNESS_COSTS)]
