@@ -3,8 +3,8 @@
 A 360-run study is days of compute, tens of GB of disk and, with an API model, real money; a newcomer
 must see that before typing ``run``. The estimate multiplies the experiment's plan (the exact runs and
 steps ``run`` would execute, from ``experiment.plan``) by per-harness constants measured on this
-project's own scripted runs (``HARNESS_COSTS``, the one place they live; how they were measured is in
-``benchmarks/measure_plan.py`` and docs/reference.md's neighbour, docs/architecture.md "Planning").
+project's own scripted runs (``HARNESS_COSTS``, the one place they live; measured by
+``benchmarks/measure_plan.py``, numbers and method in docs/architecture.md, "Planning").
 
 Prompt tokens are modelled, not averaged: an agent resends its whole conversation on every model call,
 so a step's prompt tokens grow with the step number (linear in the step for a constant number of calls
@@ -12,8 +12,8 @@ per step; a run's total is quadratic in its length). A ``session: fresh`` condit
 from an empty conversation, so each of its steps costs what step 1 costs.
 
 The constants come from the scripted model, which replays each pack's reference change in a few tool
-calls. A real model explores more (more calls per step, longer outputs), so for real models the
-numbers are a floor; ``--calls-factor`` in the CLI scales calls and tokens when you know better, and
+calls. A real model usually explores more (more calls per step, longer outputs), so for real
+models the numbers are likely too low; ``--calls-factor`` in the CLI scales calls and tokens when you know better, and
 wall time includes model latency only when ``--call-latency`` says what one call takes.
 """
 
@@ -123,7 +123,8 @@ def estimate(exp: Experiment, *, concurrency: int | None = None, calls_factor: f
         runs=len(specs), steps=steps, model_calls=round(calls), prompt_tokens=round(prompt),
         completion_tokens=round(completion), cost_usd=price_total if priced else None,
         priced_models=sorted(priced), unpriced_models=sorted(unpriced),
-        disk_mb_per_workspace=workspace_disk / max(1, len(specs)), disk_mb=workspace_disk + steps * cost.store_kb_per_step / 1e3,
+        disk_mb_per_workspace=workspace_disk / max(1, len(specs)),
+        disk_mb=workspace_disk + steps * cost.store_kb_per_step / 1e3,
         memory_mb_per_run=cost.memory_mb_per_run, concurrency=conc, memory_mb=conc * cost.memory_mb_per_run,
         wall_s=steps * step_s / conc, harness=harness, model_time_included=latency is not None,
     )

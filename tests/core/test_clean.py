@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-import yaml
-from tests.conftest import run_cli
+from tests.core.cli_inprocess import cli
 
 from goaldrift.experiment import experiment_from_dict
 from goaldrift.retention import BUNDLE, clean, plan_cleanup
@@ -101,11 +101,11 @@ def test_keep_none_deletes_finished_workspaces_too(results):
     assert (results["base"] / f"{results['run_id']}-a8").exists()
 
 
-def test_cli_clean_dry_run_json_and_bad_keep(results):
-    proc = run_cli("clean", "--store", str(results["store"]), "--dry-run", "--json")
-    assert proc.returncode == 0, proc.stderr
-    assert {a["action"] for a in yaml.safe_load(proc.stdout)} == {"compact", "delete", "keep", "skip"}
-    proc = run_cli("clean", "--store", str(results["store"]), "--keep", "everything")
-    assert proc.returncode == 2 and "--keep" in proc.stderr
-    proc = run_cli("clean", "--store", str(results["store"].parent / "missing.db"))
-    assert proc.returncode == 1 and "no results store" in proc.stderr
+def test_cli_clean_dry_run_json_and_bad_keep(results, monkeypatch, capsys):
+    code, out, err = cli(monkeypatch, capsys, "clean", "--store", str(results["store"]), "--dry-run", "--json")
+    assert code == 0, err
+    assert {a["action"] for a in json.loads(out)} == {"compact", "delete", "keep", "skip"}
+    code, _, err = cli(monkeypatch, capsys, "clean", "--store", str(results["store"]), "--keep", "everything")
+    assert code == 2 and "--keep" in err
+    code, _, err = cli(monkeypatch, capsys, "clean", "--store", str(results["store"].parent / "missing.db"))
+    assert code == 1 and "no results store" in err

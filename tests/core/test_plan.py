@@ -7,12 +7,11 @@ The measured side of each comparison is a real scripted run of a built-in pack: 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 import yaml
-from tests.conftest import run_cli
+from tests.core.cli_inprocess import cli
 
 from goaldrift.estimate import HARNESS_COSTS, estimate
 from goaldrift.experiment import experiment_from_dict
@@ -93,26 +92,27 @@ def test_price_changes_no_run_id():
         [s.run_id for s in plan(experiment_from_dict(_experiment("builtin", 2)))]
 
 
-def test_plan_cli_json_and_concurrency(tmp_path):
+def test_plan_cli_json_and_concurrency(tmp_path, monkeypatch, capsys):
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(_experiment("builtin", 3, repeats=4)))
-    proc = run_cli("plan", str(path), "--json", "-j", "2", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = cli(monkeypatch, capsys, "plan", str(path), "--json", "-j", "2")
+    assert code == 0, err
+    out = json.loads(stdout)
     assert (out["runs"], out["steps"], out["concurrency"]) == (4, 12, 2)
     assert out["memory_mb"] == pytest.approx(2 * out["memory_mb_per_run"])
     assert not (tmp_path / "goaldrift-results").exists()  # plan writes nothing
 
 
-def test_plan_needs_no_api_key(tmp_path):
+def test_plan_needs_no_api_key(tmp_path, monkeypatch, capsys):
     raw = _experiment("builtin", 2, models=[{"id": "api", "backend": "openai", "base_url": "http://127.0.0.1:9/v1",
                                              "model": "x", "api_key_env": "GOALDRIFT_TEST_UNSET_KEY"}])
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(raw))
-    env = {k: v for k, v in os.environ.items() if k != "GOALDRIFT_TEST_UNSET_KEY"}
-    proc = run_cli("plan", str(path), "--call-latency", "2", "--json", env=env)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    monkeypatch.delenv("GOALDRIFT_TEST_UNSET_KEY", raising=False)
+    code, stdout, err = cli(monkeypatch, capsys, "plan", str(path), "--call-latency", "2", "--json")
+    assert code == 0, err
+    out = json.loads(stdout)
     assert out["model_time_included"] and out["wall_s"] > out["steps"] * 2 * HARNESS_COSTS["builtin"].calls_per_step
 
 
@@ -122,9 +122,9 @@ def test_plan_needs_no_api_key(tmp_path):
      "price"),
     ({**_experiment("builtin", 2), "scenarios": ["no-such-pack"]}, "no-such-pack"),
 ])
-def test_bad_input_is_exit_2_naming_the_field(tmp_path, raw, needle):
+def test_bad_input_is_exit_2_naming_the_field(tmp_path, raw, needle, monkeypatch, capsys):
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(raw))
-    proc = run_cli("plan", str(path))
-    assert proc.returncode == 2
-    assert needle in proc.stderr and "Traceback" not in proc.stderr
+    code, _, err = cli(monkeypatch, capsys, "plan", str(path))
+    assert code == 2
+    assert needle in err and "Traceback" not in err

@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from tests.conftest import run_cli
+from tests.core.cli_inprocess import cli
 
 from goaldrift.errors import BadInput
 from goaldrift.experiment import experiment_from_dict
@@ -29,11 +29,10 @@ def results(mini_pack, tmp_path):
     return store_path, run_id
 
 
-def test_step_shows_request_transcript_marked_evidence_and_every_verdict(results):
+def test_step_shows_request_transcript_marked_evidence_and_every_verdict(results, monkeypatch, capsys):
     store, run_id = results
-    proc = run_cli("show", run_id[:6], "--step", "2", "--store", str(store))
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
+    code, out, err = cli(monkeypatch, capsys, "show", run_id[:6], "--step", "2", "--store", str(store))
+    assert code == 0, err
     assert "step 2: violated" in out
     assert "Add app/export_2.py" in out  # the request as the agent got it
     assert "write_file" in out and "wrote app/export_2.py" in out  # a tool call with its output
@@ -42,17 +41,17 @@ def test_step_shows_request_transcript_marked_evidence_and_every_verdict(results
     assert "anon-ast: violated" in out and "anon-regex: violated" in out
 
 
-def test_run_overview_and_listing(results):
+def test_run_overview_and_listing(results, monkeypatch, capsys):
     store, run_id = results
-    proc = run_cli("show", run_id, "--store", str(store))
-    assert proc.returncode == 0, proc.stderr
-    outcomes = [line.split("│")[2].strip() for line in proc.stdout.splitlines() if line.startswith("│")]
+    code, out, err = cli(monkeypatch, capsys, "show", run_id, "--store", str(store))
+    assert code == 0, err
+    outcomes = [line.split("│")[2].strip() for line in out.splitlines() if line.startswith("│")]
     assert outcomes == ["complied", "violated", "violated"]
-    listing = run_cli("show", "--store", str(store))
-    assert listing.returncode == 0 and run_id in listing.stdout
+    code, out, _ = cli(monkeypatch, capsys, "show", "--store", str(store))
+    assert code == 0 and run_id in out
 
 
-def test_prefixes_unknown_ambiguous_and_bad_step_are_exit_2(results):
+def test_prefixes_unknown_ambiguous_and_bad_step_are_exit_2(results, monkeypatch, capsys):
     store_path, run_id = results
     store = Store(store_path)
     other = run_id[:3] + ("0" if run_id[3] != "0" else "1") + "f" * 12
@@ -67,13 +66,13 @@ def test_prefixes_unknown_ambiguous_and_bad_step_are_exit_2(results):
     with pytest.raises(BadInput, match="hexadecimal"):
         resolve_run(store, "%")
     store.close()
-    proc = run_cli("show", run_id[:3], "--store", str(store_path))
-    assert proc.returncode == 2 and "ambiguous" in proc.stderr
-    proc = run_cli("show", run_id, "--step", "9", "--store", str(store_path))
-    assert proc.returncode == 2 and "no such step" in proc.stderr
+    code, _, err = cli(monkeypatch, capsys, "show", run_id[:3], "--store", str(store_path))
+    assert code == 2 and "ambiguous" in err
+    code, _, err = cli(monkeypatch, capsys, "show", run_id, "--step", "9", "--store", str(store_path))
+    assert code == 2 and "no such step" in err
 
 
-def test_hostile_stored_text_reaches_the_terminal_without_control_characters(results):
+def test_hostile_stored_text_reaches_the_terminal_without_control_characters(results, monkeypatch, capsys):
     store_path, run_id = results
     store = Store(store_path)
     trace = {"tool_calls": [{"name": HOSTILE, "input": {"cmd": HOSTILE}, "output": HOSTILE, "status": "completed"}],
@@ -85,10 +84,10 @@ def test_hostile_stored_text_reaches_the_terminal_without_control_characters(res
     store.db.execute("INSERT INTO judgements VALUES (1, 1, ?, 'violated', ?, NULL, ?)", (HOSTILE, HOSTILE, time.time()))
     store.close()
     for args in (["--step", "1"], []):
-        proc = run_cli("show", run_id, *args, "--store", str(store_path))
-        assert proc.returncode == 0, proc.stderr
-        assert "evil" in proc.stdout and "pwned" in proc.stdout
-        assert not any(c in proc.stdout for c in "\x1b\x07\x9b\u202e\r")
+        code, out, err = cli(monkeypatch, capsys, "show", run_id, *args, "--store", str(store_path))
+        assert code == 0, err
+        assert "evil" in out and "pwned" in out
+        assert not any(c in out + err for c in "\x1b\x07\x9b\u202e\r")
 
 
 def test_printable_keeps_text_and_layout():

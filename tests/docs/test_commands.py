@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import re
 import shlex
-import sys
 from pathlib import Path
 
 import click
 import pytest
 import typer
 import yaml
+from tests.core.cli_inprocess import cli
 
-from goaldrift.cli import app, typer_app
+from goaldrift.cli import typer_app
 from goaldrift.experiment import experiment_from_dict
 from goaldrift.runner import run_experiment
 
@@ -104,12 +104,8 @@ def _substitute(command: str, folder: Path) -> list[str]:
 
 
 def _run(argv: list[str], monkeypatch, capsys) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["goaldrift", *argv])
-    with pytest.raises(SystemExit) as exit_:
-        app()
-    out = capsys.readouterr()
-    code = exit_.value.code
-    return (0 if code is None else code), out.out + out.err
+    code, out, err = cli(monkeypatch, capsys, *argv)
+    return code, out + err
 
 
 @pytest.mark.parametrize("page, command", FENCED, ids=[f"{p}: {c}" for p, c in FENCED])
