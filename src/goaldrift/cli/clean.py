@@ -29,13 +29,15 @@ def clean(
                                    "none: delete them too."),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Delete workspaces of aborted and failed attempts and orphaned ones; compact finished ones.
+    """Delete workspaces of aborted and failed attempts, orphaned ones and those of an earlier (deleted)
+    store at this path; compact finished ones.
 
-    Only folders of this store's workspaces are touched, never through a symlink; running attempts are
+    Only folders inside the store's workspaces/ folder are touched, never through a symlink; running attempts are
     left alone, and the runner lock is held so no run starts meanwhile. A compacted workspace keeps every
     step commit in history.bundle: `git clone history.bundle repo` restores it.
     """
     from goaldrift.retention import clean as do_clean
+    from goaldrift.stepview import printable
 
     actions = do_clean(store, keep=keep.value, dry_run=dry_run)  # type: ignore[arg-type]
     if json_:
@@ -48,8 +50,8 @@ def clean(
     for col in ("workspace", "attempt", "status", "action", "size", "why"):
         table.add_column(col)
     for a in actions:
-        table.add_row(escape(a.path.name), str(a.attempt_id or "—"), a.status, a.action,
-                      f"{a.bytes / 1e6:.1f} MB", escape(a.reason))
+        table.add_row(escape(printable(a.path.name)), str(a.attempt_id or "—"), a.status, a.action,
+                      f"{a.bytes / 1e6:.1f} MB", escape(a.reason))  # a folder name is anyone's text
     console.print(table)
     freed = sum(a.bytes for a in actions if a.action == "delete")
     compacted = sum(1 for a in actions if a.action == "compact")
