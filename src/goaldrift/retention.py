@@ -22,6 +22,7 @@ links inside without following them. git runs with the same hardened settings as
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import stat
@@ -95,9 +96,15 @@ def plan_cleanup(store: Store, keep: Literal["finished", "none"] = "finished") -
 
 
 def _earlier_stores(store: Store, base: Path) -> list[Cleanup]:
-    """Workspaces folders of deleted stores that had this store's path: ``<stem>-<12 hex>`` but not ours."""
+    """Workspaces folders of deleted stores that had this store's path: ``<stem>-<12 hex>`` but not ours.
+
+    Another store file with the same stem beside ours (``store.sqlite`` next to ``store.db``) would
+    own such a folder too, so then none is reported.
+    """
     parent, prefix = base.parent, store.path.stem + "-"
-    if not parent.is_dir():
+    path = store.path.resolve()
+    namesakes = [p for p in path.parent.glob(glob.escape(path.stem) + ".*") if not p.name.startswith(path.name)]
+    if not parent.is_dir() or namesakes:
         return []
     out = []
     for entry in sorted(parent.iterdir()):

@@ -109,3 +109,9 @@ def test_cli_clean_dry_run_json_and_bad_keep(results, monkeypatch, capsys):
     assert code == 2 and "--keep" in err
     code, _, err = cli(monkeypatch, capsys, "clean", "--store", str(results["store"].parent / "missing.db"))
     assert code == 1 and "no results store" in err
+
+
+def test_an_earlier_stores_folder_is_kept_when_a_namesake_store_could_own_it(results):
+    (results["store"].parent / "store.sqlite").write_bytes(b"")  # another store with the same stem
+    clean(results["store"])
+    assert results["earlier"].exists()
