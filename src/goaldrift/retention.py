@@ -9,7 +9,7 @@ attempt is compacted to one ``git bundle`` (``history.bundle``, every step commi
 and the rest is deleted; ``git clone history.bundle repo`` restores the work tree at its last step
 with every step's commit (docs/architecture.md, "Results folder").
 
-Deleted outright: workspaces of ``aborted`` and ``failed`` attempts (excluded from results; a rerun
+Deleted outright: workspaces of ``aborted``, ``failed`` and ``superseded`` attempts (excluded from results; a rerun
 starts a new attempt in a new folder), orphans (a folder no attempt row names), and the whole
 workspaces folder of an earlier store at the same path (``<stem>-<other id>``: a store deleted "to
 start over"; its attempts died with it). ``running`` attempts are never touched, and the runner lock is held while
@@ -82,7 +82,7 @@ def plan_cleanup(store: Store, keep: Literal["finished", "none"] = "finished") -
         size = folder_bytes(entry)
         if status == "orphan":
             out.append(Cleanup(entry, None, status, "delete", size, "no attempt of this store uses it"))
-        elif status in ("aborted", "failed"):
+        elif status in ("aborted", "failed", "superseded"):
             out.append(Cleanup(entry, attempt_id, status, "delete", size, f"{status} attempt: excluded from results"))
         elif status == "running":
             out.append(Cleanup(entry, attempt_id, status, "keep", size, "attempt still running"))

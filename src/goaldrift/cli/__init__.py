@@ -27,6 +27,7 @@ _COMMAND_MODULES = [
     "goaldrift.cli.plan",
     "goaldrift.cli.clean",
     "goaldrift.cli.show",
+    "goaldrift.cli.rerun",
 ]
 
 typer_app = typer.Typer(
