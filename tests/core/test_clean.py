@@ -34,7 +34,7 @@ def results(mini_pack, tmp_path) -> dict:
     outside.mkdir()
     (outside / "data.txt").write_text("keep me")
     run_id = store.db.execute("SELECT run_id FROM runs").fetchone()[0]
-    for number, status in ((7, "aborted"), (8, "running"), (9, "failed")):
+    for number, status in ((7, "aborted"), (8, "running"), (9, "failed"), (10, "superseded")):
         folder = base / f"{run_id}-a{number}"
         (folder / "repo").mkdir(parents=True)
         (folder / "repo" / "link").symlink_to(outside / "data.txt")
@@ -58,7 +58,7 @@ def test_dry_run_changes_nothing_and_lists_every_action(results):
     by_name = {a.path.name: a for a in actions}
     rid = results["run_id"]
     assert by_name[f"{rid}-a1"].action == "compact"
-    assert by_name[f"{rid}-a7"].action == by_name[f"{rid}-a9"].action == "delete"
+    assert by_name[f"{rid}-a7"].action == by_name[f"{rid}-a9"].action == by_name[f"{rid}-a10"].action == "delete"
     assert by_name[f"{rid}-a8"].action == "keep"
     assert by_name["orphan-a1"].action == "delete" and by_name["orphan-a1"].status == "orphan"
     assert by_name["sneaky"].action == "skip"
