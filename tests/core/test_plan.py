@@ -25,8 +25,15 @@ def _experiment(harness: str, steps: int, **over) -> dict:
             "agent": {"harness": harness, "limits": {"wall_time_s": 300, "max_tokens": 10_000_000}}, **over}
 
 
-def _disk_mb(path: Path) -> float:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()) / 1e6
+# What OpenCode fetches from the npm registry into a workspace at run time: present or not depending on
+# the registry, so it is left out of the comparison (the estimate adds it as HarnessCost.runtime_fetch_mb).
+RUNTIME_FETCH = ("agent/opencode/home/.npm", "agent/opencode/xdg-config/opencode/node_modules")
+
+
+def _disk_mb(workspaces: Path) -> float:
+    skip = [attempt / part for attempt in workspaces.iterdir() for part in RUNTIME_FETCH]
+    return sum(p.stat().st_size for p in workspaces.rglob("*")
+               if p.is_file() and not p.is_symlink() and not any(p.is_relative_to(s) for s in skip)) / 1e6
 
 
 def _check_estimate_against_a_run(harness: str, steps: int, tmp_path: Path) -> None:
@@ -43,7 +50,8 @@ def _check_estimate_against_a_run(harness: str, steps: int, tmp_path: Path) -> N
     measured_tokens = sum(r["tokens_in"] for r in rows)
     assert est.prompt_tokens == pytest.approx(measured_tokens, rel=0.30)
     assert est.model_calls == pytest.approx(sum(r["model_calls"] for r in rows), rel=0.30)
-    assert est.disk_mb_per_workspace == pytest.approx(_disk_mb(workspaces), rel=0.30)
+    fetch = HARNESS_COSTS[harness].runtime_fetch_mb
+    assert est.disk_mb_per_workspace - fetch == pytest.approx(_disk_mb(workspaces), rel=0.30)
 
 
 def test_builtin_estimate_is_within_30_percent_of_a_scripted_run(tmp_path):
