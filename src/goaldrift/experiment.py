@@ -201,6 +201,14 @@ def _check_shape(value: Any, source: str) -> None:
 def load_experiment(path: Path | str) -> Experiment:
     """Read and validate an experiment file and check this machine can run it; every problem becomes a
     ``ConfigError`` (exit code 2)."""
+    exp = read_experiment(path)
+    check_environment(exp)
+    return exp
+
+
+def read_experiment(path: Path | str) -> Experiment:
+    """Read and validate an experiment file without asking about this machine (keys, sandbox): what
+    ``goaldrift plan`` needs before the keys are set."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -217,9 +225,7 @@ def load_experiment(path: Path | str) -> Experiment:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the file must be a YAML mapping with name, models, scenarios...")
-    exp = experiment_from_dict(raw, base=path.parent, source=str(path))
-    check_environment(exp)
-    return exp
+    return experiment_from_dict(raw, base=path.parent, source=str(path))
 
 
 def experiment_from_dict(raw: dict[str, Any], base: Path | None = None, source: str = "<experiment>") -> Experiment:

@@ -54,6 +54,15 @@ def params_model(backend: str) -> type[BaseModel]:
     return create_model("LocalParams", __config__=ConfigDict(extra="forbid", strict=True), **fields)
 
 
+class ModelPrice(BaseModel):
+    """US dollars per 1M tokens, for ``goaldrift plan``'s cost estimate (not part of the run id)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: float = Field(ge=0, description="per 1M prompt tokens")
+    output: float = Field(ge=0, description="per 1M completion tokens")
+
+
 class ModelSpec(BaseModel):
     """One model under test (or a judge model).
 
@@ -79,6 +88,8 @@ class ModelSpec(BaseModel):
     timeout_s: float = Field(300.0, gt=0)
     max_retries: int = Field(5, ge=0, le=20)
     params: dict[str, Any] = Field(default_factory=dict, description="backend-specific settings")
+    price: ModelPrice | None = Field(default=None, exclude=True,  # changes no run: not hashed, not stored
+                                     description="USD per 1M tokens, for `goaldrift plan`")
 
     @field_validator("base_url")
     @classmethod

@@ -8,7 +8,8 @@ Tables (schema version in ``meta``):
 - ``experiments`` — the config, its hash, goaldrift version and git revision.
 - ``runs`` — one row per planned run spec (model × scenario × condition × repeat), stable ``run_id``.
 - ``attempts`` — each try of a run; a run restarted after a crash keeps its partial attempt, marked
-  ``aborted`` and excluded from results. Only a ``finished`` attempt counts.
+  ``aborted`` and excluded from results; ``goaldrift rerun`` marks the attempts it replaces
+  ``superseded``. Only a ``finished`` attempt counts.
 - ``steps`` — one row per finished step of an attempt, written in one transaction.
 - ``model_calls`` — every request/response through the gateway (bodies zlib-compressed JSON).
 - ``judgements`` — LLM-judge verdicts on stored steps.
@@ -112,7 +113,7 @@ CREATE TABLE IF NOT EXISTS attempts (
   attempt_id INTEGER PRIMARY KEY AUTOINCREMENT,
   run_id TEXT NOT NULL REFERENCES runs(run_id),
   number INTEGER NOT NULL,
-  status TEXT NOT NULL,                    -- running | finished | failed | aborted
+  status TEXT NOT NULL,                    -- running | finished | failed | aborted | superseded
   started_at REAL NOT NULL,
   finished_at REAL,
   error TEXT,
@@ -369,6 +370,15 @@ class Store:
                 "UPDATE runs SET status=? WHERE run_id=(SELECT run_id FROM attempts WHERE attempt_id=?)",
                 (run_status, attempt_id),
             )
+
+    def supersede(self, run_id: str) -> int:
+        """Mark the run's finished and failed attempts ``superseded`` (kept, excluded from results like
+        aborted ones) and plan the run again (``goaldrift rerun``); returns how many were marked."""
+        with self.tx() as db:
+            cur = db.execute("UPDATE attempts SET status='superseded' WHERE run_id=? AND status IN "
+                             "('finished', 'failed')", (run_id,))
+            db.execute("UPDATE runs SET status='planned' WHERE run_id=?", (run_id,))
+            return cur.rowcount
 
     def write_step(self, attempt_id: int, rec: StepResult) -> None:
         """Store one finished step atomically (the only place a ``StepResult`` becomes columns)."""

@@ -26,6 +26,10 @@ _COMMAND_MODULES = [
     "goaldrift.cli.analysis",
     "goaldrift.cli.view",
     "goaldrift.cli.detect",
+    "goaldrift.cli.plan",
+    "goaldrift.cli.clean",
+    "goaldrift.cli.show",
+    "goaldrift.cli.rerun",
 ]
 
 typer_app = typer.Typer(
