@@ -352,12 +352,16 @@ class BuiltinAgent:
             if not target.exists() and not target.is_symlink():
                 raise self._missing(rel)
             text, size = wio.read_text(target, rel)
+            if "\0" in text[:8192]:
+                raise EditFailed(f"{rel} is a binary file ({size} bytes); read_file shows text files only")
             lines = text.splitlines()
             start = max(int(args.get("offset") or 1), 1)
             limit = min(max(int(args.get("limit") or MAX_READ_LINES), 1), MAX_READ_LINES)
             out = "\n".join(lines[start - 1: start - 1 + limit])
-            if size > wio.MAX_READ_BYTES:
-                out += f"\n... [file is {size} bytes; only the first {wio.MAX_READ_BYTES} were read]"
+            room = MAX_OUTPUT - 200
+            if len(out) > room or size > wio.MAX_READ_BYTES:
+                out = out[:room] + (f"\n... [{rel} is {size} bytes; output cut: read further parts with "
+                                    f"offset and limit]")
             return out
         if name == "write_file":
             return self.write(args.get("path"), args.get("content"))
