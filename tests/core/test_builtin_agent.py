@@ -342,3 +342,10 @@ def test_bad_options_are_config_errors():
         BuiltinSettings.from_options({"edit_format": "diff"}, "m")
     assert BuiltinSettings.from_options({"edit_format": {"m": "whole"}}, "m").edit_format == "whole"
     assert BuiltinSettings.from_options({"edit_format": {"m": "whole"}}, "other").edit_format == "tools"
+
+
+def test_text_answers_without_a_change_end_the_step_after_the_repeat_limit(tmp_path):
+    replies = [f"Here is my plan, version {i}." for i in range(10)]
+    trace, backend = drive_with(tmp_path, replies, {"finish_requires_change": True, "repeat_limit": 3})
+    assert len(backend.requests) == 3 and trace.limit_hit == "repeated_call"
+    assert "without changing a file" in trace.errors[0]

@@ -166,8 +166,6 @@ def build_tools(settings: BuiltinSettings, files: list[str] | None = None,
     return tools
 
 
-TOOLS = build_tools(BuiltinSettings())
-
 
 def fenced_files(text: str) -> tuple[list[tuple[str, str]], list[str]]:
     """Files written in the ``whole`` edit format: ``[(path, content)]`` and problems to report back.
@@ -210,7 +208,7 @@ class BuiltinAgent:
         self.options = dict(options or {})
         self.session: AgentSession | None = None
         self.settings = BuiltinSettings()
-        self.tools: list[dict[str, Any]] = TOOLS
+        self.tools: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
         self._client: httpx.AsyncClient | None = None
         self._sandbox = "none"
@@ -447,6 +445,7 @@ class _Step:
         self.settings = agent.settings
         self.changed = False  # a file was written or edited successfully in this step
         self.seen: dict[str, int] = {}  # fingerprint of (call, result) -> times seen in this step
+        self.text_corrections = 0  # text-only answers sent back because nothing was changed yet
 
     async def run(self) -> None:
         agent, trace = self.agent, self.trace
@@ -535,8 +534,14 @@ class _Step:
                 self.agent.messages.append({"role": "user", "content": f"[harness] {note}{tail}"})
                 return stop
         if self.settings.finish_requires_change and not self.changed:
+            self.text_corrections += 1
             note, stop = self._check_repeat("reply", content, "error: " + self._nothing_changed())
             self.agent.messages.append({"role": "user", "content": f"[harness] {note}"})
+            limit = self.settings.repeat_limit
+            if not stop and limit and self.text_corrections >= limit:
+                self.trace.errors.append(f"the model answered {limit} times without changing a file")
+                self.trace.limit_hit = "repeated_call"
+                stop = True
             return stop
         return True
 
