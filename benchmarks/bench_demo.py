@@ -16,6 +16,7 @@ The 1-minute load average is printed beside every configuration: on a shared mac
 more of the timing than anything else.
 
     .venv/bin/python benchmarks/bench_demo.py [--steps 1] [--conditions 2] [--only builtin-after,...]
+                                              [--n-threads N] [--wall-time S]
 
 Prints a table, then one JSON document on stdout (the last line).
 """
@@ -88,15 +89,26 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1)
     ap.add_argument("--conditions", type=int, default=2)
     ap.add_argument("--only", default="", help="comma-separated configuration names")
+    ap.add_argument("--n-threads", type=int, default=None,
+                    help="llama.cpp threads (default: the configs' own, i.e. every core; on a busy shared "
+                         "machine 1 thread can be faster, since llama.cpp's threads wait for each other)")
+    ap.add_argument("--wall-time", type=float, default=None,
+                    help="per-step time cap in seconds for every configuration (default: the configs' own)")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the stores in this folder (default: a temp folder)")
     args = ap.parse_args()
     chosen = [c for c in args.only.split(",") if c]
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="goaldrift-bench-demo-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="goaldrift-bench-demo-") as scratch:
+        tmp = args.keep or Path(scratch)
         for name, raw in configs().items():
             if chosen and name not in chosen:
                 continue
             raw["steps"] = args.steps
             raw["conditions"] = raw["conditions"][: args.conditions]
+            if args.n_threads is not None:
+                raw["models"][0]["params"]["n_threads"] = args.n_threads
+            if args.wall_time is not None:
+                raw["agent"]["limits"]["wall_time_s"] = args.wall_time
             load_before = os.getloadavg()[0]
             t0 = time.monotonic()
             summary = run_experiment(experiment_from_dict(raw), Path(tmp) / f"{name}.db", progress=False)
@@ -109,7 +121,8 @@ def main() -> None:
                   f"({(row['decided_share'] or 0):.0%})  median step {row['median_step_s'] or 0:6.1f} s  "
                   f"mean {row['mean_step_s'] or 0:6.1f} s  disk-prefix loads {row['disk_prefix_loads']}  "
                   f"load {row['load_1min']}  {row['outcomes']}", file=sys.stderr, flush=True)
-    print(json.dumps({"steps": args.steps, "conditions": args.conditions, "results": results}))
+    print(json.dumps({"steps": args.steps, "conditions": args.conditions, "n_threads": args.n_threads,
+                      "wall_time_s": args.wall_time, "results": results}))
 
 
 if __name__ == "__main__":
