@@ -81,8 +81,10 @@ class BuiltinSettings:
       content (as aider does for weak models). A mapping ``{model id: format, default: format}``
       chooses per model.
     - ``absolute_paths`` [true]: an absolute path inside the workspace is accepted as the relative one.
-    - ``repeat_limit`` [3]: the same call with the same result for the N-th time in a step ends the
-      step as failed (the 2nd time, the result says so and how to recover); 0 = off.
+    - ``repeat_limit`` [3]: the same failing call with the same result for the N-th time in a step
+      ends the step as failed (from the 2nd time on, the result says so; a repeated successful call
+      only gets that notice); with ``finish_requires_change``, so do N text answers without a change;
+      0 = off.
     - ``finish_requires_change`` [false]: ``finish`` (or a text-only answer) is refused with a
       corrective message until a file was changed in this step.
     - ``constrain_paths`` [false]: tool schemas only allow paths of files that exist when the run
@@ -255,7 +257,8 @@ class BuiltinAgent:
         except EditFailed:
             agents = None
         if agents is not None:
-            text += f"\n\nInstructions from: AGENTS.md\n{agents}"
+            shown = s.workspace / "AGENTS.md" if self.settings.workspace_in_prompt else "AGENTS.md"
+            text += f"\n\nInstructions from: {shown}\n{agents}"
         if s.placement == "instructions" and s.constraint:
             text += f"\n\nInstructions from: goaldrift-instructions.md\n{s.constraint}"
         return text
@@ -266,7 +269,7 @@ class BuiltinAgent:
         if self.session is None or self._client is None:
             raise AgentError("builtin agent: step() before start()")
         trace = StepTrace()
-        trace.raw["settings"] = {k: v for k, v in asdict(self.settings).items() if k != "sandbox"}
+        trace.raw["settings"] = asdict(self.settings)
         self.messages.append({"role": "user", "content": prompt})
         try:
             await asyncio.wait_for(_Step(self, trace).run(), self.session.limits.wall_time_s)
