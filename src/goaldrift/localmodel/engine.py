@@ -247,7 +247,7 @@ class LocalEngine:
         llm.eval(prompt[llm.n_tokens:end])
         snap = self._snapshot_live()
         if snap is not None:
-            self.prefix_cache.save(head, bytes(snap.data[: snap.nbytes]))
+            self.prefix_cache.save(head, ctypes.string_at(ctypes.addressof(snap.data), snap.nbytes))
             stats.prefix_disk = "saved"
 
     def _store(self, key: str, snap: _Snapshot | None) -> None:
