@@ -349,3 +349,24 @@ def test_text_answers_without_a_change_end_the_step_after_the_repeat_limit(tmp_p
     trace, backend = drive_with(tmp_path, replies, {"finish_requires_change": True, "repeat_limit": 3})
     assert len(backend.requests) == 3 and trace.limit_hit == "repeated_call"
     assert "without changing a file" in trace.errors[0]
+
+
+def test_file_tools_never_follow_a_directory_link(tmp_path):
+    """Even a link that resolve() would not see (swapped in after the check) is not followed: every
+    component is opened with O_NOFOLLOW beneath the workspace."""
+    from goaldrift.agents import workspace_io as wio
+    from goaldrift.edits import EditFailed
+
+    ws = tmp_path / "ws"
+    (ws / "pkg").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.py").write_text("SECRET = 1\n")
+    (ws / "pkg" / "link").symlink_to(outside)
+    with pytest.raises(EditFailed, match="not a directory"):
+        wio.read_text(ws, "pkg/link/secret.py")
+    with pytest.raises(EditFailed, match="not a directory"):
+        wio.write_text(ws, "pkg/link/new.py", "x")
+    assert not (outside / "new.py").exists()
+    wio.write_text(ws, "pkg/deep/er/new.py", "y = 1\n")
+    assert wio.read_text(ws, "pkg/deep/er/new.py") == ("y = 1\n", 6)

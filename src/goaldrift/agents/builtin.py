@@ -253,7 +253,7 @@ class BuiltinAgent:
         if s.placement == "system_prompt":
             return s.constraint.strip() + "\n\n" + text
         try:
-            agents, _ = wio.read_text(s.workspace / "AGENTS.md", "AGENTS.md")
+            agents, _ = wio.read_text(s.workspace, "AGENTS.md")
         except EditFailed:
             agents = None
         if agents is not None:
@@ -323,6 +323,7 @@ class BuiltinAgent:
 
     def write(self, path: Any, content: Any) -> str:
         """Create or overwrite a file (``write_file``, and the ``whole`` edit format)."""
+        assert self.session is not None
         if not isinstance(content, str):
             raise EditFailed("'content' must be the file's text")
         target, rel = self._resolve(path)
@@ -334,7 +335,7 @@ class BuiltinAgent:
             raise EditFailed(f"the content for {rel} is empty; write the file's complete source code")
         if not target.exists():
             self._check_new_path(rel)
-        wio.write_text(target, rel, content)
+        wio.write_text(self.session.workspace, rel, content)
         return f"wrote {rel} ({content.count(chr(10)) + 1} lines)"
 
     async def run_tool(self, name: str, args: dict[str, Any]) -> str:
@@ -352,7 +353,7 @@ class BuiltinAgent:
             target, rel = self._resolve(args.get("path"))
             if not target.exists() and not target.is_symlink():
                 raise self._missing(rel)
-            text, size = wio.read_text(target, rel)
+            text, size = wio.read_text(repo, rel)
             if "\0" in text[:8192]:
                 raise EditFailed(f"{rel} is a binary file ({size} bytes); read_file shows text files only")
             lines = text.splitlines()
@@ -377,7 +378,7 @@ class BuiltinAgent:
             if token:
                 raise EditFailed(f"'new' contains {token.group(0)!r}, which is chat-template markup, not file "
                                  f"content; write real source code")
-            text, size = wio.read_text(target, rel)
+            text, size = wio.read_text(repo, rel)
             if size > wio.MAX_READ_BYTES:
                 raise EditFailed(f"{rel} is too large to edit ({size} bytes)")
             count = text.count(old)
@@ -387,7 +388,7 @@ class BuiltinAgent:
             if count > 1:
                 raise EditFailed(f"'old' occurs {count} times in {rel}; it must occur exactly once: include more "
                                  f"of the surrounding lines so it is unique")
-            wio.write_text(target, rel, text.replace(old, new, 1))
+            wio.write_text(repo, rel, text.replace(old, new, 1))
             return f"edited {rel}"
         if name == "run":
             if not isinstance(args.get("command"), str) or not args["command"].strip():

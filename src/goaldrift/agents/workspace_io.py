@@ -7,8 +7,9 @@ and a symlink could lead out of the workspace. So every access here:
 - resolves the path inside the workspace (``..``, absolute paths outside it and symlinks that lead out
   are refused; an absolute path *inside* the workspace is accepted, because small models copy the
   workspace path they see);
-- opens with ``O_NOFOLLOW | O_NONBLOCK`` and checks ``fstat`` on the open descriptor: only regular
-  files are read or written (a FIFO, socket or device is refused without blocking);
+- opens component by component beneath the workspace (``openat`` with ``O_NOFOLLOW``; the file itself
+  also ``O_NONBLOCK``) and checks ``fstat`` on the open descriptor: only regular files are read or
+  written (a FIFO, socket or device is refused without blocking, a link is never followed);
 - reads at most ``MAX_READ_BYTES`` (the rest is reported as left out, never loaded);
 - lists with ``os.walk`` without following directory symlinks, up to a fixed number of entries.
 
@@ -17,6 +18,7 @@ Errors are ``EditFailed`` with a message that tells the model how to recover.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -54,28 +56,50 @@ def resolve(repo: Path, path: str, *, absolute_ok: bool = True) -> tuple[Path, s
     return target, "/".join(parts) or "."
 
 
-def _open(target: Path, flags: int, rel: str) -> int:
+def _open(repo: Path, rel: str, flags: int, *, make_parents: bool = False) -> int:
+    """Open ``rel`` beneath ``repo`` one component at a time, never following a symlink (``openat``
+    with ``O_NOFOLLOW``), so a directory swapped for a link while we look cannot lead outside."""
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise EditFailed(f"{rel!r} is not a file path inside the repository")
+    dfd = os.open(repo, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = os.open(target, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
-    except FileNotFoundError:
-        raise EditFailed(f"{rel} does not exist") from None
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.EMLINK):
-            raise EditFailed(f"{rel} is a symbolic link; goaldrift's file tools do not follow links") from None
-        if exc.errno == errno.ENXIO:
-            raise EditFailed(f"{rel} is not a regular file") from None
-        if exc.errno == errno.EISDIR:
-            raise EditFailed(f"{rel} is a directory; use list_files to see its files") from None
-        raise EditFailed(f"cannot open {rel}: {exc.strerror}") from None
+        for i, part in enumerate(parts[:-1]):
+            if make_parents:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o755, dir_fd=dfd)
+            try:
+                nfd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+            except FileNotFoundError:
+                raise EditFailed(f"{rel} does not exist") from None
+            except OSError:
+                raise EditFailed(f"{'/'.join(parts[:i + 1])} is not a directory (a file or a link); "
+                                 f"goaldrift's file tools do not follow links") from None
+            os.close(dfd)
+            dfd = nfd
+        try:
+            fd = os.open(parts[-1], flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644, dir_fd=dfd)
+        except FileNotFoundError:
+            raise EditFailed(f"{rel} does not exist") from None
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.EMLINK):
+                raise EditFailed(f"{rel} is a symbolic link; goaldrift's file tools do not follow links") from None
+            if exc.errno == errno.ENXIO:
+                raise EditFailed(f"{rel} is not a regular file") from None
+            if exc.errno == errno.EISDIR:
+                raise EditFailed(f"{rel} is a directory; use list_files to see its files") from None
+            raise EditFailed(f"cannot open {rel}: {exc.strerror}") from None
+    finally:
+        os.close(dfd)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise EditFailed(f"{rel} is not a regular file (a directory, FIFO, socket or device)")
     return fd
 
 
-def read_text(target: Path, rel: str, limit: int = MAX_READ_BYTES) -> tuple[str, int]:
-    """The first ``limit`` bytes of a regular file as text, and the file's size in bytes."""
-    fd = _open(target, os.O_RDONLY, rel)
+def read_text(repo: Path, rel: str, limit: int = MAX_READ_BYTES) -> tuple[str, int]:
+    """The first ``limit`` bytes of the regular file ``rel`` as text, and the file's size in bytes."""
+    fd = _open(repo, rel, os.O_RDONLY)
     try:
         size = os.fstat(fd).st_size
         chunks, got = [], 0
@@ -90,13 +114,10 @@ def read_text(target: Path, rel: str, limit: int = MAX_READ_BYTES) -> tuple[str,
     return b"".join(chunks).decode("utf-8", errors="replace"), size
 
 
-def write_text(target: Path, rel: str, text: str) -> None:
-    """Create or overwrite a regular file (parents are created; links and special files are refused)."""
-    parent = target.parent
-    if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
-        raise EditFailed(f"cannot create {rel}: {parent.name} is not a directory")
-    parent.mkdir(parents=True, exist_ok=True)
-    fd = _open(target, os.O_WRONLY | os.O_CREAT, rel)
+def write_text(repo: Path, rel: str, text: str) -> None:
+    """Create or overwrite the regular file ``rel`` (parents are created; links and special files are
+    refused)."""
+    fd = _open(repo, rel, os.O_WRONLY | os.O_CREAT, make_parents=True)
     try:
         os.ftruncate(fd, 0)
         data = text.encode("utf-8")
