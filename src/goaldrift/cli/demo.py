@@ -29,7 +29,7 @@ def demo(
     store: Path = typer.Option(None, "--store", help="Where to store the demo's results "
                                "(default goaldrift-results/demo.db, demo-opencode.db for OpenCode)."),
     report: Path = typer.Option(None, "--report", help="HTML report path (default beside the store)."),
-    steps: int = typer.Option(None, "--steps", min=1, max=12, help="Tickets per run (default: the config's)."),
+    steps: int = typer.Option(None, "--steps", min=1, max=6, help="Tickets per run (default: the config's; the pack has 6)."),
     harness: str = typer.Option("builtin", "--harness", help="builtin (the default demo) or opencode."),
 ) -> None:
     """Run a small real experiment on the embedded model (no API key, no network) and write a report.
