@@ -214,6 +214,7 @@ class LocalBackend:
             flash_attn=self.params["flash_attn"], snapshot_budget_mb=self.params["snapshot_budget_mb"]), prefix)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"goaldrift-local-{spec.id}")
         self._lock = asyncio.Lock()  # FIFO queue of requests; the single worker thread also serialises
+        self._closed = False
 
     # ------------------------------------------------------------ request → job
 
@@ -339,6 +340,10 @@ class LocalBackend:
         yield final
 
     async def aclose(self) -> None:
+        """Free the model; idempotent (the gateway and the backend's owner may both close it)."""
+        if self._closed:
+            return
+        self._closed = True
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self.engine.close)
         self._executor.shutdown(wait=False)
