@@ -229,7 +229,18 @@ class LocalEngine:
         except ValueError:
             return 0
 
-    def _use_disk_prefix(self, prompt: list[int], stats: GenStats) -> None:
+    def _eval(self, tokens: list[int], cancel: threading.Event | None) -> bool:
+        """Evaluate ``tokens`` one batch at a time; False if ``cancel`` was set in between (a prompt of
+        thousands of tokens takes minutes on a busy CPU: a client that gave up frees the model within
+        one batch instead of after the whole prompt)."""
+        step = max(1, self.config.n_batch)
+        for i in range(0, len(tokens), step):
+            if cancel is not None and cancel.is_set():
+                return False
+            self._llm.eval(tokens[i:i + step])
+        return True
+
+    def _use_disk_prefix(self, prompt: list[int], stats: GenStats, cancel: threading.Event | None) -> None:
         """Start from the first turn's KV state on disk, or evaluate that turn and save it there."""
         llm = self._llm
         end = self._first_turn(prompt)
@@ -244,7 +255,8 @@ class LocalEngine:
                 return
             self.prefix_cache.drop(head)
             llm.n_tokens = 0
-        llm.eval(prompt[llm.n_tokens:end])
+        if not self._eval(prompt[llm.n_tokens:end], cancel):
+            return
         snap = self._snapshot_live()
         if snap is not None:
             self.prefix_cache.save(head, ctypes.string_at(ctypes.addressof(snap.data), snap.nbytes))
@@ -336,17 +348,21 @@ class LocalEngine:
             llm.n_tokens = 0
         keep_before = llm.n_tokens
         try:
-            self._use_disk_prefix(prompt, stats)
+            self._use_disk_prefix(prompt, stats, cancel)
         except Exception as exc:
             llm.n_tokens = 0
             raise BackendError(f"llama.cpp failed to evaluate the prompt: {exc}") from exc
         stats.cached_tokens = llm.n_tokens if stats.prefix_disk != "saved" else keep_before
         try:
-            llm.eval(prompt[llm.n_tokens:])
+            evaluated = self._eval(prompt[llm.n_tokens:], cancel)
         except Exception as exc:
             llm.n_tokens = 0
             raise BackendError(f"llama.cpp failed to evaluate the prompt: {exc}") from exc
         t_first = time.perf_counter()
+        if not evaluated:
+            stats.finish_reason = "cancelled"
+            stats.prompt_eval_s = t_first - t0
+            return stats
 
         ctx, vocab = llm._ctx.ctx, llm._model.vocab
         chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
