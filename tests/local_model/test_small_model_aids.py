@@ -75,6 +75,22 @@ def test_the_first_turn_is_reused_from_disk(backend):
     assert g["prompt_eval_tokens"] < 30
 
 
+def test_a_cancelled_request_stops_between_prompt_batches(backend):
+    """A client that gave up (e.g. a step at its wall-clock limit) frees the model before the rest
+    of a long prompt is evaluated."""
+    import threading
+
+    from goaldrift.localmodel.engine import Sampling
+
+    engine = backend.engine
+    prompt = engine.tokenize("word " * 1500)
+    cancel = threading.Event()
+    cancel.set()
+    stats = engine.generate("cancel-test", prompt, None, Sampling(0.0, 1.0, 40, 0.0, 7, 10), lambda _t: None, cancel)
+    assert stats.finish_reason == "cancelled" and stats.completion_tokens == 0
+    assert engine.llm.n_tokens < len(prompt)
+
+
 def test_a_builtin_step_on_the_real_model_keeps_to_its_rules(backend, tmp_path):
     (tmp_path / "crm").mkdir()
     (tmp_path / "crm" / "exporting.py").write_text("def export_records(rows, *, anonymize):\n    return rows\n")
@@ -101,18 +117,3 @@ def test_a_builtin_step_on_the_real_model_keeps_to_its_rules(backend, tmp_path):
         if tc.name == "finish" and tc.status == "completed":
             assert any(t.name == "write_file" and t.status == "completed" for t in trace.tool_calls)
 
-
-def test_a_cancelled_request_stops_between_prompt_batches(backend):
-    """A client that gave up (e.g. a step at its wall-clock limit) frees the model before the rest
-    of a long prompt is evaluated."""
-    import threading
-
-    from goaldrift.localmodel.engine import Sampling
-
-    engine = backend.engine
-    prompt = engine.tokenize("word " * 1500)
-    cancel = threading.Event()
-    cancel.set()
-    stats = engine.generate("cancel-test", prompt, None, Sampling(0.0, 1.0, 40, 0.0, 7, 10), lambda _t: None, cancel)
-    assert stats.finish_reason == "cancelled" and stats.completion_tokens == 0
-    assert engine.llm.n_tokens < len(prompt)
