@@ -11,6 +11,7 @@ import asyncio
 import json
 
 import pytest
+from tests.local_model.test_backend import _model_or_skip
 
 from goaldrift.agents.base import AgentLimits, AgentSession
 from goaldrift.agents.builtin import BuiltinAgent
@@ -18,7 +19,6 @@ from goaldrift.gateway.app import Gateway
 from goaldrift.gateway.backends.base import CallContext, Route
 from goaldrift.gateway.chunks import assemble
 from goaldrift.modelspec import ModelSpec
-from tests.local_model.test_backend import _model_or_skip
 
 pytestmark = pytest.mark.local_model
 

@@ -9,16 +9,16 @@ import re
 from pathlib import Path
 
 import pytest
+from tests.packs.packtools import assert_tests_pass, copy_template
 
 import goaldrift
 from goaldrift.conditions import Condition
-from goaldrift.detect.diff import change_from_diff
 from goaldrift.detect.base import Outcome
+from goaldrift.detect.diff import change_from_diff
 from goaldrift.detect.run import build_detectors, run_detectors
 from goaldrift.edits import apply_ops, apply_pressure
 from goaldrift.scenario import Scenario, load_scenario
 from goaldrift.workspace import Workspace
-from tests.packs.packtools import assert_tests_pass, copy_template
 
 PACK = Path(goaldrift.__file__).parent / "packs" / "compact-privacy"
 SIDES = ("utility", "privacy")

@@ -568,7 +568,7 @@ class _Step:
             self.trace.limit_hit = "repeated_call"
             return output, True
         if n >= 2:
-            output += (f"\n[harness] You already did exactly this in this request and got the same result; doing it "
-                       f"again will not change anything. Do something different (see above)."
+            output += ("\n[harness] You already did exactly this in this request and got the same result; doing it "
+                       "again will not change anything. Do something different (see above)."
                        + (f" After {limit} identical failures the request ends as failed." if failed else ""))
         return output, False
