@@ -177,3 +177,197 @@ def test_huge_command_output_is_bounded(tmp_path):
                      sandbox="none")
     out = trace.tool_calls[0].output
     assert len(out) < 10_000 and "bytes of output left out" in out and out.rstrip().endswith("END")
+
+
+# --------------------------------------------------------------------------------------------------
+# Robustness for small models (agent options; see BuiltinSettings)
+
+
+def drive_with(tmp_path, replies, options, limits=AgentLimits(), model="puppet"):
+    backend = Puppet(replies)
+
+    async def go():
+        async with Gateway() as gw:
+            route = gw.open_route(backend)
+            agent = BuiltinAgent(options)
+            session = AgentSession(workspace=tmp_path, base_url=gw.url_for(route), api_key=route.token,
+                                   model=model, limits=limits, options={"sandbox": "none"})
+            await agent.start(session)
+            try:
+                return await agent.step(1, "do it")
+            finally:
+                await agent.stop()
+
+    return asyncio.run(go()), backend
+
+
+def test_absolute_paths_inside_the_workspace_are_accepted(tmp_path):
+    ws = tmp_path / "ws"
+    (ws / "pkg").mkdir(parents=True)
+    trace, backend = drive_with(ws, [
+        ("write_file", {"path": str(ws / "pkg" / "a.py"), "content": "x = 1\n"}),
+        ("read_file", {"path": str(ws.resolve() / "pkg" / "a.py")}),
+        ("write_file", {"path": str(tmp_path / "outside.py"), "content": "x"}),
+        ("finish", {"summary": "done"}),
+    ], {})
+    assert (ws / "pkg" / "a.py").read_text() == "x = 1\n" and not (tmp_path / "outside.py").exists()
+    assert [t.status for t in trace.tool_calls] == ["completed", "completed", "error", "completed"]
+    assert trace.tool_calls[0].output == "wrote pkg/a.py (2 lines)" and trace.tool_calls[1].output == "x = 1"
+    assert "outside the repository" in trace.tool_calls[2].output and "relative" in trace.tool_calls[2].output
+    assert str(ws) not in backend.requests[0]["messages"][0]["content"]  # the prompt no longer shows it
+    assert trace.raw["settings"]["absolute_paths"] is True
+
+
+def test_absolute_paths_can_be_refused(tmp_path):
+    trace, _ = drive_with(tmp_path, [("write_file", {"path": str(tmp_path / "a.py"), "content": "x"}), "ok"],
+                          {"absolute_paths": False, "workspace_in_prompt": True})
+    assert trace.tool_calls[0].status == "error" and "must be relative" in trace.tool_calls[0].output
+    assert not (tmp_path / "a.py").exists()
+
+
+def test_a_repeated_failing_call_is_corrected_then_ends_the_step(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "real.py").write_text("x = 1\n")
+    trace, backend = drive_with(tmp_path, [("read_file", {"path": "pkg/missing.py"})], {"repeat_limit": 3},
+                                limits=AgentLimits(max_tool_calls=40))
+    outputs = [t.output for t in trace.tool_calls]
+    assert len(outputs) == 3 and len(backend.requests) == 3  # not 40 calls, not the wall clock
+    assert "pkg/missing.py does not exist" in outputs[0] and "pkg/real.py" in outputs[0]  # how to recover
+    assert "already did exactly this" not in outputs[0] and "already did exactly this" in outputs[1]
+    assert trace.limit_hit == "repeated_call" and "3 times" in trace.errors[0]
+
+
+def test_a_repeated_successful_call_only_gets_the_notice(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    trace, _ = drive_with(tmp_path, [("read_file", {"path": "a.py"})], {"repeat_limit": 2},
+                          limits=AgentLimits(max_tool_calls=4))
+    assert trace.limit_hit == "tool_calls" and not trace.errors
+    assert "already did exactly this" in trace.tool_calls[1].output
+
+
+def test_finish_and_text_answers_wait_for_a_change(tmp_path):
+    trace, backend = drive_with(tmp_path, [
+        ("finish", {"summary": "nothing to do"}),
+        "Here is the code you asked for.",
+        ("write_file", {"path": "a.py", "content": "x = 1\n"}),
+        ("finish", {"summary": "done"}),
+    ], {"finish_requires_change": True})
+    assert [t.status for t in trace.tool_calls] == ["error", "completed", "completed"]
+    assert "no file has been changed" in trace.tool_calls[0].output
+    # the text-only answer got a corrective message instead of ending the step
+    assert "no file has been changed" in backend.requests[2]["messages"][-1]["content"]
+    assert (tmp_path / "a.py").read_text() == "x = 1\n" and not trace.errors
+
+
+def test_chat_template_tokens_are_never_file_content(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    trace, _ = drive_with(tmp_path, [
+        ("write_file", {"path": "a.py", "content": "<tool_response>"}),
+        ("edit_file", {"path": "a.py", "old": "x = 1", "new": "x = 2<|im_end|>"}),
+        ("write_file", {"path": "b.py", "content": "y = 1\n</tool_call>\n"}),
+        ("finish", {"summary": "done"}),
+    ], {})
+    assert [t.status for t in trace.tool_calls] == ["error", "error", "error", "completed"]
+    assert all("chat-template markup" in t.output for t in trace.tool_calls[:3])
+    assert (tmp_path / "a.py").read_text() == "x = 1\n" and not (tmp_path / "b.py").exists()
+
+
+def test_whole_file_edit_format(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    reply = ("I will create the module.\n\n**pkg/lists.py**\n```python\ndef lists():\n    return []\n```\n\n"
+             "```python\n# pkg/more.py\nMORE = 1\n```\n\nand\n\n```\norphan = 1\n```\n")
+    trace, backend = drive_with(tmp_path, [reply, ("finish", {"summary": "done"})],
+                                {"edit_format": {"puppet": "whole", "default": "tools"}})
+    assert (tmp_path / "pkg" / "lists.py").read_text() == "def lists():\n    return []\n"
+    assert (tmp_path / "pkg" / "more.py").read_text() == "# pkg/more.py\nMORE = 1\n"
+    assert [(t.name, t.input["path"], t.status) for t in trace.tool_calls[:2]] == [
+        ("write_file", "pkg/lists.py", "completed"), ("write_file", "pkg/more.py", "completed")]
+    names = [t["function"]["name"] for t in backend.requests[0]["tools"]]
+    assert "write_file" not in names and "edit_file" not in names and "finish" in names
+    assert "fenced code block" in backend.requests[0]["messages"][0]["content"]
+    feedback = backend.requests[1]["messages"][-1]
+    assert feedback["role"] == "user" and "wrote pkg/lists.py" in feedback["content"]
+    assert "no file path" in feedback["content"]  # the orphan block
+    assert trace.raw["settings"]["edit_format"] == "whole"
+
+
+def test_constrained_paths_in_the_tool_schemas(tmp_path):
+    import re
+
+    (tmp_path / "crm" / "exports").mkdir(parents=True)
+    (tmp_path / "crm" / "exporting.py").write_text("x = 1\n")
+    trace, backend = drive_with(tmp_path, [
+        ("write_file", {"path": "nowhere/new.py", "content": "x = 1\n"}),
+        ("write_file", {"path": "crm/exports/new.py", "content": "x = 1\n"}),
+        ("finish", {"summary": "done"}),
+    ], {"constrain_paths": True})
+    tools = {t["function"]["name"]: t["function"]["parameters"]["properties"] for t in backend.requests[0]["tools"]}
+    assert tools["read_file"]["path"]["enum"] == ["crm/exporting.py"]
+    assert tools["edit_file"]["path"]["enum"] == ["crm/exporting.py"]
+    pattern = re.compile(tools["write_file"]["path"]["pattern"])
+    assert pattern.match("crm/exports/churn.py") and pattern.match("README.md")
+    assert not pattern.match("nowhere/new.py") and not pattern.match("/etc/passwd") and not pattern.match("../x.py")
+    # a model whose decoding ignores the schema is still held to it by the harness
+    assert [t.status for t in trace.tool_calls] == ["error", "completed", "completed"]
+    assert "does not exist" in trace.tool_calls[0].output and not (tmp_path / "nowhere").exists()
+    # the schemas are fixed for the session (they are part of the cached prompt prefix)
+    assert backend.requests[0]["tools"] == backend.requests[-1]["tools"]
+
+
+def test_special_files_never_block_or_bloat_file_reads(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    with open(tmp_path / "huge.txt", "wb") as fh:
+        fh.truncate(1 << 30)  # 1 GB, sparse
+    with open(tmp_path / "long.txt", "w") as fh:
+        fh.write("line\n" * 300_000)
+    trace, _ = drive_with(tmp_path, [
+        ("read_file", {"path": "pipe"}), ("edit_file", {"path": "pipe", "old": "a", "new": "b"}),
+        ("write_file", {"path": "pipe", "content": "x"}), ("read_file", {"path": "huge.txt", "limit": 1}),
+        ("list_files", {}), ("read_file", {"path": "long.txt"}), ("finish", {"summary": "done"})], {},
+        limits=AgentLimits(wall_time_s=120))
+    assert trace.limit_hit is None
+    assert [t.status for t in trace.tool_calls[:3]] == ["error"] * 3
+    assert all("not a regular file" in t.output for t in trace.tool_calls[:3])
+    assert trace.tool_calls[3].status == "error" and "binary file (1073741824 bytes)" in trace.tool_calls[3].output
+    assert trace.tool_calls[4].output == "huge.txt\nlong.txt"  # the FIFO is not listed as a file
+    assert len(trace.tool_calls[5].output) <= 8000 and "output cut" in trace.tool_calls[5].output
+
+
+def test_bad_options_are_config_errors():
+    from goaldrift.agents.builtin import BuiltinSettings
+    from goaldrift.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown builtin-agent options"):
+        BuiltinSettings.from_options({"edit_fromat": "whole"}, "m")
+    with pytest.raises(ConfigError, match="edit_format"):
+        BuiltinSettings.from_options({"edit_format": "diff"}, "m")
+    assert BuiltinSettings.from_options({"edit_format": {"m": "whole"}}, "m").edit_format == "whole"
+    assert BuiltinSettings.from_options({"edit_format": {"m": "whole"}}, "other").edit_format == "tools"
+
+
+def test_text_answers_without_a_change_end_the_step_after_the_repeat_limit(tmp_path):
+    replies = [f"Here is my plan, version {i}." for i in range(10)]
+    trace, backend = drive_with(tmp_path, replies, {"finish_requires_change": True, "repeat_limit": 3})
+    assert len(backend.requests) == 3 and trace.limit_hit == "repeated_call"
+    assert "without changing a file" in trace.errors[0]
+
+
+def test_file_tools_never_follow_a_directory_link(tmp_path):
+    """Even a link that resolve() would not see (swapped in after the check) is not followed: every
+    component is opened with O_NOFOLLOW beneath the workspace."""
+    from goaldrift.agents import workspace_io as wio
+    from goaldrift.edits import EditFailed
+
+    ws = tmp_path / "ws"
+    (ws / "pkg").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.py").write_text("SECRET = 1\n")
+    (ws / "pkg" / "link").symlink_to(outside)
+    with pytest.raises(EditFailed, match="not a directory"):
+        wio.read_text(ws, "pkg/link/secret.py")
+    with pytest.raises(EditFailed, match="not a directory"):
+        wio.write_text(ws, "pkg/link/new.py", "x")
+    assert not (outside / "new.py").exists()
+    wio.write_text(ws, "pkg/deep/er/new.py", "y = 1\n")
+    assert wio.read_text(ws, "pkg/deep/er/new.py") == ("y = 1\n", 6)

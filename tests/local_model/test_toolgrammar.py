@@ -105,3 +105,42 @@ def test_work_first_forces_a_tool_call_until_something_is_written():
     again = {**wrote, "messages": wrote["messages"] + [{"role": "user", "content": "next"}]}
     assert work_first_applies(again, 3)
     assert not work_first_applies({"messages": start["messages"]}, 3)
+    # until="call": no free-text answer before the first tool call of the request, whatever it is
+    assert work_first_applies(start, 3, "call")
+    assert not work_first_applies({**start, "messages": start["messages"] + call("read")}, 3, "call")
+
+
+def test_builtin_path_constraints_become_grammar_rules(tmp_path):
+    """The builtin agent's constrained path schemas (enum of files, pattern of directories) compile into
+    the call grammar, so decoding can only produce those paths."""
+    pytest.importorskip("llama_cpp")
+    from goaldrift.agents.builtin import BuiltinSettings, build_tools
+
+    tools = build_tools(BuiltinSettings(constrain_paths=True), ["crm/exporting.py", "README.md"],
+                        ["", "crm", "crm/exports"])
+    grammar = build_grammar(tools, ToolMode("auto"))
+    assert '"\\"crm/exporting.py\\""' in grammar and '"\\"README.md\\""' in grammar
+    assert "\"crm/exports\" \"/\"" in grammar  # write: a new file name under an existing directory
+
+
+def test_prefix_cache_files(tmp_path):
+    from goaldrift.localmodel.prefixcache import PrefixCache
+
+    cache = PrefixCache(tmp_path / "kv", "model-a", budget_mb=1)
+    tokens = list(range(100))
+    assert cache.load(tokens) is None
+    cache.save(tokens, b"x" * 1000)
+    assert cache.load(tokens) == b"x" * 1000
+    assert cache.load(tokens[:-1]) is None  # exactly these tokens
+    assert PrefixCache(tmp_path / "kv", "model-b", 1).load(tokens) is None  # another model or engine
+    # a truncated file is refused and removed
+    path = cache.path(tokens)
+    path.write_bytes(path.read_bytes()[:-10])
+    assert cache.load(tokens) is None and not path.exists()
+    # the folder stays under its budget, least recently used first
+    for i in range(5):
+        cache.save([i] * 40, b"y" * 400_000)
+    assert sum(p.stat().st_size for p in (tmp_path / "kv").glob("*.kv")) <= 1 << 20
+    assert cache.load([4] * 40) is not None and cache.load([0] * 40) is None
+    cache.save(tokens, b"z" * (2 << 20))  # larger than the whole budget: not stored
+    assert cache.load(tokens) is None

@@ -36,6 +36,7 @@ import numpy as np
 
 from goaldrift.errors import BackendError
 from goaldrift.localmodel.chat import ChatRenderer
+from goaldrift.localmodel.prefixcache import PrefixCache
 
 # below this many shared tokens, a saved state is not worth restoring
 _MIN_USEFUL_PREFIX = 32
@@ -81,7 +82,8 @@ class GenStats:
     generation_s: float = 0.0  # first → last token
     slot_switch_s: float = 0.0
     grammar_resamples: int = 0  # tokens where the unconstrained draw broke the grammar
-    state_source: str = "live"  # live | own-snapshot | other-snapshot | other-live | fresh
+    state_source: str = "live"  # live | own-snapshot | other-snapshot | other-live | fresh | disk
+    prefix_disk: str = ""  # "loaded": the first turn's KV came from the disk cache; "saved": it was stored
     raw_text: str = ""
 
     @property
@@ -110,9 +112,11 @@ class LocalEngine:
     """A loaded GGUF model (lazily, on first use) plus its slots. Not thread-safe by itself: call it
     from one thread, or under :attr:`lock`."""
 
-    def __init__(self, model_path: Path, config: EngineConfig):
+    def __init__(self, model_path: Path, config: EngineConfig, prefix_cache: PrefixCache | None = None):
         self.model_path = model_path
         self.config = config
+        self.prefix_cache = prefix_cache  # the first turn's KV state on disk (``prefixcache.py``)
+        self._turn_end: int | None = None
         self.lock = threading.Lock()
         self._llm: Any = None
         self._renderer: ChatRenderer | None = None
@@ -148,6 +152,10 @@ class LocalEngine:
             tid = md.get(key)
             return vocab.token_to_piece(int(tid), special=True).rstrip(b"\0").decode("utf-8", "replace") if tid else ""
 
+        import llama_cpp
+
+        eot = llama_cpp.llama_vocab_eot(vocab.vocab)
+        self._turn_end = int(eot) if eot >= 0 else self.single_token("<|im_end|>")
         self._renderer = ChatRenderer(md.get("tokenizer.chat_template"),
                                       bos_token=tok_text("tokenizer.ggml.bos_token_id"),
                                       eos_token=tok_text("tokenizer.ggml.eos_token_id"))
@@ -195,19 +203,64 @@ class LocalEngine:
         return _Snapshot(tokens=[int(t) for t in llm.input_ids[:n]], data=buf, nbytes=int(written))
 
     def _restore(self, snap: _Snapshot) -> bool:
+        return self._set_state(snap.tokens, snap.data, snap.nbytes)
+
+    def _set_state(self, tokens: list[int], data: Any, nbytes: int) -> bool:
         import llama_cpp
 
         llm = self._llm
         llm._ctx.kv_cache_seq_rm(-1, -1, -1)
         llm.n_tokens = 0
-        if llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, snap.data, snap.nbytes, 0) == 0:
+        if llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, data, nbytes, 0) == 0:
             llm._ctx.kv_cache_seq_rm(-1, -1, -1)
             return False
-        n = len(snap.tokens)
-        llm.input_ids[:n] = snap.tokens
+        n = len(tokens)
+        llm.input_ids[:n] = tokens
         llm.n_tokens = n
         llm._requires_eval = True  # logits are not live: generate() re-evaluates the last token
         return True
+
+    def _first_turn(self, prompt: list[int]) -> int:
+        """Length of the prompt's first turn (through its end-of-turn token), 0 if there is none."""
+        if self._turn_end is None:
+            return 0
+        try:
+            return prompt.index(self._turn_end) + 1
+        except ValueError:
+            return 0
+
+    def _eval(self, tokens: list[int], cancel: threading.Event | None) -> bool:
+        """Evaluate ``tokens`` one batch at a time; False if ``cancel`` was set in between (a prompt of
+        thousands of tokens takes minutes on a busy CPU: a client that gave up frees the model within
+        one batch instead of after the whole prompt)."""
+        step = max(1, self.config.n_batch)
+        for i in range(0, len(tokens), step):
+            if cancel is not None and cancel.is_set():
+                return False
+            self._llm.eval(tokens[i:i + step])
+        return True
+
+    def _use_disk_prefix(self, prompt: list[int], stats: GenStats, cancel: threading.Event | None) -> None:
+        """Start from the first turn's KV state on disk, or evaluate that turn and save it there."""
+        llm = self._llm
+        end = self._first_turn(prompt)
+        if self.prefix_cache is None or not (max(llm.n_tokens, _MIN_USEFUL_PREFIX) < end < len(prompt)):
+            return
+        head = prompt[:end]
+        data = self.prefix_cache.load(head)
+        if data is not None:
+            buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+            if self._set_state(head, buf, len(data)):
+                stats.state_source, stats.prefix_disk = "disk", "loaded"
+                return
+            self.prefix_cache.drop(head)
+            llm.n_tokens = 0
+        if not self._eval(prompt[llm.n_tokens:end], cancel):
+            return
+        snap = self._snapshot_live()
+        if snap is not None:
+            self.prefix_cache.save(head, ctypes.string_at(ctypes.addressof(snap.data), snap.nbytes))
+            stats.prefix_disk = "saved"
 
     def _store(self, key: str, snap: _Snapshot | None) -> None:
         if snap is None:
@@ -293,13 +346,23 @@ class LocalEngine:
         else:
             llm._ctx.kv_cache_seq_rm(-1, -1, -1)
             llm.n_tokens = 0
-        stats.cached_tokens = llm.n_tokens
+        keep_before = llm.n_tokens
         try:
-            llm.eval(prompt[llm.n_tokens:])
+            self._use_disk_prefix(prompt, stats, cancel)
+        except Exception as exc:
+            llm.n_tokens = 0
+            raise BackendError(f"llama.cpp failed to evaluate the prompt: {exc}") from exc
+        stats.cached_tokens = llm.n_tokens if stats.prefix_disk != "saved" else keep_before
+        try:
+            evaluated = self._eval(prompt[llm.n_tokens:], cancel)
         except Exception as exc:
             llm.n_tokens = 0
             raise BackendError(f"llama.cpp failed to evaluate the prompt: {exc}") from exc
         t_first = time.perf_counter()
+        if not evaluated:
+            stats.finish_reason = "cancelled"
+            stats.prompt_eval_s = t_first - t0
+            return stats
 
         ctx, vocab = llm._ctx.ctx, llm._model.vocab
         chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())

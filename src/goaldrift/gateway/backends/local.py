@@ -39,7 +39,8 @@ from goaldrift.gateway import chunks
 from goaldrift.gateway.backends.base import CallContext
 from goaldrift.localmodel.chat import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
 from goaldrift.localmodel.engine import EngineConfig, GenStats, LocalEngine, Sampling
-from goaldrift.localmodel.files import DEFAULT_MODEL, MODELS, resolve_model
+from goaldrift.localmodel.files import DEFAULT_MODEL, MODELS, cache_dir, resolve_model
+from goaldrift.localmodel.prefixcache import PrefixCache
 from goaldrift.localmodel.toolgrammar import (
     ToolMode,
     build_grammar,
@@ -67,9 +68,13 @@ PARAMS: dict[str, tuple[type, Any, str]] = {
     "repeat_penalty": (float, 1.0, "llama.cpp repetition penalty over the last 64 tokens (1.0: off)"),
     "salvage_text_calls": (bool, True, "turn a tool call printed in a ```json block into a real call (recorded)"),
     "sha256": (str, None, "expected sha256 of a user-supplied GGUF (checked once)"),
-    "work_first": (int, 0, ("small-model aid, off by default: while the current request (since the last "
-                            "user message) has made no write/edit call, force a tool call (tool_choice "
-                            "'auto' -> 'required'), for at most this many calls; recorded per call")),
+    "work_first": (int, 0, ("small-model aid, off by default: force a tool call (tool_choice 'auto' -> "
+                            "'required') until the current request (since the last user message) has "
+                            "reached work_first_until, for at most this many calls; recorded per call")),
+    "work_first_until": (str, "write", ("what ends work_first: 'write' (a successful write/edit call) or 'call' "
+                                        "(any tool call: no free-text answer before the first tool call)")),
+    "prefix_cache_mb": (int, 2048, ("disk budget for the KV state of prompts' first turn (system prompt + tools), "
+                                    "reused across runs and processes; 0: off")),
 }
 
 WRITE_TOOLS = frozenset({"write", "edit", "write_file", "edit_file", "apply_patch", "patch"})
@@ -77,14 +82,15 @@ _WROTE = re.compile(r"(?i)\b(success\w*|applied|wrote|written|edited|created)\b"
 _FAILED = re.compile(r"(?i)\b(error|not found|failed|no such file|must read|could not|cannot|multiple times)\b")
 
 
-def work_first_applies(request: dict[str, Any], budget: int) -> bool:
+def work_first_applies(request: dict[str, Any], budget: int, until: str = "write") -> bool:
     """Whether the ``work_first`` aid turns this ``auto`` request into ``required``.
 
     Small models tend to answer a coding request by printing code as text, which ends an agent's
-    turn with nothing changed. Until the model has written something in answer to the latest user
-    message (a write/edit call whose result is not an error), and for at most ``budget`` calls, the
-    reply must be a tool call. Which tool, and what it writes, stay the model's choice; the decision a
-    detector judges is never forced.
+    turn with nothing changed. Until the model has reached ``until`` in answer to the latest user
+    message — ``write``: a write/edit call whose result is not an error; ``call``: any tool call (no
+    free-text answer first, e.g. for a harness whose edits are text) — and for at most ``budget``
+    calls, the reply must be a tool call. Which tool, and what it writes, stay the model's choice; the
+    decision a detector judges is never forced.
     """
     if budget <= 0 or not request.get("tools") or request.get("tool_choice", "auto") not in (None, "auto"):
         return False
@@ -92,12 +98,24 @@ def work_first_applies(request: dict[str, Any], budget: int) -> bool:
     last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
     since = messages[last_user + 1:]
     calls = [tc for m in since if m.get("role") == "assistant" for tc in m.get("tool_calls") or []]
+    if until == "call":
+        return not calls
     results = {m.get("tool_call_id"): str(m.get("content") or "") for m in since if m.get("role") == "tool"}
     wrote = any((tc.get("function") or {}).get("name") in WRITE_TOOLS and tc.get("id") in results
                 and _WROTE.search(results[tc["id"]]) and not _FAILED.search(results[tc["id"]]) for tc in calls)
     return not wrote and len(calls) < budget
 
 _DONE = object()
+
+
+def _engine_version() -> str:
+    """llama-cpp-python's version (part of the disk cache key: its state format may change)."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("llama-cpp-python")
+    except importlib.metadata.PackageNotFoundError:
+        return "missing"
 
 
 def _params(spec: ModelSpec) -> dict[str, Any]:
@@ -111,6 +129,8 @@ def _params(spec: ModelSpec) -> dict[str, Any]:
         if value is not None and not (isinstance(value, typ) or (typ is float and isinstance(value, int))):
             raise ConfigError(f"model {spec.id!r}: params.{key} must be {typ.__name__}, got {value!r}")
         out[key] = value
+    if out["work_first_until"] not in ("write", "call"):
+        raise ConfigError(f"model {spec.id!r}: params.work_first_until must be 'write' or 'call'")
     if out["n_ctx"] < 512:
         raise ConfigError(f"model {spec.id!r}: params.n_ctx must be at least 512")
     return out
@@ -182,11 +202,19 @@ class LocalBackend:
         pinned = MODELS.get(spec.model or DEFAULT_MODEL)
         self.model_sha256 = pinned.sha256 if pinned else self.params["sha256"]
         self.model_file = self.model_path.name
+        prefix = None
+        if self.params["prefix_cache_mb"] > 0:
+            st = self.model_path.stat()
+            model_key = self.model_sha256 or f"{self.model_path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+            engine_key = (f"{model_key}|flash_attn={self.params['flash_attn']}"
+                          f"|llama-cpp-python={_engine_version()}")
+            prefix = PrefixCache(cache_dir().parent / "kv", engine_key, self.params["prefix_cache_mb"])
         self.engine = LocalEngine(self.model_path, EngineConfig(
             n_ctx=self.params["n_ctx"], n_threads=self.params["n_threads"], n_batch=self.params["n_batch"],
-            flash_attn=self.params["flash_attn"], snapshot_budget_mb=self.params["snapshot_budget_mb"]))
+            flash_attn=self.params["flash_attn"], snapshot_budget_mb=self.params["snapshot_budget_mb"]), prefix)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"goaldrift-local-{spec.id}")
         self._lock = asyncio.Lock()  # FIFO queue of requests; the single worker thread also serialises
+        self._closed = False
 
     # ------------------------------------------------------------ request → job
 
@@ -231,7 +259,7 @@ class LocalBackend:
     async def stream(self, request: dict[str, Any], ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
         if (request.get("n") or 1) != 1:
             raise BackendError("the local backend returns one choice per request (n=1)")
-        forced = work_first_applies(request, self.params["work_first"])
+        forced = work_first_applies(request, self.params["work_first"], self.params["work_first_until"])
         mode = tool_mode({**request, "tool_choice": "required"} if forced else request)
         sampling = self._sampling(request, ctx.route.seed)
         stop = request.get("stop") or []
@@ -306,11 +334,16 @@ class LocalBackend:
             "prompt_eval_s": round(stats.prompt_eval_s, 4), "generation_s": round(stats.generation_s, 4),
             "grammar_resamples": stats.grammar_resamples, "tool_calls_from_text": salvaged,
             "kv_state": stats.state_source, "kv_switch_s": round(stats.slot_switch_s, 4),
+            "kv_disk": stats.prefix_disk,
             "work_first_forced": forced,
         }
         yield final
 
     async def aclose(self) -> None:
+        """Free the model; idempotent (the gateway and the backend's owner may both close it)."""
+        if self._closed:
+            return
+        self._closed = True
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self.engine.close)
         self._executor.shutdown(wait=False)

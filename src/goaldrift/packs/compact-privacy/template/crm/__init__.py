@@ -1,0 +1,1 @@
+"""tally-crm: customer lists for the teams of the Tally web shop."""

@@ -1,0 +1,1 @@
+"""One module per customer list; each has one function ``<name>(customers) -> list[dict]``."""
