@@ -118,6 +118,7 @@ CREATE TABLE IF NOT EXISTS model_calls (
   prompt_tokens INTEGER NOT NULL DEFAULT 0,
   completion_tokens INTEGER NOT NULL DEFAULT 0,
   latency_s REAL NOT NULL,
+  queued_s REAL NOT NULL DEFAULT 0,
   retries INTEGER NOT NULL DEFAULT 0,
   retry_log TEXT,
   error TEXT,
@@ -194,11 +195,19 @@ class Store:
             return
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         version = int(row[0]) if row else 0
+        if version == SCHEMA_VERSION and not readonly:
+            self._add_missing_columns()
         if version != SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} has store schema v{version}, this goaldrift needs v{SCHEMA_VERSION}: "
                 "use a new --store path or the goaldrift version that wrote it"
             )
+
+    def _add_missing_columns(self) -> None:
+        """Columns added to schema v1 after stores were written with it (each with a default)."""
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(model_calls)")}
+        if "queued_s" not in columns:
+            self.db.execute("ALTER TABLE model_calls ADD COLUMN queued_s REAL NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         self.db.close()
@@ -338,10 +347,10 @@ class Store:
         with self.tx() as db:
             cur = db.execute(
                 """INSERT INTO model_calls (attempt_id, step, backend, model, stream, status, prompt_tokens,
-                   completion_tokens, latency_s, retries, retry_log, error, request, response, created_at)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   completion_tokens, latency_s, queued_s, retries, retry_log, error, request, response,
+                   created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 (rec.attempt_id, rec.step, rec.backend, rec.model, int(rec.stream), rec.status,
-                 rec.prompt_tokens, rec.completion_tokens, rec.latency_s, rec.retries,
+                 rec.prompt_tokens, rec.completion_tokens, rec.latency_s, rec.queued_s, rec.retries,
                  json.dumps(rec.retry_log) if rec.retry_log else None, rec.error, blob(rec.request),
                  blob(rec.response), time.time()),
             )

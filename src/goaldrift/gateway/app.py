@@ -11,6 +11,9 @@ fields, reply size, connections) and every call that reached a route is recorded
 client got — including refusals (413, 400, 402, 503) and clients that went away (499). A stream that
 ends without a proper end is an error, never a made-up ``finish_reason``.
 
+Per-model rate limits (``ratelimit.py``) hold a call back before its backend starts; every route of
+a model shares its limiter, so the limits hold across all runs.
+
 The server runs inside the runner's event loop (uvicorn without its signal handlers), so routes and
 the recorder are plain Python objects shared without locks.
 """
@@ -37,7 +40,9 @@ from goaldrift.gateway.breaker import CircuitBreaker
 from goaldrift.gateway.chunks import assemble, finish_reason, reply_chars
 from goaldrift.gateway.connections import guarded_h11
 from goaldrift.gateway.limits import GatewayLimits, deeper_than, forwarded
+from goaldrift.gateway.ratelimit import RateLimiter
 from goaldrift.gateway.record import CallRecord
+from goaldrift.modelspec import RateLimit
 
 Recorder = Callable[[CallRecord], Any]
 
@@ -115,6 +120,7 @@ class _Call:
         self.chunks: list[dict[str, Any]] = []
         self.chars = 0
         self.finished = False
+        self.queued_s = 0.0  # time held back by the model's rate limit
 
     def add(self, chunk: dict[str, Any]) -> None:
         self.chunks.append(chunk)
@@ -123,6 +129,9 @@ class _Call:
         if self.chars > self.gateway.limits.max_reply_chars:
             raise _ReplyTooLarge(f"the model's reply exceeded {self.gateway.limits.max_reply_chars} "
                                  "characters; the gateway cut it off")
+
+    def queued(self, seconds: float) -> None:
+        self.queued_s = seconds
 
     def record(self, status: int, error: str | None) -> None:
         response = assemble(self.chunks) if self.chunks else None
@@ -134,7 +143,8 @@ class _Call:
             self.gateway.recorder(CallRecord(
                 attempt_id=self.route.attempt_id, step=self.step, backend=self.backend.name,
                 model=self.backend.model, stream=self.stream, status=status,
-                latency_s=time.monotonic() - self.started, prompt_tokens=prompt, completion_tokens=completion,
+                latency_s=time.monotonic() - self.started, queued_s=self.queued_s,
+                prompt_tokens=prompt, completion_tokens=completion,
                 retries=len(self.ctx.retry_log), retry_log=self.ctx.retry_log, error=error,
                 request=self.request, response=response,
             ))
@@ -152,8 +162,9 @@ class Gateway:
     """The local model gateway. Use as ``async with Gateway(recorder) as gw``."""
 
     def __init__(self, recorder: Recorder | None = None, host: str = "127.0.0.1", port: int = 0,
-                 limits: GatewayLimits | None = None):
+                 limits: GatewayLimits | None = None, rate_limits: dict[str, RateLimit] | None = None):
         self.recorder = recorder
+        self.rate_limiters = {model: RateLimiter(limit) for model, limit in (rate_limits or {}).items()}
         self.host = host
         self.port = port
         self.limits = limits or GatewayLimits()
@@ -281,7 +292,11 @@ class Gateway:
         except _ClientGone:
             call.record(499, "client disconnected while sending the request")
             return Response(status_code=499)
-        iterator = call.backend.stream(forwarded(body), call.ctx).__aiter__()
+        iterator = call.backend.stream(forwarded(body), call.ctx)
+        limiter = self.rate_limiters.get(call.backend.model)
+        if limiter is not None:
+            iterator = limiter.limited(iterator, call.queued)
+        iterator = iterator.__aiter__()
         if call.stream:
             options = body.get("stream_options")
             return await self._stream(request, call, iterator,

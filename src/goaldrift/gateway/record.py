@@ -18,7 +18,8 @@ class CallRecord:
     status line went out (the client got an error event), 499 when the client went away first;
     ``retry_log`` holds one line per failed upstream attempt, starting with what went wrong
     (``HTTP 429``, ``timeout``, ``truncated``, ``connection``), so ``retries`` counts failed attempts.
-    Tokens are those of the reply the client got, counted once.
+    Tokens are those of the reply the client got, counted once. ``queued_s`` is the part of
+    ``latency_s`` the call waited for its model's rate limit before going upstream.
     """
 
     attempt_id: int | None
@@ -28,6 +29,7 @@ class CallRecord:
     stream: bool
     status: int
     latency_s: float
+    queued_s: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     retries: int = 0
