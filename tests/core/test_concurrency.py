@@ -135,3 +135,16 @@ def test_scripted_latency_is_a_checked_param_and_delays_each_reply(mini_pack):
     assert response.status_code == 200
     assert response.json()["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "write_file"
     assert took >= 0.3
+
+
+def test_doctor_says_how_many_opencode_runs_fit(monkeypatch):
+    import psutil
+
+    from goaldrift.cli.doctor import check_capacity
+
+    class Memory:
+        available = RESERVE + 5 * MEMORY_PER_RUN["opencode"]
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: Memory)
+    check = check_capacity()
+    assert check.version == "5 opencode" and not check.required
