@@ -11,7 +11,7 @@ Up to ``concurrency`` trials run at once on one event loop: they wait on model c
 serves dozens. The memory they need bounds that number (``capacity.runs_that_fit``: OpenCode runs are
 ~700 MB each), and per-model rate limits are the gateway's, shared by every run. Every store write
 happens on the event loop, through the one ``Store`` connection: SQLite has one writer, and the
-only work a trial moves off the loop (scoring a step) writes nothing.
+work a trial moves off the loop (creating its workspace, scoring a step) writes nothing to the store.
 
 A run's failure is recorded and counted, and the others go on. A store that cannot be written (disk
 full) is different: every trial is stopped, what is stored stays, and the error is raised once.

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from goaldrift.modelspec import RateLimit
@@ -76,7 +76,7 @@ class RateLimiter:
             if self.requests:
                 self.requests.take(1)
 
-    async def limited(self, chunks: AsyncIterator[dict[str, Any]],
+    async def limited(self, chunks: AsyncGenerator[dict[str, Any], None],
                       queued: Callable[[float], None]) -> AsyncIterator[dict[str, Any]]:
         """``chunks`` (a backend's stream), started once the limits allow; ``queued(seconds)`` is told
         how long that took. The concurrency slot is held, and tokens are charged, until it ends."""
@@ -88,15 +88,14 @@ class RateLimiter:
             await self._admit()
             queued(self.clock() - started)
             async for chunk in chunks:
-                use = chunk.get("usage") or {}
-                spent = max(spent, sum(v for k, v in use.items()
-                                       if k in ("prompt_tokens", "completion_tokens") and isinstance(v, int)))
+                use = chunk.get("usage")
+                if isinstance(use, dict):  # the last chunk: the call's usage
+                    spent = sum(v for k in ("prompt_tokens", "completion_tokens")
+                                if isinstance(v := use.get(k), int) and v > 0)
                 yield chunk
         finally:
             if self.slots is not None:
                 self.slots.release()
             if self.tokens is not None:
                 self.tokens.take(spent)
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await chunks.aclose()
