@@ -1,5 +1,6 @@
 """Concurrency on one machine: N trials really run at once, never more, with one store writer; the
-memory bound for OpenCode runs; the scripted model's latency.
+memory bound for OpenCode runs; ``goaldrift status`` from another process mid-run; the scripted
+model's latency.
 
 "At once" is tested with a barrier, not a clock: the first model call of every run waits until N
 calls are in flight together, which can only happen if N trials run concurrently (a serial runner
@@ -9,12 +10,14 @@ would wait forever; the generous timeout turns that into a failure). Nothing her
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 import time
 
 import httpx
 import pytest
+from tests.conftest import run_cli
 
 from goaldrift import runner as runner_module
 from goaldrift.capacity import MEMORY_PER_RUN, RESERVE, runs_that_fit
@@ -148,3 +151,46 @@ def test_doctor_says_how_many_opencode_runs_fit(monkeypatch):
     monkeypatch.setattr(psutil, "virtual_memory", lambda: Memory)
     check = check_capacity()
     assert check.version == "5 opencode" and not check.required
+
+
+class HoldingBackend:
+    """Wraps the scripted backend: the first call of each run waits until ``release`` is set."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.model = inner, inner.name, inner.model
+        self.release = asyncio.Event()
+        self.waiting = 0
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def stream(self, request, ctx):
+        if not ctx.route.state.get("held"):
+            ctx.route.state["held"] = True
+            self.waiting += 1
+            await asyncio.wait_for(self.release.wait(), 120)
+        async for chunk in self.inner.stream(request, ctx):
+            yield chunk
+
+
+def test_status_from_another_process_while_a_run_is_going(mini_pack, tmp_path, monkeypatch):
+    backends: list[HoldingBackend] = []
+    monkeypatch.setattr(runner_module, "create_backend", lambda spec: backends.append(
+        HoldingBackend(create_backend(spec))) or backends[-1])
+    store = tmp_path / "store.db"
+    exp = experiment_from_dict(_experiment(mini_pack, concurrency=3, repeats=1))  # 4 runs, 3 at once
+
+    async def go():
+        run = asyncio.create_task(Runner(exp, store, progress=False).run())
+        while not backends or backends[0].waiting < 3:
+            assert not run.done(), run.result().errors
+            await asyncio.sleep(0.05)
+        during = await asyncio.to_thread(run_cli, "status", "--store", str(store), "--json")
+        backends[0].release.set()
+        return await run, during
+
+    summary, during = asyncio.run(go())
+    assert during.returncode == 0, during.stderr
+    seen = json.loads(during.stdout)
+    assert seen["attempts"] == {"running": 3} and seen["finished_steps"] == 0 and seen["planned_steps"] == 8
+    assert summary.complete and summary.finished == 4
