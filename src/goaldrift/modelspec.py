@@ -35,10 +35,6 @@ from pydantic import (
 from goaldrift.errors import validation_problems
 
 
-class NoParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class OpenAIParams(BaseModel):
     """``params`` of the ``openai`` backend."""
 
@@ -75,8 +71,6 @@ def params_model(backend: str) -> type[BaseModel]:
         return OpenAIParams
     if backend == "scripted":
         return ScriptedParams
-    if backend != "local":
-        return NoParams
     from goaldrift.gateway.backends.local import PARAMS
 
     fields: dict[str, Any] = {key: (typ | None if default is None else typ, Field(default, description=doc))
@@ -134,8 +128,7 @@ class ModelSpec(BaseModel):
             params_model(self.backend).model_validate(self.params)
         except ValidationError as exc:
             problems = "; ".join(f"params.{loc}: {msg}" for loc, msg in validation_problems(exc))
-            raise ValueError(f"{problems} (backend {self.backend}"
-                             f"{' takes no params' if params_model(self.backend) is NoParams else ''})") from None
+            raise ValueError(f"{problems} (backend {self.backend})") from None
         return self
 
     @model_serializer(mode="wrap")
