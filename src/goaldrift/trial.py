@@ -81,7 +81,9 @@ class Trial:
         agent: Agent | None = None
         route = None
         try:
-            ws = Workspace.create(root, spec.scenario, spec.condition)
+            # Off the event loop, like scoring: copying the template and writing its git objects is
+            # file I/O that every other concurrent trial and the gateway would otherwise wait for.
+            ws = await asyncio.to_thread(Workspace.create, root, spec.scenario, spec.condition)
             step_tokens = spec.agent.limits.max_tokens  # the harness's per-step limit, enforced by the gateway
             route = self.gateway.open_route(
                 self.backend, attempt_id=attempt_id, seed=spec.seed,

@@ -177,14 +177,29 @@ def check_local_model() -> list[Check]:
     return out
 
 
+def check_capacity() -> Check:
+    """How many OpenCode runs fit in the memory available now (the runner's bound on ``-j``)."""
+    import psutil
+
+    from goaldrift.capacity import MEMORY_PER_RUN, MIB, runs_that_fit
+
+    available = psutil.virtual_memory().available
+    fit = runs_that_fit("opencode", available)
+    return Check("concurrent runs", "ok", f"{fit} opencode",
+                 f"{available / 2**30:.1f} GiB available, ~{MEMORY_PER_RUN['opencode'] // MIB} MB per OpenCode "
+                 "run: `run -j` above this queues the rest; builtin-agent runs are not bounded by memory",
+                 required=False)
+
+
 def run_checks() -> list[Check]:
     return [check_python(), check_goaldrift(), *check_node(), check_opencode(), check_opencode_plugin(), *check_sandbox(),
-            *check_local_model()]
+            *check_local_model(), check_capacity()]
 
 
 def doctor(json_: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
     """Check what goaldrift needs (Python, Node, npm, OpenCode, the sandbox and its isolation, local
-    model) and say how to fix what is missing. Exit code 1 if something required is missing."""
+    model) and say how to fix what is missing, and how many OpenCode runs fit in memory at once. Exit
+    code 1 if something required is missing."""
     checks = run_checks()
     failed = [c for c in checks if c.required and c.status == "missing"]
     if json_:

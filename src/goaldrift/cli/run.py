@@ -53,6 +53,8 @@ def print_summary(name: str, summary: RunSummary, store: Path) -> None:
         f"[bold]{escape(name)}[/]: {summary.planned} runs planned, {summary.skipped} already finished, "
         f"{summary.finished} finished now, {summary.failed} failed; {summary.steps} steps stored in {store}"
     )
+    for note in summary.notes:
+        console.print(escape(note), highlight=False)
     if summary.aborted_before:
         console.print(f"{summary.aborted_before} unfinished attempt(s) from an earlier runner marked aborted.")
     for err in summary.errors[:10]:

@@ -17,6 +17,8 @@ ends without a proper end is an error, never a made-up ``finish_reason``.
 Besides 127.0.0.1 it listens on a unix socket in a private directory (``socket_path``): a sandboxed
 harness has no network but that socket, bound into its sandbox and reached through the relay of
 ``goaldrift.sandbox`` — so an agent can reach its gateway and nothing else.
+Per-model rate limits (``ratelimit.py``) hold a call back before its backend starts; every route of
+a model shares its limiter, so the limits hold across all runs.
 
 The server runs inside the runner's event loop (uvicorn without its signal handlers), so routes and
 the recorder are plain Python objects shared without locks.
@@ -49,7 +51,9 @@ from goaldrift.gateway.connections import guarded_h11
 from goaldrift.gateway.limits import GatewayLimits, deeper_than, forwarded
 from goaldrift.gateway.protocols import CHAT, MESSAGES, RESPONSES, Exchange, FrontEnd, ProtocolError
 from goaldrift.gateway.protocols.anthropic_messages import estimate_tokens
+from goaldrift.gateway.ratelimit import RateLimiter
 from goaldrift.gateway.record import CallRecord
+from goaldrift.modelspec import RateLimit
 
 Recorder = Callable[[CallRecord], Any]
 
@@ -120,6 +124,7 @@ class _Call:
         self.chunks: list[dict[str, Any]] = []
         self.chars = 0
         self.finished = False
+        self.queued_s = 0.0  # time held back by the model's rate limit
 
     def add(self, chunk: dict[str, Any]) -> None:
         self.chunks.append(chunk)
@@ -128,6 +133,9 @@ class _Call:
         if self.chars > self.gateway.limits.max_reply_chars:
             raise _ReplyTooLarge(f"the model's reply exceeded {self.gateway.limits.max_reply_chars} "
                                  "characters; the gateway cut it off")
+
+    def queued(self, seconds: float) -> None:
+        self.queued_s = seconds
 
     def record(self, status: int, error: str | None) -> None:
         response = assemble(self.chunks) if self.chunks else None
@@ -139,7 +147,8 @@ class _Call:
             self.gateway.recorder(CallRecord(
                 attempt_id=self.route.attempt_id, step=self.step, backend=self.backend.name,
                 model=self.backend.model, protocol=self.front.name, stream=self.stream, status=status,
-                latency_s=time.monotonic() - self.started, prompt_tokens=prompt, completion_tokens=completion,
+                latency_s=time.monotonic() - self.started, queued_s=self.queued_s,
+                prompt_tokens=prompt, completion_tokens=completion,
                 retries=len(self.ctx.retry_log), retry_log=self.ctx.retry_log, error=error,
                 request=self.request, wire_request=self.wire_request, response=response,
             ))
@@ -157,8 +166,9 @@ class Gateway:
     """The local model gateway. Use as ``async with Gateway(recorder) as gw``."""
 
     def __init__(self, recorder: Recorder | None = None, host: str = "127.0.0.1", port: int = 0,
-                 limits: GatewayLimits | None = None):
+                 limits: GatewayLimits | None = None, rate_limits: dict[str, RateLimit] | None = None):
         self.recorder = recorder
+        self.rate_limiters = {model: RateLimiter(limit) for model, limit in (rate_limits or {}).items()}
         self.host = host
         self.port = port
         self.limits = limits or GatewayLimits()
@@ -344,7 +354,11 @@ class Gateway:
         except _ClientGone:
             call.record(499, "client disconnected while sending the request")
             return Response(status_code=499)
-        iterator = call.backend.stream(forwarded(call.exchange.internal), call.ctx).__aiter__()
+        iterator = call.backend.stream(forwarded(call.exchange.internal), call.ctx)
+        limiter = self.rate_limiters.get(call.backend.model)
+        if limiter is not None:
+            iterator = limiter.limited(iterator, call.queued)
+        iterator = iterator.__aiter__()
         if call.stream:
             return await self._stream(request, call, iterator)
         return await self._complete(request, call, iterator)

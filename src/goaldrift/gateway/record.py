@@ -25,6 +25,8 @@ class CallRecord:
     body as sent; None for a translated call refused before it could be translated); ``wire_request``
     holds the body as sent when it had to be translated, else None.
     ``response`` is always the assembled ``chat.completion``: the wire reply is its translation.
+    Tokens are those of the reply the client got, counted once. ``queued_s`` is the part of
+    ``latency_s`` the call waited for its model's rate limit before going upstream.
     """
 
     attempt_id: int | None
@@ -34,6 +36,7 @@ class CallRecord:
     stream: bool
     status: int
     latency_s: float
+    queued_s: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     retries: int = 0

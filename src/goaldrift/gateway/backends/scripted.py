@@ -16,12 +16,17 @@ It speaks two tool dialects, chosen from the request's ``tools``: OpenCode's (``
 agent's (``write_file``/``edit_file``). A request without tools is OpenCode's title request (a short
 title) or its compaction request (a short summary). Per route it remembers which call of the current step comes next.
 
+``params: {latency_s: S}`` holds every reply back S seconds before its first chunk, like a slow API
+(the concurrency benchmark's model). The wait is an ``asyncio.sleep``: it costs no CPU, and a client
+that hangs up cancels it like any other backend call.
+
 What it replays comes from the route's ``context``, a ``ScriptContext`` set by whoever opened the
 route: the gateway itself knows nothing about scenarios.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -32,7 +37,7 @@ from typing import Any
 from goaldrift.errors import BackendError, ConfigError
 from goaldrift.gateway.backends.base import CallContext
 from goaldrift.gateway.chunks import message_chunks, tool_call, usage
-from goaldrift.modelspec import ModelSpec
+from goaldrift.modelspec import ModelSpec, ScriptedParams
 from goaldrift.scenario import EditOp, Scenario, WriteOp
 
 _POLICY = re.compile(r"^(comply|violate|idle|violate_from:\d+|violate_at:\d+(,\d+)*)$")
@@ -84,6 +89,7 @@ class ScriptedBackend:
     def __init__(self, spec: ModelSpec):
         self.policy = parse_policy(spec.policy)
         self.model = spec.id
+        self.latency_s = ScriptedParams.model_validate(spec.params).latency_s
 
     async def aclose(self) -> None:
         return None
@@ -134,6 +140,8 @@ class ScriptedBackend:
         return "Done."
 
     async def stream(self, request: dict[str, Any], ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
+        if self.latency_s:  # before the replay moves on: a cancelled call leaves the script where it was
+            await asyncio.sleep(self.latency_s)
         names = {((t.get("function") or {}).get("name")) for t in request.get("tools") or []}
         prompt_tokens = _estimate_tokens(request.get("messages"))
         if not names:  # OpenCode's title request, or its context-compaction request
