@@ -19,6 +19,8 @@ import atexit
 import contextlib
 import itertools
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +81,12 @@ def _find() -> dict[str, Controller]:
 
 
 _CONTROLLERS: dict[str, Controller] | None = None
-_MADE: list[Path] = []
+# Groups made by this process, with when they were made. A group is empty between its creation and
+# the moment its command's shell joins it, so the sweep leaves young groups alone (another trial's
+# command may be about to start in it); the lock makes the sweep safe from scoring threads.
+_MADE: dict[Path, float] = {}
+_LOCK = threading.Lock()
+_GRACE_S = 120.0
 _COUNTER = itertools.count()
 
 
@@ -109,19 +116,28 @@ def available() -> list[str]:
     return sorted(controllers())
 
 
-def _sweep() -> None:
-    """Remove the groups of finished commands (``rmdir`` fails on a group that still has processes)."""
-    for path in list(_MADE):
-        try:
-            path.rmdir()
-            _MADE.remove(path)
-        except FileNotFoundError:
-            _MADE.remove(path)
-        except OSError:
-            pass
+def _sweep(grace_s: float = _GRACE_S) -> None:
+    """Remove the groups of finished commands (``rmdir`` fails on a group that still has processes);
+    groups younger than ``grace_s`` may still be waiting for their command and are kept."""
+    now = time.monotonic()
+    with _LOCK:
+        for path, made in list(_MADE.items()):
+            if now - made < grace_s:
+                continue
+            try:
+                path.rmdir()
+                del _MADE[path]
+            except FileNotFoundError:
+                del _MADE[path]
+            except OSError:
+                pass
 
 
-atexit.register(_sweep)
+def _sweep_all() -> None:
+    _sweep(grace_s=0.0)
+
+
+atexit.register(_sweep_all)
 
 
 def join_prefix(limits: Limits) -> list[str]:
@@ -141,7 +157,8 @@ def join_prefix(limits: Limits) -> list[str]:
             with contextlib.suppress(OSError):
                 group.rmdir()
             continue
-        _MADE.append(group)
+        with _LOCK:
+            _MADE[group] = time.monotonic()
         procs.append(str(group / "cgroup.procs"))
     return ["/bin/sh", "-c", JOIN, "sh", *procs, "--"] if procs else []
 
