@@ -167,7 +167,7 @@ def bad_experiment(case: str, pack: Path) -> tuple[dict | str, str]:
         return experiment(pack, models=[{"id": "x", "backend": "openai", "base_url": "http://127.0.0.1:9/v1",
                                          "model": "m", "api_key_env": "GD_NOT_SET_KEY"}]), "GD_NOT_SET_KEY"
     if case == "missing_sandbox":
-        return experiment(pack), "bubblewrap"
+        return experiment(pack), "install"  # prlimit or bubblewrap: whichever the probe misses first
     if case == "deep":
         return DEEP, "nested too deeply"
     if case == "deep_but_parsable":
@@ -192,7 +192,10 @@ def test_every_configuration_error_exits_2_before_anything_is_written(case, fill
     exp = write(tmp_path, raw, "bad.yaml")
     monkeypatch.delenv("GD_NOT_SET_KEY", raising=False)
     if case == "missing_sandbox":
+        import goaldrift.sandbox
+
         monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+        monkeypatch.setattr(goaldrift.sandbox, "_PROBED", {})  # probe this machine again, without bwrap
     code, out, err = cli(monkeypatch, capsys, "run", str(exp), "--store", str(filled_store), "--no-progress")
     assert code == 2, out + err
     assert needle in err and "bad.yaml" in err, err

@@ -139,8 +139,11 @@ def test_goaldrift_git_runs_without_network_environment_or_workspace(mini_pack, 
     env, net, hidden, git_dir = ws.git("status").split("---\n")
 
     assert "sk-should-never-be-seen" not in env and "GD_FAKE_API_KEY" not in env
-    assert "eth" not in net and "lo:" not in net
-    assert hidden.count("No such file") == 4  # not the work tree, /etc, /root or /home
+    # the one Sandbox: a private network namespace with only its own loopback, no host interface
+    assert "eth" not in net and "ens" not in net
+    assert f"{ws.repo}': No such file" in hidden  # not the work tree
+    assert "shadow" not in hidden  # /etc holds only the few files the sandbox binds
+    assert "/home:" not in hidden or "/home': No such file" in hidden
     assert "git-dir-writable" in git_dir
 
 
