@@ -215,7 +215,7 @@ def test_demo_exits_1_when_a_run_failed_and_0_when_all_finished(mini_pack, tmp_p
     from goaldrift.cli import demo
 
     small = write(tmp_path, {**experiment(mini_pack), "steps": 2}, "demo.yaml")
-    monkeypatch.setattr(demo, "DEMO", small)
+    monkeypatch.setitem(demo.DEMOS, "builtin", small)
     fixed = privacy_runs_fail(monkeypatch)
     args = ("demo", "--harness", "builtin", "--store", str(tmp_path / "d.db"), "--report", str(tmp_path / "d.html"))
     code, out, _ = cli(monkeypatch, capsys, *args)
