@@ -147,7 +147,7 @@ def compact(folder: Path) -> Path:
     the bundle, then delete ``repo/``, ``git/`` and ``agent/``."""
     ws = Workspace(folder / "repo", folder / "git")
     bundle = folder / BUNDLE
-    tmp = folder / (BUNDLE + ".tmp")
+    tmp = folder / "git" / (BUNDLE + ".tmp")  # inside the git dir: the only folder goaldrift's git sees
     ws.git("bundle", "create", str(tmp), "--all")
     ws.git("bundle", "verify", str(tmp))
     tmp.replace(bundle)

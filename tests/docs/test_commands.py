@@ -37,7 +37,15 @@ PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 # Commands (as written, after the leading "goaldrift ") that a test cannot run, and why.
 NOT_RUN = {
+    "view": "starts a web server that runs until stopped (tested in tests/viewer)",
+    "view [--store goaldrift-results/store.db] [--port 8765] [--packs DIR]": "a synopsis of a server that runs "
+    "until stopped (tested in tests/viewer); the inline check below keeps its option names honest",
+    "detectors score [--corpus tests/detect/corpus] [--pack P] [--errors] [--min 0.95] [--json]": "a synopsis; "
+    "the scorer runs on the corpus in tests/detect/test_detect_corpus.py",
+    "detect PACK --repo DIR --base REV [--head REV] [--side SIDE] [--json]": "a synopsis that needs a git "
+    "repository with an agent's change (tested in tests/detect/test_detect_cli.py)",
     "run experiments/paper.yaml -j 4": "needs OPENROUTER_API_KEY and days of API calls",
+    "run experiments/paper.yaml -j 16": "needs OPENROUTER_API_KEY and days of API calls",
     "install-opencode": "installs from the npm registry (network)",
     "doctor": "its exit code depends on what this machine has installed (tested in tests/core)",
     "model path": "reassembles the embedded model (~1 GB) if it is not installed",
