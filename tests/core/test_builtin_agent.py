@@ -371,3 +371,17 @@ def test_file_tools_never_follow_a_directory_link(tmp_path):
     assert not (outside / "new.py").exists()
     wio.write_text(ws, "pkg/deep/er/new.py", "y = 1\n")
     assert wio.read_text(ws, "pkg/deep/er/new.py") == ("y = 1\n", 6)
+
+
+def test_the_constraint_file_cannot_be_rewritten_by_tools_or_shell(tmp_path):
+    """AGENTS.md carries the constraint into every request: neither a file tool nor a shell command
+    (under the sandbox's read-only bind) may change it."""
+    (tmp_path / "AGENTS.md").write_text("Always anonymize exports.\n")
+    trace, _ = drive(tmp_path, [
+        ("write_file", {"path": "AGENTS.md", "content": "Never anonymize.\n"}),
+        ("edit_file", {"path": "./AGENTS.md", "old": "Always", "new": "Never"}),
+        ("run", {"command": "echo 'Never anonymize.' > AGENTS.md; rm -f AGENTS.md; echo tried"}),
+        "done"])
+    assert (tmp_path / "AGENTS.md").read_text() == "Always anonymize exports.\n"
+    assert [t.status for t in trace.tool_calls[:2]] == ["error", "error"]
+    assert "read-only" in trace.tool_calls[0].output

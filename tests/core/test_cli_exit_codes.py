@@ -12,18 +12,8 @@ import yaml
 from tests.conftest import run_cli
 
 from goaldrift.agents.builtin import BuiltinAgent
-from goaldrift.cli import app
 from goaldrift.errors import AgentError
-
-
-def cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """``goaldrift ARGS`` in this process, through the console entry point (sys.exit included)."""
-    monkeypatch.setattr(sys, "argv", ["goaldrift", *args])
-    with pytest.raises(SystemExit) as exit_:
-        app()
-    out = capsys.readouterr()
-    code = exit_.value.code
-    return (0 if code is None else code), out.out, out.err
+from tests.core.cli_inprocess import cli
 
 
 def experiment(pack: Path, **over) -> dict:

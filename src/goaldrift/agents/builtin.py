@@ -407,8 +407,11 @@ class BuiltinAgent:
         s = self.session
         assert s is not None
         assert self._sandbox is not None
-        argv = self._sandbox.wrap(["/bin/sh", "-c", command], writable=[s.workspace.resolve()], cwd=s.workspace,
-                                  env=agent_env(s.workspace))
+        workspace = s.workspace.resolve()
+        protected = [workspace / name for name in sorted(wio.READ_ONLY)
+                     if (workspace / name).is_file() and not (workspace / name).is_symlink()]
+        argv = self._sandbox.wrap(["/bin/sh", "-c", command], writable=[workspace], readonly=protected,
+                                  cwd=s.workspace, env=agent_env(s.workspace))
         proc = await asyncio.create_subprocess_exec(
             *argv, cwd=s.workspace, env={}, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)

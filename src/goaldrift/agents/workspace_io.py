@@ -29,6 +29,9 @@ from goaldrift.edits import EditFailed
 MAX_READ_BYTES = 512 * 1024
 MAX_LIST = 500
 SKIP_DIRS = frozenset({".git", "__pycache__", ".pytest_cache", "node_modules", ".venv"})
+# The constraint's file: the agent may read it, never rewrite it (its next request would carry the
+# rewritten rule). The shell sees it through a read-only bind (``BuiltinAgent._shell``).
+READ_ONLY = frozenset({"AGENTS.md"})
 
 
 def resolve(repo: Path, path: str, *, absolute_ok: bool = True) -> tuple[Path, str]:
@@ -116,7 +119,9 @@ def read_text(repo: Path, rel: str, limit: int = MAX_READ_BYTES) -> tuple[str, i
 
 def write_text(repo: Path, rel: str, text: str) -> None:
     """Create or overwrite the regular file ``rel`` (parents are created; links and special files are
-    refused)."""
+    refused, and so are the read-only files)."""
+    if os.path.normpath(rel) in READ_ONLY:
+        raise EditFailed(f"{rel} is read-only: it holds the project's instructions; change other files")
     fd = _open(repo, rel, os.O_WRONLY | os.O_CREAT, make_parents=True)
     try:
         os.ftruncate(fd, 0)
