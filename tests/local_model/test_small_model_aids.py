@@ -16,7 +16,7 @@ from tests.local_model.test_backend import _model_or_skip
 from goaldrift.agents.base import AgentLimits, AgentSession
 from goaldrift.agents.builtin import BuiltinAgent
 from goaldrift.gateway.app import Gateway
-from goaldrift.gateway.backends.base import CallContext, Route
+from goaldrift.gateway.backends.base import CallContext, ModelRoute
 from goaldrift.gateway.chunks import assemble
 from goaldrift.modelspec import ModelSpec
 
@@ -40,7 +40,7 @@ def backend(tmp_path_factory):
 
 def call(backend, request, token):
     async def go():
-        return [c async for c in backend.stream(request, CallContext(Route(token=token, model_id="aids")))]
+        return [c async for c in backend.stream(request, CallContext(ModelRoute(token=token, model_id="aids")))]
 
     return assemble(asyncio.run(go()))
 
