@@ -80,3 +80,8 @@ def read_tail(path: Path, max_bytes: int = 1 << 14) -> str:
         f.seek(max(0, os.fstat(f.fileno()).st_size - max_bytes))
         return f.read(max_bytes).decode("utf-8", "replace")
     return ""
+
+
+def tail_lines(path: Path, lines: int = 10) -> str:
+    """The last ``lines`` lines of a harness log (read as ``read_tail`` does), joined for one message."""
+    return " / ".join(read_tail(path).strip().splitlines()[-lines:])

@@ -22,7 +22,7 @@ from goaldrift.agents.opencode.config import PROVIDER_ID, RunDirs, Settings, age
 from goaldrift.agents.opencode.process import ManagedProcess
 from goaldrift.agents.opencode.serve import StepNotes
 from goaldrift.agents.opencode.trace import build_trace, format_error, new_messages, read_db_messages
-from goaldrift.sandbox.hostfiles import UnsafeFile, read_tail
+from goaldrift.sandbox.hostfiles import UnsafeFile, tail_lines
 
 
 class RunDriver:
@@ -144,11 +144,8 @@ class RunDriver:
                         notes.errors.append(err)
             code = await proc.wait(max(1.0, deadline - time.monotonic()))
             if code not in (0, None):
-                notes.errors.append(f"opencode run exited with code {code}: {_tail(stderr_path)}")
+                notes.errors.append(f"opencode run exited with code {code}: {tail_lines(stderr_path, 5)}")
             return True
         finally:
             await proc.stop()
 
-
-def _tail(path: Path, lines: int = 5) -> str:
-    return " / ".join(read_tail(path).strip().splitlines()[-lines:])

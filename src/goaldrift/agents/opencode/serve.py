@@ -36,7 +36,7 @@ from goaldrift.agents.opencode.config import RunDirs, Settings, agent_name, mode
 from goaldrift.agents.opencode.process import ManagedProcess
 from goaldrift.agents.opencode.trace import build_trace, format_error, new_messages, read_db_messages
 from goaldrift.errors import AgentError
-from goaldrift.sandbox.hostfiles import UnsafeFile, read_head, read_tail
+from goaldrift.sandbox.hostfiles import UnsafeFile, read_head, tail_lines
 
 _LISTENING = re.compile(r"listening on (http://[0-9.]+:\d+)")
 SERVE_PORT = 4096  # inside the run's own network namespace: never taken by anything else
@@ -158,7 +158,7 @@ class ServeDriver:
                 break
             if not self.proc.alive():
                 raise AgentError(f"opencode serve exited with code {self.proc.returncode} during start-up: "
-                                 + _tail(log_path))
+                                 + tail_lines(log_path))
             await asyncio.sleep(0.05)
         if url is None:
             raise AgentError(f"opencode serve printed no address within {self.settings.startup_timeout_s:.0f} s "
@@ -412,6 +412,3 @@ class ServeDriver:
         notes.errors.append("the turn did not stop after an abort; the opencode server was killed")
         await self._kill()
 
-
-def _tail(path: Path, lines: int = 10) -> str:
-    return " / ".join(read_tail(path).strip().splitlines()[-lines:])
