@@ -49,11 +49,12 @@ class HarnessCost:
 # tree minus the runner alone. OpenCode's workspace: 10.6 MB after 4 steps (its session database grows
 # ~1 MB a step) plus ``runtime_fetch_mb``: OpenCode installs ``@opencode-ai/plugin`` from the npm
 # registry into every run's private folders (node_modules 36 MB + npm cache 31 MB) when the registry
-# answers; counted in full, so the disk estimate is the upper case.
+# answers; counted in full, so the disk estimate is the upper case. The builtin workspace was
+# re-measured (0.11 MB) after snapshots began writing git objects directly instead of `git add`.
 HARNESS_COSTS: dict[str, HarnessCost] = {
     "builtin": HarnessCost(
         calls_per_step=4.33, prompt_tokens_step1=9_000, prompt_tokens_growth=6_250,
-        completion_tokens_per_step=1_044, seconds_per_step=0.21, workspace_mb_base=0.18, workspace_mb_per_step=0,
+        completion_tokens_per_step=1_044, seconds_per_step=0.21, workspace_mb_base=0.12, workspace_mb_per_step=0,
         runtime_fetch_mb=0, store_kb_per_step=62, memory_mb_per_run=70,
         pack_factor={"utility-privacy": 1.23, "convenience-security": 0.91, "efficiency-security": 0.87}),
     "opencode": HarnessCost(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from goaldrift.agents.base import Agent, AgentOptions
+from goaldrift.agents.builtin_options import BuiltinOptions
 from goaldrift.agents.opencode.config import Settings as OpenCodeOptions
 from goaldrift.errors import ConfigError
 
@@ -27,7 +28,7 @@ class Harness:
 
 
 HARNESSES: dict[str, Harness] = {
-    "builtin": Harness(AgentOptions, "goaldrift.agents.builtin:BuiltinAgent"),
+    "builtin": Harness(BuiltinOptions, "goaldrift.agents.builtin:BuiltinAgent"),
     "opencode": Harness(OpenCodeOptions, "goaldrift.agents.opencode:OpenCodeAgent"),
 }
 DEFAULT_HARNESS = "opencode"
