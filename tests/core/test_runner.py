@@ -22,8 +22,10 @@ POLICIES = {"comply": lambda s: False, "violate": lambda s: True, "violate_from:
 
 
 def experiment(scenarios, models, **over):
+    # A generous step limit: these tests assert exact outcomes, and on a loaded 2-core machine four
+    # concurrent runs can take far longer per step than the scripted model itself needs.
     raw = {"name": "t", "models": models, "scenarios": scenarios, "repeats": 1,
-           "agent": {"harness": "builtin", "limits": {"wall_time_s": 60}}, "concurrency": 4, **over}
+           "agent": {"harness": "builtin", "limits": {"wall_time_s": 600}}, "concurrency": 4, **over}
     return raw
 
 
