@@ -86,8 +86,10 @@ def render() -> str:
     parts += [
         "", "## A model entry (`models[]`)", "", fields_table(ModelSpec),
         "", "### `price` (for `goaldrift plan`; not part of the run id)", "", fields_table(ModelPrice),
-        "", "### `params` of `backend: local`", "", fields_table(params_model("local")),
-        "", "Backends `openai` and `scripted` take no `params`.",
+    ]
+    for backend in ("local", "openai", "anthropic", "scripted"):
+        parts += ["", f"### `params` of `backend: {backend}`", "", fields_table(params_model(backend))]
+    parts += [
         "", "## Constants of `goaldrift plan`", "",
         ("Per harness, measured as described in [architecture.md](architecture.md#planning) "
          "(`estimate.HARNESS_COSTS`):"), "",
