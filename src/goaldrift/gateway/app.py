@@ -53,8 +53,8 @@ from goaldrift.gateway.chunks import assemble, finish_reason, reply_chars
 from goaldrift.gateway.connections import guarded_h11
 from goaldrift.gateway.limits import RELAYED_HEADERS, GatewayLimits, deeper_than, forwarded, relayed
 from goaldrift.gateway.protocols import CHAT, MESSAGES, RESPONSES, Exchange, FrontEnd, ProtocolError
-from goaldrift.gateway.protocols.base import Relay
 from goaldrift.gateway.protocols.anthropic_messages import estimate_tokens
+from goaldrift.gateway.protocols.base import Relay
 from goaldrift.gateway.ratelimit import RateLimiter
 from goaldrift.gateway.record import CallRecord
 from goaldrift.modelspec import RateLimit
