@@ -344,12 +344,17 @@ def probe_sandbox(exp: Experiment) -> None:
     """
     from goaldrift.sandbox import Sandbox
 
-    for agent in exp.config.agents:
+    agents = exp.config.agents
+    probed: set[str] = set()
+    for i, agent in enumerate(agents):
+        if agent.options.sandbox in probed:
+            continue
+        probed.add(agent.options.sandbox)
         try:
             Sandbox.probe(agent.options.sandbox)
         except (ConfigError, SandboxUnavailable) as exc:
-            where = f"{exp.path}: " if exp.path else ""
-            raise ConfigError(f"{where}agent.{agent.harness}.options.sandbox: {exc}") from None
+            where = (f"{exp.path}: " if exp.path else "") + ("agent" if len(agents) == 1 else f"agent.{i}")
+            raise ConfigError(f"{where}.options.sandbox: {exc}") from None
 
 
 def conditions_for(config: ExperimentConfig, scenario: Scenario, n_steps: int) -> list[Condition]:

@@ -29,7 +29,7 @@ def _type(annotation: Any) -> str:
     text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
     text = text or str(annotation)
     text = re.sub(r"\b(typing|goaldrift\.[\w.]+|pydantic\.[\w.]+)\.", "", text)
-    text = re.sub(r"^Union\[Annotated\[.*", "one section per harness (below)", text)
+    text = re.sub(r"^Union\[Annotated\[.*", "a harness section (below), or a list of them", text)
     return text.replace("NoneType", "None").replace("|", "\\|")
 
 
@@ -76,6 +76,8 @@ def render() -> str:
         "## `agent`",
         "",
         f"`harness`: one of {', '.join(f'`{h}`' for h in HARNESSES)} (default `{DEFAULT_HARNESS}`).",
+        "To compare harnesses, `agent` is a list of sections, one per harness, or `harness` is a list "
+        "(shared `limits`, no `options`); see [harnesses.md](harnesses.md#comparing-harnesses).",
         "",
         "### `agent.limits` (per step, every harness)",
         "",

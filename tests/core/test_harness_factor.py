@@ -153,3 +153,19 @@ def test_the_shipped_harness_comparison_plans_or_names_the_missing_drivers():
     specs = plan(experiment_from_dict(raw, base=root))
     assert len(specs) == 5 * 4 * 10 and {s.model.id for s in specs} == {"claude-haiku-4.5"}
     assert {s.agent.harness for s in specs} == set(listed)
+
+
+def test_a_comparison_is_estimated_run_by_run_with_each_harness_constants(mini_pack, monkeypatch):
+    from goaldrift import estimate as est_mod
+
+    def est(agent):
+        return est_mod.estimate(experiment_from_dict(config(mini_pack, agent)))
+
+    both, builtin, opencode = est({"harness": ["builtin", "opencode"]}), est({"harness": "builtin"}), \
+        est({"harness": "opencode"})
+    for field in ("runs", "steps", "model_calls", "prompt_tokens", "completion_tokens"):
+        assert abs(getattr(both, field) - getattr(builtin, field) - getattr(opencode, field)) <= 1, field  # rounding
+    assert both.memory_mb_per_run == opencode.memory_mb_per_run > builtin.memory_mb_per_run
+    monkeypatch.delitem(est_mod.HARNESS_COSTS, "builtin")  # a harness nobody measured yet
+    stand_in = est({"harness": ["builtin", "opencode"]})
+    assert stand_in.unmeasured == ["builtin"] and stand_in.prompt_tokens == 2 * opencode.prompt_tokens

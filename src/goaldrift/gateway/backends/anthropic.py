@@ -215,10 +215,8 @@ class MessageEvents:
         kind = event.get("type")
         if kind == "error":
             error = event.get("error") if isinstance(event.get("error"), dict) else {}
-            text = f"{error.get('type')}: {error.get('message')}"
-            if error.get("type") in _RETRY_EVENTS:
-                raise Retryable(f"{error.get('type')}: upstream error event: {text}")
-            raise BackendError(f"upstream error event: {text}")
+            text = f"{error.get('type')}: upstream error event: {error.get('message')}"
+            raise (Retryable if error.get("type") in _RETRY_EVENTS else BackendError)(text)
         if kind == "message_start":
             start = event.get("message") if isinstance(event.get("message"), dict) else {}
             self.message = {**start, "content": []}

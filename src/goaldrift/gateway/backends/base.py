@@ -99,7 +99,7 @@ class WireReply:
 
 
 class Backend(Protocol):
-    name: str  # backend kind: scripted | openai | local
+    name: str  # backend kind: scripted | openai | anthropic | local
     model: str  # model id as recorded
 
     def stream(self, request: dict[str, Any], ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
@@ -113,7 +113,8 @@ class Backend(Protocol):
 class RelayBackend(Backend, Protocol):
     """A backend that speaks a front-end's protocol natively (``protocol`` names the front-end).
 
-    ``relay`` sends the client's body as it is (only the model name mapped) and fills ``wire`` with the
+    ``relay`` sends the client's body as it is (only the model name and the model entry's own settings
+    mapped) and fills ``wire`` with the
     provider's reply unchanged, while yielding the same reply as chat chunks for the record, the token
     budget and the reply cap.
     """
