@@ -79,7 +79,8 @@ def provider_events(n: int) -> list[dict]:
 
 class FakeAnthropic:
     """A Messages server. ``cycle`` says how each request is answered in turn: ok, 429, 529, 400, 401,
-    truncated (the stream stops after two events), overloaded (an ``error`` event first)."""
+    truncated (the stream stops after three events), overloaded (an ``error`` event first), hang (no
+    answer for 3 s, longer than the tests' timeouts)."""
 
     def __init__(self, cycle: tuple[str, ...] = ("ok",)):
         self.cycle = cycle
@@ -105,6 +106,9 @@ class FakeAnthropic:
                      "401": "authentication_error"}
             return JSONResponse({"type": "error", "error": {"type": kinds[kind], "message": f"fault {kind}"}},
                                 status_code=int(kind), headers={"retry-after": "0"})
+        if kind == "hang":  # bounded: the server's shutdown ends it too
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.Event().wait(), 3)
         events = provider_events(n)
         if kind == "truncated":
             events = events[:3]
@@ -289,6 +293,17 @@ def test_a_stream_that_breaks_after_output_is_an_error_event_not_a_retry():
     names = [line[7:] for line in resp.text.splitlines() if line.startswith("event: ")]
     assert names[:3] == ["message_start", "content_block_start", "content_block_delta"] and names[-1] == "error"
     assert calls[0].status == 502 and "mid-response" in calls[0].error
+
+
+def test_a_hanging_upstream_is_a_timeout_retried_then_a_bounded_failure():
+    async def send(base, token):
+        async with httpx.AsyncClient(timeout=60) as c:
+            return await c.post(f"{base}/v1/messages", json={**BODY, "stream": False})
+
+    resp, calls = through_gateway(FakeAnthropic(("hang",)), send, timeout_s=0.5, max_retries=1)
+    assert resp.status_code == 502 and resp.json()["error"]["type"] == "api_error"
+    assert [line.split(":")[0] for line in calls[0].retry_log] == ["timeout", "timeout"]
+    assert "failed after 2 tries" in calls[0].error
 
 
 def test_the_key_is_required_and_the_probe_names_what_is_wrong(monkeypatch):
