@@ -257,6 +257,26 @@ def test_a_chat_call_to_a_claude_model_is_translated_both_ways():
     assert calls[0].protocol == "chat_completions" and calls[0].wire_response is None
 
 
+def test_a_responses_call_reaches_a_claude_model_through_two_translations():
+    body = {"model": "x", "instructions": "Be brief.", "input": "read b.py", "stream": False,
+            "tools": [{"type": "function", "name": "Read", "parameters": {"type": "object"}}]}
+
+    async def send(base, token):
+        async with httpx.AsyncClient(timeout=30) as c:
+            return (await c.post(f"{base}/v1/responses", json=body)).json()
+
+    fake = FakeAnthropic()
+    reply, calls = through_gateway(fake, send)
+    assert calls[0].request["messages"][0] == {"role": "system", "content": "Be brief."}  # the internal form
+    sent = fake.received[0][0]  # and the provider's
+    assert sent["system"] == "Be brief." and sent["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "read b.py"}]}]
+    assert sent["tools"] == [{"name": "Read", "input_schema": {"type": "object"}}]
+    assert [item["type"] for item in reply["output"]] == ["message", "function_call"]
+    assert reply["output"][1]["arguments"] == '{"file_path": "b.py"}'
+    assert reply["usage"]["input_tokens"] == 1230 and reply["usage"]["input_tokens_details"]["cached_tokens"] == 1000
+
+
 def test_429_529_overloaded_events_and_truncated_streams_are_retried_then_the_call_succeeds():
     fake = FakeAnthropic(("429", "529", "overloaded", "truncated", "ok"))
 
