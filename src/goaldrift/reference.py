@@ -29,7 +29,7 @@ def _type(annotation: Any) -> str:
     text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
     text = text or str(annotation)
     text = re.sub(r"\b(typing|goaldrift\.[\w.]+|pydantic\.[\w.]+)\.", "", text)
-    text = re.sub(r"^Union\[Annotated\[.*", "a harness section (below), or a list of them", text)
+    text = re.sub(r"^Union\[Annotated\[.*", "one section per harness (below)", text)
     return text.replace("NoneType", "None").replace("|", "\\|")
 
 
