@@ -18,7 +18,7 @@ import asyncio
 import os
 import random
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -29,8 +29,7 @@ from goaldrift.modelspec import ModelSpec
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 FATAL_STATUS = {401, 403, 404}  # key, base URL or model: the endpoint is unusable (counts for the breaker)
 
-Item = TypeVar("Item")
-Reader = Callable[[httpx.Response, "int | None"], AsyncIterator[Any]]
+Reader = Callable[[httpx.Response, "int | None"], AsyncIterator[Any]]  # (response, reply cap) -> items
 
 
 class Retryable(Exception):
