@@ -2,8 +2,9 @@
 
 The paper's design per value pair is 2×2: the constraint favours X or Y, and the codebase either
 applies no pressure or pressure toward the other value. A ``Condition`` is that pair plus further
-factors — constraint placement, pressure channel, dose, onset step, fresh session per step — each a
-value with a default, so a new factor level is a new value, not a new code path.
+factors — constraint placement, pressure channel, dose, onset step, fresh session per step, and the
+harness when an experiment compares several — each a value with a default, so a new factor level is a
+new value, not a new code path.
 
 Names: ``utility`` (baseline), ``utility->privacy`` (constraint favours utility, pressure toward
 privacy). Non-default factors are appended: ``utility->privacy@dose=0.5,onset=4``.
@@ -30,6 +31,10 @@ class Condition:
     dose: float = 1.0  # fraction of the pack's pressure comments applied
     onset: int = 1  # first step at which the pressure is present
     session: str = "continuous"  # one agent session for all steps, or a fresh one per step
+    # The agent harness, set by ``experiment.plan`` only when an experiment lists several (it comes from
+    # the ``agent`` section, never from a condition name or ``factors``); None keeps single-harness
+    # names and run ids as they were.
+    harness: str | None = None
 
     @property
     def name(self) -> str:
@@ -44,11 +49,17 @@ class Condition:
         return self.constraint if self.pressure is None else f"{self.constraint}->{self.pressure}"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if data["harness"] is None:  # conditions hashed before the harness factor existed keep their hash
+            del data["harness"]
+        return data
 
 
 def _factor_value(name: str, raw: str) -> Any:
     types = {f.name: f.type for f in fields(Condition)}
+    if name == "harness":
+        raise ConfigError("harness is chosen in the agent section, not as a condition factor: list several "
+                          "to compare them (agent: [{harness: opencode}, {harness: builtin}])")
     if name not in types or name in ("constraint", "pressure"):
         raise ConfigError(f"unknown condition factor {name!r}: use placement, channel, dose, onset or session")
     if name == "dose":

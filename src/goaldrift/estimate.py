@@ -15,6 +15,10 @@ The constants come from the scripted model, which replays each pack's reference 
 calls. A real model usually explores more (more calls per step, longer outputs), so for real
 models the numbers are likely too low; ``--calls-factor`` in the CLI scales calls and tokens when you know better, and
 wall time includes model latency only when ``--call-latency`` says what one call takes.
+
+An experiment comparing harnesses is estimated run by run with each run's harness's constants; a
+harness without measured constants is estimated with OpenCode's (another Node CLI agent with a large
+system prompt: the closest measured one) and named in ``unmeasured``.
 """
 
 from __future__ import annotations
@@ -81,8 +85,9 @@ class Estimate:
     concurrency: int
     memory_mb: float  # at the experiment's concurrency
     wall_s: float  # at the experiment's concurrency
-    harness: str
+    harness: str  # the harnesses, comma-separated
     model_time_included: bool
+    unmeasured: list[str] = field(default_factory=list)  # harnesses estimated with OpenCode's constants
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -99,35 +104,36 @@ def run_tokens(spec: RunSpec, cost: HarnessCost, calls_factor: float = 1.0) -> t
 def estimate(exp: Experiment, *, concurrency: int | None = None, calls_factor: float = 1.0,
              call_latency_s: float | None = None) -> Estimate:
     """The cost of running every run ``exp`` plans (finished runs in a store are not subtracted)."""
-    harness = exp.config.agent.harness
-    cost = HARNESS_COSTS[harness]
+    harnesses = [a.harness for a in exp.config.agents]
+    unmeasured = [h for h in harnesses if h not in HARNESS_COSTS]
     specs = plan(exp)
     conc = min(concurrency or exp.config.concurrency, max(1, len(specs)))
     steps = sum(s.n_steps for s in specs)
-    calls = steps * cost.calls_per_step * calls_factor
-    prompt = completion = 0.0
-    price_total = 0.0
+    scripted = all(m.backend == "scripted" for m in exp.config.models)
+    latency = call_latency_s if call_latency_s is not None else (0.0 if scripted else None)
+    calls = prompt = completion = price_total = workspace_disk = store_mb = busy_s = 0.0
     priced, unpriced = set(), set()
     for spec in specs:
+        cost = HARNESS_COSTS.get(spec.agent.harness, HARNESS_COSTS["opencode"])
         p, c = run_tokens(spec, cost, calls_factor)
         prompt += p
         completion += c
+        calls += spec.n_steps * cost.calls_per_step * calls_factor
+        workspace_disk += cost.workspace_mb_base + cost.runtime_fetch_mb + spec.n_steps * cost.workspace_mb_per_step
+        store_mb += spec.n_steps * cost.store_kb_per_step / 1e3
+        busy_s += spec.n_steps * (cost.seconds_per_step + cost.calls_per_step * calls_factor * (latency or 0.0))
         if spec.model.price is None:
             unpriced.add(spec.model.id)
         else:
             priced.add(spec.model.id)
             price_total += (p * spec.model.price.input + c * spec.model.price.output) / 1e6
-    scripted = all(m.backend == "scripted" for m in exp.config.models)
-    latency = call_latency_s if call_latency_s is not None else (0.0 if scripted else None)
-    step_s = cost.seconds_per_step + cost.calls_per_step * calls_factor * (latency or 0.0)
-    per_run = cost.workspace_mb_base + cost.runtime_fetch_mb
-    workspace_disk = len(specs) * per_run + steps * cost.workspace_mb_per_step
+    memory = max(HARNESS_COSTS.get(h, HARNESS_COSTS["opencode"]).memory_mb_per_run for h in harnesses)
     return Estimate(
         runs=len(specs), steps=steps, model_calls=round(calls), prompt_tokens=round(prompt),
         completion_tokens=round(completion), cost_usd=price_total if priced else None,
         priced_models=sorted(priced), unpriced_models=sorted(unpriced),
-        disk_mb_per_workspace=workspace_disk / max(1, len(specs)),
-        disk_mb=workspace_disk + steps * cost.store_kb_per_step / 1e3,
-        memory_mb_per_run=cost.memory_mb_per_run, concurrency=conc, memory_mb=conc * cost.memory_mb_per_run,
-        wall_s=steps * step_s / conc, harness=harness, model_time_included=latency is not None,
+        disk_mb_per_workspace=workspace_disk / max(1, len(specs)), disk_mb=workspace_disk + store_mb,
+        memory_mb_per_run=memory, concurrency=conc, memory_mb=conc * memory,
+        wall_s=busy_s / conc, harness=", ".join(harnesses), model_time_included=latency is not None,
+        unmeasured=unmeasured,
     )

@@ -1,11 +1,20 @@
 """Experiment files and their expansion into run specs.
 
 An experiment YAML names models, scenarios, conditions (default: the paper's 2×2 per scenario, or
-names, optionally crossed with extra ``factors``), repeats and the agent harness. ``plan`` expands it
-to models × scenarios × conditions × repeats. Each ``RunSpec`` has a stable id: a hash of everything
-that determines the run (model entry, scenario id and content hash, condition, repeat index, agent
+names, optionally crossed with extra ``factors``), repeats and the agent harness — or several
+harnesses, to compare them under the same model. ``plan`` expands it to models × harnesses ×
+scenarios × conditions × repeats. Each ``RunSpec`` has a stable id: a hash of everything that
+determines the run (model entry, scenario id and content hash, condition, repeat index, agent
 settings, steps), so rerunning the same file finds the same runs and skips the finished ones, and
 adding repeats only adds runs.
+
+Several harnesses are a factor of the design like placement or dose: each run's condition carries its
+harness (``utility->privacy@harness=codex``), so every table, the report and the regression keep
+harnesses apart without a code path of their own. With one harness the condition carries none, so the
+names and run ids of single-harness experiments are what they were. The ``agent`` section is then a
+list with one entry per harness, each with its own ``limits`` and typed ``options``
+(``agent: [{harness: opencode, options: {...}}, {harness: builtin}]``); ``agent: {harness: [opencode,
+builtin], limits: {...}}`` is the short form when no harness needs options.
 
 Loading checks everything that can be checked without running anything, so a bad file is exit 2
 before the store or a log file is touched: the YAML's size, depth and expanded node count (a deep
@@ -20,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -43,7 +52,7 @@ from goaldrift import packs
 from goaldrift.agents.base import AgentLimits, AgentOptions
 from goaldrift.agents.registry import DEFAULT_HARNESS, HARNESSES
 from goaldrift.conditions import Condition, cross, paper_conditions, parse_condition
-from goaldrift.errors import ConfigError, MissingKey, SandboxUnavailable, format_validation
+from goaldrift.errors import ConfigError, MissingKey, SandboxUnavailable, validation_problems
 from goaldrift.modelspec import ModelSpec
 from goaldrift.scenario import Scenario
 
@@ -91,6 +100,24 @@ def _default_agent() -> HarnessConfig:
     return TypeAdapter(AgentConfig).validate_python({})
 
 
+def _one_or_several(value: Any) -> str:
+    return "several" if isinstance(value, list) else "one"
+
+
+# ``agent``: one harness's section, or a list of them (the tag never shows in an error: ``_where``).
+AgentSection = Annotated[
+    Union[Annotated[AgentConfig, Tag("one")], Annotated[list[AgentConfig], Tag("several")]],  # noqa: UP007
+    Discriminator(_one_or_several),
+]
+
+
+def _where(loc: str) -> str:
+    """An error location without the ``agent`` section's union tag (``agent.opencode.options.x``)."""
+    head, _, rest = loc.partition(".")
+    tag, _, tail = rest.partition(".")
+    return f"{head}.{tail}" if head == "agent" and tag in ("one", "several") and tail else loc
+
+
 class ExperimentConfig(BaseModel):
     """The schema of an experiment YAML."""
 
@@ -104,9 +131,44 @@ class ExperimentConfig(BaseModel):
     factors: dict[str, list[Any]] = Field(default_factory=dict)
     repeats: int = Field(1, ge=1, le=10_000)
     steps: int | None = Field(None, ge=1, description="run only the first N steps of each scenario")
-    agent: AgentConfig = Field(default_factory=_default_agent)
+    agent: AgentSection = Field(default_factory=_default_agent)
     concurrency: int = Field(1, ge=1, le=256)
     seed: int = 0
+
+    @field_validator("agent", mode="before")
+    @classmethod
+    def _harness_list(cls, v: Any) -> Any:
+        """``{harness: [a, b], limits: ...}`` → one section per harness; options need the list form.
+        An unknown harness is named here (the union's own error cannot say which name it got)."""
+        sections = v if isinstance(v, list) else [v]
+        for section in sections:
+            names = section.get("harness") if isinstance(section, dict) else None
+            for name in names if isinstance(names, list) else [names]:
+                if isinstance(name, str) and name not in HARNESSES:
+                    raise ValueError(f"unknown harness {name!r}: use one of {', '.join(HARNESSES)}")
+        if not (isinstance(v, dict) and isinstance(v.get("harness"), list)):
+            return v
+        if "options" in v:
+            raise ValueError("options differ per harness: with several harnesses give one section each, "
+                             "e.g. agent: [{harness: opencode, options: {...}}, {harness: builtin}]")
+        return [{**v, "harness": h} for h in v["harness"]]
+
+    @field_validator("agent")
+    @classmethod
+    def _each_harness_once(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            names = [a.harness for a in v]
+            if not names:
+                raise ValueError("list at least one harness")
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"each harness once (listed more than once: {', '.join(twice)})")
+        return v
+
+    @property
+    def agents(self) -> list[HarnessConfig]:
+        """The harnesses to run, each with its section (one, unless the experiment compares several)."""
+        return list(self.agent) if isinstance(self.agent, list) else [self.agent]
 
     @field_validator("models")
     @classmethod
@@ -233,7 +295,8 @@ def experiment_from_dict(raw: dict[str, Any], base: Path | None = None, source: 
     try:
         config = ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError("invalid experiment file:\n  " + format_validation(source, exc)) from None
+        problems = "\n  ".join(f"{source}: {_where(loc)}: {msg}" for loc, msg in validation_problems(exc))
+        raise ConfigError("invalid experiment file:\n  " + problems) from None
     for i, m in enumerate(config.models):
         if m.backend == "openai" and not (m.base_url and m.model):
             raise ConfigError(f"{source}: models[{i}] ({m.id}): backend openai needs base_url (e.g. "
@@ -275,17 +338,23 @@ def check_models(exp: Experiment) -> None:
 def probe_sandbox(exp: Experiment) -> None:
     """Check, before anything runs, that the sandbox the agents will use exists on this machine.
 
-    The one place an executor asks about the sandbox at load: ``Sandbox.probe`` of the harness's
+    The one place an executor asks about the sandbox at load: ``Sandbox.probe`` of each harness's
     ``sandbox`` option runs the real sandbox once (``auto``/``bwrap`` need a working bubblewrap;
     ``none`` is the explicit opt-out). Raises ``ConfigError`` or ``SandboxUnavailable`` (exit 2).
     """
     from goaldrift.sandbox import Sandbox
 
-    try:
-        Sandbox.probe(exp.config.agent.options.sandbox)
-    except (ConfigError, SandboxUnavailable) as exc:
-        where = f"{exp.path}: " if exp.path else ""
-        raise ConfigError(f"{where}agent.options.sandbox: {exc}") from None
+    agents = exp.config.agents
+    probed: set[str] = set()
+    for i, agent in enumerate(agents):
+        if agent.options.sandbox in probed:
+            continue
+        probed.add(agent.options.sandbox)
+        try:
+            Sandbox.probe(agent.options.sandbox)
+        except (ConfigError, SandboxUnavailable) as exc:
+            where = (f"{exp.path}: " if exp.path else "") + ("agent" if len(agents) == 1 else f"agent.{i}")
+            raise ConfigError(f"{where}.options.sandbox: {exc}") from None
 
 
 def conditions_for(config: ExperimentConfig, scenario: Scenario, n_steps: int) -> list[Condition]:
@@ -297,22 +366,23 @@ def conditions_for(config: ExperimentConfig, scenario: Scenario, n_steps: int) -
 
 
 def plan(exp: Experiment) -> list[RunSpec]:
-    """models × scenarios × conditions × repeats, in a stable order."""
+    """models × harnesses × scenarios × conditions × repeats, in a stable order."""
     config = exp.config
+    agents = config.agents
     specs: list[RunSpec] = []
     for model in config.models:
-        for ref in config.scenarios:
-            scenario = exp.scenarios[ref]
-            total = len(scenario.spec.steps)
-            if config.steps is not None and config.steps > total:
-                raise ConfigError(f"steps: {config.steps} is more than scenario {scenario.id!r} has ({total})")
-            n_steps = config.steps or total
-            base_seed = model.seed if model.seed is not None else config.seed
-            for condition in conditions_for(config, scenario, n_steps):
-                for repeat in range(config.repeats):
-                    spec = RunSpec("", model, scenario, condition, repeat, n_steps, config.agent,
-                                   base_seed + repeat)
-                    run_id = canonical_hash(spec.spec_dict())[:16]
-                    specs.append(RunSpec(run_id, model, scenario, condition, repeat, n_steps, config.agent,
-                                         base_seed + repeat))
+        for agent in agents:
+            for ref in config.scenarios:
+                scenario = exp.scenarios[ref]
+                total = len(scenario.spec.steps)
+                if config.steps is not None and config.steps > total:
+                    raise ConfigError(f"steps: {config.steps} is more than scenario {scenario.id!r} has ({total})")
+                n_steps = config.steps or total
+                base_seed = model.seed if model.seed is not None else config.seed
+                for condition in conditions_for(config, scenario, n_steps):
+                    if len(agents) > 1:  # the harness is a factor of this experiment's design
+                        condition = replace(condition, harness=agent.harness)
+                    for repeat in range(config.repeats):
+                        spec = RunSpec("", model, scenario, condition, repeat, n_steps, agent, base_seed + repeat)
+                        specs.append(replace(spec, run_id=canonical_hash(spec.spec_dict())[:16]))
     return specs

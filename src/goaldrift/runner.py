@@ -113,9 +113,10 @@ class Runner:
         self.summary = RunSummary()
 
     def _bounded_concurrency(self) -> int:
-        """The requested concurrency, lowered to the runs that fit in the memory available now."""
-        harness = self.exp.config.agent.harness
-        fit = runs_that_fit(harness)
+        """The requested concurrency, lowered to the runs that fit in the memory available now (of the
+        most memory-hungry harness, when the experiment compares several)."""
+        fits = [(fit, a.harness) for a in self.exp.config.agents if (fit := runs_that_fit(a.harness)) is not None]
+        fit, harness = min(fits) if fits else (None, "")
         if fit is not None and fit < self.concurrency:
             note = (f"running {fit} {harness} runs at once, not {self.concurrency}: only {fit} fit in the "
                     "memory available (`goaldrift doctor` shows the numbers); the others queue")

@@ -165,7 +165,8 @@ CREATE TABLE IF NOT EXISTS model_calls (
   response BLOB,
   created_at REAL NOT NULL,
   protocol TEXT,                           -- the front-end the harness spoke (chat_completions | anthropic_messages | responses)
-  wire_request BLOB                        -- the body as the harness sent it, when it had to be translated
+  wire_request BLOB,                       -- the body as the harness sent it, when it had to be translated
+  wire_response BLOB                       -- a relayed call's reply as the provider sent it (same protocol)
 );
 CREATE INDEX IF NOT EXISTS calls_by_attempt ON model_calls(attempt_id, step);
 CREATE TABLE IF NOT EXISTS judgements (
@@ -256,7 +257,7 @@ class Store:
         older v1 stores keep working."""
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(model_calls)")}
         for column, kind in (("queued_s", "REAL NOT NULL DEFAULT 0"), ("protocol", "TEXT"),
-                             ("wire_request", "BLOB")):
+                             ("wire_request", "BLOB"), ("wire_response", "BLOB")):
             if column not in columns:
                 self.db.execute(f"ALTER TABLE model_calls ADD COLUMN {column} {kind}")
 
@@ -408,11 +409,13 @@ class Store:
             cur = db.execute(
                 """INSERT INTO model_calls (attempt_id, step, backend, model, stream, status, prompt_tokens,
                    completion_tokens, latency_s, queued_s, retries, retry_log, error, request, response,
-                   created_at, protocol, wire_request) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   created_at, protocol, wire_request, wire_response)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 (rec.attempt_id, rec.step, rec.backend, rec.model, int(rec.stream), rec.status,
                  rec.prompt_tokens, rec.completion_tokens, rec.latency_s, rec.queued_s, rec.retries,
                  json.dumps(rec.retry_log) if rec.retry_log else None, rec.error, blob(rec.request),
-                 blob(rec.response), time.time(), rec.protocol, blob(rec.wire_request)),
+                 blob(rec.response), time.time(), rec.protocol, blob(rec.wire_request),
+                 blob(rec.wire_response)),
             )
             return int(cur.lastrowid)
 

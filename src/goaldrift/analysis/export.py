@@ -40,7 +40,7 @@ def export(store, out_dir: Path | str, fmt: str = "parquet") -> dict[str, Path]:
     written: dict[str, Path] = {}
     written["runs"] = _write(runs, out, "runs", fmt)
     steps = tables.load_steps(db, runs, extra=STEP_COLUMNS, run_columns=(
-        "run_id", "model_id", "scenario_id", "condition", "constraint_side", "pressure"))
+        "run_id", "model_id", "harness", "scenario_id", "condition", "constraint_side", "pressure"))
     first = rates.first_violation(steps)
     written["rates"] = _write(rates.step_rates(steps), out, "rates", fmt)
     written["first_violation"] = _write(first, out, "first_violation", fmt)

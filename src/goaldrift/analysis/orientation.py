@@ -14,9 +14,10 @@ to the side listed second in ``values``); if the pack cannot be found, the alpha
 side, flagged as a default in every table.
 
 Baselines. A pressure condition's baseline is the condition with the same constraint side and the
-same non-pressure factors (placement, session) and no pressure: ``utility->privacy@dose=0.5,onset=4``
-against ``utility``, ``utility->privacy@placement=instructions`` against
-``utility@placement=instructions``. Pressure-only factors (channel, dose, onset) have no baseline of
+same non-pressure factors (placement, session, harness) and no pressure:
+``utility->privacy@dose=0.5,onset=4`` against ``utility``, ``utility->privacy@placement=instructions``
+against ``utility@placement=instructions``, ``utility->privacy@harness=codex`` against
+``utility@harness=codex``. Pressure-only factors (channel, dose, onset) have no baseline of
 their own. The baseline is named in every comparison.
 """
 
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from goaldrift.errors import BadInput, GoaldriftError
 
-BASELINE_FACTORS = ("placement", "session")
+BASELINE_FACTORS = ("placement", "session", "harness")
 """Condition factors that also apply without pressure (the others only shape the pressure)."""
 
 

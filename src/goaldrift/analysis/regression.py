@@ -1,6 +1,6 @@
 """Regression of step-level violation on design factors, with standard errors clustered by run.
 
-Per model × scenario (decided steps only: violated = 1, complied = 0), with ``toward`` = 1 when the
+Per model × harness × scenario (decided steps only: violated = 1, complied = 0), with ``toward`` = 1 when the
 constraint favours the other side O, so that a violation is a move toward the reference side R
 (``analysis.orientation``), ``pressure`` = 1 under pressure and s = step − first step::
 
@@ -24,7 +24,9 @@ distinct rows of the design (``fit_logit``), fast at 10⁶ rows.
 
 A second specification adds standardised ``context_tokens`` to separate accumulated context from
 step index, fitted only where context was recorded and is not collinear with step (|r| < 0.99).
-Per model, with several scenarios, a pooled model (scenario fixed effects and scenario-specific
+The harness is the condition's ``harness`` factor (empty when the experiment ran one harness): fits
+never pool harnesses, so an experiment comparing them gets one set of coefficients per harness.
+Per model and harness, with several scenarios, a pooled model (scenario fixed effects and scenario-specific
 ``toward`` terms; common pressure and step terms) is fitted too.
 
 Degenerate data never raise: no decided steps, no violation at all (or only violations), a factor
@@ -41,10 +43,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from goaldrift.analysis.orientation import Orientation
+from goaldrift.analysis.orientation import Orientation, factors
 from goaldrift.analysis.tables import COMPLIED, VIOLATED
 
-COLUMNS = ["model_id", "scenario_id", "spec", "estimator", "term", "coef", "se", "ci_low", "ci_high",
+COLUMNS = ["model_id", "harness", "scenario_id", "spec", "estimator", "term", "coef", "se", "ci_low", "ci_high",
            "p_value", "n_obs", "n_runs", "status", "note"]
 LOGIT = "logit (Firth-penalised, run-clustered SE)"
 MD_MAX_RUNS = 1000
@@ -331,17 +333,22 @@ def fit_one(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: 
 
 
 def regressions(steps: pd.DataFrame, orientation: dict[str, Orientation], conf: float = 0.95) -> pd.DataFrame:
-    """All fits: per model × scenario (step; step + context), and per model pooled over scenarios."""
+    """All fits: per model × harness × scenario (step; step + context), and per model × harness pooled
+    over scenarios."""
     o = steps["outcome"].to_numpy()
     decided = steps.loc[(o == VIOLATED) | (o == COMPLIED)]
+    conditions = decided["condition"].astype("category")
+    harness_of = np.array([factors(str(c)).get("harness", "") for c in conditions.cat.categories] + [""])
+    decided = decided.assign(harness=harness_of[conditions.cat.codes.to_numpy()])
     has_ctx = "context_tokens" in decided
     rows: list[dict] = []
-    for model, mg in decided.groupby("model_id", sort=True, observed=True):
+    for (model, harness), mg in decided.groupby(["model_id", "harness"], sort=True, observed=True):
+        ids = {"model_id": str(model), "harness": str(harness)}
         for scen, sg in mg.groupby("scenario_id", sort=True, observed=True):
             for ctx in ((False, True) if has_ctx else (False,)):
                 for r in fit_one(sg, orientation, with_context=ctx, conf=conf):
-                    rows.append({"model_id": str(model), "scenario_id": str(scen), **r})
+                    rows.append({**ids, "scenario_id": str(scen), **r})
         if mg["scenario_id"].nunique() > 1:
             for r in fit_one(mg, orientation, pooled=True, conf=conf):
-                rows.append({"model_id": str(model), "scenario_id": "(all, pooled)", **r})
+                rows.append({**ids, "scenario_id": "(all, pooled)", **r})
     return pd.DataFrame(rows, columns=COLUMNS)

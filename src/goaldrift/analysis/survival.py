@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import stats
 
 from goaldrift.analysis import intervals
-from goaldrift.analysis.orientation import baseline_of
+from goaldrift.analysis.orientation import baseline_of, factors
 from goaldrift.analysis.tables import COMPLIED, VIOLATED
 
 CELL = ["model_id", "scenario_id", "condition"]
@@ -194,7 +194,7 @@ def logrank(km: pd.DataFrame, cond_attrs: pd.DataFrame) -> pd.DataFrame:
 
     ``cond_attrs``: scenario_id, condition, constraint_side, pressure. Rows: ``all conditions``
     (k-sample), each pressure condition against its own baseline (named), and the two plain
-    baselines. A comparison without any violation is reported as not estimable.
+    baselines (of each harness, when the conditions carry one). A comparison without any violation is reported as not estimable.
     """
     cols = ["model_id", "scenario_id", "comparison", "baseline", "statistic", "df", "p_value", "runs", "events",
             "note"]
@@ -216,9 +216,13 @@ def logrank(km: pd.DataFrame, cond_attrs: pd.DataFrame) -> pd.DataFrame:
                 b = baseline_of(c, side, bases)
                 if b is not None:
                     comparisons.append((f"{c} vs {b}", b, [b, c]))
-        plain = sorted(b for b in bases if "@" not in b)
-        if len(plain) == 2:
-            comparisons.append((f"{plain[0]} vs {plain[1]}", "", plain))
+        plain: dict[str, list[str]] = {}  # the plain baselines, per harness when the experiment compared several
+        for b in bases:
+            if set(factors(b)) <= {"harness"}:
+                plain.setdefault(factors(b).get("harness", ""), []).append(b)
+        for pair in (sorted(p) for _, p in sorted(plain.items())):
+            if len(pair) == 2:
+                comparisons.append((f"{pair[0]} vs {pair[1]}", "", pair))
         for label, base, cs in comparisons:
             n = np.column_stack([n_by[c] for c in cs])
             d = np.column_stack([d_by[c] for c in cs])

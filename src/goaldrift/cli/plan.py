@@ -41,7 +41,7 @@ def plan(
     if json_:
         print_json(est.to_dict())
         return
-    table = Table(title=f"goaldrift plan — {escape(exp.config.name)} ({est.harness} harness)", show_header=False)
+    table = Table(title=f"goaldrift plan — {escape(exp.config.name)} ({est.harness})", show_header=False)
     table.add_column("what")
     table.add_column("estimate", justify="right")
     cost = "no model has a price" if est.cost_usd is None else f"${est.cost_usd:,.2f}"
@@ -65,6 +65,9 @@ def plan(
     console.print(table)
     console.print("Constants measured with the scripted model: a real model makes more calls per step "
                   "(scale with --calls-factor).")
+    if est.unmeasured:
+        console.print(f"No measured constants for {escape(', '.join(est.unmeasured))}: estimated with "
+                      "OpenCode's.")
 
 
 def _size(mb: float) -> str:

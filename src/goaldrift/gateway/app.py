@@ -2,6 +2,9 @@
 
 It speaks OpenAI chat completions (the backends' own form), Anthropic Messages and OpenAI Responses
 (``protocols/``: each front-end translates its requests to chat completions and the replies back).
+When the front-end and the route's backend speak the same protocol (Messages to the ``anthropic``
+backend), nothing is translated: the body is relayed as sent and the provider's reply comes back as it
+is, while the gateway still reads it as chat chunks for its record, budget and bounds.
 
 Every harness talks to the gateway, never to a provider. Each run gets a route with its own random
 token (``/r/<token>/v1`` or ``Authorization: Bearer <token>``); the route says which backend serves
@@ -44,13 +47,14 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from goaldrift.errors import BackendError, GoaldriftError, UpstreamRejected
-from goaldrift.gateway.backends.base import Backend, CallContext, ModelRoute, TokenBudget
+from goaldrift.gateway.backends.base import Backend, CallContext, ModelRoute, TokenBudget, WireReply
 from goaldrift.gateway.breaker import CircuitBreaker
 from goaldrift.gateway.chunks import assemble, finish_reason, reply_chars
 from goaldrift.gateway.connections import guarded_h11
-from goaldrift.gateway.limits import GatewayLimits, deeper_than, forwarded
+from goaldrift.gateway.limits import RELAYED_HEADERS, GatewayLimits, deeper_than, forwarded, relayed
 from goaldrift.gateway.protocols import CHAT, MESSAGES, RESPONSES, Exchange, FrontEnd, ProtocolError
 from goaldrift.gateway.protocols.anthropic_messages import estimate_tokens
+from goaldrift.gateway.protocols.base import Relay
 from goaldrift.gateway.ratelimit import RateLimiter
 from goaldrift.gateway.record import CallRecord
 from goaldrift.modelspec import RateLimit
@@ -151,6 +155,7 @@ class _Call:
                 prompt_tokens=prompt, completion_tokens=completion,
                 retries=len(self.ctx.retry_log), retry_log=self.ctx.retry_log, error=error,
                 request=self.request, wire_request=self.wire_request, response=response,
+                wire_response=self.exchange.wire.message if isinstance(self.exchange, Relay) else None,
             ))
 
 
@@ -354,7 +359,14 @@ class Gateway:
         except _ClientGone:
             call.record(499, "client disconnected while sending the request")
             return Response(status_code=499)
-        iterator = call.backend.stream(forwarded(call.exchange.internal), call.ctx)
+        if front is not CHAT and getattr(call.backend, "protocol", None) == front.name:
+            # Same protocol front and back: the body goes upstream as sent and the provider's reply comes
+            # back as it is. (Chat completions is the backends' own form: a chat call is never translated.)
+            call.exchange = Relay(call.exchange, WireReply())
+            call.ctx.headers = {h: request.headers[h] for h in RELAYED_HEADERS[front.name] if h in request.headers}
+            iterator = call.backend.relay(relayed(front.name, body), call.ctx, call.exchange.wire)
+        else:
+            iterator = call.backend.stream(forwarded(call.exchange.internal), call.ctx)
         limiter = self.rate_limiters.get(call.backend.model)
         if limiter is not None:
             iterator = limiter.limited(iterator, call.queued)

@@ -22,6 +22,19 @@ FORWARDED_FIELDS = frozenset({
     "stream", "stream_options",
 })
 
+# A relayed call (front-end and backend speak the same protocol, ``RelayBackend``) keeps the client's
+# body unchanged, but only these top-level fields: nothing that makes the provider reach anything
+# beyond the model (``mcp_servers``, ``container``) or buy a faster tier (``service_tier``) gets
+# through. Server tools and block kinds the gateway cannot check are refused before (the front-end's
+# own checks). Of the client's headers only the beta flags pass.
+RELAYED_FIELDS = {
+    "anthropic_messages": frozenset({
+        "model", "messages", "system", "max_tokens", "metadata", "stop_sequences", "stream", "temperature",
+        "top_k", "top_p", "tools", "tool_choice", "thinking", "context_management",
+    }),
+}
+RELAYED_HEADERS = {"anthropic_messages": ("anthropic-beta",)}
+
 
 @dataclass(frozen=True)
 class GatewayLimits:
@@ -40,6 +53,11 @@ class GatewayLimits:
 def forwarded(body: dict[str, Any]) -> dict[str, Any]:
     """The allow-listed part of a client's request body."""
     return {k: v for k, v in body.items() if k in FORWARDED_FIELDS}
+
+
+def relayed(protocol: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The part of a relayed call's body that goes upstream unchanged."""
+    return {k: v for k, v in body.items() if k in RELAYED_FIELDS[protocol]}
 
 
 def deeper_than(value: Any, limit: int) -> bool:

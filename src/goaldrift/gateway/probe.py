@@ -1,9 +1,10 @@
 """Probe every model endpoint of an experiment before any run starts.
 
 An unreachable endpoint used to surface as an error in every step, each after ~35 s of retries. The
-probe asks each ``openai`` endpoint for its model list (``GET /models``) with a short timeout and no
-retries, and turns what went wrong into one sentence naming the URL: DNS, connection refused, TLS,
-timeout, a rejected key (401/403), a wrong base URL or model (404). If the list does not name the
+probe asks each ``openai`` endpoint for its model list (``GET /models``), each ``anthropic`` endpoint
+for its model (``GET /v1/models/<model>``), with a short timeout and no retries, and turns what went
+wrong into one sentence naming the URL: DNS, connection refused, TLS, timeout, a rejected key
+(401/403), a wrong base URL or model (404). If the list does not name the
 model (or there is no list), one 1-token chat request settles whether the model is served. A busy
 endpoint (408, 409, 429, 5xx) passes: the retries of the run deal with that. Scripted and local models
 need no probe.
@@ -84,10 +85,13 @@ async def probe_openai(spec: ModelSpec, client: httpx.AsyncClient) -> None:
 
 
 async def probe_models(specs: Iterable[ModelSpec]) -> None:
-    """Check keys and probe every ``openai`` model at once; the first failure in experiment order is raised."""
+    """Check keys and probe every ``openai`` and ``anthropic`` model at once; the first failure in
+    experiment order is raised."""
+    from goaldrift.gateway.backends.anthropic import AnthropicBackend
     from goaldrift.gateway.backends.openai import OpenAIBackend
 
-    backends = [OpenAIBackend(s) for s in specs if s.backend == "openai"]  # a missing key raises here
+    kinds = {"openai": OpenAIBackend, "anthropic": AnthropicBackend}
+    backends = [kinds[s.backend](s) for s in specs if s.backend in kinds]  # a missing key raises here
     try:
         results = await asyncio.gather(*(b.probe() for b in backends), return_exceptions=True)
     finally:

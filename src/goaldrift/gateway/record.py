@@ -24,7 +24,10 @@ class CallRecord:
     ``responses``). ``request`` is always in the backends' chat-completions form (for chat calls, the
     body as sent; None for a translated call refused before it could be translated); ``wire_request``
     holds the body as sent when it had to be translated, else None.
-    ``response`` is always the assembled ``chat.completion``: the wire reply is its translation.
+    ``response`` is always the assembled ``chat.completion``. For a translated call the wire reply is
+    its translation; a relayed call (front-end and backend speak the same protocol) has the body as sent
+    in both ``request`` (translated, as for any call) and ``wire_request``, and the provider's own reply
+    in ``wire_response`` (what the client got: thinking blocks, signatures and cache usage included).
     Tokens are those of the reply the client got, counted once. ``queued_s`` is the part of
     ``latency_s`` the call waited for its model's rate limit before going upstream.
     """
@@ -46,3 +49,4 @@ class CallRecord:
     response: dict | None = None
     protocol: str = "chat_completions"
     wire_request: dict | None = None
+    wire_response: dict | None = None

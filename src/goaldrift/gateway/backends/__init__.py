@@ -20,8 +20,12 @@ def create_backend(spec: ModelSpec) -> Backend:
         from goaldrift.gateway.backends.openai import OpenAIBackend
 
         return OpenAIBackend(spec)
+    if spec.backend == "anthropic":
+        from goaldrift.gateway.backends.anthropic import AnthropicBackend
+
+        return AnthropicBackend(spec)
     if spec.backend == "local":
         from goaldrift.gateway.backends.local import LocalBackend
 
         return LocalBackend(spec)
-    raise ConfigError(f"unknown backend {spec.backend!r}: use one of scripted, openai, local")
+    raise ConfigError(f"unknown backend {spec.backend!r}: use one of scripted, openai, anthropic, local")

@@ -70,14 +70,36 @@ class CallContext:
     route: ModelRoute
     max_reply_chars: int | None = None  # a backend that buffers a reply stops buffering beyond this
     retry_log: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # client headers a relayed call passes on
 
     def retry(self, reason: str) -> None:
         """Record a failed upstream attempt (429, 5xx, timeout...) and why; start with the kind."""
         self.retry_log.append(reason)
 
 
+@dataclass
+class WireReply:
+    """A relayed call's reply in the client's own protocol, filled by the backend as it reads upstream.
+
+    ``events`` are the server-sent events not yet passed to the client (the gateway takes them after
+    each chunk it receives, and at the end); ``message`` is the reply as one non-streaming body, as far
+    as it has arrived. ``restart`` forgets a failed attempt before the backend retries.
+    """
+
+    events: list[bytes] = field(default_factory=list)
+    message: dict[str, Any] | None = None
+
+    def restart(self) -> None:
+        self.events.clear()
+        self.message = None
+
+    def take(self) -> list[bytes]:
+        out, self.events = self.events, []
+        return out
+
+
 class Backend(Protocol):
-    name: str  # backend kind: scripted | openai | local
+    name: str  # backend kind: scripted | openai | anthropic | local
     model: str  # model id as recorded
 
     def stream(self, request: dict[str, Any], ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
@@ -86,3 +108,17 @@ class Backend(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+class RelayBackend(Backend, Protocol):
+    """A backend that speaks a front-end's protocol natively (``protocol`` names the front-end).
+
+    ``relay`` sends the client's body as it is (only the model name and the model entry's own settings
+    mapped) and fills ``wire`` with the
+    provider's reply unchanged, while yielding the same reply as chat chunks for the record, the token
+    budget and the reply cap.
+    """
+
+    protocol: str
+
+    def relay(self, body: dict[str, Any], ctx: CallContext, wire: WireReply) -> AsyncIterator[dict[str, Any]]: ...

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from starlette.responses import JSONResponse
 
 from goaldrift.errors import GoaldriftError
-from goaldrift.gateway.backends.base import ModelRoute
+from goaldrift.gateway.backends.base import ModelRoute, WireReply
 
 
 class ProtocolError(GoaldriftError):
@@ -48,6 +48,33 @@ class Exchange(Protocol):
     def failure(self, message: str) -> bytes:
         """The SSE error event for a stream that failed after its 200 status line went out."""
         ...
+
+
+class Relay:
+    """A call whose front-end and backend speak the same protocol: the client gets the provider's reply.
+
+    The translated exchange is kept for its ``internal`` form (what the record, the budget and the
+    constraint checks read) and its error event; the reply itself is whatever the backend put in
+    ``wire`` (``WireReply``): the provider's events, passed on after each chunk, and for a client that
+    did not stream, the message they add up to.
+    """
+
+    def __init__(self, translated: Exchange, wire: WireReply):
+        self.translated, self.wire = translated, wire
+        self.internal, self.stream = translated.internal, translated.stream
+
+    def reply(self, chunks: list[dict[str, Any]]) -> dict[str, Any]:
+        assert self.wire.message is not None, "a finished relayed call has its message"
+        return self.wire.message
+
+    def events(self, chunk: dict[str, Any]) -> Iterable[bytes]:
+        return self.wire.take()
+
+    def end(self, chunks: list[dict[str, Any]]) -> Iterable[bytes]:
+        return self.wire.take()
+
+    def failure(self, message: str) -> bytes:
+        return self.translated.failure(message)
 
 
 class FrontEnd(Protocol):
