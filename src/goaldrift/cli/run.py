@@ -92,6 +92,9 @@ def status(store: Path = StoreOption, json_: bool = typer.Option(False, "--json"
         table.add_row(f"attempts {state}", str(summary["attempts"].get(state, 0)))
     table.add_row("steps stored (finished runs)", f"{summary['finished_steps']} of {summary['planned_steps']} planned")
     table.add_row("steps errored", str(summary["errored_steps"]))
+    for model_id, m in summary["models"].items():
+        table.add_row(f"model {escape(model_id)}", f"{m['calls']} calls, {m['prompt_tokens']:,} prompt + "
+                      f"{m['completion_tokens']:,} completion tokens")
     console.print(table)
 
 
