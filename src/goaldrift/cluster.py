@@ -39,11 +39,11 @@ import socket
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from goaldrift.agents.registry import create_agent
 from goaldrift.capacity import runs_that_fit
-from goaldrift.errors import ConfigError, GoaldriftError
+from goaldrift.errors import BadInput, ConfigError, GoaldriftError
 from goaldrift.experiment import Experiment, RunSpec, check_environment, experiment_from_dict, plan
 from goaldrift.gateway.record import CallRecord
 from goaldrift.trial import Trial, run_label
@@ -179,12 +179,18 @@ class RayExecutor:
         self.slots: list[int] = []
         self._started_ray = False
 
-    async def __aenter__(self) -> RayExecutor:
+    async def __aenter__(self) -> Self:
         ray = self.ray
         if not ray.is_initialized():
             local = self.address is None and not os.environ.get("RAY_ADDRESS")
             extra = {"include_dashboard": False} if local else {}
-            ray.init(address=self.address, log_to_driver=False, configure_logging=False, **extra)
+            try:
+                ray.init(address=self.address, log_to_driver=False, configure_logging=False, **extra)
+            except (ConnectionError, RuntimeError) as exc:
+                where = self.address or os.environ.get("RAY_ADDRESS") or "this machine"
+                raise BadInput(f"executor ray: cannot connect to the Ray cluster at {where}: "
+                               f"{str(exc).splitlines()[0]} (is `ray start --head` running there, and this "
+                               "shell given its address and auth token? see docs/scale.md)") from None
             self._started_ray = True
         try:
             await self._start_hosts()

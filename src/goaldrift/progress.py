@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
+from typing import Self
 
 from goaldrift.gateway.record import CallRecord
 from goaldrift.modelspec import ModelSpec
@@ -61,7 +62,7 @@ class Progress:
                                     TextColumn("{task.description}"))
             self.task = self.bar.add_task("", total=total_steps)
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> Self:
         if self.bar:
             self.bar.start()
         return self

@@ -13,6 +13,11 @@ serves dozens. The memory they need bounds that number (``capacity.runs_that_fit
 happens on the event loop, through the one ``Store`` connection: SQLite has one writer, and the
 work a trial moves off the loop (creating its workspace, scoring a step) writes nothing to the store.
 
+Where the trials run is the executor's business: here on one event loop (``local``), or on a Ray
+cluster (``ray``, cluster.py), whose nodes stream every store write back to this process. Both report
+to one ``Ledger`` — progress display, summary, model calls — so the store, resume and what the user
+sees are the same either way.
+
 A run's failure is recorded and counted, and the others go on. A store that cannot be written (disk
 full) is different: every trial is stopped, what is stored stays, and the error is raised once.
 """
