@@ -101,29 +101,36 @@ class TrialHost:
     """Runs trials on one node (a Ray actor; see the module docstring)."""
 
     def __init__(self, config: dict[str, Any], base: str | None, source: str, concurrency: int):
-        self.exp = experiment_from_dict(config, base=Path(base) if base else None, source=source)
-        self.specs = {s.run_id: s for s in plan(self.exp)}
-        fit = runs_that_fit(self.exp.config.agent.harness)
-        self.slots = concurrency if fit is None else min(concurrency, fit)
+        self.experiment_args = (config, Path(base) if base else None, source)
+        self.concurrency = concurrency
         self.node = socket.gethostname()
+        self.specs: dict[str, RunSpec] = {}
+        self.slots = 0
         self.gateway: Gateway | None = None
         self.backends: dict[str, Backend] = {}
         self.relays: dict[int, _Relay] = {}
         self._opening = asyncio.Lock()
 
     async def open(self) -> dict[str, Any]:
-        """Check this node and start its gateway (once; again after Ray restarts the host)."""
+        """Load the experiment from this node's packs, check this node, and start its gateway (once;
+        again after Ray restarts the host). Not in ``__init__``: a failure here reaches the driver as
+        this call's error, with its message."""
         async with self._opening:
             if self.gateway is None:
                 from goaldrift.gateway.app import Gateway
                 from goaldrift.runner import create_backends
 
                 try:
-                    check_environment(self.exp)  # this node's keys and sandbox
-                    self.backends = await create_backends(self.exp)
+                    config, base, source = self.experiment_args
+                    exp = experiment_from_dict(config, base=base, source=source)
+                    check_environment(exp)  # this node's keys and sandbox
+                    self.backends = await create_backends(exp)
                 except GoaldriftError as exc:
                     raise ConfigError(f"node {self.node}: {exc}") from None
-                rate_limits = {m.id: m.rate_limit for m in self.exp.config.models if m.rate_limit is not None}
+                self.specs = {s.run_id: s for s in plan(exp)}
+                fit = runs_that_fit(exp.config.agent.harness)
+                self.slots = self.concurrency if fit is None else min(self.concurrency, fit)
+                rate_limits = {m.id: m.rate_limit for m in exp.config.models if m.rate_limit is not None}
                 gateway = Gateway(recorder=self._record_call, rate_limits=rate_limits)
                 await gateway.start()
                 self.gateway = gateway

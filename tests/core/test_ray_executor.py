@@ -105,7 +105,7 @@ def _experiment(pack, *, repeats: int, steps: int, latency: float = 0.0, concurr
 
 
 def _per_run(store: Path) -> dict[str, list[tuple]]:
-    """Each counted run's steps as (step, outcome, detector), and its model calls per step."""
+    """Each counted run's steps as (step, outcome, detector, model calls of the step)."""
     db = sqlite3.connect(store)
     rows = db.execute("SELECT run_id, step, outcome, detector FROM step_results ORDER BY run_id, step").fetchall()
     calls = dict(db.execute("SELECT r.run_id || ':' || c.step, COUNT(*) FROM model_calls c JOIN counted_attempts r "
