@@ -89,6 +89,7 @@ def _harness_of(value: Any) -> str:
 
 
 # The ``agent`` section: one variant per registered harness, chosen by ``harness`` (default opencode).
+Executor = Literal["local", "ray"]  # where trials run: this process, or a Ray cluster (cluster.py)
 AgentConfig = Annotated[
     Union[tuple(_agent_variant(name, h.options) for name, h in HARNESSES.items())],  # noqa: UP007
     Discriminator(_harness_of, custom_error_type="unknown_harness",
@@ -133,6 +134,9 @@ class ExperimentConfig(BaseModel):
     steps: int | None = Field(None, ge=1, description="run only the first N steps of each scenario")
     agent: AgentSection = Field(default_factory=_default_agent)
     concurrency: int = Field(1, ge=1, le=256)
+    # How the trials run changes no result: left out of the recorded config and the experiment id.
+    executor: Executor = Field("local", exclude=True, description="local (this process) or ray (a Ray "
+                               "cluster: `concurrency` runs at once on each node; see docs/scale.md)")
     seed: int = 0
 
     @field_validator("agent", mode="before")

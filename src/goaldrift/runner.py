@@ -13,6 +13,11 @@ serves dozens. The memory they need bounds that number (``capacity.runs_that_fit
 happens on the event loop, through the one ``Store`` connection: SQLite has one writer, and the
 work a trial moves off the loop (creating its workspace, scoring a step) writes nothing to the store.
 
+Where the trials run is the executor's business: here on one event loop (``local``), or on a Ray
+cluster (``ray``, cluster.py), whose nodes stream every store write back to this process. Both report
+to one ``Ledger`` — progress display, summary, model calls — so the store, resume and what the user
+sees are the same either way.
+
 A run's failure is recorded and counted, and the others go on. A store that cannot be written (disk
 full) is different: every trial is stopped, what is stored stays, and the error is raised once.
 """
@@ -23,8 +28,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,10 +36,12 @@ from goaldrift import __version__
 from goaldrift.agents.registry import create_agent
 from goaldrift.capacity import runs_that_fit
 from goaldrift.errors import BadInput, ConfigError, StoreError
-from goaldrift.experiment import Experiment, RunSpec, check_environment, plan
+from goaldrift.experiment import Executor, Experiment, RunSpec, check_environment, plan
 from goaldrift.gateway.app import Gateway
 from goaldrift.gateway.backends import Backend, create_backend
 from goaldrift.gateway.probe import probe_models
+from goaldrift.gateway.record import CallRecord
+from goaldrift.progress import Progress
 from goaldrift.provenance import git_revision
 from goaldrift.step_result import StepResult
 from goaldrift.store import RunnerLock, Store
@@ -60,54 +66,17 @@ class RunSummary:
         return self.skipped + self.finished == self.planned
 
 
-class _Progress:
-    """Progress over steps with an ETA: a rich bar on a terminal, one line per step otherwise (CI logs)."""
-
-    def __init__(self, total: int, enabled: bool):
-        import sys
-
-        self.total, self.done, self.enabled = total, 0, enabled and total > 0
-        self.started = time.monotonic()
-        self.bar = None
-        if self.enabled and sys.stderr.isatty():
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
-
-            self.bar = Progress(TextColumn("[bold]steps"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                                TextColumn("{task.description}"))
-            self.task = self.bar.add_task("", total=total)
-
-    def __enter__(self) -> _Progress:
-        if self.bar:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar:
-            self.bar.stop()
-
-    def advance(self, note: str = "") -> None:
-        self.done += 1
-        if self.bar:
-            self.bar.update(self.task, advance=1, description=note)
-        elif self.enabled:
-            import sys
-
-            elapsed = time.monotonic() - self.started
-            eta = elapsed / self.done * (self.total - self.done)
-            print(f"[{self.done}/{self.total}] {note}  elapsed {elapsed:.0f}s, eta {eta:.0f}s",
-                  file=sys.stderr, flush=True)
-
-
 class Runner:
     """Plans an experiment's runs, resumes what is unfinished, and schedules one ``Trial`` per run."""
 
     def __init__(self, exp: Experiment, store_path: Path, *, concurrency: int | None = None,
-                 progress: bool = True, agent_factory: AgentFactory = create_agent):
+                 progress: bool = True, agent_factory: AgentFactory = create_agent,
+                 executor: Executor | None = None, address: str | None = None):
         self.exp = exp
         self.store_path = Path(store_path).resolve()  # workspaces, git and harnesses need absolute paths
         self.concurrency = concurrency or exp.config.concurrency
+        self.executor = executor or exp.config.executor
+        self.address = address  # of a Ray cluster; None: RAY_ADDRESS, else a cluster started on this machine
         self.progress = progress
         self.agent_factory = agent_factory
         self.summary = RunSummary()
@@ -127,32 +96,30 @@ class Runner:
 
     async def run(self) -> RunSummary:
         specs = plan(self.exp)
-        backends = await self._create_backends()
+        if self.executor == "ray":
+            from goaldrift.cluster import RayExecutor
+
+            # The hosts check their nodes (keys, sandbox, packs) before anything is written.
+            async with RayExecutor(self.exp, self.concurrency, address=self.address,
+                                   agent_factory=self.agent_factory) as ray_executor:
+                return await self._locked(specs, ray_executor.execute)
+        backends = await create_backends(self.exp)  # before anything is written (exit 2)
+        try:
+            return await self._locked(specs, lambda todo, ledger: self._execute_local(todo, ledger, backends))
+        finally:
+            for b in backends.values():
+                with contextlib.suppress(Exception):
+                    await b.aclose()
+
+    async def _locked(self, specs: list[RunSpec], execute: Execute) -> RunSummary:
         with _run_log(self.store_path, self.exp.experiment_id), RunnerLock(self.store_path):
             store = Store(self.store_path)
             try:
-                return await self._run(store, specs, backends)
+                return await self._run(store, specs, execute)
             finally:
-                for b in backends.values():
-                    with contextlib.suppress(Exception):
-                        await b.aclose()
                 store.close()
 
-    async def _create_backends(self) -> dict[str, Backend]:
-        """One backend per model entry, before anything is written: a model that cannot be served
-        (its file missing, its key unset) is bad input naming the entry (exit 2)."""
-        backends: dict[str, Backend] = {}
-        for i, m in enumerate(self.exp.config.models):
-            try:
-                backends[m.id] = create_backend(m)
-            except BadInput as exc:
-                for b in backends.values():
-                    with contextlib.suppress(Exception):
-                        await b.aclose()
-                raise ConfigError(f"{self.exp.path or '<experiment>'}: models[{i}] ({m.id}): {exc}") from None
-        return backends
-
-    async def _run(self, store: Store, specs: list[RunSpec], backends: dict[str, Backend]) -> RunSummary:
+    async def _run(self, store: Store, specs: list[RunSpec], execute: Execute) -> RunSummary:
         cfg = self.exp.config
         store.upsert_experiment(self.exp.experiment_id, cfg.name, cfg.model_dump(mode="json"),
                                 self.exp.config_hash, __version__, git_revision())
@@ -161,59 +128,93 @@ class Runner:
         status = store.run_status([s.run_id for s in specs])
         todo = [s for s in specs if status.get(s.run_id) != "finished"]
         self.summary.planned, self.summary.skipped = len(specs), len(specs) - len(todo)
-        self.summary.concurrency = self._bounded_concurrency()
-        semaphore = asyncio.Semaphore(self.summary.concurrency)
-        workspaces = store.workspaces_dir()
-        recorder = _StoreRecorder(store)
-        rate_limits = {m.id: m.rate_limit for m in cfg.models if m.rate_limit is not None}
-
-        async with Gateway(recorder=recorder, rate_limits=rate_limits) as gateway:
-            with _Progress(sum(s.n_steps for s in todo), self.progress) as progress:
-
-                def on_step(spec: RunSpec, result: StepResult) -> None:
-                    self.summary.steps += 1
-                    progress.advance(f"{spec.model.id} {spec.scenario.id} {spec.condition.name} #{spec.repeat} "
-                                     f"step {result.step}")
-
-                async def guarded(spec: RunSpec) -> None:
-                    async with semaphore:
-                        recorder.check()
-                        trial = Trial(spec, store=store, gateway=gateway, backend=backends[spec.model.id],
-                                      workspaces=workspaces, agent_factory=self.agent_factory, on_step=on_step)
-                        result = await trial.run()
-                    if result.status == "finished":
-                        self.summary.finished += 1
-                    else:
-                        self.summary.failed += 1
-                        self.summary.errors.append(result.error or result.run_id)
-
-                # A store that cannot be written (disk full) stops every trial: the first such error
-                # cancels the rest and is raised once.
-                try:
-                    async with asyncio.TaskGroup() as group:
-                        for s in todo:
-                            group.create_task(guarded(s))
-                except* StoreError as failed:
-                    raise failed.exceptions[0] from None
-        recorder.check()
+        with Progress(cfg.models, len(todo), sum(s.n_steps for s in todo), self.progress) as progress:
+            ledger = Ledger(store, progress, self.summary)
+            await execute(todo, ledger)
+        ledger.check()
         return self.summary
 
+    async def _execute_local(self, todo: list[RunSpec], ledger: Ledger, backends: dict[str, Backend]) -> None:
+        self.summary.concurrency = self._bounded_concurrency()
+        semaphore = asyncio.Semaphore(self.summary.concurrency)
+        store = ledger.store
+        workspaces = store.workspaces_dir()
+        rate_limits = {m.id: m.rate_limit for m in self.exp.config.models if m.rate_limit is not None}
 
-class _StoreRecorder:
-    """The gateway's recorder: stores each model call; remembers a failed write instead of raising it
-    inside the gateway (where it would only cost that one call), so the runner can stop cleanly."""
+        async with Gateway(recorder=ledger.record_call, rate_limits=rate_limits) as gateway:
 
-    def __init__(self, store: Store):
-        self.store = store
+            async def guarded(spec: RunSpec) -> None:
+                async with semaphore:
+                    ledger.check()
+                    trial = Trial(spec, store=store, gateway=gateway, backend=backends[spec.model.id],
+                                  workspaces=workspaces, agent_factory=self.agent_factory,
+                                  on_attempt=ledger.attempt_started, on_step=ledger.step_stored)
+                    result = await trial.run()
+                ledger.run_done(result.status == "finished", result.error or result.run_id)
+
+            # A store that cannot be written (disk full) stops every trial: the first such error
+            # cancels the rest and is raised once.
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for s in todo:
+                        group.create_task(guarded(s))
+            except* StoreError as failed:
+                raise failed.exceptions[0] from None
+
+
+Execute = Callable[[list[RunSpec], "Ledger"], Awaitable[None]]  # runs the trials of the runs to do
+
+
+async def create_backends(exp: Experiment) -> dict[str, Backend]:
+    """One backend per model entry of ``exp``; a model that cannot be served is a ``ConfigError``
+    naming the entry (exit 2). Used by the local runner and by each Ray host on its node."""
+    backends: dict[str, Backend] = {}
+    for i, m in enumerate(exp.config.models):
+        try:
+            backends[m.id] = create_backend(m)
+        except BadInput as exc:
+            for b in backends.values():
+                with contextlib.suppress(Exception):
+                    await b.aclose()
+            raise ConfigError(f"{exp.path or '<experiment>'}: models[{i}] ({m.id}): {exc}") from None
+    return backends
+
+
+class Ledger:
+    """The driver's one store writer's bookkeeping: what every executor reports as it happens —
+    an attempt opened, a model call, a step stored, a run done — goes to the store (calls), the
+    summary and the progress display. A model call that cannot be stored is remembered instead of
+    raised inside the gateway (where it would only cost that one call), so the runner stops cleanly."""
+
+    def __init__(self, store: Store, progress: Progress, summary: RunSummary):
+        self.store, self.progress, self.summary = store, progress, summary
         self.failure: StoreError | None = None
 
-    def __call__(self, record) -> None:
+    def attempt_started(self, spec: RunSpec, attempt_id: int) -> None:
+        self.progress.attempt_started(attempt_id, spec.model.id)
+
+    def record_call(self, record: CallRecord) -> None:
         if self.failure is not None:
             return
         try:
             self.store.record_call(record)
         except StoreError as exc:
             self.failure = exc
+            return
+        self.progress.call(record)
+
+    def step_stored(self, spec: RunSpec, result: StepResult) -> None:
+        self.summary.steps += 1
+        self.progress.step(f"{spec.model.id} {spec.scenario.id} {spec.condition.name} #{spec.repeat} "
+                           f"step {result.step}")
+
+    def run_done(self, finished: bool, error: str) -> None:
+        if finished:
+            self.summary.finished += 1
+        else:
+            self.summary.failed += 1
+            self.summary.errors.append(error)
+        self.progress.run_done(failed=not finished)
 
     def check(self) -> None:
         if self.failure is not None:
@@ -221,11 +222,19 @@ class _StoreRecorder:
 
 
 def run_experiment(exp: Experiment, store_path: Path, *, concurrency: int | None = None,
-                   progress: bool = True) -> RunSummary:
+                   progress: bool = True, executor: Executor | None = None,
+                   address: str | None = None) -> RunSummary:
     """Synchronous entry point (the CLI's)."""
-    check_environment(exp)  # keys and sandbox: exit 2 before the log file or the store exist
-    asyncio.run(probe_models(exp.config.models))  # unreachable endpoints are exit 2, nothing written
-    return asyncio.run(Runner(exp, Path(store_path), concurrency=concurrency, progress=progress).run())
+    runner = Runner(exp, Path(store_path), concurrency=concurrency, progress=progress, executor=executor,
+                    address=address)
+    if address is not None and runner.executor != "ray":
+        raise BadInput("--address is a Ray cluster's: use it with --executor ray (or `executor: ray`)")
+    if runner.executor == "local":
+        # Keys and sandbox are this machine's business only when the trials run here; on Ray each
+        # node's host checks its own before anything is written.
+        check_environment(exp)  # exit 2 before the log file or the store exist
+        asyncio.run(probe_models(exp.config.models))  # unreachable endpoints are exit 2, nothing written
+    return asyncio.run(runner.run())
 
 
 @contextlib.contextmanager

@@ -443,14 +443,20 @@ class Store:
     # -- reading ------------------------------------------------------------------------------
 
     def status_summary(self) -> dict[str, Any]:
-        """Counts of runs and attempts by status, and steps stored vs planned (for ``goaldrift status``)."""
+        """Counts of runs and attempts by status, steps stored vs planned, and model calls and tokens per
+        model (for ``goaldrift status``)."""
         runs = {r[0]: r[1] for r in self.db.execute("SELECT status, COUNT(*) FROM runs GROUP BY status")}
         attempts = {r[0]: r[1] for r in self.db.execute("SELECT status, COUNT(*) FROM attempts GROUP BY status")}
         planned_steps = self.db.execute("SELECT COALESCE(SUM(n_steps), 0) FROM runs").fetchone()[0]
         done_steps = self.db.execute("SELECT COUNT(*) FROM step_results").fetchone()[0]
         errored = self.db.execute("SELECT COUNT(*) FROM step_results WHERE outcome='error'").fetchone()[0]
+        # Every call's tokens, whichever attempt made it: what was spent, aborted attempts included.
+        models = {r[0]: {"calls": r[1], "prompt_tokens": r[2], "completion_tokens": r[3]} for r in self.db.execute(
+            "SELECT r.model_id, COUNT(*), SUM(c.prompt_tokens), SUM(c.completion_tokens) FROM model_calls c "
+            "JOIN attempts a ON a.attempt_id = c.attempt_id JOIN runs r ON r.run_id = a.run_id "
+            "GROUP BY r.model_id ORDER BY r.model_id")}
         return {"runs": runs, "attempts": attempts, "planned_steps": planned_steps,
-                "finished_steps": done_steps, "errored_steps": errored}
+                "finished_steps": done_steps, "errored_steps": errored, "models": models}
 
     def results(self) -> list[dict]:
         """Per model × scenario × condition × step: runs, outcome counts and violation rate, over the

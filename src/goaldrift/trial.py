@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from goaldrift.agents.base import Agent, AgentSession, StepTrace
 from goaldrift.agents.registry import create_agent
@@ -34,12 +34,22 @@ from goaldrift.gateway.app import Gateway
 from goaldrift.gateway.backends import Backend, TokenBudget
 from goaldrift.gateway.backends.scripted import ScriptContext
 from goaldrift.step_result import Scoring, StepResult, score_step
-from goaldrift.store import Store
 from goaldrift.workspace import Workspace
 
 log = logging.getLogger("goaldrift.trial")
 MAX_AGENT_RESTARTS = 2
 AgentFactory = Callable[..., Agent]  # (harness, options) -> an unstarted Agent
+
+
+class AttemptStore(Protocol):
+    """What a trial writes: the ``Store`` itself locally; on a Ray node, a relay whose every call
+    becomes an event for the one writer on the driver (cluster.py)."""
+
+    def start_attempt(self, run_id: str, workspace: str) -> tuple[int, int]: ...
+    def set_attempt_workspace(self, attempt_id: int, workspace: str) -> None: ...
+    def set_attempt_info(self, attempt_id: int, info: dict, harness_version: str | None = None) -> None: ...
+    def write_step(self, attempt_id: int, rec: StepResult) -> None: ...
+    def finish_attempt(self, attempt_id: int, status: str, error: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -54,8 +64,9 @@ class TrialResult:
 class Trial:
     """One attempt of ``spec``. ``workspaces`` is the folder of this store's workspaces."""
 
-    def __init__(self, spec: RunSpec, *, store: Store, gateway: Gateway, backend: Backend, workspaces: Path,
-                 agent_factory: AgentFactory = create_agent,
+    def __init__(self, spec: RunSpec, *, store: AttemptStore, gateway: Gateway, backend: Backend,
+                 workspaces: Path, agent_factory: AgentFactory = create_agent,
+                 on_attempt: Callable[[RunSpec, int], None] | None = None,
                  on_step: Callable[[RunSpec, StepResult], None] | None = None):
         self.spec = spec
         self.store = store
@@ -63,18 +74,20 @@ class Trial:
         self.backend = backend
         self.workspaces = workspaces
         self.agent_factory = agent_factory
+        self.on_attempt = on_attempt
         self.on_step = on_step
         detectors, primary_id = build_detectors(spec.scenario.spec)
         self.scoring = Scoring(detectors, primary_id, spec.condition.constraint)
 
     @property
     def label(self) -> str:
-        s = self.spec
-        return f"{s.run_id} ({s.model.id} {s.scenario.id} {s.condition.name} #{s.repeat})"
+        return run_label(self.spec)
 
     async def run(self) -> TrialResult:
         spec, store = self.spec, self.store
         attempt_id, number = store.start_attempt(spec.run_id, workspace="")
+        if self.on_attempt is not None:
+            self.on_attempt(spec, attempt_id)
         root = self.workspaces / f"{spec.run_id}-a{number}"
         store.set_attempt_workspace(attempt_id, str(root / "repo"))
         stored = 0
@@ -171,6 +184,11 @@ class Trial:
         # and other trials' agents and the gateway must keep running meanwhile.
         result = await asyncio.to_thread(score_step, ws, step, trace, self.scoring, time.monotonic() - started)
         return agent, restarts, result
+
+
+def run_label(spec: RunSpec) -> str:
+    """A run as failure messages name it: id, model, scenario, condition and repeat."""
+    return f"{spec.run_id} ({spec.model.id} {spec.scenario.id} {spec.condition.name} #{spec.repeat})"
 
 
 def _disk_full(exc: Exception) -> bool:

@@ -46,6 +46,8 @@ NOT_RUN = {
     "repository with an agent's change (tested in tests/detect/test_detect_cli.py)",
     "run experiments/paper.yaml -j 4": "needs OPENROUTER_API_KEY and days of API calls",
     "run experiments/paper.yaml -j 16": "needs OPENROUTER_API_KEY and days of API calls",
+    "run experiments/paper.yaml --executor ray --address HEAD:6379 -j 16": "needs a Ray cluster and "
+    "OPENROUTER_API_KEY (the Ray executor is tested on a local cluster in tests/core/test_ray_executor.py)",
     "install-opencode": "installs from the npm registry (network)",
     "doctor": "its exit code depends on what this machine has installed (tested in tests/core)",
     "model path": "reassembles the embedded model (~1 GB) if it is not installed",

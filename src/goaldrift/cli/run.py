@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from goaldrift.cli.common import StoreOption, console, print_json
+from goaldrift.errors import BadInput
 from goaldrift.runner import RunSummary
 from goaldrift.store import Store
 
@@ -25,17 +26,24 @@ def run(
     concurrency: int = typer.Option(None, "--concurrency", "-j", min=1,
                                     help="Runs at once (default: the experiment's `concurrency`)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    executor: str = typer.Option(None, "--executor", help="Where trials run: local or ray (default: the "
+                                 "experiment's `executor`, else local). See docs/scale.md."),
+    address: str = typer.Option(None, "--address", help="Ray cluster address for --executor ray (default: "
+                                "RAY_ADDRESS, else a Ray started on this machine for the run)."),
 ) -> None:
     """Run an experiment: every model × scenario × condition × repeat, 1 outcome per step.
 
     Rerunning the same command resumes: finished runs are skipped, unfinished ones start again from
     step 1 in a fresh workspace (their partial attempt is kept, marked aborted).
     """
-    from goaldrift.experiment import load_experiment
+    from goaldrift.experiment import read_experiment
     from goaldrift.runner import run_experiment
 
-    exp = load_experiment(experiment)
-    summary = run_experiment(exp, store, concurrency=concurrency, progress=progress)
+    if executor not in (None, "local", "ray"):
+        raise BadInput(f"--executor {executor}: use local or ray")
+    exp = read_experiment(experiment)  # the keys and the sandbox are checked where the trials run
+    summary = run_experiment(exp, store, concurrency=concurrency, progress=progress, executor=executor,
+                             address=address)
     print_summary(exp.config.name, summary, store)
     console.print(f"Next: goaldrift results --store {store}")
     exit_unless_complete(summary)
@@ -84,6 +92,9 @@ def status(store: Path = StoreOption, json_: bool = typer.Option(False, "--json"
         table.add_row(f"attempts {state}", str(summary["attempts"].get(state, 0)))
     table.add_row("steps stored (finished runs)", f"{summary['finished_steps']} of {summary['planned_steps']} planned")
     table.add_row("steps errored", str(summary["errored_steps"]))
+    for model_id, m in summary["models"].items():
+        table.add_row(f"model {escape(model_id)}", f"{m['calls']} calls, {m['prompt_tokens']:,} prompt + "
+                      f"{m['completion_tokens']:,} completion tokens")
     console.print(table)
 
 
