@@ -17,6 +17,7 @@ from typing import Any
 
 from goaldrift.agents.base import Agent, AgentOptions
 from goaldrift.agents.builtin_options import BuiltinOptions
+from goaldrift.agents.claude_code.options import ClaudeCodeOptions
 from goaldrift.agents.opencode.config import Settings as OpenCodeOptions
 from goaldrift.errors import ConfigError
 
@@ -30,6 +31,7 @@ class Harness:
 HARNESSES: dict[str, Harness] = {
     "builtin": Harness(BuiltinOptions, "goaldrift.agents.builtin:BuiltinAgent"),
     "opencode": Harness(OpenCodeOptions, "goaldrift.agents.opencode:OpenCodeAgent"),
+    "claude-code": Harness(ClaudeCodeOptions, "goaldrift.agents.claude_code:ClaudeCodeAgent"),
 }
 DEFAULT_HARNESS = "opencode"
 
