@@ -232,12 +232,12 @@ class CliAgent:
             gateway = self.sandbox.gateway_url(self._network) + urlsplit(session.base_url).path
         # The route's base without the OpenAI-style "/v1": each harness adds what its protocol needs.
         gateway = gateway.removesuffix("/").removesuffix("/v1")
-        self._env = {**base_env(self.dirs), **self.prepare(session, gateway)}
         # The package's folder (a JavaScript harness needs its whole package), read-only.
         self._readonly = [_package_root(self.binary)]
         agents_md = workspace / "AGENTS.md"  # as goaldrift wrote it, never a link the agent planted
         if agents_md.is_file() and not agents_md.is_symlink():
             self._readonly.append(agents_md)
+        self._env = {**base_env(self.dirs), **self.prepare(session, gateway)}
 
     def readonly(self, path: Path) -> None:
         """Bind ``path`` (a constraint file the harness reads) read-only, over the writable folders."""
