@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.opencode.conftest import Misbehaving, Programmed, scripted
 
 from goaldrift.agents.base import AgentLimits
 from goaldrift.gateway.app import Gateway
 
 from .conftest import Run, needs
-from tests.opencode.conftest import Misbehaving, Programmed, scripted
 
 pytestmark = [pytest.mark.harness, needs("claude-code")]
 HARNESS = "claude-code"

@@ -5,19 +5,17 @@ placement, a hanging and a failing model, and nothing left running."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
+from tests.opencode.conftest import scripted
 
-from goaldrift.agents.base import AgentLimits
+from goaldrift.detect.run import build_detectors
 from goaldrift.gateway.app import Gateway
 from goaldrift.outcome import Outcome
-from goaldrift.detect.run import build_detectors
 from goaldrift.step_result import Scoring, score_step
 
 from .conftest import Run, needs
-from tests.opencode.conftest import Misbehaving, scripted
 
 pytestmark = [pytest.mark.harness, needs("claude-code")]
 HARNESS = "claude-code"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,16 +15,17 @@ from tests.conftest import run_cli
 
 from goaldrift.agents.base import AgentLimits, AgentSession
 from goaldrift.agents.claude_code import trace as claude_trace
+from goaldrift.agents.codex import trace as codex_trace
 from goaldrift.agents.npm_harness import HARNESS_PACKAGES, harness_package
 from goaldrift.agents.registry import HARNESSES, create_agent
-from goaldrift.errors import ConfigError
-from goaldrift.gateway.backends.scripted import DIALECTS
+from goaldrift.errors import ConfigError, UnsafeFile
+from goaldrift.gateway.backends.dialects import DIALECTS
 from goaldrift.gateway.protocols.anthropic_messages import to_chat
 
 
 def test_every_pinned_harness_is_registered_and_installable():
     assert set(HARNESS_PACKAGES) == {"opencode", "claude-code", "codex", "qwen-code"}
-    assert {"claude-code"} <= set(HARNESSES)
+    assert {"claude-code", "codex"} <= set(HARNESSES)
     assert HARNESS_PACKAGES["claude-code"].version == "2.1.328"
     assert harness_package("claude-code").install_command == "goaldrift install-harness claude-code"
     with pytest.raises(ConfigError, match="unknown harness 'nope'"):
@@ -48,7 +50,7 @@ def _experiment(pack: Path, harness: str, options: dict) -> dict:
             "conditions": ["privacy"], "agent": {"harness": harness, "options": options}}
 
 
-@pytest.mark.parametrize("harness", ["claude-code"])
+@pytest.mark.parametrize("harness", ["claude-code", "codex"])
 def test_bad_options_are_exit_2_at_load(mini_pack, tmp_path, harness):
     exp = tmp_path / "exp.yaml"
     exp.write_text(yaml.safe_dump(_experiment(mini_pack, harness, {"prompt_modd": "append"})))
@@ -140,3 +142,92 @@ def test_messages_front_end_carries_a_system_turn_inside_messages():
         {"role": "system", "content": [{"type": "text", "text": "# Environment"}]}]})
     assert [(m["role"], m["content"]) for m in chat["messages"]] == [
         ("system", "S"), ("user", "hi"), ("system", "# Environment")]
+
+
+def test_codex_command_line_configures_only_the_gateway_and_the_placements(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-parent")
+    agent = _started("codex", tmp_path / "a")
+    assert agent._env["GD_GATEWAY_TOKEN"] == "gd-token" and "sk-parent" not in json.dumps(agent._env)
+    assert agent._env["CODEX_HOME"] == str(agent.dirs.home / ".codex")
+    argv = agent.argv("do it")
+    config = dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "-c")
+    assert config["model_provider"] == '"gd"' and 'wire_api="responses"' in config["model_providers.gd"]
+    assert 'base_url="http://127.0.0.1:9/r/gd-token/v1"' in config["model_providers.gd"]
+    assert "request_max_retries=2, stream_max_retries=0" in config["model_providers.gd"]
+    assert "--dangerously-bypass-approvals-and-sandbox" in argv and argv[-1] == "do it" and "resume" not in argv
+    agent.session_id = "t-1"
+    assert agent.argv("again")[-3:] == ["resume", "t-1", "again"]
+
+    instructions = _started("codex", tmp_path / "b", "instructions")
+    global_md = instructions.dirs.home / ".codex" / "AGENTS.md"
+    assert global_md.read_text() == "NEVER LOG PII\n" and global_md in instructions._readonly
+    developer = _started("codex", tmp_path / "c", "system_prompt")
+    assert any(a == 'developer_instructions="NEVER LOG PII"' for a in developer.argv("x"))
+    replace = _started("codex", tmp_path / "d", "system_prompt", {"prompt_mode": "replace"})
+    prompt_file = next(a for a in replace.argv("x") if a.startswith("model_instructions_file="))
+    assert Path(json.loads(prompt_file.split("=", 1)[1])) in replace._readonly
+
+
+CODEX_EVENTS = [
+    {"type": "thread.started", "thread_id": "t-1"},
+    {"type": "item.completed", "item": {"id": "i0", "type": "error", "message": "Model metadata not found"}},
+    {"type": "turn.started"},
+    {"type": "item.started", "item": {"id": "i1", "type": "command_execution", "command": "pytest"}},
+    {"type": "item.completed", "item": {"id": "i1", "type": "command_execution", "command": "pytest",
+                                        "aggregated_output": "1 failed", "exit_code": 1, "status": "failed"}},
+    {"type": "item.started", "item": {"id": "i2", "type": "command_execution", "command": "sleep 99"}},
+    {"type": "item.completed", "item": {"id": "i3", "type": "agent_message", "text": "Done."}},
+    {"type": "turn.completed", "usage": {"input_tokens": 300, "output_tokens": 20}},
+]
+CODEX_SESSION = [
+    {"type": "event_msg", "payload": {"type": "token_count", "info": {"last_token_usage": {
+        "input_tokens": 100, "output_tokens": 5}}}},
+    {"type": "event_msg", "payload": {"type": "context_compacted"}},
+    {"type": "event_msg", "payload": {"type": "token_count", "info": {"last_token_usage": {
+        "input_tokens": 200, "output_tokens": 15}}}},
+]
+
+
+def test_codex_trace_from_its_events_and_session_file(tmp_path):
+    trace, thread = codex_trace.fold(CODEX_EVENTS, CODEX_SESSION)
+    assert thread == "t-1" and trace.errors == [] and trace.raw["warnings"] == ["Model metadata not found"]
+    pytest_call, sleeping = trace.tool_calls
+    assert (pytest_call.status, pytest_call.output, pytest_call.input) == ("error", "1 failed", {"command": "pytest"})
+    assert sleeping.status == "error" and "no result" in sleeping.output
+    assert (trace.model_calls, trace.tokens_in, trace.tokens_out, trace.context_tokens) == (2, 300, 20, 200)
+    assert trace.compacted and trace.text == "Done."
+    assert [codex_trace.count(e) for e in (CODEX_EVENTS[3], CODEX_EVENTS[-1])] == [(1, 0), (0, 320)]
+    failed, _ = codex_trace.fold([{"type": "turn.failed", "error": {"message": "HTTP 502"}}], [])
+    assert failed.errors == ["HTTP 502"]
+
+    home = tmp_path / "codex"
+    day = home / "sessions" / "2026" / "11" / "28"
+    day.mkdir(parents=True)
+    record = day / "rollout-2026-11-28T08-00-00-t-1.jsonl"
+    record.write_text(json.dumps(CODEX_SESSION[0]) + "\n" + '{"partial": ')
+    reader = codex_trace.SessionFile(home)
+    assert reader.read_new("t-1") == [CODEX_SESSION[0]]
+    with record.open("a") as f:
+        f.write('1}\n')
+    assert reader.read_new("t-1") == [{"partial": 1}], "only whole lines, each once"
+    record.unlink()
+    record.symlink_to("/etc/passwd")
+    with pytest.raises(UnsafeFile):
+        reader.read_new("t-1")
+
+
+def test_codex_shell_dialect_writes_and_edits_through_a_shell(tmp_path):
+    from goaldrift.scenario import EditOp, WriteOp
+
+    shell = DIALECTS["codex"]
+    target = tmp_path / "app" / "a.py"
+    tricky = "x = 'GOALDRIFT_EOF'\ny = \"$HOME `id`\"\n"
+    for op in (WriteOp(op="write", path="app/a.py", content=tricky),
+               EditOp(op="edit", path="app/a.py", old="$HOME", new="home")):
+        args = json.loads(shell.change(op, str(target))["function"]["arguments"])
+        assert args["login"] is False
+        done = subprocess.run(["bash", "-c", args["cmd"]], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+    assert target.read_text() == tricky.replace("$HOME", "home")
+    missing = json.loads(shell.change(EditOp(op="edit", path="app/a.py", old="absent", new="x"), str(target))["function"]["arguments"])
+    assert subprocess.run(["bash", "-c", missing["cmd"]], capture_output=True, check=False).returncode != 0

@@ -27,7 +27,6 @@ files) and how to read its events (``count`` while running, ``fold`` into a ``St
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -239,9 +238,10 @@ class CliAgent:
             self._readonly.append(agents_md)
         self._env = {**base_env(self.dirs), **self.prepare(session, gateway)}
 
-    def readonly(self, path: Path) -> None:
+    def readonly(self, path: Path) -> Path:
         """Bind ``path`` (a constraint file the harness reads) read-only, over the writable folders."""
         self._readonly.append(path)
+        return path
 
     def _wrap(self, argv: Sequence[str]) -> list[str]:
         assert self.sandbox is not None and self.dirs is not None and self.session is not None

@@ -18,6 +18,7 @@ from typing import Any
 from goaldrift.agents.base import Agent, AgentOptions
 from goaldrift.agents.builtin_options import BuiltinOptions
 from goaldrift.agents.claude_code.options import ClaudeCodeOptions
+from goaldrift.agents.codex.options import CodexOptions
 from goaldrift.agents.opencode.config import Settings as OpenCodeOptions
 from goaldrift.errors import ConfigError
 
@@ -32,6 +33,7 @@ HARNESSES: dict[str, Harness] = {
     "builtin": Harness(BuiltinOptions, "goaldrift.agents.builtin:BuiltinAgent"),
     "opencode": Harness(OpenCodeOptions, "goaldrift.agents.opencode:OpenCodeAgent"),
     "claude-code": Harness(ClaudeCodeOptions, "goaldrift.agents.claude_code:ClaudeCodeAgent"),
+    "codex": Harness(CodexOptions, "goaldrift.agents.codex:CodexAgent"),
 }
 DEFAULT_HARNESS = "opencode"
 

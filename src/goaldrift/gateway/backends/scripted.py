@@ -11,12 +11,10 @@ Policies (``ModelSpec.policy``):
   ``violate_at:N[,M]``  violate only at the listed steps
   ``idle``              never changes code (every step is ``not_applicable``)
 
-It speaks the tool dialect of each harness, chosen from the request's ``tools`` (``DIALECTS``):
-the builtin agent's (``write_file``/``edit_file``, relative paths), OpenCode's (``read``/``write``/
-``edit`` with ``filePath``) and Claude Code's (``Read``/``Write``/``Edit`` with ``file_path``). The
-harnesses that refuse to change a file they have not read in the session get a read first, with an
-absolute path. A request without tools is OpenCode's title request (a short title) or a compaction
-request (a short summary). Per route it remembers which call of the current step comes next.
+It speaks the tool dialect of each harness, chosen from the request's ``tools``
+(``dialects.py``): the builtin agent's, OpenCode's, Claude Code's, Codex CLI's (a shell command). A
+request without tools is OpenCode's title request (a short title) or a compaction request (a short
+summary). Per route it remembers which call of the current step comes next.
 
 ``params: {latency_s: S}`` holds every reply back S seconds before its first chunk, like a slow API
 (the concurrency benchmark's model). The wait is an ``asyncio.sleep``: it costs no CPU, and a client
@@ -38,7 +36,8 @@ from typing import Any
 
 from goaldrift.errors import BackendError, ConfigError
 from goaldrift.gateway.backends.base import CallContext
-from goaldrift.gateway.chunks import message_chunks, tool_call, usage
+from goaldrift.gateway.backends.dialects import Dialect, dialect_for
+from goaldrift.gateway.chunks import message_chunks, usage
 from goaldrift.modelspec import ModelSpec, ScriptedParams
 from goaldrift.scenario import EditOp, Scenario, WriteOp
 
@@ -69,29 +68,6 @@ def violates_at(policy: str, step: int) -> bool | None:
 
 
 @dataclass(frozen=True)
-class ToolDialect:
-    """One harness's file tools: ``(name, argument names…)`` for write, edit and (when the harness
-    wants a file read before it changes it) read; ``absolute``: paths are absolute."""
-
-    write: tuple[str, str, str]  # name, path, content
-    edit: tuple[str, str, str, str]  # name, path, old text, new text
-    read: tuple[str, str] | None = None  # name, path
-    absolute: bool = True
-
-    def names(self) -> set[str]:
-        return {self.write[0], self.edit[0], *([self.read[0]] if self.read else [])}
-
-
-DIALECTS: dict[str, ToolDialect] = {
-    "builtin": ToolDialect(("write_file", "path", "content"), ("edit_file", "path", "old", "new"), absolute=False),
-    "opencode": ToolDialect(("write", "filePath", "content"), ("edit", "filePath", "oldString", "newString"),
-                            ("read", "filePath")),
-    "claude-code": ToolDialect(("Write", "file_path", "content"), ("Edit", "file_path", "old_string", "new_string"),
-                               ("Read", "file_path")),
-}
-
-
-@dataclass(frozen=True)
 class ScriptContext:
     """A route's context for the scripted model: which scenario to replay, from which side, where.
 
@@ -119,7 +95,7 @@ class ScriptedBackend:
     async def aclose(self) -> None:
         return None
 
-    def _plan(self, ctx: CallContext, dialect: ToolDialect) -> list[dict[str, Any] | str]:
+    def _plan(self, ctx: CallContext, dialect: Dialect) -> list[dict[str, Any] | str]:
         """The tool calls of the current step (then a final text), in the request's dialect."""
         script, step = ctx.route.context, ctx.route.step
         if not isinstance(script, ScriptContext) or step is None:
@@ -135,21 +111,14 @@ class ScriptedBackend:
         plan.append(f"Done. {ref.summary}".strip())
         return plan
 
-    def _calls(self, op: WriteOp | EditOp, ctx: CallContext, dialect: ToolDialect) -> list[dict[str, Any]]:
+    def _calls(self, op: WriteOp | EditOp, ctx: CallContext, dialect: Dialect) -> list[dict[str, Any]]:
         workspace = ctx.route.context.workspace
         path = str(workspace / op.path) if dialect.absolute and workspace else op.path
         # A harness that refuses to change a file it has not read gets a read first, planned lazily
         # (a marker) because earlier ops of the same step may create the file.
-        calls: list[dict[str, Any]] = [{"lazy_read": path}] if dialect.read else []
-        if isinstance(op, WriteOp):
-            name, path_key, content_key = dialect.write
-            calls.append(tool_call(name, {path_key: path, content_key: op.content}))
-        else:
-            name, path_key, old_key, new_key = dialect.edit
-            calls.append(tool_call(name, {path_key: path, old_key: op.old, new_key: op.new}))
-        return calls
+        return [*([{"lazy_read": path}] if dialect.read else []), dialect.change(op, path)]
 
-    def _next(self, ctx: CallContext, dialect: ToolDialect) -> dict[str, Any] | str:
+    def _next(self, ctx: CallContext, dialect: Dialect) -> dict[str, Any] | str:
         state = ctx.route.state.setdefault("scripted", {})
         if state.get("step") != ctx.route.step:
             state["step"] = ctx.route.step
@@ -159,7 +128,7 @@ class ScriptedBackend:
             item = queue.pop(0) if len(queue) > 1 else queue[0]
             if isinstance(item, dict) and "lazy_read" in item:
                 if Path(item["lazy_read"]).exists() and dialect.read:
-                    return tool_call(dialect.read[0], {dialect.read[1]: item["lazy_read"]})
+                    return dialect.read_call(item["lazy_read"])
                 continue
             return item
         return "Done."
@@ -175,7 +144,7 @@ class ScriptedBackend:
                                            "Summary: the user asked for a series of feature requests in this "
                                            "repository; each was implemented with focused edits and tests.")
         else:
-            dialect = next((d for d in DIALECTS.values() if d.names() <= names), None)
+            dialect = dialect_for(names)
             if dialect is None:
                 raise BackendError(f"scripted backend: the request offers no file tools it knows ({sorted(names)})")
             reply = self._next(ctx, dialect)
