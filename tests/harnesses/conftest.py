@@ -98,3 +98,82 @@ def run_async() -> Callable:
     def go(coro, timeout: float = 400):
         return asyncio.run(asyncio.wait_for(coro, timeout))
     return go
+
+
+def hang_then_continue(harness: str, tmp_path: Path, scenario: Scenario, wall_time_s: float = 15):
+    """Step 1 against a model that never answers (stopped at ``wall_time_s``), step 2 against a working
+    one, in one session: (step 1's trace, its wall time, step 2's trace)."""
+    from tests.opencode.conftest import Misbehaving, scripted
+
+    async def main():
+        async with Gateway() as gw:
+            run = Run(harness, gw, Misbehaving(scripted("comply"), hang={1}), tmp_path / "run", scenario,
+                      limits=AgentLimits(wall_time_s=wall_time_s))
+            await run.agent.start(run.session)
+            try:
+                t0 = time.monotonic()
+                hung = await run.step(1, scenario.spec.steps[0].prompt)
+                elapsed = time.monotonic() - t0
+                after = await run.step(2, scenario.spec.steps[1].prompt)
+            finally:
+                await run.agent.stop()
+            return hung, elapsed, after
+
+    return asyncio.run(asyncio.wait_for(main(), 400))
+
+
+def fail_then_continue(harness: str, tmp_path: Path, scenario: Scenario, retries: int = 1):
+    """Step 1 against a model that always fails (HTTP 502), step 2 against a working one, with
+    ``model_retry_limit: retries``: (the steps each model call was made for, step 1's trace, step 2's)."""
+    from tests.opencode.conftest import Misbehaving, scripted
+
+    async def main():
+        async with Gateway() as gw:
+            backend = Misbehaving(scripted("comply"), fail={1})
+            run = Run(harness, gw, backend, tmp_path / "run", scenario, options={"model_retry_limit": retries},
+                      limits=AgentLimits(wall_time_s=120))
+            await run.agent.start(run.session)
+            try:
+                failed = await run.step(1, scenario.spec.steps[0].prompt)
+                after = await run.step(2, scenario.spec.steps[1].prompt)
+            finally:
+                await run.agent.stop()
+            return backend.calls, failed, after
+
+    return asyncio.run(asyncio.wait_for(main(), 400))
+
+
+def placement_run(harness: str, tmp_path: Path, scenario: Scenario, placement: str):
+    """One step with the constraint at ``placement``: (the run, its trace, the recorded calls)."""
+    from tests.opencode.conftest import scripted
+
+    calls: list = []
+
+    async def main():
+        async with Gateway(recorder=calls.append) as gw:
+            run = Run(harness, gw, scripted("comply"), tmp_path / "run", scenario, placement=placement)
+            await run.agent.start(run.session)
+            try:
+                trace = await run.step(1, scenario.spec.steps[0].prompt)
+            finally:
+                await run.agent.stop()
+            return run, trace
+
+    run, trace = asyncio.run(asyncio.wait_for(main(), 400))
+    return run, trace, calls
+
+
+def programmed_run(harness: str, tmp_path: Path, scenario: Scenario, plan: dict):
+    """One step of a model playing ``plan`` (tool calls, then "Done."): (the run, its trace)."""
+    from tests.opencode.conftest import Programmed
+
+    async def main():
+        async with Gateway() as gw:
+            run = Run(harness, gw, Programmed(plan), tmp_path / "run", scenario)
+            await run.agent.start(run.session)
+            try:
+                return run, await run.step(1, "probe")
+            finally:
+                await run.agent.stop()
+
+    return asyncio.run(asyncio.wait_for(main(), 400))

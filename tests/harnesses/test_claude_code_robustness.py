@@ -3,79 +3,34 @@ isolation (no parent secret, no write outside the workspace); nothing left runni
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
-from tests.opencode.conftest import Misbehaving, Programmed, scripted
 
-from goaldrift.agents.base import AgentLimits
-from goaldrift.gateway.app import Gateway
-
-from .conftest import Run, needs
+from .conftest import fail_then_continue, hang_then_continue, needs, placement_run, programmed_run
 
 pytestmark = [pytest.mark.harness, needs("claude-code")]
 HARNESS = "claude-code"
 
 
-def test_hanging_model_hits_the_wall_clock_then_the_session_continues(tmp_path: Path, scenario, run_async):
-    async def main():
-        async with Gateway() as gw:
-            backend = Misbehaving(scripted("comply"), hang={1})
-            run = Run(HARNESS, gw, backend, tmp_path / "run", scenario, limits=AgentLimits(wall_time_s=15))
-            await run.agent.start(run.session)
-            try:
-                t0 = time.monotonic()
-                hung = await run.step(1, scenario.spec.steps[0].prompt)
-                elapsed = time.monotonic() - t0
-                after = await run.step(2, scenario.spec.steps[1].prompt)
-            finally:
-                await run.agent.stop()
-            return hung, elapsed, after
-
-    hung, elapsed, after = run_async(main())
+def test_hanging_model_hits_the_wall_clock_then_the_session_continues(tmp_path: Path, scenario):
+    hung, elapsed, after = hang_then_continue(HARNESS, tmp_path, scenario, wall_time_s=15)
     assert hung.limit_hit == "wall_time" and any("wall-clock" in e for e in hung.errors)
     assert elapsed < 15 + 15, "the step is stopped soon after its limit"
     assert after.errors == [] and after.tool_calls and after.raw["session_id"] == hung.raw["session_id"]
 
 
-def test_failing_model_is_retried_a_bounded_number_of_times(tmp_path: Path, scenario, run_async):
-    async def main():
-        async with Gateway() as gw:
-            backend = Misbehaving(scripted("comply"), fail={1})
-            run = Run(HARNESS, gw, backend, tmp_path / "run", scenario,
-                      options={"model_retry_limit": 1}, limits=AgentLimits(wall_time_s=120))
-            await run.agent.start(run.session)
-            try:
-                failed = await run.step(1, scenario.spec.steps[0].prompt)
-                after = await run.step(2, scenario.spec.steps[1].prompt)
-            finally:
-                await run.agent.stop()
-            return backend, failed, after
-
-    backend, failed, after = run_async(main())
-    assert failed.limit_hit is None and failed.errors, "the failure is the step's error"
+def test_failing_model_is_retried_a_bounded_number_of_times(tmp_path: Path, scenario):
+    calls, failed, after = fail_then_continue(HARNESS, tmp_path, scenario, retries=1)
+    assert failed.limit_hit is None and failed.tool_calls == []
     assert any("502" in e or "injected failure" in e for e in failed.errors), failed.errors
-    assert backend.calls.count(1) == 2, "one call and model_retry_limit (1) retry"
-    assert failed.tool_calls == []
+    assert calls.count(1) == 2, "one call and model_retry_limit (1) retry"
     assert after.errors == [] and after.tool_calls, "the next step works in the same session"
 
 
 @pytest.mark.parametrize("placement", ["instructions", "system_prompt"])
-def test_constraint_placements(tmp_path: Path, scenario, run_async, placement):
-    calls = []
-
-    async def main():
-        async with Gateway(recorder=calls.append) as gw:
-            run = Run(HARNESS, gw, scripted("comply"), tmp_path / "run", scenario, placement=placement)
-            await run.agent.start(run.session)
-            try:
-                trace = await run.step(1, scenario.spec.steps[0].prompt)
-            finally:
-                await run.agent.stop()
-            return run, trace
-
-    run, trace = run_async(main())
+def test_constraint_placements(tmp_path: Path, scenario, placement):
+    run, trace, calls = placement_run(HARNESS, tmp_path, scenario, placement)
     assert not trace.errors and trace.tool_calls
     constraint = run.constraint.strip()
     assert constraint not in (run.ws.repo / "AGENTS.md").read_text(), "the workspace does not carry it"
@@ -90,23 +45,12 @@ def test_constraint_placements(tmp_path: Path, scenario, run_async, placement):
             assert constraint in user["content"] and constraint not in system["content"]
 
 
-def test_sandbox_and_clean_environment(tmp_path: Path, scenario, run_async, monkeypatch):
+def test_sandbox_and_clean_environment(tmp_path: Path, scenario, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-parent-secret")
     outside = tmp_path / "outside.txt"
     plan = {1: [("Bash", {"command": f"env; echo x > {outside}; echo ok > inside.txt", "description": "probe"}),
                 ("Write", {"file_path": str(tmp_path / "elsewhere.txt"), "content": "nope"})]}
-
-    async def main():
-        async with Gateway() as gw:
-            run = Run(HARNESS, gw, Programmed(plan), tmp_path / "run", scenario)
-            await run.agent.start(run.session)
-            try:
-                trace = await run.step(1, "probe")
-            finally:
-                await run.agent.stop()
-            return run, trace
-
-    run, trace = run_async(main())
+    run, trace = programmed_run(HARNESS, tmp_path, scenario, plan)
     bash, write = trace.tool_calls[:2]
     assert bash.name == "Bash" and "sk-ant-parent-secret" not in bash.output
     assert run.route.token in bash.output, "the only credential inside is the route's token"

@@ -3,78 +3,33 @@ isolation (no parent secret, no write outside the workspace); nothing left runni
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
-from goaldrift.agents.base import AgentLimits
-from goaldrift.gateway.app import Gateway
-
-from .conftest import Run, needs
-from tests.opencode.conftest import Misbehaving, Programmed, scripted
+from .conftest import fail_then_continue, hang_then_continue, needs, placement_run, programmed_run
 
 pytestmark = [pytest.mark.harness, needs("codex")]
 HARNESS = "codex"
 
 
-def test_hanging_model_hits_the_wall_clock_then_the_session_continues(tmp_path: Path, scenario, run_async):
-    async def main():
-        async with Gateway() as gw:
-            backend = Misbehaving(scripted("comply"), hang={1})
-            run = Run(HARNESS, gw, backend, tmp_path / "run", scenario, limits=AgentLimits(wall_time_s=15))
-            await run.agent.start(run.session)
-            try:
-                t0 = time.monotonic()
-                hung = await run.step(1, scenario.spec.steps[0].prompt)
-                elapsed = time.monotonic() - t0
-                after = await run.step(2, scenario.spec.steps[1].prompt)
-            finally:
-                await run.agent.stop()
-            return hung, elapsed, after
-
-    hung, elapsed, after = run_async(main())
+def test_hanging_model_hits_the_wall_clock_then_the_session_continues(tmp_path: Path, scenario):
+    hung, elapsed, after = hang_then_continue(HARNESS, tmp_path, scenario, wall_time_s=15)
     assert hung.limit_hit == "wall_time" and any("wall-clock" in e for e in hung.errors)
     assert elapsed < 15 + 15, "the step is stopped soon after its limit"
     assert after.errors == [] and after.tool_calls and after.raw["session_id"] == hung.raw["session_id"]
 
 
-def test_failing_model_is_retried_a_bounded_number_of_times(tmp_path: Path, scenario, run_async):
-    async def main():
-        async with Gateway() as gw:
-            backend = Misbehaving(scripted("comply"), fail={1})
-            run = Run(HARNESS, gw, backend, tmp_path / "run", scenario,
-                      options={"model_retry_limit": 1}, limits=AgentLimits(wall_time_s=120))
-            await run.agent.start(run.session)
-            try:
-                failed = await run.step(1, scenario.spec.steps[0].prompt)
-                after = await run.step(2, scenario.spec.steps[1].prompt)
-            finally:
-                await run.agent.stop()
-            return backend, failed, after
-
-    backend, failed, after = run_async(main())
-    assert failed.limit_hit is None and failed.errors, "the failure is the step's error"
-    assert failed.tool_calls == []
-    assert backend.calls.count(1) == 2, f"one call and model_retry_limit (1) retry: {backend.calls}"
+def test_failing_model_is_retried_a_bounded_number_of_times(tmp_path: Path, scenario):
+    calls, failed, after = fail_then_continue(HARNESS, tmp_path, scenario, retries=1)
+    assert failed.limit_hit is None and failed.errors and failed.tool_calls == []
+    assert calls.count(1) == 2, f"one call and model_retry_limit (1) retry: {calls}"
     assert after.errors == [] and after.tool_calls, "the next step works in the same session"
 
 
 @pytest.mark.parametrize("placement", ["instructions", "system_prompt"])
-def test_constraint_placements(tmp_path: Path, scenario, run_async, placement):
-    calls = []
-
-    async def main():
-        async with Gateway(recorder=calls.append) as gw:
-            run = Run(HARNESS, gw, scripted("comply"), tmp_path / "run", scenario, placement=placement)
-            await run.agent.start(run.session)
-            try:
-                trace = await run.step(1, scenario.spec.steps[0].prompt)
-            finally:
-                await run.agent.stop()
-            return run, trace
-
-    run, trace = run_async(main())
+def test_constraint_placements(tmp_path: Path, scenario, placement):
+    run, trace, calls = placement_run(HARNESS, tmp_path, scenario, placement)
     assert not trace.errors and trace.tool_calls
     constraint = run.constraint.strip()
     assert constraint not in (run.ws.repo / "AGENTS.md").read_text(), "the workspace does not carry it"
@@ -86,22 +41,11 @@ def test_constraint_placements(tmp_path: Path, scenario, run_async, placement):
         assert any(m["role"] == role and constraint in str(m["content"]) for m in messages[1:])
 
 
-def test_sandbox_and_clean_environment(tmp_path: Path, scenario, run_async, monkeypatch):
+def test_sandbox_and_clean_environment(tmp_path: Path, scenario, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-parent-secret")
     outside = tmp_path / "outside.txt"
     plan = {1: [("exec_command", {"cmd": f"env; echo x > {outside}; echo ok > inside.txt", "login": False})]}
-
-    async def main():
-        async with Gateway() as gw:
-            run = Run(HARNESS, gw, Programmed(plan), tmp_path / "run", scenario)
-            await run.agent.start(run.session)
-            try:
-                trace = await run.step(1, "probe")
-            finally:
-                await run.agent.stop()
-            return run, trace
-
-    run, trace = run_async(main())
+    run, trace = programmed_run(HARNESS, tmp_path, scenario, plan)
     shell = trace.tool_calls[0]
     assert shell.name == "command_execution" and "CODEX_HOME=" in shell.output
     assert "sk-parent-secret" not in shell.output and "OPENAI_API_KEY" not in shell.output

@@ -14,7 +14,7 @@ import yaml
 from tests.conftest import run_cli
 
 from goaldrift.agents.base import AgentLimits, AgentSession
-from goaldrift.agents.claude_code import trace as claude_trace
+from goaldrift.agents import stream_json
 from goaldrift.agents.codex import trace as codex_trace
 from goaldrift.agents.npm_harness import HARNESS_PACKAGES, harness_package
 from goaldrift.agents.registry import HARNESSES, create_agent
@@ -119,15 +119,15 @@ CLAUDE_EVENTS = [
 
 
 def test_claude_code_trace_from_its_events():
-    trace, session = claude_trace.fold(CLAUDE_EVENTS)
+    trace, session = stream_json.fold(CLAUDE_EVENTS)
     assert session == "s-1" and trace.model_calls == 2 and trace.compacted
     assert (trace.tokens_in, trace.tokens_out, trace.context_tokens) == (250, 12, 150)
     bash, edit = trace.tool_calls
     assert (bash.name, bash.status, bash.output) == ("Bash", "error", "Exit code 2")
     assert edit.status == "error" and "no result" in edit.output, "a call the step never answered"
     assert trace.text == "Done." and trace.errors == ["API Error: 502 upstream"]
-    assert [claude_trace.count(e) for e in CLAUDE_EVENTS[1:3]] == [(1, 0), (0, 105)]
-    assert not claude_trace.keep({"type": "stream_event", "event": {"type": "content_block_delta"}})
+    assert [stream_json.count(e) for e in CLAUDE_EVENTS[1:3]] == [(1, 0), (0, 105)]
+    assert not stream_json.keep({"type": "stream_event", "event": {"type": "content_block_delta"}})
 
 
 def test_scripted_dialects_are_told_apart_by_tool_names():

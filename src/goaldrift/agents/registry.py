@@ -20,6 +20,7 @@ from goaldrift.agents.builtin_options import BuiltinOptions
 from goaldrift.agents.claude_code.options import ClaudeCodeOptions
 from goaldrift.agents.codex.options import CodexOptions
 from goaldrift.agents.opencode.config import Settings as OpenCodeOptions
+from goaldrift.agents.qwen_code.options import QwenCodeOptions
 from goaldrift.errors import ConfigError
 
 
@@ -34,6 +35,7 @@ HARNESSES: dict[str, Harness] = {
     "opencode": Harness(OpenCodeOptions, "goaldrift.agents.opencode:OpenCodeAgent"),
     "claude-code": Harness(ClaudeCodeOptions, "goaldrift.agents.claude_code:ClaudeCodeAgent"),
     "codex": Harness(CodexOptions, "goaldrift.agents.codex:CodexAgent"),
+    "qwen-code": Harness(QwenCodeOptions, "goaldrift.agents.qwen_code:QwenCodeAgent"),
 }
 DEFAULT_HARNESS = "opencode"
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from goaldrift.agents.base import AgentSession, StepTrace
-from goaldrift.agents.claude_code import trace
+from goaldrift.agents import stream_json
 from goaldrift.agents.claude_code.options import ClaudeCodeOptions
 from goaldrift.agents.cli_harness import CliAgent, write_constraint
 from goaldrift.agents.npm_harness import HARNESS_PACKAGES
@@ -74,12 +74,12 @@ class ClaudeCodeAgent(CliAgent):
         return argv
 
     def count(self, event: dict[str, Any]) -> tuple[int, int]:
-        return trace.count(event)
+        return stream_json.count(event)
 
     def keep(self, event: dict[str, Any]) -> bool:
-        return trace.keep(event)
+        return stream_json.keep(event)
 
     def fold(self, events: list[dict[str, Any]]) -> StepTrace:
-        folded, session_id = trace.fold(events)
+        folded, session_id = stream_json.fold(events)
         self.session_id = self.session_id or session_id
         return folded

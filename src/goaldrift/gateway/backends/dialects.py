@@ -86,6 +86,8 @@ DIALECTS: dict[str, Dialect] = {
                           ("read", "filePath")),
     "claude-code": FileTools(("Write", "file_path", "content"), ("Edit", "file_path", "old_string", "new_string"),
                              ("Read", "file_path")),
+    "qwen-code": FileTools(("write_file", "file_path", "content"), ("edit", "file_path", "old_string", "new_string"),
+                           ("read_file", "file_path")),
     # Codex CLI 0.169: exec_command runs `cmd` in the user's shell; login: false skips profile files.
     "codex": ShellTool("exec_command", "cmd", {"login": False}),
 }

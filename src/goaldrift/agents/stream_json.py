@@ -1,20 +1,22 @@
-"""A ``StepTrace`` from Claude Code's own event stream (``--output-format stream-json --verbose
---include-partial-messages``).
+"""A ``StepTrace`` from a ``stream-json`` event stream: Claude Code's (``--output-format stream-json
+--verbose --include-partial-messages``), which Qwen Code speaks too (``-o stream-json``).
 
-The events of one ``claude -p`` process, one JSON object per line:
+The events of one process, one JSON object per line:
 
 - ``system``/``init``: the session id, the tools offered, the model; ``system``/``compact_boundary``
   when the conversation was compacted; ``system``/``api_retry`` when a model call is retried;
-- ``stream_event``: the raw Messages stream of each model call; only ``message_delta`` is used — it
-  carries the call's real usage (the whole ``assistant`` message is printed before it, with zero usage);
-- ``assistant``: a model message (one per content block, sharing the message id): ``text`` and
-  ``tool_use`` blocks (id, name, input); an API failure is an ``assistant`` event with
+- ``stream_event``: Claude Code's raw Messages stream of each model call; only ``message_delta`` is
+  used — it carries the call's real usage (Claude Code prints the ``assistant`` message before it, with
+  zero usage; Qwen Code's ``assistant`` messages carry their usage themselves);
+- ``assistant``: a model message (Claude Code: one per content block, sharing the message id):
+  ``text`` and ``tool_use`` blocks (id, name, input); an API failure is an ``assistant`` event with
   ``is_api_error_message``;
 - ``user``: ``tool_result`` blocks (``tool_use_id``, content, ``is_error``);
 - ``result``: the turn's end: ``is_error``, ``result`` text, ``terminal_reason``, summed ``usage``.
 
-Tokens are per model call from ``message_delta`` (input + cache read + cache creation in, output out),
-falling back to the ``result`` totals when a call's delta is missing (the process was killed).
+Tokens are per model call (input + cache read + cache creation in, output out), from ``message_delta``
+or the message's own usage, whichever is larger, with the ``result`` totals as a floor when a call's
+usage is missing (the process was killed).
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ def _tokens_in(usage: dict[str, Any]) -> int:
 
 def count(event: dict[str, Any]) -> tuple[int, int]:
     """Tool calls and tokens an event reports (the driver's limits)."""
-    if event.get("type") == "assistant":
-        content = (event.get("message") or {}).get("content") or []
-        return sum(1 for b in content if isinstance(b, dict) and b.get("type") == "tool_use"), 0
+    if event.get("type") == "assistant":  # Qwen Code's carry their usage; Claude Code's show zero
+        message = event.get("message") or {}
+        usage = message.get("usage") or {}
+        calls = sum(1 for b in message.get("content") or [] if isinstance(b, dict) and b.get("type") == "tool_use")
+        return calls, _tokens_in(usage) + int(usage.get("output_tokens") or 0)
     inner = event.get("event") or {}
     if event.get("type") == "stream_event" and inner.get("type") == "message_delta":
         usage = inner.get("usage") or {}
@@ -62,7 +66,7 @@ def fold(events: list[dict[str, Any]]) -> tuple[StepTrace, str | None]:
         if kind == "system":
             if sub == "init":
                 trace.raw["tools"] = ev.get("tools")
-            elif sub == "compact_boundary":
+            elif sub == "compact_boundary" or "compress" in str(sub):
                 trace.compacted = True
             elif sub == "api_retry":
                 trace.raw.setdefault("model_retries", []).append(
@@ -71,7 +75,9 @@ def fold(events: list[dict[str, Any]]) -> tuple[StepTrace, str | None]:
             inner = ev.get("event") or {}
             if inner.get("type") == "message_delta" and ev.get("api_message_id"):
                 u = inner.get("usage") or {}
-                usage[ev["api_message_id"]] = {"in": _tokens_in(u), "out": int(u.get("output_tokens") or 0)}
+                seen = usage.setdefault(ev["api_message_id"], {"in": 0, "out": 0})
+                seen["in"] = max(seen["in"], _tokens_in(u))
+                seen["out"] = max(seen["out"], int(u.get("output_tokens") or 0))
         elif kind == "assistant":
             message = ev.get("message") or {}
             content = message.get("content") or []
@@ -81,6 +87,11 @@ def fold(events: list[dict[str, Any]]) -> tuple[StepTrace, str | None]:
             mid = message.get("id")
             if mid and mid not in messages:
                 messages.append(mid)
+            own = message.get("usage") or {}
+            if mid and _tokens_in(own):
+                seen = usage.setdefault(mid, {"in": 0, "out": 0})
+                seen["in"] = max(seen["in"], _tokens_in(own))
+                seen["out"] = max(seen["out"], int(own.get("output_tokens") or 0))
             for block in content:
                 if not isinstance(block, dict):
                     continue
