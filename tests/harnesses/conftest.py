@@ -122,7 +122,8 @@ def hang_then_continue(harness: str, tmp_path: Path, scenario: Scenario, wall_ti
     return asyncio.run(asyncio.wait_for(main(), 400))
 
 
-def fail_then_continue(harness: str, tmp_path: Path, scenario: Scenario, retries: int = 1):
+def fail_then_continue(harness: str, tmp_path: Path, scenario: Scenario, retries: int = 1,
+                       wall_time_s: float = 120):
     """Step 1 against a model that always fails (HTTP 502), step 2 against a working one, with
     ``model_retry_limit: retries``: (the steps each model call was made for, step 1's trace, step 2's)."""
     from tests.opencode.conftest import Misbehaving, scripted
@@ -131,7 +132,7 @@ def fail_then_continue(harness: str, tmp_path: Path, scenario: Scenario, retries
         async with Gateway() as gw:
             backend = Misbehaving(scripted("comply"), fail={1})
             run = Run(harness, gw, backend, tmp_path / "run", scenario, options={"model_retry_limit": retries},
-                      limits=AgentLimits(wall_time_s=120))
+                      limits=AgentLimits(wall_time_s=wall_time_s))
             await run.agent.start(run.session)
             try:
                 failed = await run.step(1, scenario.spec.steps[0].prompt)

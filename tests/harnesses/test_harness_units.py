@@ -13,8 +13,8 @@ import pytest
 import yaml
 from tests.conftest import run_cli
 
-from goaldrift.agents.base import AgentLimits, AgentSession
 from goaldrift.agents import stream_json
+from goaldrift.agents.base import AgentLimits, AgentSession
 from goaldrift.agents.codex import trace as codex_trace
 from goaldrift.agents.npm_harness import HARNESS_PACKAGES, harness_package
 from goaldrift.agents.registry import HARNESSES, create_agent

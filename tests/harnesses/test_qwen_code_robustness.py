@@ -20,10 +20,12 @@ def test_hanging_model_hits_the_wall_clock_then_the_session_continues(tmp_path: 
     assert after.errors == [] and after.tool_calls
 
 
-def test_failing_model_is_retried_a_bounded_number_of_times(tmp_path: Path, scenario):
-    calls, failed, after = fail_then_continue(HARNESS, tmp_path, scenario, retries=1)
-    assert failed.limit_hit is None and failed.errors and failed.tool_calls == []
-    assert 1 <= calls.count(1) <= 2, f"one call and at most model_retry_limit (1) retry: {calls}"
+def test_failing_model_is_bounded_by_the_wall_clock_then_the_session_continues(tmp_path: Path, scenario):
+    # Qwen Code retries a 502 in a loop of its own that model_retry_limit does not bound (docs/harnesses.md):
+    # the wall clock ends the step.
+    calls, failed, after = fail_then_continue(HARNESS, tmp_path, scenario, retries=1, wall_time_s=40)
+    assert failed.errors and failed.tool_calls == [] and calls.count(1) >= 1
+    assert failed.limit_hit in (None, "wall_time")
     assert after.errors == [] and after.tool_calls, "the next step works in the same session"
     assert after.raw["session_id"] == failed.raw["session_id"]
 

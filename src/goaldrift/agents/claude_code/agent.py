@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from goaldrift.agents.base import AgentSession, StepTrace
 from goaldrift.agents import stream_json
+from goaldrift.agents.base import AgentSession, StepTrace
 from goaldrift.agents.claude_code.options import ClaudeCodeOptions
 from goaldrift.agents.cli_harness import CliAgent, write_constraint
 from goaldrift.agents.npm_harness import HARNESS_PACKAGES
