@@ -13,7 +13,8 @@ change (``WriteOp`` / ``EditOp``) in the dialect of the request's ``tools``. Two
   content can end the document or be read by the shell; an edit whose old text is missing fails the
   command, as an edit tool would.
 
-Dialects are told apart by their tool names, which must not overlap (a test checks it).
+Dialects are told apart by their tool names: no dialect's set may be part of another's (a test checks
+it; the builtin agent's and Qwen Code's share ``write_file``).
 """
 
 from __future__ import annotations
