@@ -20,8 +20,9 @@ private home, which persists between the steps.
   exits with an error is a step error with the tail of its log; nothing outlives the step, because
   the sandbox's pid namespace dies with the process.
 
-A subclass says how to call its harness (``argv``, ``harness_env``, ``prepare`` for its instruction
-files) and how to read its events (``count`` while running, ``fold`` into a ``StepTrace`` after).
+A subclass says how to call its harness (``prepare`` writes its files and returns its environment,
+``argv`` is a step's command line) and how to read its events (``count`` while running, ``fold`` into a
+``StepTrace`` after).
 """
 
 from __future__ import annotations
@@ -43,13 +44,12 @@ from pydantic import Field, ValidationError
 
 from goaldrift.agents.base import AgentOptions, AgentSession, StepTrace
 from goaldrift.agents.npm_harness import NpmHarness, binary_version
-from goaldrift.agents.opencode.config import ENV_ALLOW
+from goaldrift.agents.opencode.config import ENV_ALLOW, PLACEMENTS
 from goaldrift.agents.opencode.process import ManagedProcess
 from goaldrift.errors import AgentError, ConfigError, format_validation
 from goaldrift.sandbox import NO_NETWORK, GatewayOnly, Limits, Network, Sandbox
 from goaldrift.sandbox.hostfiles import tail_lines
 
-PLACEMENTS = ("agents_md", "instructions", "system_prompt")
 MAX_LINE = 16 * 1024 * 1024  # the longest event line read; a longer one ends the step with an error
 
 
@@ -257,14 +257,16 @@ class CliAgent:
             raise AgentError(f"{type(self).__name__}.step called before start")
         t0 = time.monotonic()
         notes = StepNotes()
+        self.peak_rss = 0
         events = await self._run(self.argv(prompt), notes)
         trace = notes.apply(self.fold(events))
         trace.raw.update(session_id=self.session_id, wall_s=round(time.monotonic() - t0, 3),
-                         sandbox=self.sandbox.mode if self.sandbox else "none")
+                         sandbox=self.sandbox.mode if self.sandbox else "none",
+                         peak_rss_mb=round(self.peak_rss / 2**20))
         if self.settings and self.settings.keep_events:
             trace.raw["events"] = [e for e in events if self.keep(e)]
         if self.warnings and index == 1:
-            trace.raw["warnings"] = list(self.warnings)
+            trace.raw.setdefault("warnings", []).extend(self.warnings)
         return trace
 
     async def _run(self, argv: list[str], notes: StepNotes) -> list[dict[str, Any]]:

@@ -165,9 +165,14 @@ def install(harness: NpmHarness, force: bool = False, log: Callable[[str], None]
     staging = Path(tempfile.mkdtemp(prefix=f".{harness.version}-", dir=prefix.parent))
     try:
         npm_install(staging, f"{harness.package}@{harness.version}", log)
-        if harness.binary_in(staging) is None:
+        staged = harness.binary_in(staging)
+        if staged is None:
             raise GoaldriftError(f"npm installed {harness.package} but no binary for this platform "
                                  f"({_system()}-{_arch()}) is in it")
+        version = binary_version(staged)
+        if version != harness.version:
+            raise GoaldriftError(f"{harness.package} installed a binary reporting version {version!r} "
+                                 f"instead of {harness.version}")
         old = prefix.with_name(prefix.name + ".old")
         if prefix.exists():
             shutil.rmtree(old, ignore_errors=True)
@@ -177,11 +182,9 @@ def install(harness: NpmHarness, force: bool = False, log: Callable[[str], None]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     binary = harness.binary_in(prefix)
-    assert binary is not None
-    version = binary_version(binary)
-    if version != harness.version:
-        raise GoaldriftError(f"{binary} reports version {version!r} instead of {harness.version}")
-    log(f"installed {harness.label} {version}: {binary}")
+    if binary is None:
+        raise GoaldriftError(f"{harness.label} vanished from {prefix} while it was installed; run the install again")
+    log(f"installed {harness.label} {harness.version}: {binary}")
     return binary
 
 
