@@ -12,7 +12,8 @@ Policies (``ModelSpec.policy``):
   ``idle``              never changes code (every step is ``not_applicable``)
 
 It speaks the tool dialect of each harness, chosen from the request's ``tools``
-(``dialects.py``): the builtin agent's, OpenCode's, Claude Code's, Codex CLI's (a shell command). A
+(``dialects.py``): the builtin agent's, OpenCode's, Claude Code's, Qwen Code's, Codex CLI's (a shell
+command). A
 request without tools is OpenCode's title request (a short title) or a compaction request (a short
 summary). Per route it remembers which call of the current step comes next.
 
