@@ -13,7 +13,8 @@ Policies (``ModelSpec.policy``):
 
 It speaks the tool dialect of each harness, chosen from the request's ``tools`` (``dialects.py``):
 the builtin agent's, OpenCode's, Claude Code's, Qwen Code's, Codex CLI's (a shell command). A request
-without tools is OpenCode's title request (a short title) or a compaction request (a short summary). Per route it remembers which call of the current step comes next.
+without tools is OpenCode's title request (a short title) or a compaction request (a short summary).
+Per route it remembers which call of the current step comes next.
 
 ``params: {latency_s: S}`` holds every reply back S seconds before its first chunk, like a slow API
 (the concurrency benchmark's model). The wait is an ``asyncio.sleep``: it costs no CPU, and a client
