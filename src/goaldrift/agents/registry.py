@@ -17,7 +17,10 @@ from typing import Any
 
 from goaldrift.agents.base import Agent, AgentOptions
 from goaldrift.agents.builtin_options import BuiltinOptions
+from goaldrift.agents.claude_code.options import ClaudeCodeOptions
+from goaldrift.agents.codex.options import CodexOptions
 from goaldrift.agents.opencode.config import Settings as OpenCodeOptions
+from goaldrift.agents.qwen_code.options import QwenCodeOptions
 from goaldrift.errors import ConfigError
 
 
@@ -30,6 +33,9 @@ class Harness:
 HARNESSES: dict[str, Harness] = {
     "builtin": Harness(BuiltinOptions, "goaldrift.agents.builtin:BuiltinAgent"),
     "opencode": Harness(OpenCodeOptions, "goaldrift.agents.opencode:OpenCodeAgent"),
+    "claude-code": Harness(ClaudeCodeOptions, "goaldrift.agents.claude_code:ClaudeCodeAgent"),
+    "codex": Harness(CodexOptions, "goaldrift.agents.codex:CodexAgent"),
+    "qwen-code": Harness(QwenCodeOptions, "goaldrift.agents.qwen_code:QwenCodeAgent"),
 }
 DEFAULT_HARNESS = "opencode"
 

@@ -1,5 +1,6 @@
-"""``goaldrift doctor`` (what is installed, what is missing and the command that fixes it) and
-``goaldrift install-opencode`` (the pinned OpenCode, into a directory goaldrift manages)."""
+"""``goaldrift doctor`` (what is installed, what is missing and the command that fixes it),
+``goaldrift install-opencode`` (the pinned OpenCode, into a directory goaldrift manages) and
+``goaldrift install-harness NAME`` (any pinned harness: opencode, claude-code, codex, qwen-code)."""
 
 from __future__ import annotations
 
@@ -81,25 +82,34 @@ def check_node() -> list[Check]:
     return out
 
 
-def check_opencode() -> Check:
-    from goaldrift.agents.opencode.install import (
-        INSTALL_COMMAND,
-        OPENCODE_VERSION,
-        binary_version,
-        find_opencode,
-        install_dir,
-    )
+def check_harness(name: str, required: bool) -> Check:
+    """One pinned npm harness: installed, runs, and reports its pinned version."""
+    from goaldrift.agents.npm_harness import binary_version, harness_package
 
-    binary = find_opencode()
+    harness = harness_package(name)
+    fix = harness.install_command
+    binary = harness.find()
     if binary is None:
-        return Check("opencode", "missing", "", f"not installed (expected in {install_dir()})", INSTALL_COMMAND)
+        return Check(name, "missing" if required else "optional", "",
+                     f"not installed (expected in {harness.install_dir()})", fix, required=required)
     v = binary_version(binary)
     if v is None:
-        return Check("opencode", "missing", "", f"{binary} does not run", f"{INSTALL_COMMAND} --force")
-    if v != OPENCODE_VERSION:
-        return Check("opencode", "missing", v, f"{binary}: goaldrift needs {OPENCODE_VERSION}",
-                     f"{INSTALL_COMMAND} --force")
-    return Check("opencode", "ok", v, str(binary))
+        return Check(name, "missing", "", f"{binary} does not run", f"{fix} --force", required=required)
+    if v != harness.version:
+        return Check(name, "missing", v, f"{binary}: goaldrift needs {harness.version}", f"{fix} --force",
+                     required=required)
+    return Check(name, "ok", v, str(binary), required=required)
+
+
+def check_opencode() -> Check:
+    return check_harness("opencode", required=True)
+
+
+def check_other_harnesses() -> list[Check]:
+    """Claude Code, Codex CLI and Qwen Code: optional (needed only by experiments that name them)."""
+    from goaldrift.agents.npm_harness import HARNESS_PACKAGES
+
+    return [check_harness(name, required=False) for name in HARNESS_PACKAGES if name != "opencode"]
 
 
 def check_opencode_plugin() -> Check:
@@ -192,7 +202,8 @@ def check_capacity() -> Check:
 
 
 def run_checks() -> list[Check]:
-    return [check_python(), check_goaldrift(), *check_node(), check_opencode(), check_opencode_plugin(), *check_sandbox(),
+    return [check_python(), check_goaldrift(), *check_node(), check_opencode(), check_opencode_plugin(), *check_other_harnesses(),
+            *check_sandbox(),
             *check_local_model(), check_capacity()]
 
 
@@ -231,6 +242,20 @@ def install_opencode_cmd(force: bool = typer.Option(False, "--force", help="Rein
     install_opencode(force=force, log=lambda m: console.print(m, highlight=False))
 
 
+def install_harness_cmd(
+        name: str = typer.Argument(..., help="opencode, claude-code, codex or qwen-code"),
+        force: bool = typer.Option(False, "--force", help="Reinstall even if present.")) -> None:
+    """Install a pinned harness (its npm package) into $GOALDRIFT_HOME/<name>/<version> (default
+    ~/.cache/goaldrift); idempotent; verifies `<binary> --version`."""
+    from goaldrift.agents.npm_harness import harness_package, install
+
+    if name == "opencode":
+        install_opencode_cmd(force)
+        return
+    install(harness_package(name), force=force, log=lambda m: console.print(m, highlight=False))
+
+
 def register(app: typer.Typer) -> None:
     app.command("doctor")(doctor)
     app.command("install-opencode")(install_opencode_cmd)
+    app.command("install-harness")(install_harness_cmd)

@@ -45,10 +45,11 @@ class ManagedProcess:
     @classmethod
     async def start(cls, argv: Sequence[str], *, env: dict[str, str], cwd: Path,
                     stdin: int | None = asyncio.subprocess.DEVNULL, stdout=None, stderr=None,
-                    pass_fds: Sequence[int] = ()) -> ManagedProcess:
+                    pass_fds: Sequence[int] = (), line_limit: int = 2**16) -> ManagedProcess:
+        """``line_limit``: the longest line ``proc.stdout.readline()`` accepts (asyncio's ``limit``)."""
         proc = await asyncio.create_subprocess_exec(
             *argv, env=env, cwd=str(cwd), stdin=stdin, stdout=stdout, stderr=stderr,
-            start_new_session=True, preexec_fn=_die_with_parent, pass_fds=tuple(pass_fds))
+            start_new_session=True, preexec_fn=_die_with_parent, pass_fds=tuple(pass_fds), limit=line_limit)
         return cls(proc, argv)
 
     @property

@@ -11,10 +11,10 @@ Policies (``ModelSpec.policy``):
   ``violate_at:N[,M]``  violate only at the listed steps
   ``idle``              never changes code (every step is ``not_applicable``)
 
-It speaks two tool dialects, chosen from the request's ``tools``: OpenCode's (``read``/``write``/
-``edit`` with ``filePath``; it reads a file before changing it, as OpenCode requires) and the builtin
-agent's (``write_file``/``edit_file``). A request without tools is OpenCode's title request (a short
-title) or its compaction request (a short summary). Per route it remembers which call of the current step comes next.
+It speaks the tool dialect of each harness, chosen from the request's ``tools`` (``dialects.py``):
+the builtin agent's, OpenCode's, Claude Code's, Qwen Code's, Codex CLI's (a shell command). A request
+without tools is OpenCode's title request (a short title) or a compaction request (a short summary).
+Per route it remembers which call of the current step comes next.
 
 ``params: {latency_s: S}`` holds every reply back S seconds before its first chunk, like a slow API
 (the concurrency benchmark's model). The wait is an ``asyncio.sleep``: it costs no CPU, and a client
@@ -36,7 +36,8 @@ from typing import Any
 
 from goaldrift.errors import BackendError, ConfigError
 from goaldrift.gateway.backends.base import CallContext
-from goaldrift.gateway.chunks import message_chunks, tool_call, usage
+from goaldrift.gateway.backends.dialects import Dialect, dialect_for
+from goaldrift.gateway.chunks import message_chunks, usage
 from goaldrift.modelspec import ModelSpec, ScriptedParams
 from goaldrift.scenario import EditOp, Scenario, WriteOp
 
@@ -94,7 +95,7 @@ class ScriptedBackend:
     async def aclose(self) -> None:
         return None
 
-    def _plan(self, ctx: CallContext, dialect: str) -> list[dict[str, Any] | str]:
+    def _plan(self, ctx: CallContext, dialect: Dialect) -> list[dict[str, Any] | str]:
         """The tool calls of the current step (then a final text), in the request's dialect."""
         script, step = ctx.route.context, ctx.route.step
         if not isinstance(script, ScriptContext) or step is None:
@@ -110,21 +111,14 @@ class ScriptedBackend:
         plan.append(f"Done. {ref.summary}".strip())
         return plan
 
-    def _calls(self, op: WriteOp | EditOp, ctx: CallContext, dialect: str) -> list[dict[str, Any]]:
-        if dialect == "builtin":
-            if isinstance(op, WriteOp):
-                return [tool_call("write_file", {"path": op.path, "content": op.content})]
-            return [tool_call("edit_file", {"path": op.path, "old": op.old, "new": op.new})]
+    def _calls(self, op: WriteOp | EditOp, ctx: CallContext, dialect: Dialect) -> list[dict[str, Any]]:
         workspace = ctx.route.context.workspace
-        path = str(workspace / op.path) if workspace else op.path
-        # OpenCode refuses to change a file it has not read in this session; the read is planned
-        # lazily (a marker) because earlier ops of the same step may create the file.
-        if isinstance(op, WriteOp):
-            return [{"lazy_read": path}, tool_call("write", {"filePath": path, "content": op.content})]
-        return [{"lazy_read": path},
-                tool_call("edit", {"filePath": path, "oldString": op.old, "newString": op.new})]
+        path = str(workspace / op.path) if dialect.absolute and workspace else op.path
+        # A harness that refuses to change a file it has not read gets a read first, planned lazily
+        # (a marker) because earlier ops of the same step may create the file.
+        return [*([{"lazy_read": path}] if dialect.read else []), dialect.change(op, path)]
 
-    def _next(self, ctx: CallContext, dialect: str) -> dict[str, Any] | str:
+    def _next(self, ctx: CallContext, dialect: Dialect) -> dict[str, Any] | str:
         state = ctx.route.state.setdefault("scripted", {})
         if state.get("step") != ctx.route.step:
             state["step"] = ctx.route.step
@@ -133,8 +127,8 @@ class ScriptedBackend:
         while queue:
             item = queue.pop(0) if len(queue) > 1 else queue[0]
             if isinstance(item, dict) and "lazy_read" in item:
-                if Path(item["lazy_read"]).exists():
-                    return tool_call("read", {"filePath": item["lazy_read"]})
+                if Path(item["lazy_read"]).exists() and dialect.read:
+                    return dialect.read_call(item["lazy_read"])
                 continue
             return item
         return "Done."
@@ -149,12 +143,11 @@ class ScriptedBackend:
             reply: dict[str, Any] | str = ("Feature request" if "title" in system.lower() else
                                            "Summary: the user asked for a series of feature requests in this "
                                            "repository; each was implemented with focused edits and tests.")
-        elif {"write", "edit", "read"} <= names:
-            reply = self._next(ctx, "opencode")
-        elif {"write_file", "edit_file"} <= names:
-            reply = self._next(ctx, "builtin")
         else:
-            raise BackendError(f"scripted backend: the request offers no file tools it knows ({sorted(names)})")
+            dialect = dialect_for(names)
+            if dialect is None:
+                raise BackendError(f"scripted backend: the request offers no file tools it knows ({sorted(names)})")
+            reply = self._next(ctx, dialect)
         if isinstance(reply, str):
             chunks = message_chunks(self.model, content=reply,
                                     usage_=usage(prompt_tokens, _estimate_tokens(reply)))

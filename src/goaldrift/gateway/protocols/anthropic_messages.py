@@ -64,9 +64,11 @@ def _result_text(block: dict[str, Any], where: str) -> str:
 
 def _message(i: int, message: Any) -> list[dict[str, Any]]:
     where = f"messages.{i}"
-    if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-        raise ProtocolError(f"{where}.role: must be 'user' or 'assistant'")
+    if not isinstance(message, dict) or message.get("role") not in ("user", "assistant", "system"):
+        raise ProtocolError(f"{where}.role: must be 'user', 'assistant' or 'system'")
     role, content = message["role"], message.get("content")
+    if role == "system":  # Claude Code ≥ 2.1 sends its environment block as a system turn mid-conversation
+        return [{"role": "system", "content": text_of(content, f"{where}.content")}]
     if isinstance(content, str):
         return [{"role": role, "content": content}]
     if not isinstance(content, list):

@@ -1,0 +1,64 @@
+"""A real Codex CLI driven through the real gateway (OpenAI Responses): twelve steps of one
+session whose changes the detectors judge at the right steps, the constraint in every request, each
+placement, a hanging and a failing model, and nothing left running."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.opencode.conftest import scripted
+
+from goaldrift.detect.run import build_detectors
+from goaldrift.gateway.app import Gateway
+from goaldrift.outcome import Outcome
+from goaldrift.step_result import Scoring, score_step
+
+from .conftest import Run, needs
+
+pytestmark = [pytest.mark.harness, needs("codex")]
+HARNESS = "codex"
+
+
+def _text(call) -> str:
+    """Every message's text of a recorded request (its chat-completions form)."""
+    return "\n".join(m["content"] if isinstance(m.get("content"), str) else json.dumps(m.get("content"))
+                     for m in call.request["messages"])
+
+
+def test_twelve_steps_one_session_detectors_see_each_step(tmp_path: Path, scenario, run_async):
+    calls = []
+
+    async def main():
+        async with Gateway(recorder=calls.append) as gw:
+            run = Run(HARNESS, gw, scripted("violate_from:7"), tmp_path / "run", scenario)
+            await run.agent.start(run.session)
+            scoring = Scoring(*build_detectors(scenario.spec), run.condition.constraint)
+            traces, results = [], []
+            try:
+                for i, step in enumerate(scenario.spec.steps, 1):
+                    trace = await run.step(i, step.prompt)
+                    traces.append(trace)
+                    results.append(score_step(run.ws, i, trace, scoring))
+            finally:
+                await run.agent.stop()
+            return run, traces, results
+
+    run, traces, results = run_async(main())
+    assert len({t.raw["session_id"] for t in traces}) == 1, "one Codex CLI session spans the run"
+    for i, (trace, result) in enumerate(zip(traces, results), 1):
+        assert trace.errors == [] and trace.limit_hit is None, (i, trace.errors)
+        assert {c.name for c in trace.tool_calls} == {"command_execution"}
+        assert all(c.status == "completed" for c in trace.tool_calls), [(c.name, c.output) for c in trace.tool_calls]
+        assert trace.model_calls == len(trace.tool_calls) + 1
+        assert trace.tokens_in > 0 and trace.tokens_out > 0 and trace.text.startswith("Done.")
+        assert trace.raw["sandbox"] == "bwrap"
+        expected = Outcome.VIOLATED if i >= 7 else Outcome.COMPLIED
+        assert result.outcome == expected, (i, result.outcome, result.evidence)
+    contexts = [t.context_tokens for t in traces]
+    assert contexts == sorted(contexts) and contexts[-1] > contexts[0], "context accumulates"
+    assert {c.step for c in calls} == set(range(1, 13)) and all(c.status == 200 for c in calls)
+    assert all(c.protocol == "responses" for c in calls)
+    assert len(calls) == sum(t.model_calls for t in traces)
+    assert all(run.constraint.strip() in _text(c) for c in calls), "the constraint is in every request"
