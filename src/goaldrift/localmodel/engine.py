@@ -40,6 +40,8 @@ from goaldrift.localmodel.prefixcache import PrefixCache
 
 # below this many shared tokens, a saved state is not worth restoring
 _MIN_USEFUL_PREFIX = 32
+# draws per token before a vetoed sequence is let through (the veto bans one token per draw)
+_MAX_VETOES = 16
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,16 @@ class Sampling:
     penalty_last_n: int = 64
 
 
+@dataclass(frozen=True)
+class Veto:
+    """Token sequences to refuse while decoding under a grammar: ``rejects(text so far, piece)``;
+    ``structural`` are token ids the grammar itself places (e.g. ``<tool_call>``), never vetoed and
+    where the checked text starts again."""
+
+    rejects: Callable[[str, str], bool]
+    structural: frozenset[int] = frozenset()
+
+
 @dataclass
 class GenStats:
     prompt_tokens: int = 0
@@ -82,6 +94,7 @@ class GenStats:
     generation_s: float = 0.0  # first → last token
     slot_switch_s: float = 0.0
     grammar_resamples: int = 0  # tokens where the unconstrained draw broke the grammar
+    vetoed: int = 0  # tokens banned by the request's veto (template markup, placeholders)
     state_source: str = "live"  # live | own-snapshot | other-snapshot | other-live | fresh | disk
     prefix_disk: str = ""  # "loaded": the first turn's KV came from the disk cache; "saved": it was stored
     raw_text: str = ""
@@ -316,7 +329,8 @@ class LocalEngine:
         return buf.raw[:n]
 
     def generate(self, slot: str, prompt: list[int], grammar: str | None, sampling: Sampling,
-                 on_text: Callable[[str], None], cancel: threading.Event | None = None) -> GenStats:
+                 on_text: Callable[[str], None], cancel: threading.Event | None = None,
+                 veto: Veto | None = None) -> GenStats:
         """Continue ``slot`` with ``prompt`` and stream decoded text to ``on_text``.
 
         Sampling is llama.cpp's (top-k → top-p → min-p → temperature → seeded draw), with the grammar
@@ -324,6 +338,10 @@ class LocalEngine:
         check that one token against the grammar, and only if it is rejected apply the grammar to
         the whole vocabulary (151k tokens for Qwen — expensive) and draw again. Same distribution as
         applying the grammar first, at a fraction of the cost.
+
+        ``veto`` (with a grammar only) rejects tokens the grammar cannot express: called with the
+        reply's text since its last ``veto.structural`` token and a candidate token's text, a true
+        answer bans that token and the draw is repeated without it (``GenStats.vetoed`` counts them).
         """
         import llama_cpp
 
@@ -389,6 +407,12 @@ class LocalEngine:
 
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pieces: list[str] = []
+        checked = ""  # the reply's text since its last structural token, for ``veto``
+
+        def vetoed(tok: int) -> bool:
+            return (veto is not None and tok not in veto.structural
+                    and veto.rejects(checked, self._piece(tok).decode("utf-8", "ignore")))
+
         n = 0
         finish = "length"
         stats.grammar_resamples = 0
@@ -399,16 +423,29 @@ class LocalEngine:
                     one[0].id, one[0].logit, one[0].p = token, 1.0, 0.0
                     one_arr.size, one_arr.selected = 1, -1
                     llama_cpp.llama_sampler_apply(gram, ctypes.byref(one_arr))
+                    banned: list[int] = []
                     if one[0].logit == float("-inf"):
                         stats.grammar_resamples += 1
+                    elif vetoed(token):
+                        banned.append(token)
+                    if one[0].logit == float("-inf") or banned:
                         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1),
                                                        shape=(llm._n_vocab,))
-                        full.copy_logits(logits)
-                        llama_cpp.llama_sampler_apply(gram, ctypes.byref(full.candidates))
-                        llama_cpp.llama_sampler_apply(chain, ctypes.byref(full.candidates))
-                        token = int(full.candidates_data.id[full.candidates.selected])
+                        for _ in range(_MAX_VETOES):
+                            full.copy_logits(logits)
+                            full.candidates_data.logit[banned] = float("-inf")
+                            llama_cpp.llama_sampler_apply(gram, ctypes.byref(full.candidates))
+                            llama_cpp.llama_sampler_apply(chain, ctypes.byref(full.candidates))
+                            token = int(full.candidates_data.id[full.candidates.selected])
+                            if not vetoed(token):
+                                break
+                            banned.append(token)
+                        stats.vetoed += len(banned)
                         llama_cpp.llama_sampler_accept(chain, token)
                     llama_cpp.llama_sampler_accept(gram, token)
+                    if veto is not None:
+                        checked = "" if token in veto.structural else \
+                            (checked + self._piece(token).decode("utf-8", "ignore"))[-256:]
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     finish = "stop"
                     break
