@@ -42,6 +42,8 @@ from goaldrift.experiment import experiment_from_dict
 from goaldrift.runner import run_experiment
 
 BEFORE_OPENCODE_OPTIONS = {"disabled_tools": ["bash", "task", "todowrite", "skill", "glob", "grep"]}
+# the local backend as it was: no disk prefix cache, no markup/placeholder veto, every core for generation
+BEFORE_MODEL_PARAMS = {"prefix_cache_mb": 0, "refuse_placeholders": False, "n_threads": os.cpu_count() or 1}
 BEFORE_BUILTIN_OPTIONS = {"edit_format": "tools", "absolute_paths": False, "repeat_limit": 0,
                           "finish_requires_change": False, "constrain_paths": False, "workspace_in_prompt": True}
 
@@ -53,13 +55,13 @@ def configs() -> dict[str, dict[str, Any]]:
     before_opencode.update(name="before-opencode", scenarios=["utility-privacy"],
                            conditions=["privacy", "privacy->utility", "utility", "utility->privacy"])
     before_opencode["models"][0]["max_tokens"] = 1536
-    before_opencode["models"][0]["params"] = {"work_first": 4, "repeat_penalty": 1.1, "prefix_cache_mb": 0}
+    before_opencode["models"][0]["params"] = {"work_first": 4, "repeat_penalty": 1.1, **BEFORE_MODEL_PARAMS}
     before_opencode["agent"]["options"] = BEFORE_OPENCODE_OPTIONS
     before_builtin = json.loads(json.dumps(after_builtin))
     before_builtin.update(name="before-builtin", scenarios=["utility-privacy"])
     before_builtin["models"][0]["max_tokens"] = 1536
     before_builtin["models"][0]["params"] = {"n_ctx": 16384, "work_first": 4, "repeat_penalty": 1.1,
-                                             "prefix_cache_mb": 0}
+                                             **BEFORE_MODEL_PARAMS}
     before_builtin["agent"]["options"] = BEFORE_BUILTIN_OPTIONS
     before_builtin["agent"]["limits"] = dict(before_opencode["agent"]["limits"])
     after_opencode["conditions"] = after_builtin["conditions"]

@@ -47,7 +47,7 @@ _MAX_VETOES = 16
 @dataclass(frozen=True)
 class EngineConfig:
     n_ctx: int = 32768
-    n_threads: int = 0  # 0: all cores this process may use
+    n_threads: int = 0  # 0: all cores this process may use (generation: see ``generation_threads``)
     n_batch: int = 512
     flash_attn: bool = False
     snapshot_budget_mb: int = 4096
@@ -60,6 +60,21 @@ class EngineConfig:
             return len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
             return os.cpu_count() or 1
+
+    def generation_threads(self, load: float) -> int:
+        """Threads for decoding one token at a time, given the 1-minute load average.
+
+        llama.cpp's threads meet at a barrier after every operation of every token. When the cores
+        are oversubscribed (other jobs on a shared machine or CI runner), one descheduled thread stalls
+        the rest: measured on 2 cores at load ~11, 1 thread generated 1.3 tokens/s, 2 threads 0.4. So
+        with ``n_threads: 0`` generation uses one thread while the load average exceeds twice the
+        cores, and every core otherwise. Prompt batches keep every core (their work per barrier is
+        large). An explicit ``n_threads`` is used as given. The thread count changes timing only: each
+        output value is computed by one thread, whichever."""
+        if self.n_threads > 0:
+            return self.n_threads
+        cores = self.threads
+        return 1 if load > 2 * cores else cores
 
 
 @dataclass(frozen=True)
@@ -95,8 +110,9 @@ class GenStats:
     slot_switch_s: float = 0.0
     grammar_resamples: int = 0  # tokens where the unconstrained draw broke the grammar
     vetoed: int = 0  # tokens banned by the request's veto (template markup, placeholders)
+    generation_threads: int = 0  # llama.cpp threads used to decode this reply
     state_source: str = "live"  # live | own-snapshot | other-snapshot | other-live | fresh | disk
-    prefix_disk: str = ""  # "loaded": the first turn's KV came from the disk cache; "saved": it was stored
+    prefix_disk: str = ""  # first turn's KV: "loaded" from disk | "shared" (a saved turn's common prefix) | "saved"
     raw_text: str = ""
 
     @property
@@ -253,27 +269,43 @@ class LocalEngine:
             self._llm.eval(tokens[i:i + step])
         return True
 
-    def _use_disk_prefix(self, prompt: list[int], stats: GenStats, cancel: threading.Event | None) -> None:
-        """Start from the first turn's KV state on disk, or evaluate that turn and save it there."""
+    def _use_disk_prefix(self, prompt: list[int], stats: GenStats, cancel: threading.Event | None) -> int:
+        """Start from the first turn's KV state on disk, or evaluate that turn and save it there.
+        Returns how many prompt tokens were not evaluated (they came from a cache)."""
         llm = self._llm
+        reused = llm.n_tokens
         end = self._first_turn(prompt)
         if self.prefix_cache is None or not (max(llm.n_tokens, _MIN_USEFUL_PREFIX) < end < len(prompt)):
-            return
+            return reused
         head = prompt[:end]
         data = self.prefix_cache.load(head)
         if data is not None:
             buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
             if self._set_state(head, buf, len(data)):
                 stats.state_source, stats.prefix_disk = "disk", "loaded"
-                return
+                return end
             self.prefix_cache.drop(head)
             llm.n_tokens = 0
+        # a new first turn: start from the saved one sharing the longest prefix with it, cut to that
+        # prefix (OpenCode's differs from the last run's only after ~2,000 tokens, at the workspace path)
+        near = self.prefix_cache.longest(head, at_least=max(llm.n_tokens, _MIN_USEFUL_PREFIX) + 1)
+        if near is not None:
+            tokens, data, shared = near
+            buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+            if self._set_state(tokens, buf, len(data)) and llm._ctx.kv_cache_seq_rm(-1, shared, -1):
+                llm.n_tokens = reused = shared
+                stats.state_source, stats.prefix_disk = "disk", "shared"
+            else:
+                self.prefix_cache.drop(tokens)
+                llm._ctx.kv_cache_seq_rm(-1, -1, -1)
+                llm.n_tokens = reused = 0
         if not self._eval(prompt[llm.n_tokens:end], cancel):
-            return
+            return reused
         snap = self._snapshot_live()
         if snap is not None:
             self.prefix_cache.save(head, ctypes.string_at(ctypes.addressof(snap.data), snap.nbytes))
-            stats.prefix_disk = "saved"
+            stats.prefix_disk = f"{stats.prefix_disk}+saved" if stats.prefix_disk else "saved"
+        return reused
 
     def _store(self, key: str, snap: _Snapshot | None) -> None:
         if snap is None:
@@ -351,6 +383,8 @@ class LocalEngine:
                                f"{self.config.n_ctx}: raise params.n_ctx in the model entry")
         max_tokens = min(sampling.max_tokens, self.config.n_ctx - len(prompt))
         stats = GenStats(prompt_tokens=len(prompt))
+        stats.generation_threads = self.config.generation_threads(os.getloadavg()[0])
+        llama_cpp.llama_set_n_threads(llm._ctx.ctx, stats.generation_threads, self.config.threads)
         t0 = time.perf_counter()
         stats.state_source = self._switch(slot, prompt)
         stats.slot_switch_s = time.perf_counter() - t0
@@ -364,13 +398,11 @@ class LocalEngine:
         else:
             llm._ctx.kv_cache_seq_rm(-1, -1, -1)
             llm.n_tokens = 0
-        keep_before = llm.n_tokens
         try:
-            self._use_disk_prefix(prompt, stats, cancel)
+            stats.cached_tokens = self._use_disk_prefix(prompt, stats, cancel)
         except Exception as exc:
             llm.n_tokens = 0
             raise BackendError(f"llama.cpp failed to evaluate the prompt: {exc}") from exc
-        stats.cached_tokens = llm.n_tokens if stats.prefix_disk != "saved" else keep_before
         try:
             evaluated = self._eval(prompt[llm.n_tokens:], cancel)
         except Exception as exc:

@@ -57,7 +57,8 @@ DEFAULT_MAX_TOKENS = 4096
 
 PARAMS: dict[str, tuple[type, Any, str]] = {
     "n_ctx": (int, 32768, "context window in tokens; must hold a whole agent session"),
-    "n_threads": (int, 0, "CPU threads (0: every core this process may use)"),
+    "n_threads": (int, 0, ("CPU threads (0: every core this process may use; generation drops to 1 thread while "
+                           "the load average exceeds twice the cores)")),
     "n_batch": (int, 512, "prompt tokens per llama.cpp batch"),
     "flash_attn": (bool, False, "llama.cpp flash attention"),
     "snapshot_budget_mb": (int, 4096, "RAM for saved KV states of inactive sessions (LRU)"),
@@ -342,6 +343,7 @@ class LocalBackend:
             "constrained": bool(gbnf), "prompt_eval_tokens": stats.evaluated_tokens,
             "prompt_eval_s": round(stats.prompt_eval_s, 4), "generation_s": round(stats.generation_s, 4),
             "grammar_resamples": stats.grammar_resamples, "vetoed_tokens": stats.vetoed,
+            "generation_threads": stats.generation_threads,
             "tool_calls_from_text": salvaged,
             "kv_state": stats.state_source, "kv_switch_s": round(stats.slot_switch_s, 4),
             "kv_disk": stats.prefix_disk,
