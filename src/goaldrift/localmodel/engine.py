@@ -36,7 +36,7 @@ import numpy as np
 
 from goaldrift.errors import BackendError
 from goaldrift.localmodel.chat import ChatRenderer
-from goaldrift.localmodel.prefixcache import PrefixCache
+from goaldrift.localmodel.prefixcache import PrefixCache, common_prefix
 
 # below this many shared tokens, a saved state is not worth restoring
 _MIN_USEFUL_PREFIX = 32
@@ -126,15 +126,6 @@ class _Snapshot:
     data: Any  # ctypes uint8 array
     nbytes: int
     used: float = field(default_factory=time.monotonic)
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 class LocalEngine:
@@ -320,9 +311,9 @@ class LocalEngine:
         """Put the best starting state for ``prompt`` into the live context; return where it came from."""
         llm = self._llm
         live = [int(t) for t in llm.input_ids[: llm.n_tokens]]
-        best_src, best_len, best_key = "live", _common_prefix(live, prompt), self._active
+        best_src, best_len, best_key = "live", common_prefix(live, prompt), self._active
         for k, snap in self._snapshots.items():
-            n = _common_prefix(snap.tokens, prompt)
+            n = common_prefix(snap.tokens, prompt)
             if n > best_len or (n == best_len and k == key and best_key != key):
                 best_src, best_len, best_key = "snapshot", n, k
         if best_len < _MIN_USEFUL_PREFIX:
@@ -392,7 +383,7 @@ class LocalEngine:
         # reuse the longest common prefix of the live context (at least one token is evaluated, so
         # the logits we sample from are live)
         live = llm.input_ids[: llm.n_tokens].tolist()
-        keep = min(_common_prefix(live, prompt), len(prompt) - 1)
+        keep = min(common_prefix(live, prompt), len(prompt) - 1)
         if keep > 0 and llm._ctx.kv_cache_seq_rm(-1, keep, -1):
             llm.n_tokens = keep
         else:

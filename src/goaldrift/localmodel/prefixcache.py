@@ -77,7 +77,7 @@ class PrefixCache:
             got = self._read(path, with_data=False)
             if got is None:
                 continue
-            shared = _common_prefix(got[0], tokens)
+            shared = common_prefix(got[0], tokens)
             if shared >= at_least and (best is None or shared > best[1]):
                 best = (path, shared)
         if best is None:
@@ -126,7 +126,8 @@ class PrefixCache:
                 total -= size
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
+def common_prefix(a: list[int], b: list[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` share."""
     n = 0
     for x, y in zip(a, b):
         if x != y:
