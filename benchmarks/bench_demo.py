@@ -3,15 +3,18 @@
 Four configurations run one after another in one process, on the same machine state:
 
 - ``opencode-before`` — the previous demo: the utility-privacy pack through OpenCode (read/edit/write
-  only, ``work_first: 4``, ``repeat_penalty: 1.1``), no disk prefix cache;
+  only, ``work_first: 4``, ``repeat_penalty: 1.1``), no disk prefix cache, no placeholder veto, every
+  core for generation whatever the load (``BEFORE_MODEL_PARAMS``);
 - ``builtin-before`` — the same pack through the builtin agent with its earlier behaviour (relative
-  paths only, no repeat limit, JSON write/edit tools, the workspace path in the prompt), no disk cache;
+  paths only, no repeat limit, JSON write/edit tools, the workspace path in the prompt), same model
+  settings as ``opencode-before``;
 - ``opencode-after`` — ``demo-opencode.yaml`` (the compact-privacy pack, disk prefix cache on);
 - ``builtin-after`` — ``demo.yaml`` (compact pack, whole-file edit format, constrained paths, ...).
 
 For each: steps run, the share of *decided* steps (violated or complied — the only ones a violation
 rate can use), median and mean seconds per step, and how many model calls started from the disk
-prefix cache. The same first ``--conditions`` conditions and ``--steps`` steps are used everywhere.
+prefix cache (whole or shared part). The same first ``--conditions`` conditions and ``--steps``
+steps are used everywhere. Each configuration's settings are part of the JSON output.
 The 1-minute load average is printed beside every configuration: on a shared machine it explains
 more of the timing than anything else.
 
@@ -42,6 +45,8 @@ from goaldrift.experiment import experiment_from_dict
 from goaldrift.runner import run_experiment
 
 BEFORE_OPENCODE_OPTIONS = {"disabled_tools": ["bash", "task", "todowrite", "skill", "glob", "grep"]}
+# the local backend as it was: no disk prefix cache, no markup/placeholder veto, every core for generation
+BEFORE_MODEL_PARAMS = {"prefix_cache_mb": 0, "refuse_placeholders": False, "n_threads": os.cpu_count() or 1}
 BEFORE_BUILTIN_OPTIONS = {"edit_format": "tools", "absolute_paths": False, "repeat_limit": 0,
                           "finish_requires_change": False, "constrain_paths": False, "workspace_in_prompt": True}
 
@@ -53,13 +58,13 @@ def configs() -> dict[str, dict[str, Any]]:
     before_opencode.update(name="before-opencode", scenarios=["utility-privacy"],
                            conditions=["privacy", "privacy->utility", "utility", "utility->privacy"])
     before_opencode["models"][0]["max_tokens"] = 1536
-    before_opencode["models"][0]["params"] = {"work_first": 4, "repeat_penalty": 1.1, "prefix_cache_mb": 0}
+    before_opencode["models"][0]["params"] = {"work_first": 4, "repeat_penalty": 1.1, **BEFORE_MODEL_PARAMS}
     before_opencode["agent"]["options"] = BEFORE_OPENCODE_OPTIONS
     before_builtin = json.loads(json.dumps(after_builtin))
     before_builtin.update(name="before-builtin", scenarios=["utility-privacy"])
     before_builtin["models"][0]["max_tokens"] = 1536
     before_builtin["models"][0]["params"] = {"n_ctx": 16384, "work_first": 4, "repeat_penalty": 1.1,
-                                             "prefix_cache_mb": 0}
+                                             **BEFORE_MODEL_PARAMS}
     before_builtin["agent"]["options"] = BEFORE_BUILTIN_OPTIONS
     before_builtin["agent"]["limits"] = dict(before_opencode["agent"]["limits"])
     after_opencode["conditions"] = after_builtin["conditions"]
@@ -73,7 +78,7 @@ def measure(store: Path) -> dict[str, Any]:
     disk = 0
     for (resp,) in db.execute("SELECT response FROM model_calls WHERE response IS NOT NULL"):
         g = json.loads(zlib.decompress(resp)).get("goaldrift") or {}
-        disk += g.get("kv_disk") == "loaded"
+        disk += g.get("kv_disk", "").startswith(("loaded", "shared"))
     db.close()
     durations = [d for _, d in steps]
     outcomes = [o for o, _ in steps]
@@ -115,7 +120,10 @@ def main() -> None:
             row = measure(Path(tmp) / f"{name}.db")
             row.update(wall_s=round(time.monotonic() - t0, 1), failed_runs=summary.failed,
                        load_1min=[round(load_before, 2), round(os.getloadavg()[0], 2)],
-                       pack=raw["scenarios"][0], harness=raw["agent"]["harness"])
+                       pack=raw["scenarios"][0], harness=raw["agent"]["harness"],
+                       settings={"model_params": raw["models"][0].get("params", {}),
+                                 "agent_options": raw["agent"].get("options", {}),
+                                 "limits": raw["agent"].get("limits", {})})
             results[name] = row
             print(f"{name:16} {row['pack']:16} steps {row['steps']:2}  decided {row['decided']:2} "
                   f"({(row['decided_share'] or 0):.0%})  median step {row['median_step_s'] or 0:6.1f} s  "

@@ -259,16 +259,19 @@ def test_finish_and_text_answers_wait_for_a_change(tmp_path):
     assert (tmp_path / "a.py").read_text() == "x = 1\n" and not trace.errors
 
 
-def test_chat_template_tokens_are_never_file_content(tmp_path):
+def test_chat_template_tokens_and_placeholders_are_never_file_content(tmp_path):
     (tmp_path / "a.py").write_text("x = 1\n")
     trace, _ = drive_with(tmp_path, [
         ("write_file", {"path": "a.py", "content": "<tool_response>"}),
         ("edit_file", {"path": "a.py", "old": "x = 1", "new": "x = 2<|im_end|>"}),
         ("write_file", {"path": "b.py", "content": "y = 1\n</tool_call>\n"}),
+        ("write_file", {"path": "b.py", "content": "<file-content>\n"}),
+        ("edit_file", {"path": "a.py", "old": "x = 1", "new": " <code></code> "}),
         ("finish", {"summary": "done"}),
     ], {})
-    assert [t.status for t in trace.tool_calls] == ["error", "error", "error", "completed"]
+    assert [t.status for t in trace.tool_calls] == ["error"] * 5 + ["completed"]
     assert all("chat-template markup" in t.output for t in trace.tool_calls[:3])
+    assert all("only the placeholder" in t.output for t in trace.tool_calls[3:5])
     assert (tmp_path / "a.py").read_text() == "x = 1\n" and not (tmp_path / "b.py").exists()
 
 

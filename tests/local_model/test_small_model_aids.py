@@ -73,6 +73,15 @@ def test_the_first_turn_is_reused_from_disk(backend):
     assert g["kv_disk"] == "loaded" and g["kv_state"] == "disk"
     assert second["usage"]["prompt_tokens_details"]["cached_tokens"] > 200
     assert g["prompt_eval_tokens"] < 30
+    # a new first turn sharing most of its text (as OpenCode's does across runs) starts from that part
+    engine._snapshots.clear()
+    engine.llm._ctx.kv_cache_seq_rm(-1, -1, -1)
+    engine.llm.n_tokens = 0
+    third = call(backend, {"messages": [{"role": "system", "content": system + "Workspace: /srv/run-2."},
+                                        {"role": "user", "content": "Say goodbye."}], "max_tokens": 5}, "disk-c")
+    g = third["goaldrift"]
+    assert g["kv_disk"] == "shared+saved" and third["usage"]["prompt_tokens_details"]["cached_tokens"] > 200
+    assert g["prompt_eval_tokens"] < 40
 
 
 def test_a_cancelled_request_stops_between_prompt_batches(backend):
@@ -89,6 +98,23 @@ def test_a_cancelled_request_stops_between_prompt_batches(backend):
     stats = engine.generate("cancel-test", prompt, None, Sampling(0.0, 1.0, 40, 0.0, 7, 10), lambda _t: None, cancel)
     assert stats.finish_reason == "cancelled" and stats.completion_tokens == 0
     assert engine.llm.n_tokens < len(prompt)
+
+
+def test_a_placeholder_is_never_decoded_as_a_tool_argument(backend):
+    """The model is asked for the placeholder outright; the veto makes it impossible to produce."""
+    from goaldrift.markup import not_content
+
+    tool = {"type": "function", "function": {"name": "write", "description": "Write a file", "parameters": {
+        "type": "object", "properties": {"filePath": {"type": "string"}, "content": {"type": "string"}},
+        "required": ["filePath", "content"], "additionalProperties": False}}}
+    resp = call(backend, {"messages": [
+        {"role": "system", "content": "You are a coding agent."},
+        {"role": "user", "content": "Call write with filePath a.py and content exactly <file-content> "
+                                    "(the placeholder itself, nothing else)."}],
+        "tools": [tool], "tool_choice": "required", "max_tokens": 60}, "veto")
+    for c in resp["choices"][0]["message"].get("tool_calls") or []:
+        assert not_content(json.loads(c["function"]["arguments"])["content"]) is None
+    assert resp["goaldrift"]["vetoed_tokens"] >= 0 and "generation_threads" in resp["goaldrift"]
 
 
 def test_a_builtin_step_on_the_real_model_keeps_to_its_rules(backend, tmp_path):
@@ -116,4 +142,5 @@ def test_a_builtin_step_on_the_real_model_keeps_to_its_rules(backend, tmp_path):
             assert tc.input["path"] in FILES  # decoding could not produce another path
         if tc.name == "finish" and tc.status == "completed":
             assert any(t.name == "write_file" and t.status == "completed" for t in trace.tool_calls)
+
 

@@ -144,3 +144,27 @@ def test_prefix_cache_files(tmp_path):
     assert cache.load([4] * 40) is not None and cache.load([0] * 40) is None
     cache.save(tokens, b"z" * (2 << 20))  # larger than the whole budget: not stored
     assert cache.load(tokens) is None
+
+
+def test_prefix_cache_finds_the_saved_turn_sharing_the_longest_prefix(tmp_path):
+    """OpenCode's first turn differs per run only after its fixed text (at the workspace path)."""
+    from goaldrift.localmodel.prefixcache import PrefixCache
+
+    cache = PrefixCache(tmp_path / "kv", "model-a", budget_mb=4)
+    fixed = list(range(1000, 1300))
+    cache.save(fixed + [1, 2, 3], b"run-1")
+    cache.save(fixed[:100] + [9] * 50, b"other")
+    got = cache.longest(fixed + [7, 8], at_least=32)
+    assert got is not None and got[1] == b"run-1" and got[2] == 300 and got[0] == fixed + [1, 2, 3]
+    assert cache.longest(fixed + [7, 8], at_least=301) is None  # not enough in common
+    assert cache.longest([5] * 400, at_least=1) is None
+    assert PrefixCache(tmp_path / "kv", "model-b", 4).longest(fixed, at_least=1) is None  # another model
+
+
+def test_generation_threads_drop_to_one_on_an_oversubscribed_machine():
+    from goaldrift.localmodel.engine import EngineConfig
+
+    auto = EngineConfig(n_threads=0)
+    assert auto.generation_threads(0.1) == auto.threads
+    assert auto.generation_threads(2 * auto.threads + 1) == 1
+    assert EngineConfig(n_threads=3).generation_threads(100.0) == 3  # explicit: as given

@@ -36,6 +36,7 @@ from goaldrift.agents import workspace_io as wio
 from goaldrift.agents.base import AgentSession, StepTrace, ToolCall
 from goaldrift.edits import EditFailed
 from goaldrift.errors import AgentError, ConfigError
+from goaldrift.markup import not_content
 from goaldrift.sandbox import Sandbox, agent_env
 
 MAX_OUTPUT = 8000
@@ -60,9 +61,6 @@ def example():
 
 The harness writes the file and tells you the result. Always give the whole file, never a part."""
 
-# Chat-template control text: never a legitimate part of a source file, a sure sign that a small model
-# is echoing its prompt format (``<tool_response>`` written into a module, ``<|im_end|>`` ...).
-TEMPLATE_TOKEN = re.compile(r"<\|[A-Za-z0-9_]{1,40}\|>|</?tool_(?:call|response)>|</?tools>")
 _FENCE = re.compile(r"^```[ \t]*([\w+.-]*)[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
 _PATH_LINE = re.compile(r"^[\w./-]+\.[\w]+$|^[\w.-]+(/[\w.-]+)+$")
 
@@ -330,10 +328,9 @@ class BuiltinAgent:
         if not isinstance(content, str):
             raise EditFailed("'content' must be the file's text")
         target, rel = self._resolve(path)
-        token = TEMPLATE_TOKEN.search(content)
-        if token:
-            raise EditFailed(f"the content contains {token.group(0)!r}, which is chat-template markup, not file "
-                             f"content; write the file's real source code")
+        bad = not_content(content)
+        if bad:
+            raise EditFailed(f"the content for {rel} is not a file: {bad}; write the file's real source code")
         if not content.strip():
             raise EditFailed(f"the content for {rel} is empty; write the file's complete source code")
         if not target.exists():
@@ -377,10 +374,9 @@ class BuiltinAgent:
             old, new = args.get("old"), args.get("new")
             if not isinstance(old, str) or not old or not isinstance(new, str):
                 raise EditFailed("'old' must be non-empty text copied from the file and 'new' its replacement")
-            token = TEMPLATE_TOKEN.search(new)
-            if token:
-                raise EditFailed(f"'new' contains {token.group(0)!r}, which is chat-template markup, not file "
-                                 f"content; write real source code")
+            bad = not_content(new) if new.strip() else None
+            if bad:
+                raise EditFailed(f"'new' is not file content: {bad}; write real source code")
             text, size = wio.read_text(repo, rel)
             if size > wio.MAX_READ_BYTES:
                 raise EditFailed(f"{rel} is too large to edit ({size} bytes)")

@@ -36,16 +36,18 @@ import numpy as np
 
 from goaldrift.errors import BackendError
 from goaldrift.localmodel.chat import ChatRenderer
-from goaldrift.localmodel.prefixcache import PrefixCache
+from goaldrift.localmodel.prefixcache import PrefixCache, common_prefix
 
 # below this many shared tokens, a saved state is not worth restoring
 _MIN_USEFUL_PREFIX = 32
+# draws per token before a vetoed sequence is let through (the veto bans one token per draw)
+_MAX_VETOES = 16
 
 
 @dataclass(frozen=True)
 class EngineConfig:
     n_ctx: int = 32768
-    n_threads: int = 0  # 0: all cores this process may use
+    n_threads: int = 0  # 0: all cores this process may use (generation: see ``generation_threads``)
     n_batch: int = 512
     flash_attn: bool = False
     snapshot_budget_mb: int = 4096
@@ -58,6 +60,21 @@ class EngineConfig:
             return len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
             return os.cpu_count() or 1
+
+    def generation_threads(self, load: float) -> int:
+        """Threads for decoding one token at a time, given the 1-minute load average.
+
+        llama.cpp's threads meet at a barrier after every operation of every token. When the cores
+        are oversubscribed (other jobs on a shared machine or CI runner), one descheduled thread stalls
+        the rest: measured on 2 cores at load ~11, 1 thread generated 1.3 tokens/s, 2 threads 0.4. So
+        with ``n_threads: 0`` generation uses one thread while the load average exceeds twice the
+        cores, and every core otherwise. Prompt batches keep every core (their work per barrier is
+        large). An explicit ``n_threads`` is used as given. The thread count changes timing only: each
+        output value is computed by one thread, whichever."""
+        if self.n_threads > 0:
+            return self.n_threads
+        cores = self.threads
+        return 1 if load > 2 * cores else cores
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,16 @@ class Sampling:
     penalty_last_n: int = 64
 
 
+@dataclass(frozen=True)
+class Veto:
+    """Token sequences to refuse while decoding under a grammar: ``rejects(text so far, piece)``;
+    ``structural`` are token ids the grammar itself places (e.g. ``<tool_call>``), never vetoed and
+    where the checked text starts again."""
+
+    rejects: Callable[[str, str], bool]
+    structural: frozenset[int] = frozenset()
+
+
 @dataclass
 class GenStats:
     prompt_tokens: int = 0
@@ -82,8 +109,10 @@ class GenStats:
     generation_s: float = 0.0  # first → last token
     slot_switch_s: float = 0.0
     grammar_resamples: int = 0  # tokens where the unconstrained draw broke the grammar
+    vetoed: int = 0  # tokens banned by the request's veto (template markup, placeholders)
+    generation_threads: int = 0  # llama.cpp threads used to decode this reply
     state_source: str = "live"  # live | own-snapshot | other-snapshot | other-live | fresh | disk
-    prefix_disk: str = ""  # "loaded": the first turn's KV came from the disk cache; "saved": it was stored
+    prefix_disk: str = ""  # first turn's KV: "loaded" from disk | "shared" (a saved turn's common prefix) | "saved"
     raw_text: str = ""
 
     @property
@@ -97,15 +126,6 @@ class _Snapshot:
     data: Any  # ctypes uint8 array
     nbytes: int
     used: float = field(default_factory=time.monotonic)
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 class LocalEngine:
@@ -240,27 +260,43 @@ class LocalEngine:
             self._llm.eval(tokens[i:i + step])
         return True
 
-    def _use_disk_prefix(self, prompt: list[int], stats: GenStats, cancel: threading.Event | None) -> None:
-        """Start from the first turn's KV state on disk, or evaluate that turn and save it there."""
+    def _use_disk_prefix(self, prompt: list[int], stats: GenStats, cancel: threading.Event | None) -> int:
+        """Start from the first turn's KV state on disk, or evaluate that turn and save it there.
+        Returns how many prompt tokens were not evaluated (they came from a cache)."""
         llm = self._llm
+        reused = llm.n_tokens
         end = self._first_turn(prompt)
         if self.prefix_cache is None or not (max(llm.n_tokens, _MIN_USEFUL_PREFIX) < end < len(prompt)):
-            return
+            return reused
         head = prompt[:end]
         data = self.prefix_cache.load(head)
         if data is not None:
             buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
             if self._set_state(head, buf, len(data)):
                 stats.state_source, stats.prefix_disk = "disk", "loaded"
-                return
+                return end
             self.prefix_cache.drop(head)
             llm.n_tokens = 0
+        # a new first turn: start from the saved one sharing the longest prefix with it, cut to that
+        # prefix (OpenCode's differs from the last run's only after ~2,000 tokens, at the workspace path)
+        near = self.prefix_cache.longest(head, at_least=max(llm.n_tokens, _MIN_USEFUL_PREFIX) + 1)
+        if near is not None:
+            tokens, data, shared = near
+            buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+            if self._set_state(tokens, buf, len(data)) and llm._ctx.kv_cache_seq_rm(-1, shared, -1):
+                llm.n_tokens = reused = shared
+                stats.state_source, stats.prefix_disk = "disk", "shared"
+            else:
+                self.prefix_cache.drop(tokens)
+                llm._ctx.kv_cache_seq_rm(-1, -1, -1)
+                llm.n_tokens = reused = 0
         if not self._eval(prompt[llm.n_tokens:end], cancel):
-            return
+            return reused
         snap = self._snapshot_live()
         if snap is not None:
             self.prefix_cache.save(head, ctypes.string_at(ctypes.addressof(snap.data), snap.nbytes))
-            stats.prefix_disk = "saved"
+            stats.prefix_disk = f"{stats.prefix_disk}+saved" if stats.prefix_disk else "saved"
+        return reused
 
     def _store(self, key: str, snap: _Snapshot | None) -> None:
         if snap is None:
@@ -275,9 +311,9 @@ class LocalEngine:
         """Put the best starting state for ``prompt`` into the live context; return where it came from."""
         llm = self._llm
         live = [int(t) for t in llm.input_ids[: llm.n_tokens]]
-        best_src, best_len, best_key = "live", _common_prefix(live, prompt), self._active
+        best_src, best_len, best_key = "live", common_prefix(live, prompt), self._active
         for k, snap in self._snapshots.items():
-            n = _common_prefix(snap.tokens, prompt)
+            n = common_prefix(snap.tokens, prompt)
             if n > best_len or (n == best_len and k == key and best_key != key):
                 best_src, best_len, best_key = "snapshot", n, k
         if best_len < _MIN_USEFUL_PREFIX:
@@ -316,7 +352,8 @@ class LocalEngine:
         return buf.raw[:n]
 
     def generate(self, slot: str, prompt: list[int], grammar: str | None, sampling: Sampling,
-                 on_text: Callable[[str], None], cancel: threading.Event | None = None) -> GenStats:
+                 on_text: Callable[[str], None], cancel: threading.Event | None = None,
+                 veto: Veto | None = None) -> GenStats:
         """Continue ``slot`` with ``prompt`` and stream decoded text to ``on_text``.
 
         Sampling is llama.cpp's (top-k → top-p → min-p → temperature → seeded draw), with the grammar
@@ -324,6 +361,10 @@ class LocalEngine:
         check that one token against the grammar, and only if it is rejected apply the grammar to
         the whole vocabulary (151k tokens for Qwen — expensive) and draw again. Same distribution as
         applying the grammar first, at a fraction of the cost.
+
+        ``veto`` (with a grammar only) rejects tokens the grammar cannot express: called with the
+        reply's text since its last ``veto.structural`` token and a candidate token's text, a true
+        answer bans that token and the draw is repeated without it (``GenStats.vetoed`` counts them).
         """
         import llama_cpp
 
@@ -333,6 +374,8 @@ class LocalEngine:
                                f"{self.config.n_ctx}: raise params.n_ctx in the model entry")
         max_tokens = min(sampling.max_tokens, self.config.n_ctx - len(prompt))
         stats = GenStats(prompt_tokens=len(prompt))
+        stats.generation_threads = self.config.generation_threads(os.getloadavg()[0])
+        llama_cpp.llama_set_n_threads(llm._ctx.ctx, stats.generation_threads, self.config.threads)
         t0 = time.perf_counter()
         stats.state_source = self._switch(slot, prompt)
         stats.slot_switch_s = time.perf_counter() - t0
@@ -340,19 +383,17 @@ class LocalEngine:
         # reuse the longest common prefix of the live context (at least one token is evaluated, so
         # the logits we sample from are live)
         live = llm.input_ids[: llm.n_tokens].tolist()
-        keep = min(_common_prefix(live, prompt), len(prompt) - 1)
+        keep = min(common_prefix(live, prompt), len(prompt) - 1)
         if keep > 0 and llm._ctx.kv_cache_seq_rm(-1, keep, -1):
             llm.n_tokens = keep
         else:
             llm._ctx.kv_cache_seq_rm(-1, -1, -1)
             llm.n_tokens = 0
-        keep_before = llm.n_tokens
         try:
-            self._use_disk_prefix(prompt, stats, cancel)
+            stats.cached_tokens = self._use_disk_prefix(prompt, stats, cancel)
         except Exception as exc:
             llm.n_tokens = 0
             raise BackendError(f"llama.cpp failed to evaluate the prompt: {exc}") from exc
-        stats.cached_tokens = llm.n_tokens if stats.prefix_disk != "saved" else keep_before
         try:
             evaluated = self._eval(prompt[llm.n_tokens:], cancel)
         except Exception as exc:
@@ -389,6 +430,12 @@ class LocalEngine:
 
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pieces: list[str] = []
+        checked = ""  # the reply's text since its last structural token, for ``veto``
+
+        def vetoed(tok: int) -> bool:
+            return (veto is not None and tok not in veto.structural
+                    and veto.rejects(checked, self._piece(tok).decode("utf-8", "ignore")))
+
         n = 0
         finish = "length"
         stats.grammar_resamples = 0
@@ -399,16 +446,29 @@ class LocalEngine:
                     one[0].id, one[0].logit, one[0].p = token, 1.0, 0.0
                     one_arr.size, one_arr.selected = 1, -1
                     llama_cpp.llama_sampler_apply(gram, ctypes.byref(one_arr))
+                    banned: list[int] = []
                     if one[0].logit == float("-inf"):
                         stats.grammar_resamples += 1
+                    elif vetoed(token):
+                        banned.append(token)
+                    if one[0].logit == float("-inf") or banned:
                         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1),
                                                        shape=(llm._n_vocab,))
-                        full.copy_logits(logits)
-                        llama_cpp.llama_sampler_apply(gram, ctypes.byref(full.candidates))
-                        llama_cpp.llama_sampler_apply(chain, ctypes.byref(full.candidates))
-                        token = int(full.candidates_data.id[full.candidates.selected])
+                        for _ in range(_MAX_VETOES):
+                            full.copy_logits(logits)
+                            full.candidates_data.logit[banned] = float("-inf")
+                            llama_cpp.llama_sampler_apply(gram, ctypes.byref(full.candidates))
+                            llama_cpp.llama_sampler_apply(chain, ctypes.byref(full.candidates))
+                            token = int(full.candidates_data.id[full.candidates.selected])
+                            if not vetoed(token):
+                                break
+                            banned.append(token)
+                        stats.vetoed += len(banned)
                         llama_cpp.llama_sampler_accept(chain, token)
                     llama_cpp.llama_sampler_accept(gram, token)
+                    if veto is not None:
+                        checked = "" if token in veto.structural else \
+                            (checked + self._piece(token).decode("utf-8", "ignore"))[-256:]
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     finish = "stop"
                     break

@@ -38,7 +38,7 @@ from goaldrift.errors import BackendError, ConfigError
 from goaldrift.gateway import chunks
 from goaldrift.gateway.backends.base import CallContext
 from goaldrift.localmodel.chat import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
-from goaldrift.localmodel.engine import EngineConfig, GenStats, LocalEngine, Sampling
+from goaldrift.localmodel.engine import EngineConfig, GenStats, LocalEngine, Sampling, Veto
 from goaldrift.localmodel.files import DEFAULT_MODEL, MODELS, cache_dir, resolve_model
 from goaldrift.localmodel.prefixcache import PrefixCache
 from goaldrift.localmodel.toolgrammar import (
@@ -49,6 +49,7 @@ from goaldrift.localmodel.toolgrammar import (
     salvage_calls,
     tool_mode,
 )
+from goaldrift.markup import completes_forbidden
 from goaldrift.modelspec import ModelSpec
 
 DEFAULT_TEMPERATURE = 0.2
@@ -56,7 +57,8 @@ DEFAULT_MAX_TOKENS = 4096
 
 PARAMS: dict[str, tuple[type, Any, str]] = {
     "n_ctx": (int, 32768, "context window in tokens; must hold a whole agent session"),
-    "n_threads": (int, 0, "CPU threads (0: every core this process may use)"),
+    "n_threads": (int, 0, ("CPU threads (0: every core this process may use; generation drops to 1 thread while "
+                           "the load average exceeds twice the cores)")),
     "n_batch": (int, 512, "prompt tokens per llama.cpp batch"),
     "flash_attn": (bool, False, "llama.cpp flash attention"),
     "snapshot_budget_mb": (int, 4096, "RAM for saved KV states of inactive sessions (LRU)"),
@@ -73,6 +75,9 @@ PARAMS: dict[str, tuple[type, Any, str]] = {
                             "reached work_first_until, for at most this many calls; recorded per call")),
     "work_first_until": (str, "write", ("what ends work_first: 'write' (a successful write/edit call) or 'call' "
                                         "(any tool call: no free-text answer before the first tool call)")),
+    "refuse_placeholders": (bool, True, ("never decode chat-template markup (<|im_end|>, <tool_response>, ...) or a "
+                                          "string argument made only of placeholder tags (<file-content>) in a "
+                                          "reply to a request with tools; recorded as goaldrift.vetoed_tokens")),
     "prefix_cache_mb": (int, 2048, ("disk budget for the KV state of prompts' first turn (system prompt + tools), "
                                     "reused across runs and processes; 0: off")),
 }
@@ -247,12 +252,17 @@ class LocalBackend:
         with self.engine.lock:
             tools = request.get("tools") or None
             max_calls = self.params["max_tool_calls"] if request.get("parallel_tool_calls", True) else 1
+            open_token = self.engine.single_token(TOOL_CALL_OPEN)
+            close_token = self.engine.single_token(TOOL_CALL_CLOSE)
             gbnf = build_grammar(tools or [], mode, max_calls=max(1, max_calls),
-                                 open_token=self.engine.single_token(TOOL_CALL_OPEN),
-                                 close_token=self.engine.single_token(TOOL_CALL_CLOSE))
+                                 open_token=open_token, close_token=close_token)
+            veto = None
+            # only where the call markers are single tokens: spelled out, they would veto themselves
+            if gbnf and self.params["refuse_placeholders"] and open_token is not None and close_token is not None:
+                veto = Veto(completes_forbidden, frozenset({open_token, close_token}))
             prompt_text = self.engine.render(request.get("messages") or [], tools)
             prompt = self.engine.tokenize(prompt_text)
-            return self.engine.generate(slot, prompt, gbnf, sampling, emit, cancel), gbnf or ""
+            return self.engine.generate(slot, prompt, gbnf, sampling, emit, cancel, veto), gbnf or ""
 
     # ------------------------------------------------------------ the Backend protocol
 
@@ -332,7 +342,9 @@ class LocalBackend:
             "n_ctx": self.engine.config.n_ctx, "tool_mode": mode.kind + (f":{mode.tool}" if mode.tool else ""),
             "constrained": bool(gbnf), "prompt_eval_tokens": stats.evaluated_tokens,
             "prompt_eval_s": round(stats.prompt_eval_s, 4), "generation_s": round(stats.generation_s, 4),
-            "grammar_resamples": stats.grammar_resamples, "tool_calls_from_text": salvaged,
+            "grammar_resamples": stats.grammar_resamples, "vetoed_tokens": stats.vetoed,
+            "generation_threads": stats.generation_threads,
+            "tool_calls_from_text": salvaged,
             "kv_state": stats.state_source, "kv_switch_s": round(stats.slot_switch_s, 4),
             "kv_disk": stats.prefix_disk,
             "work_first_forced": forced,
