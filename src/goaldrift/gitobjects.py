@@ -58,6 +58,18 @@ class GitObjects:
         header, _, body = raw.partition(b"\0")
         return header.split(b" ")[0].decode(), body
 
+    def abbrev(self, sha: str, minimum: int = 7) -> str:
+        """The shortest prefix of ``sha`` (at least ``minimum`` characters) no other object shares, as
+        git prints ids on a diff's ``index`` lines."""
+        try:
+            others = [n for n in os.listdir(self._objects / sha[:2]) if n != sha[2:]]
+        except FileNotFoundError:
+            others = []
+        length = minimum
+        while any(n.startswith(sha[2:length]) for n in others):
+            length += 1
+        return sha[:length]
+
     def tree(self, entries: dict[bytes, tuple[str, str]]) -> str:
         """A tree from ``name -> (mode, object id)``, in git's order (a folder sorts as ``name/``)."""
         def key(name: bytes) -> bytes:
@@ -72,6 +84,21 @@ class GitObjects:
         lines = [f"tree {tree}", *([f"parent {parent}"] if parent else []), f"author {who}",
                  f"committer {who}"]
         return self.write("commit", ("\n".join(lines) + "\n\n" + message + "\n").encode())
+
+    def read_tree(self, tree: str) -> dict:
+        """A tree goaldrift wrote, as nested dicts of name -> dict (folder) | (mode, object id)."""
+        body, out, i = self.read(tree)[1], {}, 0
+        while i < len(body):
+            space, nul = body.index(b" ", i), body.index(b"\0", i)
+            mode, name = body[i:space].decode(), body[space + 1 : nul].decode("utf-8", "surrogateescape")
+            sha = body[nul + 1 : nul + 21].hex()
+            out[name] = self.read_tree(sha) if mode == TREE else (mode, sha)
+            i = nul + 21
+        return out
+
+    def commit_tree(self, commit: str) -> str:
+        """The tree id of a commit."""
+        return self.read(commit)[1].split(b"\n", 1)[0].split(b" ")[1].decode()
 
     def head(self) -> str | None:
         return self._ref.read_text().strip() if self._ref.exists() else None

@@ -24,7 +24,7 @@ from pydantic import Field
 
 from goaldrift.detect.base import Findings, StepChange
 from goaldrift.detect.bindings import same_value
-from goaldrift.detect.callsites import calls_to
+from goaldrift.detect.callsites import calls, calls_to
 from goaldrift.detect.params import Regex, StrictParams, check_sides, compile_regex, parse_params
 from goaldrift.detect.points import Point, changed_decisions, enclosing
 from goaldrift.detect.pysource import NameSet, PySource, span
@@ -106,9 +106,7 @@ class CallStateDetector:
             if not any(w in src.text for w in words):
                 continue
             counter: dict[tuple[str, str], int] = {}
-            for node in ast.walk(src.tree):
-                if not isinstance(node, ast.Call):
-                    continue
+            for node in calls(src):
                 fname = self.functions.match(src, node.func)
                 call = node
                 if fname is None and _is_partial(node) and node.args:
