@@ -12,24 +12,14 @@ import ast
 from collections.abc import Iterator
 from weakref import WeakKeyDictionary
 
-from goaldrift.detect.pysource import PySource, statements
+from goaldrift.detect.pysource import PySource, statements, walk_nodes
 from goaldrift.detect.repo import Tree, import_base
 
-_CALLS: WeakKeyDictionary[PySource, list[ast.Call]] = WeakKeyDictionary()
 _IMPORTS: WeakKeyDictionary[PySource, list[ast.Import | ast.ImportFrom]] = WeakKeyDictionary()
 
 
-def calls(src: PySource) -> list[ast.Call]:
-    """Every call of a parsed file in ``ast.walk`` order, listed once (the tree is shared and never
-    mutated, and parsed files are memoised by text, so the list lasts across steps)."""
-    found = _CALLS.get(src)
-    if found is None:
-        found = _CALLS[src] = [n for n in ast.walk(src.tree) if isinstance(n, ast.Call)]
-    return found
-
-
 def _import_statements(src: PySource) -> list[ast.Import | ast.ImportFrom]:
-    """Every import statement of a parsed file, in source order, listed once (as ``calls``)."""
+    """Every import statement of a parsed file, in source order, listed once (see ``walk_nodes``)."""
     found = _IMPORTS.get(src)
     if found is None:
         found = _IMPORTS[src] = [n for n in statements(src.tree) if isinstance(n, ast.Import | ast.ImportFrom)]
@@ -81,7 +71,7 @@ def calls_to(tree: Tree, rel: str, target: ast.AST, name: str | None = None,
             direct, modules = ({name} if method_of is None else set()), set()
         else:
             direct, modules = _local_names(tree, other_rel, src, module, name)
-        for node in calls(src):
+        for node in walk_nodes(src, ast.Call):
             f = node.func
             if isinstance(f, ast.Name) and f.id in direct:
                 yield other_rel, src, node
