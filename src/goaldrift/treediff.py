@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 
 import pygit2
 
+from goaldrift.errors import GoaldriftError
+
 _NULL_ID = "0" * 40
 _FIRST_FEW_BYTES = 8000  # git's buffer_is_binary window
 _C_ESCAPES = {7: "a", 8: "b", 9: "t", 10: "n", 11: "v", 12: "f", 13: "r", 34: '"', 92: "\\"}
@@ -29,7 +31,7 @@ _FLAGS = pygit2.enums.DiffOption.FORCE_TEXT | pygit2.enums.DiffOption.INDENT_HEU
 Tree = dict  # name -> Tree | (mode, object id), as ``Workspace`` keeps its last commit
 
 
-class DiffTimeout(Exception):
+class DiffTimeout(GoaldriftError):
     """The diff did not finish within its time limit; ``partial`` is what was computed."""
 
     def __init__(self, message: str, partial: str):
