@@ -190,8 +190,8 @@ class Workspace:
                              abbrev=self._objects.abbrev, seconds=self.limits.diff_seconds)
         except DiffTimeout as exc:
             diff = exc.partial
-            made.incomplete = "; ".join(filter(None, [made.incomplete, f"{exc}; the diff holds the files "
-                                                      "finished before the limit"]))
+            why = f"{exc}; the diff holds the files finished before the limit"
+            made.incomplete = "; ".join(filter(None, [made.incomplete, why]))
         files = added = removed = 0
         for line in diff.splitlines():
             if line.startswith("diff --git "):
