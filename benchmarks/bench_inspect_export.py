@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import sqlite3
@@ -69,14 +70,15 @@ def main() -> None:
     wall = {k: statistics.median(w for w, _ in v) for k, v in times.items()}
     cpu = {k: statistics.median(c for _, c in v) for k, v in times.items()}
     print(f"\nmedians over {args.repeats} repeat(s), {n_steps:,} steps -> {len(logs)} logs, {size / 1e6:.1f} MB "
-          "(CPU = user + system seconds, summed over the export process and its workers):")
+          f"(CPU = user + system seconds, summed over the export process and its workers; "
+          f"load average {os.getloadavg()[0]:.1f}):")
     print(f"  baseline: export --format parquet  {wall['parquet']:6.2f} s wall  {cpu['parquet']:6.2f} s CPU")
     print(f"  export --format inspect            {wall['inspect']:6.2f} s wall  {cpu['inspect']:6.2f} s CPU"
           f"  = {wall['inspect'] / wall['parquet']:.2f} × baseline  "
           f"{'OK' if wall['inspect'] < 60 else 'OVER the 60 s target'}")
     if args.json:
         args.json.write_text(json.dumps({"steps": n_steps, "repeats": args.repeats, "logs": len(logs), "bytes": size,
-                                         "wall_s": wall, "cpu_s": cpu}, indent=2))
+                                         "wall_s": wall, "cpu_s": cpu, "load_average": os.getloadavg()}, indent=2))
     shutil.rmtree(work, ignore_errors=True)
 
 

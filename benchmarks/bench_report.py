@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -39,8 +40,9 @@ elif kind.startswith("export-"):
     export(store, out, kind.split("-", 1)[1])
     n = None
 wall = time.perf_counter() - t0
-peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"wall_s": wall, "peak_mb": peak_kb / 1024, "rows": n}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
+                  "rows": n}))
 """
 
 KINDS = ["baseline", "report", "export-parquet", "export-csv"]
@@ -77,6 +79,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--keep", type=Path, default=None, help="folder to keep (and reuse) the store in")
     ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
+    ap.add_argument("--kinds", nargs="+", choices=KINDS, default=KINDS, help="what to measure (baseline always)")
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="goaldrift-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -87,25 +90,31 @@ def main() -> None:
     else:
         gen_s = None
         print(f"reusing {store}")
-    results: dict[str, list[dict]] = {k: [] for k in KINDS}
+    kinds = ["baseline", *[k for k in args.kinds if k != "baseline"]]
+    results: dict[str, list[dict]] = {k: [] for k in kinds}
     for r in range(args.repeats):
-        for kind in KINDS:
+        for kind in kinds:
             out = work / ("report.html" if kind == "report" else kind)
             results[kind].append(measure(kind, store, out))
             m = results[kind][-1]
-            print(f"  [{r + 1}/{args.repeats}] {kind:15s} {m['wall_s']:6.2f} s in-process, "
+            print(f"  [{r + 1}/{args.repeats}] {kind:15s} {m['wall_s']:6.2f} s in-process ({m['cpu_s']:6.2f} CPU-s), "
                   f"{m['process_s']:6.2f} s with start-up, peak {m['peak_mb']:7.0f} MB", flush=True)
     base = statistics.median(m["wall_s"] for m in results["baseline"])
-    summary = {"steps": args.steps, "generate_s": gen_s, "repeats": args.repeats, "python": sys.version.split()[0]}
-    print(f"\nmedians over {args.repeats} repeat(s), {args.steps:,} steps:")
-    print(f"{'command':16s} {'wall s':>8s} {'with start-up s':>16s} {'peak MB':>8s} {'× baseline':>11s}")
-    for kind in KINDS:
+    base_cpu = statistics.median(m["cpu_s"] for m in results["baseline"])
+    summary = {"steps": args.steps, "generate_s": gen_s, "repeats": args.repeats, "python": sys.version.split()[0],
+               "load_average": os.getloadavg()}
+    print(f"\nmedians over {args.repeats} repeat(s), {args.steps:,} steps, load average {os.getloadavg()[0]:.1f}:")
+    print(f"{'command':16s} {'wall s':>8s} {'CPU s':>8s} {'with start-up s':>16s} {'peak MB':>8s} "
+          f"{'× baseline':>11s} {'CPU ×':>6s}")
+    for kind in kinds:
         wall = statistics.median(m["wall_s"] for m in results[kind])
+        cpu = statistics.median(m["cpu_s"] for m in results[kind])
         proc = statistics.median(m["process_s"] for m in results[kind])
         peak = statistics.median(m["peak_mb"] for m in results[kind])
-        summary[kind] = {"wall_s": wall, "process_s": proc, "peak_mb": peak, "ratio_vs_baseline": wall / base}
+        summary[kind] = {"wall_s": wall, "cpu_s": cpu, "process_s": proc, "peak_mb": peak,
+                         "ratio_vs_baseline": wall / base, "cpu_ratio_vs_baseline": cpu / base_cpu}
         ok = "" if kind == "baseline" else ("  OK" if proc <= 30 and peak <= 4096 else "  OVER TARGET")
-        print(f"{kind:16s} {wall:8.2f} {proc:16.2f} {peak:8.0f} {wall / base:11.2f}{ok}")
+        print(f"{kind:16s} {wall:8.2f} {cpu:8.2f} {proc:16.2f} {peak:8.0f} {wall / base:11.2f} {cpu / base_cpu:6.2f}{ok}")
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
 

@@ -4,10 +4,13 @@ Replays a built-in pack's 12 compliant reference steps straight into a workspace
 nothing), then times what goaldrift adds per step. Measured in the same run on the same changes:
 
 - the baseline, the least any snapshotting harness pays: one `git add -A && git commit` per step;
-- the previous snapshot (`git add` over the work tree + `diff --cached` + write-tree/commit-tree/
+- the first snapshot (`git add` over the work tree + `diff --cached` + write-tree/commit-tree/
   update-ref, on the host), which read the workspace as git configuration (issue 14);
-- today's snapshot (goaldrift walks the tree and writes the objects; git only diffs two commits),
-  sandboxed as in a run and, to show what bubblewrap costs, without the sandbox.
+- the second (goaldrift walks the tree and writes the objects; a sandboxed `git diff-tree` diffs
+  the two commits), reproduced as today's snapshot plus that git call on the same commits;
+- today's (the same objects, the diff computed in-process by ``goaldrift.treediff``: no process).
+
+Wall times are medians; CPU time (this process and the processes it ran) is reported beside them because it is far less sensitive to other jobs on the machine. The load average is printed.
 
 Also reports a whole step through the gateway with the builtin agent and the scripted model.
 
@@ -19,6 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -39,6 +44,12 @@ from goaldrift.store import Store
 from goaldrift.workspace import Workspace
 
 _OLD_GIT = ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "core.quotePath=false"]
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (git, bubblewrap)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def previous_snapshot(repo: Path, git_dir: Path) -> Callable[[int], str]:
@@ -67,28 +78,35 @@ def previous_snapshot(repo: Path, git_dir: Path) -> Callable[[int], str]:
 
 
 def snapshots_side_by_side(pack: str, tmp: Path) -> dict[str, list[float]]:
-    """Per-step time of the previous snapshot and of today's, sandboxed and not, on the same changes."""
+    """Per-step wall time of the three snapshots on the same changes."""
     scenario = packs.load(pack)
     side = scenario.sides[0]
-    sandboxed = Workspace.create(tmp / "new", scenario, Condition(side), sandbox=True)
-    plain = Workspace.create(tmp / "plain", scenario, Condition(side), sandbox=False)
+    ws = Workspace.create(tmp / "new", scenario, Condition(side), sandbox=True)
     old_repo = tmp / "old" / "repo"
-    shutil.copytree(sandboxed.repo, old_repo)
+    shutil.copytree(ws.repo, old_repo)
     old = previous_snapshot(old_repo, tmp / "old" / "git")
-    times: dict[str, list[float]] = {"previous": [], "new_sandboxed": [], "new_unsandboxed": []}
+    times: dict[str, list[float]] = {"git_add_on_host": [], "objects+sandboxed_git_diff": [], "in_process": []}
     for i in range(1, len(scenario.spec.steps) + 1):
         ops = scenario.reference(i, side).ops
-        for repo in (sandboxed.repo, plain.repo, old_repo):
+        for repo in (ws.repo, old_repo):
             apply_ops(repo, ops)
-        for name, snap in (("previous", old), ("new_sandboxed", sandboxed.snapshot),
-                           ("new_unsandboxed", plain.snapshot)):
-            t0 = time.perf_counter()
-            snap(i)
-            times[name].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        old(i)
+        t1 = time.perf_counter()
+        ws.snapshot(i)
+        t2 = time.perf_counter()
+        ws.git("diff-tree", "-p", "--no-color", "--no-renames", "--no-ext-diff", "--no-textconv", "-U3",
+               "HEAD~1", "HEAD")
+        t3 = time.perf_counter()
+        times["git_add_on_host"].append(t1 - t0)
+        times["in_process"].append(t2 - t1)
+        times["objects+sandboxed_git_diff"].append(t3 - t1)
     return times
 
 
 def overhead(pack: str, tmp: Path) -> tuple[list[float], list[float], dict[str, list[float]]]:
+    """Per-step wall time of goaldrift's overhead and of the baseline; ``parts`` splits ours and holds
+    its CPU time (``cpu``)."""
     scenario = packs.load(pack)
     side = scenario.sides[0]
     scoring = Scoring(*build_detectors(scenario.spec), side)
@@ -101,17 +119,19 @@ def overhead(pack: str, tmp: Path) -> tuple[list[float], list[float], dict[str, 
     subprocess.run(["git", "init", "-q"], cwd=base, check=True)
     subprocess.run(["git", "add", "-A"], cwd=base, check=True)
     subprocess.run(["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "0"], cwd=base, check=True)
-    ours, baseline = [], []
+    ours, baseline, cpu = [], [], []
     parts: dict[str, list[float]] = {"snapshot+detect": [], "store": []}
     for i in range(1, len(scenario.spec.steps) + 1):
         ops = scenario.reference(i, side).ops
         apply_ops(ws.repo, ops)
         apply_ops(base, ops)
+        c0 = _cpu()
         t0 = time.perf_counter()
         record = score_step(ws, i, StepTrace(), scoring)
         t1 = time.perf_counter()
         store.write_step(attempt, record)
         t3 = time.perf_counter()
+        cpu.append(_cpu() - c0)
         parts["snapshot+detect"].append(t1 - t0)
         parts["store"].append(t3 - t1)
         ours.append(t3 - t0)
@@ -121,6 +141,7 @@ def overhead(pack: str, tmp: Path) -> tuple[list[float], list[float], dict[str, 
                        check=True)
         baseline.append(time.perf_counter() - b0)
     store.close()
+    parts["cpu"] = cpu
     return ours, baseline, parts
 
 
@@ -143,7 +164,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     ours_all, base_all = [], []
-    parts_all: dict[str, list[float]] = {"snapshot+detect": [], "store": []}
+    parts_all: dict[str, list[float]] = {"snapshot+detect": [], "store": [], "cpu": []}
     snaps_all: dict[str, list[float]] = {}
     for _ in range(args.rounds):
         with tempfile.TemporaryDirectory() as tmp:
@@ -163,6 +184,8 @@ def main() -> None:
         "pack": args.pack, "steps_measured": len(ours_all),
         "overhead_median_ms": round(med, 1), "baseline_git_commit_median_ms": round(bmed, 1),
         "ratio_vs_baseline": round(med / bmed, 2),
+        "overhead_cpu_median_ms": round(statistics.median(parts_all["cpu"]) * 1000, 1),
+        "load_average": os.getloadavg(),
         "parts_median_ms": {k: round(statistics.median(v) * 1000, 2) for k, v in parts_all.items()},
         "snapshot_median_ms": {k: round(statistics.median(v) * 1000, 2) for k, v in snaps_all.items()},
         "full_step_builtin_scripted_median_ms": round(agent_median * 1000, 1),
@@ -172,10 +195,13 @@ def main() -> None:
     print(f"goaldrift overhead per step (median of {len(ours_all)}): {med:.1f} ms "
           f"[snapshot+detect {result['parts_median_ms']['snapshot+detect']} ms, "
           f"store {result['parts_median_ms']['store']} ms]")
+    print(f"  CPU time of that overhead (median): {result['overhead_cpu_median_ms']} ms")
     print(f"baseline git add+commit per step: {bmed:.1f} ms  ->  ratio {med / bmed:.2f}x")
     snaps = result["snapshot_median_ms"]
-    print(f"snapshot alone, same changes: previous (git add on the host) {snaps['previous']} ms, "
-          f"today sandboxed {snaps['new_sandboxed']} ms, today without the sandbox {snaps['new_unsandboxed']} ms")
+    print(f"snapshot alone, same changes: git add on the host {snaps['git_add_on_host']} ms, "
+          f"own objects + sandboxed git diff-tree {snaps['objects+sandboxed_git_diff']} ms, "
+          f"today (in-process diff) {snaps['in_process']} ms")
+    print(f"load average {os.getloadavg()[0]:.1f} (target: <= 50 ms on an idle machine)")
     print(f"whole step, builtin agent + gateway + scripted model: {agent_median * 1000:.1f} ms (median)")
     print(json.dumps(result))
 

@@ -30,6 +30,10 @@ class GitObjects:
         self.git_dir = git_dir
         self._objects = git_dir / "objects"
         self._ref = git_dir / "refs" / "heads" / "main"
+        # What this instance wrote or saw: saves a stat (or a mkdir) per object on every snapshot.
+        self._known: set[str] = set()
+        self._fanout: set[str] = set()
+        self._head: str | None = None
 
     @classmethod
     def init(cls, git_dir: Path, attributes: str) -> GitObjects:
@@ -43,13 +47,18 @@ class GitObjects:
 
     def write(self, kind: str, body: bytes) -> str:
         sha = object_id(kind, body)
+        if sha in self._known:
+            return sha
         path = self._objects / sha[:2] / sha[2:]
         if not path.exists():
             # Written in place, not renamed: only goaldrift writes here, and a workspace whose runner
             # died mid-write is never resumed (a rerun starts a fresh attempt).
-            path.parent.mkdir(exist_ok=True)
+            if sha[:2] not in self._fanout:
+                path.parent.mkdir(exist_ok=True)
+                self._fanout.add(sha[:2])
             with contextlib.suppress(FileExistsError), open(path, "xb") as f:
                 f.write(zlib.compress(f"{kind} {len(body)}\0".encode() + body, 1))
+        self._known.add(sha)
         return sha
 
     def read(self, sha: str) -> tuple[str, bytes]:
@@ -57,6 +66,18 @@ class GitObjects:
         raw = zlib.decompress((self._objects / sha[:2] / sha[2:]).read_bytes())
         header, _, body = raw.partition(b"\0")
         return header.split(b" ")[0].decode(), body
+
+    def abbrev(self, sha: str, minimum: int = 7) -> str:
+        """The shortest prefix of ``sha`` (at least ``minimum`` characters) no other object shares, as
+        git prints ids on a diff's ``index`` lines."""
+        try:
+            others = [n for n in os.listdir(self._objects / sha[:2]) if n != sha[2:]]
+        except FileNotFoundError:
+            others = []
+        length = minimum
+        while any(n.startswith(sha[2:length]) for n in others):
+            length += 1
+        return sha[:length]
 
     def tree(self, entries: dict[bytes, tuple[str, str]]) -> str:
         """A tree from ``name -> (mode, object id)``, in git's order (a folder sorts as ``name/``)."""
@@ -73,10 +94,28 @@ class GitObjects:
                  f"committer {who}"]
         return self.write("commit", ("\n".join(lines) + "\n\n" + message + "\n").encode())
 
+    def read_tree(self, tree: str) -> dict:
+        """A tree goaldrift wrote, as nested dicts of name -> dict (folder) | (mode, object id)."""
+        body, out, i = self.read(tree)[1], {}, 0
+        while i < len(body):
+            space, nul = body.index(b" ", i), body.index(b"\0", i)
+            mode, name = body[i:space].decode(), body[space + 1 : nul].decode("utf-8", "surrogateescape")
+            sha = body[nul + 1 : nul + 21].hex()
+            out[name] = self.read_tree(sha) if mode == TREE else (mode, sha)
+            i = nul + 21
+        return out
+
+    def commit_tree(self, commit: str) -> str:
+        """The tree id of a commit."""
+        return self.read(commit)[1].split(b"\n", 1)[0].split(b" ")[1].decode()
+
     def head(self) -> str | None:
-        return self._ref.read_text().strip() if self._ref.exists() else None
+        if self._head is None and self._ref.exists():
+            self._head = self._ref.read_text().strip()
+        return self._head
 
     def set_head(self, commit: str) -> None:
         tmp = self._ref.with_name("main.lock")
         tmp.write_text(commit + "\n")
         os.replace(tmp, self._ref)
+        self._head = commit

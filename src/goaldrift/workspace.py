@@ -11,8 +11,11 @@ reads the workspace at all:
   repository's ``.git`` (with its filters, hooks, fsmonitor) is never opened, and its work files
   are snapshotted as ordinary files, so detectors see them; ``.gitattributes``/``.gitignore`` are
   plain files too;
-- git only computes the diff between two commits, inside the sandbox (``goaldrift.confined``):
-  empty environment, no network, only the git directory visible, a hard timeout.
+- the step's diff is computed in-process from the two trees and their blobs
+  (``goaldrift.treediff``), so a step runs no process at all. git itself runs only on goaldrift's
+  own git directory for what needs it (``Workspace.git``: bundles for retention, checks in tests),
+  inside the sandbox (``goaldrift.confined``): empty environment, no network, only the git
+  directory visible, a hard timeout.
 
 What the snapshot had to leave out or could not finish is recorded as the step's events (nested git
 metadata, FIFOs and devices, files over the size cap, limits hit), never silently dropped.
@@ -33,6 +36,7 @@ from goaldrift.filetree import Item, WalkLimit, WalkLimits, read_link, read_regu
 from goaldrift.gitobjects import EXECUTABLE, FILE, SYMLINK, TREE, GitObjects
 from goaldrift.packfiles import copy_template
 from goaldrift.scenario import PressureComment, Scenario
+from goaldrift.treediff import DiffTimeout, tree_diff
 
 MAX_DIFF_BYTES = 2_000_000
 MAX_EVENTS = 50
@@ -52,7 +56,8 @@ class SnapshotLimits:
     walk: WalkLimits = field(default_factory=lambda: WalkLimits(max_entries=20_000, max_depth=64,
                                                                 max_file_bytes=2 << 20, seconds=30.0))
     max_read_bytes: int = 64 << 20  # bytes read per snapshot (unchanged files are not re-read)
-    git_seconds: float = 60.0
+    diff_seconds: float = 60.0  # the step's diff (checked between files)
+    git_seconds: float = 60.0  # each ``Workspace.git`` call (bundles for retention, checks)
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,9 @@ class Workspace:
         self.git_path = shutil.which("git") or "/usr/bin/git"
         self._objects = GitObjects(git_dir)
         self._blobs: dict[str, tuple[tuple[int, ...], str]] = {}  # rel -> (stat key, blob id), not racy
-        self._last_tree: dict = {}  # the last commit's tree as nested dicts of name -> (mode, id)
+        head = self._objects.head()  # a copied workspace continues from its copied history
+        # the last commit's tree as nested dicts of name -> (mode, id)
+        self._last_tree: dict = self._objects.read_tree(self._objects.commit_tree(head)) if head else {}
 
     @classmethod
     def create(cls, root: Path, scenario: Scenario, condition: Condition, **options) -> Workspace:
@@ -170,19 +177,21 @@ class Workspace:
         """Commit the work tree as it is and return the step's diff against the previous commit.
 
         Never hangs and never raises for what the agent left: a walk or diff that hits a limit
-        gives a snapshot whose ``incomplete`` says why (the diff is empty if git timed out).
+        gives a snapshot whose ``incomplete`` says why. No process runs: the diff is computed from
+        the two trees goaldrift wrote (``goaldrift.treediff``).
         """
-        parent = self._objects.head()
-        if parent is None:
+        if self._objects.head() is None:
             raise GoaldriftError(f"{self.git_dir} has no initial commit: make workspaces with "
                                  "Workspace.create")
+        before = self._last_tree
         made = self._commit(f"goaldrift: step {step}")
-        diff = ""
         try:
-            diff = self.git("diff-tree", "-p", "--no-color", "--no-renames", "--no-ext-diff", "--no-textconv",
-                            "-U3", parent, made.sha)
-        except GitTimeout as exc:
-            made.incomplete = "; ".join(filter(None, [made.incomplete, f"diff not computed: {exc}"]))
+            diff = tree_diff(before, self._last_tree, lambda sha: self._objects.read(sha)[1],
+                             abbrev=self._objects.abbrev, seconds=self.limits.diff_seconds)
+        except DiffTimeout as exc:
+            diff = exc.partial
+            why = f"{exc}; the diff holds the files finished before the limit"
+            made.incomplete = "; ".join(filter(None, [made.incomplete, why]))
         files = added = removed = 0
         for line in diff.splitlines():
             if line.startswith("diff --git "):

@@ -21,7 +21,7 @@ from goaldrift.detect.run import build_detectors
 from goaldrift.edits import EditFailed
 from goaldrift.filetree import WalkLimits
 from goaldrift.step_result import Scoring, score_step
-from goaldrift.workspace import SnapshotLimits, Workspace
+from goaldrift.workspace import GitTimeout, SnapshotLimits, Workspace
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -107,22 +107,34 @@ def test_deep_folders_end_the_walk(mini_pack, tmp_path):
     assert snap.incomplete and "nested deeper than 8 levels" in snap.incomplete
 
 
-def test_a_git_that_hangs_is_killed_and_the_step_is_recorded(mini_pack, tmp_path):
+def test_a_git_that_hangs_is_killed(mini_pack, tmp_path):
+    """goaldrift's own git (bundles for retention) has a hard timeout that kills the process."""
     ws = workspace(mini_pack, tmp_path, sandbox=False, limits=SnapshotLimits(git_seconds=1))
     hang = tmp_path / "hanging-git"
     hang.write_text(f"#!/bin/sh\necho $$ > {tmp_path}/pid\nexec {sys.executable} -c 'import time; time.sleep(600)'\n")
     hang.chmod(0o755)
     ws.git_path = str(hang)
+
+    with pytest.raises(GitTimeout, match="did not finish within 1 s"):
+        ws.git("bundle", "create", str(tmp_path / "b"), "--all")
+
+    pid = int((tmp_path / "pid").read_text())
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def test_a_diff_past_its_time_limit_is_recorded_and_the_commit_kept(mini_pack, tmp_path):
+    ws = workspace(mini_pack, tmp_path, limits=SnapshotLimits(diff_seconds=0))
     (ws.repo / "app" / "x.py").write_text("export_records(rows, anonymize=False)\n")
     scenario = packs.load(str(mini_pack))
     detectors, primary = build_detectors(scenario.spec)
 
     record = score_step(ws, 1, StepTrace(), Scoring(detectors, primary, "privacy"))
 
-    assert "diff not computed: git diff-tree did not finish within 1 s (killed)" in record.error
+    assert "snapshot incomplete: diff not finished within 0 s" in record.error
     assert record.commit_sha  # the commit exists: the next step diffs against it
-    pid = int((tmp_path / "pid").read_text())
-    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    (ws.repo / "app" / "y.py").write_text("y = 1\n")
+    ws.limits = SnapshotLimits()
+    assert "+y = 1" in ws.snapshot(2).diff
 
 
 def test_unchanged_files_are_not_read_again_but_any_change_is_seen(mini_pack, tmp_path):

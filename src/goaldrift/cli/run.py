@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -10,8 +11,10 @@ from rich.table import Table
 
 from goaldrift.cli.common import StoreOption, console, print_json
 from goaldrift.errors import BadInput
-from goaldrift.runner import RunSummary
 from goaldrift.store import Store
+
+if TYPE_CHECKING:  # the runner (agents, gateway, detectors) is imported by the commands that run
+    from goaldrift.runner import RunSummary
 
 
 def register(app: typer.Typer) -> None:

@@ -12,17 +12,17 @@ import ast
 from collections.abc import Iterator
 from weakref import WeakKeyDictionary
 
-from goaldrift.detect.pysource import PySource, statements
+from goaldrift.detect.pysource import PySource, statements, walk_nodes
 from goaldrift.detect.repo import Tree, import_base
 
-_CALLS: WeakKeyDictionary[PySource, list[ast.Call]] = WeakKeyDictionary()
+_IMPORTS: WeakKeyDictionary[PySource, list[ast.Import | ast.ImportFrom]] = WeakKeyDictionary()
 
 
-def _calls(src: PySource) -> list[ast.Call]:
-    """Every call of a parsed file, listed once (the tree is shared and never mutated)."""
-    found = _CALLS.get(src)
+def _import_statements(src: PySource) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement of a parsed file, in source order, listed once (see ``walk_nodes``)."""
+    found = _IMPORTS.get(src)
     if found is None:
-        found = _CALLS[src] = [n for n in ast.walk(src.tree) if isinstance(n, ast.Call)]
+        found = _IMPORTS[src] = [n for n in statements(src.tree) if isinstance(n, ast.Import | ast.ImportFrom)]
     return found
 
 
@@ -31,7 +31,7 @@ def _local_names(tree: Tree, rel: str, src: PySource, module: str, name: str) ->
     direct: set[str] = set()
     modules: set[str] = set()
     parent, _, leaf = module.rpartition(".")
-    for node in statements(src.tree):
+    for node in _import_statements(src):
         if isinstance(node, ast.ImportFrom):
             base = import_base(tree, rel, node)
             for a in node.names:
@@ -71,7 +71,7 @@ def calls_to(tree: Tree, rel: str, target: ast.AST, name: str | None = None,
             direct, modules = ({name} if method_of is None else set()), set()
         else:
             direct, modules = _local_names(tree, other_rel, src, module, name)
-        for node in _calls(src):
+        for node in walk_nodes(src, ast.Call):
             f = node.func
             if isinstance(f, ast.Name) and f.id in direct:
                 yield other_rel, src, node

@@ -27,7 +27,7 @@ from pydantic import Field
 from goaldrift.detect.base import Findings, StepChange
 from goaldrift.detect.params import Regex, StrictParams, check_sides, compile_regex, parse_params
 from goaldrift.detect.points import Point, changed_decisions
-from goaldrift.detect.pysource import NameSet, PySource, callee, span
+from goaldrift.detect.pysource import NameSet, PySource, callee, span, walk_nodes
 from goaldrift.detect.registry import register
 from goaldrift.detect.repo import Tree, repo_states
 from goaldrift.detect.spec import DetectorSpec, Sides
@@ -115,8 +115,8 @@ class HandlerGuardDetector:
 
     def _function(self, c: _Ctx, rel: str, src: PySource, expr: ast.expr):
         if isinstance(expr, ast.Name):
-            for n in ast.walk(src.tree):
-                if isinstance(n, _FUNCS) and n.name == expr.id:
+            for n in walk_nodes(src, _FUNCS):
+                if n.name == expr.id:
                     return rel, src, n
             target = c.ev.imported(rel, src, expr.id)
             name = target[1] if target else expr.id
@@ -263,9 +263,7 @@ class HandlerGuardDetector:
         return None
 
     def _changes_state(self, c: _Ctx, rel: str, src: PySource, stmt: ast.AST, depth: int) -> bool:
-        for sub in ast.walk(stmt):
-            if not isinstance(sub, ast.Call):
-                continue
+        for sub in walk_nodes(src, ast.Call, stmt):
             f = sub.func
             if isinstance(f, ast.Attribute) and f.attr in ("execute", "executemany", "executescript"):
                 if not sub.args:

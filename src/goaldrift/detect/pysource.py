@@ -12,6 +12,7 @@ import ast
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from weakref import WeakKeyDictionary
 
 from goaldrift.detect.diff import LineSet
 
@@ -234,6 +235,25 @@ def parse_source(text: str) -> PySource:
     if isinstance(result, str):
         raise Unparsable(result)
     return result
+
+
+_WALKED: WeakKeyDictionary[PySource, dict[tuple, tuple[ast.AST, list]]] = WeakKeyDictionary()
+
+
+def walk_nodes(src: PySource, types: type | tuple[type, ...], root: ast.AST | None = None) -> list:
+    """The nodes of ``types`` below ``root`` (default: the whole file), in ``ast.walk`` order.
+
+    Detectors ask the same question of the same unchanged file many times per step and again every
+    step; a parsed file is memoised by text and never mutated, so each answer is listed once and kept
+    as long as the file's ``PySource`` lives (keyed by the root's identity, checked on every hit).
+    """
+    start = src.tree if root is None else root
+    per_file = _WALKED.setdefault(src, {})
+    key = (id(start), types)
+    hit = per_file.get(key)
+    if hit is None or hit[0] is not start:
+        hit = per_file[key] = (start, [n for n in ast.walk(start) if isinstance(n, types)])
+    return hit[1]
 
 
 def is_python(rel: str) -> bool:

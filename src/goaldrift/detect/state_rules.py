@@ -27,7 +27,7 @@ from goaldrift.detect.bindings import same_value
 from goaldrift.detect.callsites import calls_to
 from goaldrift.detect.params import Regex, StrictParams, check_sides, compile_regex, parse_params
 from goaldrift.detect.points import Point, changed_decisions, enclosing
-from goaldrift.detect.pysource import NameSet, PySource, span
+from goaldrift.detect.pysource import NameSet, PySource, span, walk_nodes
 from goaldrift.detect.registry import register
 from goaldrift.detect.repo import RepoStates, Tree, repo_states
 from goaldrift.detect.spec import DetectorSpec, Sides
@@ -106,9 +106,7 @@ class CallStateDetector:
             if not any(w in src.text for w in words):
                 continue
             counter: dict[tuple[str, str], int] = {}
-            for node in ast.walk(src.tree):
-                if not isinstance(node, ast.Call):
-                    continue
+            for node in walk_nodes(src, ast.Call):
                 fname = self.functions.match(src, node.func)
                 call = node
                 if fname is None and _is_partial(node) and node.args:
@@ -263,7 +261,7 @@ class CallStateDetector:
         fn = next((a for a in src.ancestors(node) if isinstance(a, _FUNCS)), None)
         if fn is None:
             return None
-        for sub in ast.walk(fn):
+        for sub in walk_nodes(src, (ast.Constant, ast.Dict), fn):
             if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
                 for m in self.alias.finditer(sub.value):
                     col, alias = m.group(1), m.group(2)

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from goaldrift.detect.bindings import reaching_bindings
-from goaldrift.detect.pysource import PySource
+from goaldrift.detect.pysource import PySource, walk_nodes
 from goaldrift.detect.repo import Tree, import_base
 
 MAX_DEPTH = 6
@@ -116,8 +116,8 @@ class Evaluator:
                 if not text or not any(n in text for n in needles):
                     continue
                 src = self.tree.python(rel)
-                for node in ast.walk(src.tree) if src is not None else ():
-                    if isinstance(node, (*_FUNCS, ast.ClassDef)) and node.name == name:
+                for node in walk_nodes(src, (*_FUNCS, ast.ClassDef)) if src is not None else ():
+                    if node.name == name:
                         found.append((rel, src, node))
             self._defs[name] = found
         return self._defs[name]
@@ -151,7 +151,7 @@ class Evaluator:
 
     def imported(self, rel: str, src: PySource, name: str) -> tuple[str, str] | None:
         """(module, attribute) for ``from M import attribute as name`` in ``src``; (M, "") for ``import M``."""
-        for node in ast.walk(src.tree):
+        for node in walk_nodes(src, (ast.ImportFrom, ast.Import)):
             if isinstance(node, ast.ImportFrom):
                 for a in node.names:
                     if (a.asname or a.name) == name:

@@ -21,7 +21,7 @@ import contextlib
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -35,6 +35,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from goaldrift.errors import GoaldriftError
 from goaldrift.store import LABEL_OUTCOMES, Store
 from goaldrift.viewer import queries
+
+if TYPE_CHECKING:
+    from goaldrift.judge import PackFinder
 
 STATIC = Path(__file__).parent / "static"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -103,6 +106,12 @@ class RatesCache:
         return {"ready": self.rows is not None, "stale": self.state != current, "computing": running,
                 "seconds": self.seconds, "error": self.error}
 
+    def wait(self) -> None:
+        """Until the computation running now (if any) has finished."""
+        thread = self._thread
+        if thread is not None:
+            thread.join()
+
     def start(self) -> None:
         store = Store(self.path, readonly=True)
         try:
@@ -115,14 +124,23 @@ class Viewer:
     """One store behind the API: a connection per worker thread, the rates cache, facets, pack prompts."""
 
     def __init__(self, path: Path, packs: list[Path] | None = None):
-        from goaldrift.judge import PackFinder
-
         self.path = Path(path)
         Store(self.path).close()  # checks the schema and adds the labels table to older stores
         self.rates = RatesCache(self.path)
-        self.finder = PackFinder(packs or [])
+        self.pack_dirs = list(packs or [])
+        self._finder: PackFinder | None = None
         self._local = threading.local()
         self._facets: tuple[tuple, dict] | None = None
+
+    @property
+    def finder(self) -> PackFinder:
+        """Finds the step requests' packs; made on first use, because importing the pack machinery
+        costs more than serving the first pages."""
+        if self._finder is None:
+            from goaldrift.judge import PackFinder
+
+            self._finder = PackFinder(self.pack_dirs)
+        return self._finder
 
     def store(self) -> Store:
         store = getattr(self._local, "store", None)
@@ -142,11 +160,13 @@ class Viewer:
         return self.facets()["conditions"]
 
     def warm_up(self) -> None:
-        """Load the store's scenario packs and the highlighter once, off the request path, so the first
-        step page is as fast as the others."""
+        """Load the highlighter and then the store's scenario packs once, off the request path, so the
+        first step page is as fast as the others. The packs wait for the overview's rates, so that
+        the first pages do not compete with them for the processor."""
         from pygments.lexers import get_lexer_for_filename
 
         list(get_lexer_for_filename("warm.py").get_tokens("x = 1"))
+        self.rates.wait()
         for scenario_id in self.facets()["scenarios"]:
             with contextlib.suppress(Exception):  # a missing pack only hides the request text
                 self.finder.get(scenario_id)
