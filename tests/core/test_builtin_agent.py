@@ -44,7 +44,8 @@ class Puppet:
             yield c
 
 
-def drive(tmp_path, replies, limits=AgentLimits(), delay=0.0, prompt="do it", sandbox="auto"):
+def drive(tmp_path, replies, limits=AgentLimits(), delay=0.0, prompt="do it", sandbox="auto", placement="agents_md",
+          constraint=""):
     backend = Puppet(replies, delay)
 
     async def go():
@@ -52,7 +53,8 @@ def drive(tmp_path, replies, limits=AgentLimits(), delay=0.0, prompt="do it", sa
             route = gw.open_route(backend)
             agent = BuiltinAgent()
             session = AgentSession(workspace=tmp_path, base_url=gw.url_for(route), api_key=route.token,
-                                   model="puppet", limits=limits, options={"sandbox": sandbox})
+                                   model="puppet", limits=limits, options={"sandbox": sandbox},
+                                   placement=placement, constraint=constraint)
             await agent.start(session)
             try:
                 return await agent.step(1, prompt)
@@ -78,6 +80,19 @@ def test_tools_edit_files_and_agents_md_reaches_the_system_prompt(tmp_path):
     assert "occurs 0 times" in trace.tool_calls[3].output
     assert trace.model_calls == 5 and trace.tokens_in == 500 and trace.context_tokens == 100
     assert all("RULE: always anonymise." in r["messages"][0]["content"] for r in backend.requests)
+
+
+def test_system_prompt_placement_opens_the_system_prompt_with_the_constraint(tmp_path):
+    """The constraint is the first text of the system message of every request, the agent's tool
+    instructions and the project notes (AGENTS.md, which here holds no constraint) follow."""
+    (tmp_path / "AGENTS.md").write_text("NOTES: the service stores records.")
+    _, backend = drive(tmp_path, [("read_file", {"path": "AGENTS.md"}), "ok"], placement="system_prompt",
+                       constraint="RULE: always anonymise.\n")
+    assert len(backend.requests) == 2
+    for r in backend.requests:
+        system = r["messages"][0]
+        assert system["role"] == "system" and system["content"].startswith("RULE: always anonymise.")
+        assert "read_file" in system["content"] and "NOTES: the service stores records." in system["content"]
 
 
 def test_paths_cannot_leave_the_workspace(tmp_path):
