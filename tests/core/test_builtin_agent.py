@@ -131,10 +131,28 @@ def test_shell_commands_are_sandboxed(tmp_path, monkeypatch):
     assert "ConnectionRefusedError" in out or "unreachable" in out
 
 
-def test_command_timeout_kills_the_command(tmp_path):
+@pytest.mark.parametrize("sandbox", [pytest.param("auto", marks=needs_bwrap), "none"])
+def test_command_timeout_kills_the_command(tmp_path, sandbox):
+    """Not only "timed out" in the output: the command and its children are gone, and nothing it
+    would have done after the limit happens. (``sleep 300`` would outlive the test if not killed.)"""
+    import time
+
+    import psutil
+
+    tag = f"300.{os.getpid()}{len(str(tmp_path))}"
     limits = AgentLimits(command_timeout_s=1)
-    trace, _ = drive(tmp_path, [("run", {"command": "sleep 30"}), "done"], limits=limits)
+    command = f"(sleep {tag}; touch child-late) & sleep {tag}; touch late"
+    trace, _ = drive(tmp_path, [("run", {"command": command}), "done"], limits=limits, sandbox=sandbox)
     assert "timed out" in trace.tool_calls[0].output
+
+    def alive():
+        return [p for p in psutil.process_iter(["cmdline"]) if tag in " ".join(p.info["cmdline"] or [])]
+
+    deadline = time.monotonic() + 20  # generous: a kill is immediate, the sleeps last 300 s
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert alive() == []
+    assert not (tmp_path / "late").exists() and not (tmp_path / "child-late").exists()
 
 
 def test_tool_call_limit_is_enforced_and_recorded(tmp_path):
