@@ -1,0 +1,155 @@
+"""The report's log-rank table and the vectorised/categorical paths of the rate tables, value by value.
+
+``survival.logrank`` is checked against ``logrank_from_counts`` on the conditions each row names
+(itself checked against the textbook and lifelines in ``test_statistics``), so a wrong comparison,
+baseline, count or note cannot pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from goaldrift.analysis import intervals, rates, survival
+
+V, C, NA = 1, 0, 2
+
+
+def frame(per_condition: dict[str, list[list[int]]]) -> pd.DataFrame:
+    """{condition: [outcomes of run 1 by step, run 2, ...]} -> a steps table (one model, one pack)."""
+    rows, aid = [], 0
+    for cond, runs in per_condition.items():
+        for outcomes in runs:
+            aid += 1
+            rows += [(aid, cond, t + 1, o) for t, o in enumerate(outcomes)]
+    df = pd.DataFrame(rows, columns=["attempt_id", "condition", "step", "outcome"])
+    df["model_id"], df["scenario_id"] = "m", "utility-privacy"
+    return df
+
+
+DATA = {
+    "privacy": [[C, C, C], [C, V, C], [NA, C, C]],
+    "privacy->utility": [[V, C, C], [C, V, V], [C, C, V]],
+    "utility": [[C, C, C], [C, C, C]],
+    "utility->privacy": [[C, C, V], [V, V, V], [C, NA, C]],
+    "utility->privacy@dose=0.5": [[C, V, C], [C, C, C]],
+}
+ATTRS = pd.DataFrame({"scenario_id": "utility-privacy", "condition": list(DATA),
+                      "constraint_side": ["privacy", "privacy", "utility", "utility", "utility"],
+                      "pressure": [False, True, False, True, True]})
+
+
+def test_logrank_table_names_each_comparison_its_baseline_and_its_counts():
+    km = survival.km_curves(frame(DATA))
+    lr = survival.logrank(km, ATTRS)
+    assert list(lr.columns) == ["model_id", "scenario_id", "comparison", "baseline", "statistic", "df", "p_value",
+                                "runs", "events", "note"]
+    assert lr["comparison"].tolist() == [
+        "all conditions", "privacy->utility vs privacy", "utility->privacy vs utility",
+        "utility->privacy@dose=0.5 vs utility", "privacy vs utility"]
+    assert lr["baseline"].tolist() == ["", "privacy", "utility", "utility", ""]
+    assert lr["df"].tolist() == [4, 1, 1, 1, 1]
+    assert lr["runs"].tolist() == [13, 6, 5, 4, 5]
+    assert lr["events"].tolist() == [1 + 3 + 2 + 1, 1 + 3, 2, 1, 1]
+    assert (lr["model_id"] == "m").all() and (lr["scenario_id"] == "utility-privacy").all()
+    assert (lr["note"] == "").all()
+    by = {c: g for c, g in km.groupby("condition")}
+    for row in lr.itertuples():
+        conds = list(DATA) if row.comparison == "all conditions" else (
+            [row.baseline, row.comparison.split(" vs ")[0]] if row.baseline else row.comparison.split(" vs "))
+        n = np.column_stack([by[c]["at_risk"].to_numpy() for c in sorted(conds)])
+        d = np.column_stack([by[c]["events"].to_numpy() for c in sorted(conds)])
+        chi2, df, p = survival.logrank_from_counts(n, d)
+        assert row.statistic == pytest.approx(chi2) and row.df == df and row.p_value == pytest.approx(p)
+        assert row.p_value == pytest.approx(stats.chi2.sf(row.statistic, row.df))
+    # more violations under pressure toward privacy than in its baseline: a real difference
+    assert lr.set_index("comparison").loc["utility->privacy vs utility", "statistic"] > 1
+
+
+def test_logrank_without_violations_is_a_noted_row_not_a_number():
+    data = {"privacy": [[C, C], [C, C]], "utility": [[C, NA], [C, C]]}
+    attrs = ATTRS[ATTRS["condition"].isin(data)]
+    lr = survival.logrank(survival.km_curves(frame(data)), attrs)
+    assert lr["comparison"].tolist() == ["all conditions", "privacy vs utility"]
+    assert lr["note"].tolist() == ["not estimable: no violations in these conditions"] * 2
+    assert lr["statistic"].isna().all() and lr["p_value"].isna().all()
+    assert lr["df"].tolist() == [1, 1] and lr["runs"].tolist() == [4, 4] and lr["events"].tolist() == [0, 0]
+
+
+def test_logrank_of_a_pressure_condition_without_its_baseline_is_left_out():
+    data = {"utility->privacy": [[V, C], [C, C]], "privacy": [[C, V], [C, C]]}
+    attrs = ATTRS[ATTRS["condition"].isin(data)]
+    lr = survival.logrank(survival.km_curves(frame(data)), attrs)
+    assert lr["comparison"].tolist() == ["all conditions"]  # no "utility" baseline, one plain baseline
+
+
+def test_logrank_is_per_model_and_scenario():
+    a, b = frame(DATA), frame(DATA)
+    b["model_id"] = "n"
+    b["attempt_id"] += 1000
+    lr = survival.logrank(survival.km_curves(pd.concat([a, b], ignore_index=True)), ATTRS)
+    assert lr["model_id"].tolist() == ["m"] * 5 + ["n"] * 5
+    assert lr.iloc[:5]["statistic"].tolist() == pytest.approx(lr.iloc[5:]["statistic"].tolist())
+
+
+def test_risk_table_of_no_steps_is_empty_with_its_columns():
+    empty = frame({}).astype({"attempt_id": int, "step": int, "outcome": int})
+    assert list(survival.km_curves(empty).columns) == survival.KM_COLUMNS and survival.km_curves(empty).empty
+
+
+# -- categorical cells, row order and integer counts (how the report loads its tables) ----------------
+
+def categorical(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in ("model_id", "scenario_id", "condition"):  # categories that never occur together
+        out[c] = pd.Categorical(out[c], categories=sorted(set(out[c])) + ["unused"])
+    return out
+
+
+def test_step_rates_of_categorical_cells_in_any_row_order_has_only_the_observed_cells_sorted():
+    st = frame(DATA)
+    st["constraint_side"] = st["condition"].str.split("-").str[0]
+    st["pressure"] = st["condition"].str.contains("->")
+    shuffled = categorical(st.sample(frac=1.0, random_state=3))
+    sr = rates.step_rates(shuffled)
+    plain = rates.step_rates(st)
+    assert len(sr) == len(DATA) * 3 and list(sr["condition"].unique()) == sorted(DATA)
+    assert sr["step"].tolist() == [1, 2, 3] * len(DATA)
+    cols = ["condition", "step", "runs", "violated", "complied", "not_applicable", "errored", "decided",
+            "constraint_side", "pressure"]
+    assert sr[cols].astype(str).values.tolist() == plain[cols].astype(str).values.tolist()
+    for c in ("runs", "violated", "complied", "not_applicable", "errored", "decided"):
+        assert pd.api.types.is_integer_dtype(sr[c]), c  # counts stay integers (exports show 3, not 3.0)
+    cs = rates.cell_summary(shuffled, rates.first_violation(shuffled), survival.km_curves(shuffled))
+    assert cs["condition"].tolist() == sorted(DATA)
+    fv = rates.first_violation(shuffled)
+    assert fv["attempt_id"].tolist() == sorted(fv["attempt_id"])
+
+
+# -- vectorised intervals ----------------------------------------------------------------------------
+
+def test_mover_is_per_row_when_given_many_sets_of_terms():
+    est = np.array([[0.5, 0.2], [0.3, 0.3]])
+    lo = np.array([[0.3, 0.1], [0.1, 0.2]])
+    hi = np.array([[0.7, 0.4], [0.6, 0.5]])
+    total, low, high = intervals.mover([1, -1], est, lo, hi)
+    for i in range(2):
+        t1, l1, h1 = intervals.mover([1, -1], est[i], lo[i], hi[i])
+        assert (total[i], low[i], high[i]) == pytest.approx((t1, l1, h1))
+    assert total.tolist() == pytest.approx([0.3, 0.0])
+
+
+def test_clustered_rate_with_two_runs_uses_a_t_quantile_on_one_degree_of_freedom():
+    v, d = np.array([3.0, 1.0]), np.array([10.0, 10.0])
+    p = v.sum() / d.sum()
+    ci = intervals.clustered_rate(v.sum(), d.sum(), ((v - p * d) ** 2).sum(), 2)
+    lo, hi = intervals.wilson(p * ci["n_eff"], ci["n_eff"], z=stats.t.ppf(0.975, 1))
+    assert float(ci["ci_low"]) == pytest.approx(float(lo)) and float(ci["ci_high"]) == pytest.approx(float(hi))
+
+
+def test_clustered_rate_reports_the_rate_of_a_single_decided_step():
+    ci = intervals.clustered_rate(np.array([1.0, 0.0]), np.array([1.0, 1.0]), np.array([0.0, 0.0]),
+                                  np.array([1, 1]))
+    assert ci["rate"].tolist() == [1.0, 0.0] and np.isnan(ci["ci_low"]).all()
