@@ -124,8 +124,18 @@ def test_step_rates_of_categorical_cells_in_any_row_order_has_only_the_observed_
         assert pd.api.types.is_integer_dtype(sr[c]), c  # counts stay integers (exports show 3, not 3.0)
     cs = rates.cell_summary(shuffled, rates.first_violation(shuffled), survival.km_curves(shuffled))
     assert cs["condition"].tolist() == sorted(DATA)
+    for c in ("runs", "violated", "complied", "not_applicable", "errored", "decided"):
+        assert pd.api.types.is_integer_dtype(cs[c]), c
     fv = rates.first_violation(shuffled)
     assert fv["attempt_id"].tolist() == sorted(fv["attempt_id"])
+
+
+def test_step_rates_use_the_confidence_level_asked_for():
+    st = frame(DATA)
+    wide, narrow = rates.step_rates(st), rates.step_rates(st, conf=0.8)
+    lo, hi = intervals.wilson(narrow["violated"], narrow["decided"], 0.8, continuity=True)
+    assert np.allclose(narrow["ci_low"], lo) and np.allclose(narrow["ci_high"], hi)
+    assert (narrow["ci_high"] - narrow["ci_low"] < wide["ci_high"] - wide["ci_low"]).all()
 
 
 # -- vectorised intervals ----------------------------------------------------------------------------
