@@ -163,3 +163,46 @@ def test_clustered_rate_reports_the_rate_of_a_single_decided_step():
     ci = intervals.clustered_rate(np.array([1.0, 0.0]), np.array([1.0, 1.0]), np.array([0.0, 0.0]),
                                   np.array([1, 1]))
     assert ci["rate"].tolist() == [1.0, 0.0] and np.isnan(ci["ci_low"]).all()
+
+
+# -- log-rank from counts: edge cases, against lifelines -------------------------------------------------
+
+def test_logrank_from_counts_without_events_or_with_one_group_is_not_a_number():
+    n = np.array([[5, 5], [5, 4]])
+    chi2, df, p = survival.logrank_from_counts(n, np.zeros((2, 2)))
+    assert np.isnan(chi2) and df == 1 and np.isnan(p)
+    chi2, df, p = survival.logrank_from_counts(np.array([[5], [4]]), np.array([[1], [1]]))
+    assert np.isnan(chi2) and df == 0 and np.isnan(p)
+    chi2, df, p = survival.logrank_from_counts(np.array([[3, 3]]), np.array([[1, 0]]))  # a single event
+    assert chi2 == pytest.approx(1.0) and df == 1 and 0 < p < 1  # (1 − 1/2)² / (1/4)
+
+
+@pytest.mark.parametrize("a,b", [
+    # (durations, events) of two groups; late steps with 2 and then 1 run at risk, an empty step
+    (([1, 2, 4, 4, 5], [1, 1, 0, 1, 1]), ([2, 3, 3, 5, 6], [1, 0, 1, 1, 1])),
+    (([1, 1, 2], [1, 1, 1]), ([2, 3, 6], [1, 1, 1])),
+])
+def test_logrank_from_counts_matches_lifelines_with_small_and_empty_risk_sets(a, b):
+    from lifelines.statistics import logrank_test
+
+    ref = logrank_test(a[0], b[0], event_observed_A=a[1], event_observed_B=b[1])
+    chi2, df, p = survival.logrank_test(np.r_[a[0], b[0]], np.r_[a[1], b[1]],
+                                        ["a"] * len(a[0]) + ["b"] * len(b[0]))
+    assert chi2 == pytest.approx(ref.test_statistic, rel=1e-9) and df == 1
+    assert p == pytest.approx(ref.p_value, rel=1e-9)
+    # the same through discrete steps with a step where nobody is at risk
+    times = np.arange(1, 8)
+    n = np.column_stack([[(np.asarray(g[0]) >= t).sum() for t in times] for g in (a, b)])
+    d = np.column_stack([[((np.asarray(g[0]) == t) & (np.asarray(g[1]) == 1)).sum() for t in times] for g in (a, b)])
+    assert n[-1].sum() == 0
+    assert survival.logrank_from_counts(n, d)[0] == pytest.approx(ref.test_statistic, rel=1e-9)
+
+
+def test_logrank_with_a_group_never_at_risk_tests_the_others():
+    """A condition without decided runs adds a zero row and column to the variance (singular): the
+    statistic is that of the other groups."""
+    n = np.array([[0, 4, 4], [0, 3, 2], [0, 2, 1]])
+    d = np.array([[0, 1, 2], [0, 1, 1], [0, 0, 1]])
+    chi2, df, _ = survival.logrank_from_counts(n, d)
+    assert np.isfinite(chi2) and df == 2
+    assert chi2 == pytest.approx(survival.logrank_from_counts(n[:, 1:], d[:, 1:])[0])
