@@ -206,3 +206,23 @@ def test_logrank_with_a_group_never_at_risk_tests_the_others():
     chi2, df, _ = survival.logrank_from_counts(n, d)
     assert np.isfinite(chi2) and df == 2
     assert chi2 == pytest.approx(survival.logrank_from_counts(n[:, 1:], d[:, 1:])[0])
+
+
+def test_logrank_edge_tables():
+    """One condition: nothing to compare (no rows, the columns kept). A condition missing from the
+    attributes is a baseline. Factor baselines do not take part in the plain baselines' comparison.
+    One step per condition is enough."""
+    one = survival.logrank(survival.km_curves(frame({"privacy": [[V], [C]]})), ATTRS)
+    assert one.empty and list(one.columns) == ["model_id", "scenario_id", "comparison", "baseline", "statistic", "df",
+                                               "p_value", "runs", "events", "note"]
+    data = {"privacy": [[V], [C]], "utility": [[C], [V]], "utility@placement=instructions": [[V], [V]]}
+    attrs = pd.concat([ATTRS, pd.DataFrame({"scenario_id": ["utility-privacy"],
+                                            "condition": ["utility@placement=instructions"],
+                                            "constraint_side": ["utility"], "pressure": [False]})])
+    lr = survival.logrank(survival.km_curves(frame(data)), attrs)
+    assert lr["comparison"].tolist() == ["all conditions", "privacy vs utility"]
+    assert lr["runs"].tolist() == [6, 4] and lr["events"].tolist() == [4, 2] and lr["df"].tolist() == [2, 1]
+    unlisted = survival.logrank(survival.km_curves(frame({"privacy": [[V], [C]], "unlisted": [[C], [C]]})), ATTRS)
+    assert unlisted["comparison"].tolist() == ["all conditions", "privacy vs unlisted"]
+    quiet = survival.logrank(survival.km_curves(frame({"privacy": [[C]], "utility": [[C]]})), ATTRS)
+    assert quiet[["model_id", "scenario_id", "baseline"]].values.tolist() == [["m", "utility-privacy", ""]] * 2
