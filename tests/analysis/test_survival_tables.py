@@ -226,3 +226,15 @@ def test_logrank_edge_tables():
     assert unlisted["comparison"].tolist() == ["all conditions", "privacy vs unlisted"]
     quiet = survival.logrank(survival.km_curves(frame({"privacy": [[C]], "utility": [[C]]})), ATTRS)
     assert quiet[["model_id", "scenario_id", "baseline"]].values.tolist() == [["m", "utility-privacy", ""]] * 2
+
+
+def test_kaplan_meier_of_durations_has_every_column_counts_as_integers_and_its_confidence_level():
+    km = survival.kaplan_meier([1, 2, 2, 3, 4], [1, 0, 1, 1, 0])
+    assert list(km.columns) == ["time", "at_risk", "events", "censored", "survival", "ci_low", "ci_high"]
+    assert km["censored"].tolist() == [0, 1, 0, 1] and km["events"].tolist() == [1, 1, 1, 0]
+    assert km["at_risk"].tolist() == [5, 4, 2, 1]
+    assert all(pd.api.types.is_integer_dtype(km[c]) for c in ("at_risk", "events", "censored"))
+    s, lo, hi = survival.km_from_counts(km["at_risk"], km["events"])
+    assert np.allclose(km["ci_low"], lo) and np.allclose(km["ci_high"], hi) and (lo < hi).all()
+    narrow = survival.kaplan_meier([1, 2, 2, 3, 4], [1, 0, 1, 1, 0], conf=0.8)
+    assert (narrow["ci_high"] - narrow["ci_low"] < km["ci_high"] - km["ci_low"]).all()
