@@ -251,3 +251,9 @@ def test_cell_summary_of_a_cell_without_decisions_has_no_rate():
     cs = rates.cell_summary(st, first, survival.km_curves(st)).iloc[0]
     assert (cs.runs, cs.runs_without_decision, cs.decided) == (2, 2, 0) and np.isnan(cs.rate)
     assert cs.ever_share == 0 and (cs.ever_ci_low, cs.ever_ci_high) == (0, 1)  # no information: [0, 1]
+
+
+def test_wilson_of_a_single_observation_has_both_limits():
+    for cc in (False, True):
+        lo, hi = intervals.wilson(np.array([0.0, 1.0]), np.array([1.0, 1.0]), continuity=cc)
+        assert lo[0] == 0 and 0.5 < hi[0] < 1 and 0 < lo[1] < 0.5 and hi[1] == 1
