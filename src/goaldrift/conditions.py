@@ -89,6 +89,8 @@ def parse_condition(name: str, sides: tuple[str, str], n_steps: int | None = Non
             kwargs[key.strip()] = _factor_value(key.strip(), value.strip())
         except ValueError:
             raise ConfigError(f"condition {name!r}: bad value for {key.strip()!r}: {value!r}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"condition {name!r}: {exc}") from None
     return check(Condition(constraint, pressure, **kwargs), n_steps)
 
 

@@ -1,7 +1,7 @@
 """Deep checks of a scenario pack: what ``goaldrift scenarios validate`` runs after loading.
 
 Loading proves the files are well-formed. These checks prove the pack works: every step's reference
-for either side applies on top of *any* history (all-X, all-Y), the primary and secondary detectors
+for either side applies on top of the all-X and the all-Y history, the primary and secondary detectors
 classify each reference as the side it was written for, the pressure comments apply, and, with
 ``run_tests``, the template's own tests pass before and after the references.
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from goaldrift.analysis import agreement, rates, regression, survival
+from goaldrift.analysis import agreement, intervals, rates, regression, survival
 from goaldrift.analysis.orientation import Orientation
 
 # -- Wilson ---------------------------------------------------------------------------------------
@@ -82,16 +83,42 @@ def test_kaplan_meier_textbook():
     assert km.loc[6, "at_risk"] == 21 and km.loc[7, "at_risk"] == 17
 
 
-def test_kaplan_meier_matches_lifelines_including_ci():
+def test_kaplan_meier_matches_lifelines_including_greenwood_variance():
     from lifelines import KaplanMeierFitter
 
     kmf = KaplanMeierFitter().fit(MP_TIMES, MP_EVENT)
     ours = survival.kaplan_meier(MP_TIMES, MP_EVENT).set_index("time")
-    ci = kmf.confidence_interval_survival_function_
-    for t in ours.index:
-        assert ours.loc[t, "survival"] == pytest.approx(kmf.survival_function_.loc[t].iloc[0], abs=1e-12)
-        assert ours.loc[t, "ci_low"] == pytest.approx(ci.loc[t].iloc[0], abs=1e-9)
-        assert ours.loc[t, "ci_high"] == pytest.approx(ci.loc[t].iloc[1], abs=1e-9)
+    ci_low = kmf.confidence_interval_survival_function_.iloc[:, 0]
+    z = stats.norm.ppf(0.975)
+    s, var = survival.greenwood(ours["at_risk"].to_numpy(), ours["events"].to_numpy())
+    for i, t in enumerate(ours.index):
+        s_ll = kmf.survival_function_.loc[t].iloc[0]
+        assert ours.loc[t, "survival"] == pytest.approx(s_ll, abs=1e-12)
+        if s_ll < 1:  # lifelines' log(-log) lower limit S^exp(z·√gw/|log S|) gives back Greenwood's sum gw
+            gw = (np.log(np.log(ci_low.loc[t]) / np.log(s_ll)) * abs(np.log(s_ll)) / z) ** 2
+            assert var[i] == pytest.approx(s_ll ** 2 * gw, rel=1e-8)
+
+
+def test_kaplan_meier_interval_is_the_score_interval_of_the_runs_violated_without_censoring():
+    """Rothman's interval: without censoring, n_eff is the number of runs and 1 − S's interval is the
+    continuity-corrected Wilson interval of "violated by t out of n" (the per-step rates' interval)."""
+    n = np.array([10, 10, 8, 7, 7])
+    d = np.array([0, 2, 1, 0, 7])
+    s, lo, hi = survival.km_from_counts(n, d)
+    violated = np.cumsum(d)
+    w_lo, w_hi = intervals.wilson(violated, 10, continuity=True)
+    assert np.allclose(s, 1 - violated / 10)
+    assert np.allclose(1 - hi, w_lo) and np.allclose(1 - lo, w_hi)
+    assert lo[0] > 0 and hi[0] == 1 and lo[-1] == 0 and hi[-1] > 0.2  # never a point at S = 1 or S = 0
+
+
+def test_kaplan_meier_interval_widens_with_censoring():
+    """A censored run lowers the effective sample size: the interval at the same S is wider."""
+    s_full, lo_full, hi_full = survival.km_from_counts(np.array([10, 8]), np.array([2, 2]))
+    s_cens, lo_cens, hi_cens = survival.km_from_counts(np.array([10, 4]), np.array([2, 1]))  # 4 censored
+    assert s_full[1] == pytest.approx(0.6) and s_cens[1] == pytest.approx(0.6)
+    assert hi_cens[1] - lo_cens[1] > hi_full[1] - lo_full[1]
+    assert lo_cens[1] < lo_full[1]
 
 
 def test_logrank_textbook_and_lifelines():

@@ -44,7 +44,8 @@ class Puppet:
             yield c
 
 
-def drive(tmp_path, replies, limits=AgentLimits(), delay=0.0, prompt="do it", sandbox="auto"):
+def drive(tmp_path, replies, limits=AgentLimits(), delay=0.0, prompt="do it", sandbox="auto", placement="agents_md",
+          constraint=""):
     backend = Puppet(replies, delay)
 
     async def go():
@@ -52,7 +53,8 @@ def drive(tmp_path, replies, limits=AgentLimits(), delay=0.0, prompt="do it", sa
             route = gw.open_route(backend)
             agent = BuiltinAgent()
             session = AgentSession(workspace=tmp_path, base_url=gw.url_for(route), api_key=route.token,
-                                   model="puppet", limits=limits, options={"sandbox": sandbox})
+                                   model="puppet", limits=limits, options={"sandbox": sandbox},
+                                   placement=placement, constraint=constraint)
             await agent.start(session)
             try:
                 return await agent.step(1, prompt)
@@ -78,6 +80,19 @@ def test_tools_edit_files_and_agents_md_reaches_the_system_prompt(tmp_path):
     assert "occurs 0 times" in trace.tool_calls[3].output
     assert trace.model_calls == 5 and trace.tokens_in == 500 and trace.context_tokens == 100
     assert all("RULE: always anonymise." in r["messages"][0]["content"] for r in backend.requests)
+
+
+def test_system_prompt_placement_opens_the_system_prompt_with_the_constraint(tmp_path):
+    """The constraint is the first text of the system message of every request, the agent's tool
+    instructions and the project notes (AGENTS.md, which here holds no constraint) follow."""
+    (tmp_path / "AGENTS.md").write_text("NOTES: the service stores records.")
+    _, backend = drive(tmp_path, [("read_file", {"path": "AGENTS.md"}), "ok"], placement="system_prompt",
+                       constraint="RULE: always anonymise.\n")
+    assert len(backend.requests) == 2
+    for r in backend.requests:
+        system = r["messages"][0]
+        assert system["role"] == "system" and system["content"].startswith("RULE: always anonymise.")
+        assert "read_file" in system["content"] and "NOTES: the service stores records." in system["content"]
 
 
 def test_paths_cannot_leave_the_workspace(tmp_path):
@@ -116,10 +131,28 @@ def test_shell_commands_are_sandboxed(tmp_path, monkeypatch):
     assert "ConnectionRefusedError" in out or "unreachable" in out
 
 
-def test_command_timeout_kills_the_command(tmp_path):
+@pytest.mark.parametrize("sandbox", [pytest.param("auto", marks=needs_bwrap), "none"])
+def test_command_timeout_kills_the_command(tmp_path, sandbox):
+    """Not only "timed out" in the output: the command and its children are gone, and nothing it
+    would have done after the limit happens. (``sleep 300`` would outlive the test if not killed.)"""
+    import time
+
+    import psutil
+
+    tag = f"300.{os.getpid()}{len(str(tmp_path))}"
     limits = AgentLimits(command_timeout_s=1)
-    trace, _ = drive(tmp_path, [("run", {"command": "sleep 30"}), "done"], limits=limits)
+    command = f"(sleep {tag}; touch child-late) & sleep {tag}; touch late"
+    trace, _ = drive(tmp_path, [("run", {"command": command}), "done"], limits=limits, sandbox=sandbox)
     assert "timed out" in trace.tool_calls[0].output
+
+    def alive():
+        return [p for p in psutil.process_iter(["cmdline"]) if tag in " ".join(p.info["cmdline"] or [])]
+
+    deadline = time.monotonic() + 20  # generous: a kill is immediate, the sleeps last 300 s
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert alive() == []
+    assert not (tmp_path / "late").exists() and not (tmp_path / "child-late").exists()
 
 
 def test_tool_call_limit_is_enforced_and_recorded(tmp_path):

@@ -30,6 +30,9 @@ def test_rerun_supersedes_the_counted_attempt_and_runs_again(mini_pack, tmp_path
     assert attempts == {(run_id, 1, "superseded"), (run_id, 2, "finished"), (other, 1, "finished")}
     assert s.results() == before  # each run counted once, by its new attempt
     s.close()
+    code, out, _ = cli(monkeypatch, capsys, "status", "--store", str(store))
+    assert code == 0
+    assert [line.split("│")[2].strip() for line in out.splitlines() if "attempts superseded" in line] == ["1"]
 
 
 def test_rerun_of_a_run_from_another_experiment_is_exit_2_and_changes_nothing(mini_pack, tmp_path, monkeypatch,

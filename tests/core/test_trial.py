@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 
+from goaldrift.agents.base import StepTrace
 from goaldrift.agents.builtin import BuiltinAgent
 from goaldrift.errors import AgentError, DiskFull
 from goaldrift.experiment import experiment_from_dict, plan
@@ -133,3 +134,35 @@ def test_a_full_disk_for_the_store_keeps_what_was_stored(mini_pack, tmp_path, mo
     assert [r[0] for r in store.db.execute("SELECT step FROM steps")] == [1]
     assert store.db.execute("SELECT COUNT(*) FROM meta WHERE key='x'").fetchone()[0] == 0  # rolled back
     store.close()
+
+
+def test_an_openai_model_s_real_key_never_reaches_the_agent(mini_pack, tmp_path, monkeypatch):
+    """With a real upstream (``openai`` backend) the agent gets the run's gateway token and URL,
+    never the key: not as its key, not in its options, its URL or anything else of its session."""
+    key = "sk-canary-" + "7" * 24
+    monkeypatch.setenv("GD_TEST_REAL_KEY", key)
+    raw = {"name": "t", "models": [{"id": "m", "backend": "openai", "base_url": "http://127.0.0.1:9/v1",
+                                    "model": "gpt-x", "api_key_env": "GD_TEST_REAL_KEY"}],
+           "scenarios": [str(mini_pack)], "conditions": ["utility"], "agent": {"harness": "builtin"}}
+    exp = experiment_from_dict(raw)
+    [spec] = plan(exp)
+    sessions = []
+
+    class Recording(BuiltinAgent):
+        async def start(self, session):
+            sessions.append(session)
+
+        async def step(self, index, prompt):
+            return StepTrace()
+
+        async def stop(self):
+            return None
+
+    store = Store(tmp_path / "store.db")
+    result = run_trial(exp, spec, store, agent_factory=lambda name, options: Recording(options))
+    store.close()
+    assert result.status == "finished" and len(sessions) == 1
+    session = sessions[0]
+    assert session.api_key and session.api_key != key
+    assert session.base_url.startswith("http://127.0.0.1:") and "/r/" in session.base_url
+    assert key not in repr(session)

@@ -49,7 +49,8 @@ class AgentSession:
 
     ``placement`` says where the constraint goes: ``agents_md`` (the workspace already holds it in
     ``AGENTS.md``, as in the paper), ``instructions`` (an extra instructions file the harness loads),
-    ``system_prompt`` (replaces the harness's own prompt). ``constraint`` is the full text for the
+    ``system_prompt`` (the constraint is the system prompt: it replaces OpenCode's own prompt; the
+    builtin agent puts it first, before its tool instructions). ``constraint`` is the full text for the
     placements that the harness must deliver itself.
     """
 

@@ -252,7 +252,9 @@ class BuiltinAgent:
         if self.settings.edit_format == "whole":
             text += "\n" + WHOLE_FORMAT
         if s.placement == "system_prompt":
-            return s.constraint.strip() + "\n\n" + text
+            # The agent cannot work without its tool instructions, so the constraint opens the prompt
+            # instead of replacing it; the project notes (AGENTS.md) follow, as they do in OpenCode.
+            text = s.constraint.strip() + "\n\n" + text
         try:
             agents, _ = wio.read_text(s.workspace, "AGENTS.md")
         except EditFailed:

@@ -15,9 +15,17 @@ whether it would have violated (non-informative censoring). Competing-risk model
 instead treat "implemented nothing" as an outcome of its own; we report n/a and error counts per step
 next to every curve so that a reader sees when the assumption is strained.
 
-- CI: the exponential-Greenwood (log(−log S)) interval, as lifelines' default; before the first
-  event (S = 1) it would collapse to a point, so there the lower limit is the Wilson lower limit for
-  "0 of n_t violated" (never a zero-width interval).
+- CI: Rothman's (1978) score interval with Yates' continuity correction: the continuity-corrected
+  Wilson interval for 1 − S on the *effective sample size* n_eff = S(1 − S) / Var_Greenwood(S)
+  (Dorey & Korn 1987). Without censoring n_eff is the number of runs and the interval is exactly the
+  continuity-corrected Wilson interval of "violated by t out of n", the one the per-step rates use.
+  Why not the exponential-Greenwood (log(−log S)) interval of lifelines: at 10 runs per condition its
+  worst condition-step covered only 90.6–93.0% for nominal 95% in the coverage study; this one
+  95.2–97.0% (Fay, Brittain & Proschan 2013 show the same small-sample undercoverage of Greenwood-type
+  intervals). Where Greenwood's variance is 0 — before the first violation (S = 1) and after every
+  run at risk violated (S = 0) — n_eff is the runs at risk so far (S = 1) or the last effective
+  sample size before S reached 0, so the interval never collapses to a point. Before any decided
+  step the interval is [0, 1].
 - Log-rank: observed vs expected first violations per group under a common hazard at each step,
   hypergeometric variance for ties; χ² on k − 1 df. Comparisons: all conditions, each pressure
   condition against *its* baseline (same constraint side and placement/session, named), and the two
@@ -42,25 +50,29 @@ KM_COLUMNS = [*CELL, "time", "at_risk", "events", "censored", "undecided", "surv
               "runs"]
 
 
-def km_from_counts(n: np.ndarray, d: np.ndarray, conf: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """S(t) and its interval from at-risk and event counts per time (last axis = time)."""
+def greenwood(n: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """S(t) and Greenwood's variance S²·Σ d/(n(n − d)) from at-risk and event counts (last axis = time)."""
     n = np.asarray(n, float)
     d = np.asarray(d, float)
-    z = stats.norm.ppf(0.5 + conf / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         s = np.cumprod(np.where(n > 0, 1 - d / np.where(n > 0, n, 1), 1.0), axis=-1)
         gw = np.cumsum(np.where((n > d) & (n > 0), d / (n * (n - d)), 0.0), axis=-1)
-        sigma = np.sqrt(gw) / np.abs(np.log(s))
-        lo = s ** np.exp(z * sigma)
-        hi = s ** np.exp(-z * sigma)
-    # At S = 1 (no violation yet) and S = 0 (every run at risk violated) Greenwood collapses to a
-    # point; there the open limit is Wilson's for "0 of n" with n the runs at risk when it was last
-    # informative (the current step, or the step at which S reached 0).
-    n_seen = _carry(np.where(n > 0, n, np.nan))
-    n_zero = _carry(np.where((s <= 0) & (d > 0), n, np.nan))
-    lo = np.where(s >= 1, intervals.wilson(n_seen, n_seen, conf)[0], np.where(s <= 0, 0.0, lo))
-    hi = np.where(s >= 1, 1.0, np.where(s <= 0, intervals.wilson(0, n_zero, conf)[1], hi))
-    return s, np.nan_to_num(lo, nan=1.0), np.nan_to_num(hi, nan=0.0)
+    return s, s * s * gw
+
+
+def km_from_counts(n: np.ndarray, d: np.ndarray, conf: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """S(t) and its interval (Rothman's continuity-corrected score interval) from at-risk and event
+    counts per time (last axis = time)."""
+    s, var = greenwood(n, d)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = np.where(var > 0, s * (1 - s) / var, np.nan)
+    # Where Greenwood's variance is 0: at S = 1 the runs at risk so far; at S = 0 the last effective
+    # sample size before it (without censoring: all runs), or the runs at risk if S fell from 1 to 0.
+    n_seen = _carry(np.where(np.asarray(n) > 0, n, np.nan))
+    n_eff = np.where(s >= 1, n_seen, np.where(s <= 0, _carry(np.where(s <= 0, np.nan, n_eff)), n_eff))
+    n_eff = np.where(np.isnan(n_eff), n_seen, n_eff)
+    v_lo, v_hi = intervals.wilson((1 - s) * n_eff, n_eff, conf, continuity=True)  # of 1 − S
+    return s, np.nan_to_num(1 - v_hi, nan=0.0), np.nan_to_num(1 - v_lo, nan=1.0)
 
 
 def _carry(x: np.ndarray) -> np.ndarray:
@@ -71,7 +83,7 @@ def _carry(x: np.ndarray) -> np.ndarray:
 
 
 def kaplan_meier(duration, event, conf: float = 0.95) -> pd.DataFrame:
-    """KM at each distinct time of classical (duration, event) data, with the exponential-Greenwood CI.
+    """KM at each distinct time of classical (duration, event) data, with ``km_from_counts``' CI.
 
     Columns: time, at_risk, events, censored, survival, ci_low, ci_high.
     """

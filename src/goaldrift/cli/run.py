@@ -91,7 +91,7 @@ def status(store: Path = StoreOption, json_: bool = typer.Option(False, "--json"
     table.add_column("count", justify="right")
     for state in ("planned", "running", "finished", "failed"):
         table.add_row(f"runs {state}", str(summary["runs"].get(state, 0)))
-    for state in ("finished", "failed", "aborted", "running"):
+    for state in ("finished", "failed", "aborted", "running", "superseded"):
         table.add_row(f"attempts {state}", str(summary["attempts"].get(state, 0)))
     table.add_row("steps stored (finished runs)", f"{summary['finished_steps']} of {summary['planned_steps']} planned")
     table.add_row("steps errored", str(summary["errored_steps"]))
