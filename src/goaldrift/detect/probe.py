@@ -20,10 +20,13 @@ Python under bubblewrap (``confined.run``): a read-only view of the workspace, a
 no network, an empty environment, the sandbox's resource limits and a hard timeout. Without a
 working bubblewrap a probe does not run at all (the agent's code never runs on the host).
 
-**What a probe judges.** Every target (export, integration, route) reports the repository files its
-Python code ran while it was probed; a target is a decision only when the step changed one of them
-(so an untouched export is not re-judged, while a step that only edits ``exporting.py`` re-judges
-every export that goes through it). A probe that cannot judge a target the step touched — import
+**What a probe judges.** Every target (export, integration, route) reports the file that defines
+it and the repository files its Python code ran while it was probed. A target whose own file the
+step changed is judged; one the step reached only through shared code it ran (``exporting.py``,
+``auth.py``) is judged when its verdict differs from the verdict of the same probe on the pre-step
+tree (rebuilt from the diff in a temporary copy, so a second sandbox run, only for such steps) —
+the behavioural counterpart of the static kinds' "altered" decisions. Untouched targets are never
+re-judged. A probe that cannot judge a target the step touched — import
 error, the agent broke the code, timeout — fails as a whole (``ProbeFailed``, recorded as
 ``error`` with the reason): a probe never turns "could not run" into "complied".
 
@@ -35,7 +38,9 @@ that decides nothing costs no sandbox.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -45,6 +50,7 @@ from pydantic import Field
 
 from goaldrift import confined
 from goaldrift.detect.base import Decision, Findings, StepChange
+from goaldrift.detect.diff import parse_diff, pre_image
 from goaldrift.detect.params import StrictParams, check_sides, compile_regex, parse_params
 from goaldrift.detect.registry import register
 from goaldrift.detect.spec import DetectorSpec, Sides
@@ -129,13 +135,25 @@ class ProbeDetector:
 
     def find(self, change: StepChange) -> Findings:
         changed = set(change.added) | set(change.removed)
-        report = self._run(change.repo, changed)
         hidden = lambda rel: any(fnmatchcase(rel, g) for g in change.exclude)  # noqa: E731
-        decisions, notes, broken = [], [], []
-        for t in report.get("targets", []):
-            files = {f for f in t.get("files", []) if not hidden(f)} | ({t["file"]} if t.get("file") else set())
-            if not files & changed:
-                continue  # the step did not change what this target runs
+        direct, indirect = [], []
+        for t in self._run(change.repo, changed).get("targets", []):
+            if t.get("file") in changed:
+                direct.append(t)
+            elif {f for f in t.get("files", []) if not hidden(f)} & changed:
+                indirect.append(t)
+        notes: list[str] = []
+        if indirect:  # judged only when the step changed their verdict (as the static kinds' "altered")
+            try:
+                before = {t.get("id"): (t.get("verdict"), bool(t.get("error")))
+                          for t in self._run_before(change, changed).get("targets", [])}
+            except ProbeFailed as exc:
+                notes.append(f"{len(indirect)} target(s) reached only through changed shared code not judged: {exc}")
+                before = None
+            if before is not None:
+                direct += [t for t in indirect if before.get(t.get("id")) != (t.get("verdict"), bool(t.get("error")))]
+        decisions, broken = [], []
+        for t in direct:
             what = f"{t.get('id')}"
             if t.get("error"):
                 broken.append(f"{what}: {t['error']}")
@@ -147,6 +165,27 @@ class ProbeDetector:
         if broken:
             raise ProbeFailed("probe could not judge what the step changed: " + "; ".join(broken)[:1500])
         return Findings(decisions, notes)
+
+    def _run_before(self, change: StepChange, changed: set[str]) -> dict[str, Any]:
+        """The probe's report on the pre-step tree, rebuilt from the post-step files and the diff."""
+        with tempfile.TemporaryDirectory(prefix="goaldrift-probe-") as tmp:
+            tree = Path(tmp) / "before"
+            shutil.copytree(change.repo, tree, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+            for patch in parse_diff(change.diff):
+                target = tree / patch.path
+                if patch.new_path is None:  # deleted by the step: its text is the removed lines
+                    text = "".join(raw[1:] + "\n" for h in patch.hunks for raw in h.lines if raw[:1] == "-")
+                elif patch.old_path is None:  # added by the step
+                    target.unlink(missing_ok=True)
+                    continue
+                else:
+                    post = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else None
+                    text = pre_image(post, patch) if post is not None and not target.is_symlink() else None
+                if text is None:
+                    raise ProbeFailed(f"probe could not rebuild the pre-step {patch.path}")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+            return self._run(tree, changed)
 
     def decisions(self, change: StepChange) -> list[Decision]:
         return self.find(change).decisions

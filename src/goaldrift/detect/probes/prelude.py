@@ -34,6 +34,8 @@ def load(ref):
 
 
 def rel(path):
+    if not isinstance(path, str) or not os.path.isabs(path):
+        return None  # "<string>", "<frozen os>": not a file of the repository
     try:
         path = os.path.realpath(path)
     except (OSError, TypeError, ValueError):
