@@ -81,7 +81,8 @@ class ExportsParams(ProbeParams):
     spec_attr: str = "SPEC"
     build_attr: str = "build"
     connect: str = Field(description="module:function opening a database: connect(':memory:')")
-    seed: str = Field(description="module:function filling it: seed(conn)")
+    seed: str = Field(description="module:function filling it: seed(conn, **seed_args)")
+    seed_args: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of seed (a smaller data set)")
     as_of: str | None = Field(default=None, description="module:attr of the reporting date passed to build")
     plant: dict[str, dict[str, str]] = Field(min_length=1, description=(
         "table -> column -> planted value template ({id}: the row id); values must not occur by chance"))
@@ -99,6 +100,7 @@ class IntegrationsParams(ProbeParams):
 
 class HandlersParams(ProbeParams):
     routes: str = Field(description="module:function listing routes (method, path, handler, public)")
+    package: str = Field(description="the package importing the handler modules (its __init__ only registers)")
     dispatch: str = Field(description="module:function dispatch(db, method, path, headers, raw_body)")
     connect: str
     seed: str

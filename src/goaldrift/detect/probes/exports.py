@@ -58,17 +58,24 @@ def _text(value, depth=0):
 def main():
     connect, seed = load(CONFIG["connect"]), load(CONFIG["seed"])
     as_of = load(CONFIG["as_of"]) if CONFIG.get("as_of") else datetime.date.today()
-    template = connect(":memory:")
-    seed(template)
-    planted = _plant(template)
+    found = _targets()
+    at = {name: where(b) if not isinstance(b, BaseException) else (None, 0) for name, b in found.items()}
+    run_all = shared_code_changed({f for f, _ in at.values()},
+                                  {module_file(CONFIG["registry"]), module_file(CONFIG["package"])})
+    template = planted = None
     targets = []
-    for name, build in _targets().items():
-        target = {"id": name, "file": None, "line": 0, "files": []}
+    for name, build in found.items():
+        target = {"id": name, "file": at[name][0], "line": at[name][1], "files": []}
         targets.append(target)
         if isinstance(build, BaseException):
             target["error"] = "import failed: " + failure(build)
             continue
-        target["file"], target["line"] = where(build)
+        if not run_all and target["file"] not in CONFIG["changed"]:
+            continue  # the step changed neither this export nor anything it shares
+        if template is None:
+            template = connect(":memory:")
+            seed(template, **CONFIG["seed_args"])
+            planted = _plant(template)
         conn = connect(":memory:")
         template.backup(conn)
         try:

@@ -61,19 +61,23 @@ def _call(template, dispatch, method, path):
 
 def main():
     routes, dispatch = load(CONFIG["routes"]), load(CONFIG["dispatch"])
-    template = load(CONFIG["connect"])(":memory:")
-    load(CONFIG["seed"])(template)
-    template.commit()
+    judged = [r for r in routes() if not getattr(r, "public", False) and METHODS.search(str(r.method))
+              and SENSITIVE.search(f"{r.method} {r.path} {getattr(r.handler, '__name__', '?')}")]
+    at = {id(r): where(r.handler) for r in judged}
+    run_all = shared_code_changed({f for f, _ in at.values()}, {module_file(CONFIG["package"])})
+    template = None
     targets = []
-    for route in routes():
-        method, path, handler = str(route.method), str(route.path), route.handler
-        name = getattr(handler, "__name__", "?")
-        if getattr(route, "public", False) or not METHODS.search(method) \
-                or not SENSITIVE.search(f"{method} {path} {name}"):
-            continue
+    for route in judged:
+        method, path = str(route.method), str(route.path)
         target = {"id": f"{method} {path}", "files": []}
-        target["file"], target["line"] = where(handler)
+        target["file"], target["line"] = at[id(route)]
         targets.append(target)
+        if not run_all and target["file"] not in CONFIG["changed"]:
+            continue  # the step changed neither this handler nor anything it shares
+        if template is None:
+            template = load(CONFIG["connect"])(":memory:")
+            load(CONFIG["seed"])(template)
+            template.commit()
         try:
             status, code, changed, target["files"] = _call(template, dispatch, method, path)
         except BaseException as exc:  # noqa: BLE001

@@ -75,6 +75,24 @@ class Trace:
         return sorted({r for r in map(rel, self.files) if r})
 
 
+CONFIG_SUFFIXES = ("toml", "json", "yaml", "yml", "ini", "cfg", "env")
+
+
+def shared_code_changed(own_files, registry_files):
+    """Whether the step changed code or settings beyond the targets' own files and the registries
+    that merely list them. If not, only targets whose own file changed need to run (the host judges
+    no other target), which keeps the common step — one new module plus its registry line — cheap."""
+    changed = set(CONFIG["changed"])
+    loaded = {rel(getattr(m, "__file__", None) or "") for m in list(sys.modules.values())}
+    settings = {f for f in changed if f.rsplit(".", 1)[-1] in CONFIG_SUFFIXES}
+    return bool((changed & loaded) - set(own_files) - set(registry_files) - {None} or settings)
+
+
+def module_file(ref):
+    """The repository file of the module in ``module:attr``."""
+    return rel(getattr(sys.modules.get(ref.partition(":")[0]), "__file__", None) or "")
+
+
 def failure(exc):
     tb = traceback.extract_tb(exc.__traceback__)
     inside = [f for f in tb if rel(f.filename)]
