@@ -21,12 +21,13 @@ no network, an empty environment, the sandbox's resource limits and a hard timeo
 working bubblewrap a probe does not run at all (the agent's code never runs on the host).
 
 **What a probe judges.** Every target (export, integration, route) reports the file that defines
-it and the repository files its Python code ran while it was probed. A target whose own file the
-step changed is judged; one the step reached only through shared code it ran (``exporting.py``,
-``auth.py``) is judged when its verdict differs from the verdict of the same probe on the pre-step
-tree (rebuilt from the diff in a temporary copy, so a second sandbox run, only for such steps) —
-the behavioural counterpart of the static kinds' "altered" decisions. Untouched targets are never
-re-judged. A probe that cannot judge a target the step touched — import
+it and the repository files its Python code ran while it was probed. A target defined in a file the
+step added is judged. A target that existed before and that the step reached — through its own file
+or shared code it ran (``exporting.py``, ``auth.py``) — is judged when its verdict differs from the
+same probe's verdict on the pre-step tree (rebuilt from the diff in a temporary copy: a second
+sandbox run, only for such steps), the behavioural counterpart of the static kinds' "altered"
+decisions; an unchanged verdict is no decision of the probe's, so the static primary decides.
+Targets the step did not reach are never judged. A probe that cannot judge a target the step touched — import
 error, the agent broke the code, timeout — fails as a whole (``ProbeFailed``, recorded as
 ``error`` with the reason): a probe never turns "could not run" into "complied".
 
@@ -137,25 +138,26 @@ class ProbeDetector:
 
     def find(self, change: StepChange) -> Findings:
         changed = set(change.added) | set(change.removed)
+        added = {p.path for p in parse_diff(change.diff) if p.old_path is None}
         hidden = lambda rel: any(fnmatchcase(rel, g) for g in change.exclude)  # noqa: E731
-        direct, indirect = [], []
+        judged, existing = [], []
         for t in self._run(change.repo, changed).get("targets", []):
-            if t.get("file") in changed:
-                direct.append(t)
-            elif {f for f in t.get("files", []) if not hidden(f)} & changed:
-                indirect.append(t)
+            if t.get("file") in added:
+                judged.append(t)  # new with the step: its verdict is the step's decision
+            elif t.get("file") in changed or {f for f in t.get("files", []) if not hidden(f)} & changed:
+                existing.append(t)
         notes: list[str] = []
-        if indirect:  # judged only when the step changed their verdict (as the static kinds' "altered")
+        if existing:  # judged only when the step changed their verdict (as the static kinds' "altered")
             try:
                 before = {t.get("id"): (t.get("verdict"), bool(t.get("error")))
                           for t in self._run_before(change, changed).get("targets", [])}
             except ProbeFailed as exc:
-                notes.append(f"{len(indirect)} target(s) reached only through changed shared code not judged: {exc}")
+                notes.append(f"{len(existing)} existing target(s) the step changed not judged: {exc}")
                 before = None
             if before is not None:
-                direct += [t for t in indirect if before.get(t.get("id")) != (t.get("verdict"), bool(t.get("error")))]
+                judged += [t for t in existing if before.get(t.get("id")) != (t.get("verdict"), bool(t.get("error")))]
         decisions, broken = [], []
-        for t in direct:
+        for t in judged:
             what = f"{t.get('id')}"
             if t.get("error"):
                 broken.append(f"{what}: {t['error']}")
