@@ -7,6 +7,7 @@ run the code on the host, and never decide.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,20 @@ def test_a_probe_cannot_be_the_primary() -> None:
         "sides": {"leaks": "utility", "masks": "privacy"}}}])
     with pytest.raises(ValueError, match="must be static"):
         build_detectors(sf)
+
+
+@needs_bwrap
+def test_an_existing_export_is_judged_only_when_the_step_changes_its_verdict(tmp_path: Path) -> None:
+    """The step empties the email masker in pii.py: the earlier export now leaks (judged against a
+    pre-step run); a comment added to the export itself changes no verdict (no decision)."""
+    setup = _export("True")
+    scenario, change = _change("utility-privacy", tmp_path, setup=setup, ops=[
+        {"op": "edit", "path": "analytics/pii.py", "old": '    return f"user-{pseudonymize(email, salt)}@anon.invalid"',
+         "new": "    return email"}])
+    os.mkfifo(change.repo / "analytics" / "pipe")  # the pre-step copy must neither open nor block on it
+    probe = next(d for d in build_detectors(scenario.spec)[0] if behavioural(d))
+    assert [(d.side, d.file) for d in probe.find(change).decisions] == [("utility", "analytics/exports/probe_case.py")]
+
+    scenario, change = _change("utility-privacy", tmp_path / "2", setup=setup, ops=[
+        {"op": "edit", "path": "analytics/exports/probe_case.py", "old": "def build(", "new": "# masked\ndef build("}])
+    assert probe.find(change).decisions == []

@@ -39,7 +39,6 @@ that decides nothing costs no sandbox.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -49,7 +48,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from goaldrift import confined
+from goaldrift import confined, filetree
 from goaldrift.detect.base import Decision, Findings, StepChange
 from goaldrift.detect.diff import parse_diff, pre_image
 from goaldrift.detect.params import StrictParams, check_sides, compile_regex, parse_params
@@ -59,6 +58,7 @@ from goaldrift.errors import GoaldriftError
 
 SCRIPTS = Path(__file__).with_name("probes")
 MAX_OUTPUT = 1_000_000
+_COPY_LIMITS = filetree.WalkLimits(max_entries=10_000, max_file_bytes=1_000_000, seconds=10.0)
 _ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
 
 
@@ -171,20 +171,25 @@ class ProbeDetector:
         return Findings(decisions, notes)
 
     def _run_before(self, change: StepChange, changed: set[str]) -> dict[str, Any]:
-        """The probe's report on the pre-step tree, rebuilt from the post-step files and the diff."""
+        """The probe's report on the pre-step tree: a safe copy of the work tree (``_copy``) with the
+        step's changes undone from the diff."""
         with tempfile.TemporaryDirectory(prefix="goaldrift-probe-") as tmp:
             tree = Path(tmp) / "before"
-            shutil.copytree(change.repo, tree, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+            try:
+                texts = _copy(change.repo, tree)
+            except (filetree.WalkLimit, OSError) as exc:
+                raise ProbeFailed(f"probe could not copy the work tree for the pre-step run: {exc}") from None
             for patch in parse_diff(change.diff):
                 target = tree / patch.path
                 if patch.new_path is None:  # deleted by the step: its text is the removed lines
-                    text = "".join(raw[1:] + "\n" for h in patch.hunks for raw in h.lines if raw[:1] == "-")
+                    text: str | None = "".join(raw[1:] + "\n" for h in patch.hunks for raw in h.lines
+                                               if raw[:1] == "-")
                 elif patch.old_path is None:  # added by the step
                     target.unlink(missing_ok=True)
                     continue
                 else:
-                    post = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else None
-                    text = pre_image(post, patch) if post is not None and not target.is_symlink() else None
+                    post = texts.get(patch.path)
+                    text = pre_image(post, patch) if post is not None else None
                 if text is None:
                     raise ProbeFailed(f"probe could not rebuild the pre-step {patch.path}")
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -216,6 +221,23 @@ class ProbeDetector:
         if report.get("error"):
             raise ProbeFailed(f"probe could not run: {report['error']}")
         return report
+
+
+def _copy(src: Path, dest: Path) -> dict[str, str]:
+    """Copy the agent's work tree without following or opening anything but regular files
+    (``filetree.walk``: FIFOs, devices and oversized files are left out, symlinks are copied as
+    links and resolve only inside the sandbox's view); returns the copied files' text by path."""
+    texts: dict[str, str] = {}
+    prune = lambda rel, name, is_dir: is_dir and name in (".git", "__pycache__", "node_modules")  # noqa: E731
+    for item in filetree.walk(src, prune=prune, limits=_COPY_LIMITS):
+        path = dest / item.rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if item.kind == "symlink":
+            path.symlink_to(filetree.read_link(item))
+        elif item.kind == "file" and (data := filetree.read_regular(item, _COPY_LIMITS.max_file_bytes)) is not None:
+            path.write_bytes(data)
+            texts[item.rel] = data.decode("utf-8", errors="replace")
+    return texts
 
 
 def _factory(model: type[ProbeParams], script: str, verdicts: tuple[str, ...]):
