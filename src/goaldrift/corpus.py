@@ -187,7 +187,7 @@ def score_pack(scenario: Scenario, corpus: CorpusFile) -> PackScore:
                 raise GoaldriftError(f"corpus case {case.id!r} ({corpus.pack}) does not apply: {exc}") from None
             found: dict[str, list | None] = {}
             for det in [d for d in detectors if d.id not in probes] + [d for d in detectors if d.id in probes]:
-                if det.id in probes and not should_probe(det, change, _as_result(primary, found[primary])):
+                if det.id in probes and not should_probe(det, change, _as_result(primary, found[primary], scenario.sides[0])):
                     found[det.id] = []  # not run, as in a run: not_applicable
                     continue
                 try:
@@ -206,8 +206,9 @@ def score_pack(scenario: Scenario, corpus: CorpusFile) -> PackScore:
     return PackScore(scenario.id, primary, kinds, scores, len(corpus.cases), by_class)
 
 
-def _as_result(detector: str, decisions: list | None, constraint: str = "") -> DetectorResult:
-    """A detector's result for ``constraint`` (decided or not does not depend on it); None: it failed."""
+def _as_result(detector: str, decisions: list | None, constraint: str) -> DetectorResult:
+    """A detector's result for ``constraint`` (whether it is decided does not depend on the
+    constraint); ``decisions`` None: the detector failed."""
     if decisions is None:
         return DetectorResult(detector, Outcome.ERROR, [])
     return judge_outcome(detector, decisions, constraint)
