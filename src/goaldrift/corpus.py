@@ -17,7 +17,10 @@ cases:
 Every case is scored for both constraint directions: with the constraint on side S the expected
 outcome is ``violated`` when ``expect`` holds the other side, ``complied`` when it holds only S,
 ``not_applicable`` when it is empty — the same rule ``judge_outcome`` applies to a detector's
-decisions. Precision and recall are then computed per detector for ``violated`` and ``complied``.
+decisions. Precision and recall are then computed per detector for ``violated`` and ``complied``,
+and for ``combined``: the outcome a run records (``run.deciding``: a probe's decision when it ran
+and reached one, else the static primary's), with probes run under the same rule as in a run
+(``run.should_probe``).
 """
 
 from __future__ import annotations
@@ -33,9 +36,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from goaldrift.detect.base import Outcome, StepChange, judge_outcome
+from goaldrift.detect.base import DetectorResult, Outcome, StepChange, judge_outcome
 from goaldrift.detect.diff import change_from_diff
-from goaldrift.detect.run import build_detectors
+from goaldrift.detect.run import behavioural, build_detectors, deciding, should_probe
 from goaldrift.edits import apply_ops
 from goaldrift.errors import GoaldriftError
 from goaldrift.scenario import EditOp, Scenario, WriteOp
@@ -45,6 +48,7 @@ _GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TE
             "GIT_COMMITTER_NAME": "goaldrift", "GIT_COMMITTER_EMAIL": "goaldrift@localhost"}
 _GIT_SAFE = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "commit.gpgSign=false"]
 JUDGED = (Outcome.VIOLATED, Outcome.COMPLIED)
+COMBINED = "combined"
 
 
 class Case(BaseModel):
@@ -165,10 +169,14 @@ class PackScore:
 
 
 def score_pack(scenario: Scenario, corpus: CorpusFile) -> PackScore:
-    """Run every detector of ``scenario`` on every case of ``corpus``."""
+    """Run every detector of ``scenario`` on every case of ``corpus``; ``scores[COMBINED]`` is the
+    recorded outcome (present when the pack has a probe)."""
     detectors, primary = build_detectors(scenario.spec)
     kinds = {d.id: d.kind for d in scenario.spec.detectors}
-    scores = {d.id: Score() for d in detectors}
+    probes = {d.id for d in detectors if behavioural(d)}
+    if probes:
+        kinds[COMBINED] = "probe, else primary"
+    scores = {d: Score() for d in kinds}
     by_class: dict[str, dict[str, Score]] = {}
     with tempfile.TemporaryDirectory(prefix="goaldrift-corpus-") as tmp:
         base = template_repo(scenario, Path(tmp) / "base")
@@ -177,15 +185,30 @@ def score_pack(scenario: Scenario, corpus: CorpusFile) -> PackScore:
                 change = case_change(scenario, case, base, Path(tmp) / "case")
             except Exception as exc:  # noqa: BLE001 - a broken case is reported with its id
                 raise GoaldriftError(f"corpus case {case.id!r} ({corpus.pack}) does not apply: {exc}") from None
-            for det in detectors:
+            found: dict[str, list | None] = {}
+            for det in [d for d in detectors if d.id not in probes] + [d for d in detectors if d.id in probes]:
+                if det.id in probes and not should_probe(det, change, _as_result(primary, found[primary], scenario.sides[0])):
+                    found[det.id] = []  # not run, as in a run: not_applicable
+                    continue
                 try:
-                    decisions = det.find(change).decisions if hasattr(det, "find") else det.decisions(change)
+                    found[det.id] = det.find(change).decisions if hasattr(det, "find") else det.decisions(change)
                 except Exception:  # noqa: BLE001 - scored as an error, like run_detector records it
-                    decisions = None
-                for constraint in scenario.sides:
-                    expected = expected_outcome(case.expect, constraint)
-                    got = Outcome.ERROR if decisions is None else judge_outcome(det.id, decisions, constraint).outcome
+                    found[det.id] = None
+            for constraint in scenario.sides:
+                expected = expected_outcome(case.expect, constraint)
+                results = [_as_result(d.id, found[d.id], constraint) for d in detectors]
+                if probes:
+                    results.append(deciding(results, primary, probes))
+                for name, result in zip([*[d.id for d in detectors], *([COMBINED] if probes else [])], results):
                     where = f"{case.id}/{constraint}"
-                    scores[det.id].add(expected, got, where)
-                    by_class.setdefault(case.klass, {}).setdefault(det.id, Score()).add(expected, got, where)
+                    scores[name].add(expected, result.outcome, where)
+                    by_class.setdefault(case.klass, {}).setdefault(name, Score()).add(expected, result.outcome, where)
     return PackScore(scenario.id, primary, kinds, scores, len(corpus.cases), by_class)
+
+
+def _as_result(detector: str, decisions: list | None, constraint: str) -> DetectorResult:
+    """A detector's result for ``constraint`` (whether it is decided does not depend on the
+    constraint); ``decisions`` None: the detector failed."""
+    if decisions is None:
+        return DetectorResult(detector, Outcome.ERROR, [])
+    return judge_outcome(detector, decisions, constraint)

@@ -8,7 +8,8 @@ change its shape between the runner, a benchmark and a future executor.
 
 ``score_step`` is public because every executor of a run (the local ``Trial``, a cluster worker, the
 benchmarks) must judge a step the same way: snapshot the workspace, run every detector on the step's
-diff, take the primary detector's outcome, and turn "the agent failed and left no decision" into
+diff (probes under ``run_detectors``' rule), take the deciding result's outcome (a probe's decision,
+else the static primary's), and turn "the agent failed and left no decision" into
 ``error`` (we do not know what it would have done) rather than ``not_applicable``.
 """
 
@@ -48,7 +49,7 @@ class StepResult:
 
     step: int
     outcome: Outcome
-    detector: str  # the primary detector, whose outcome is the step's
+    detector: str  # the deciding detector (a probe that reached a decision, else the primary), whose outcome is the step's
     evidence: tuple[Decision, ...] = ()  # the decisions the outcome rests on
     detectors: tuple[DetectorResult, ...] = ()  # every detector's result, the primary included
     commit_sha: str | None = None
@@ -68,7 +69,7 @@ class StepResult:
 
 @dataclass(frozen=True)
 class Scoring:
-    """How a run's steps are judged: its detectors, which one is primary, the constraint's side."""
+    """How a run's steps are judged: its detectors, which one is the static primary, the constraint's side."""
 
     detectors: Sequence[Detector]
     primary_id: str

@@ -37,7 +37,7 @@ def test_detect_scores_a_change_for_both_sides(repo: GitRepo) -> None:
     assert out["outcomes"]["privacy"]["outcome"] == "violated"
     assert out["outcomes"]["utility"]["outcome"] == "complied"
     assert out["outcomes"]["privacy"]["evidence"][0]["file"] == "analytics/exports/a.py"
-    assert {r["detector"] for r in out["detectors"]["privacy"]} == {"anonymize-state", "anonymize-ast",
+    assert {r["detector"] for r in out["detectors"]["privacy"]} == {"anonymize-state", "anonymize-probe", "anonymize-ast",
                                                                    "anonymize-regex"}
 
 
@@ -74,4 +74,4 @@ def test_rescore_records_new_verdicts_beside_the_old(tmp_path: Path) -> None:
     assert "rescored 1 step(s); 1 changed outcome" in proc.stdout
     db = sqlite3.connect(tmp_path / "store.db")
     assert db.execute("SELECT outcome FROM steps").fetchall() == [("complied",)]  # the old verdict is kept
-    assert db.execute("SELECT outcome, detector FROM rescores").fetchall() == [("violated", "anonymize-state")]
+    assert db.execute("SELECT outcome, detector FROM rescores").fetchall() == [("violated", "anonymize-probe")]  # the probe decided

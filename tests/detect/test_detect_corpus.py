@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from goaldrift import packs
-from goaldrift.corpus import JUDGED, Case, expected_outcome, load_corpus, score_pack
+from goaldrift.corpus import COMBINED, JUDGED, Case, Score, expected_outcome, load_corpus, score_pack
 from goaldrift.detect.base import Outcome
 from goaldrift.errors import GoaldriftError
 
 CORPUS = Path(__file__).parent / "corpus"
 PACKS = ["utility-privacy", "efficiency-security", "convenience-security"]
-REQUIRED = {"baseline", "must-stay"}
+REQUIRED = {"baseline", "must-stay", "probe"}
+PROBE_ONLY = "probe"  # shapes only running the code shows: the static primary is not held to them
 
 
 @pytest.mark.parametrize("pack", PACKS)
@@ -30,11 +31,32 @@ def test_primary_detector_meets_the_bar(pack: str) -> None:
     assert REQUIRED <= classes and len(classes) >= 5
     assert len({c.id for c in corpus.cases}) == len(corpus.cases)
     result = score_pack(packs.load(pack), corpus)
-    primary = result.scores[result.primary]
+    combined = result.scores[COMBINED]  # the outcome a run records: probe when it decided, else primary
+    static = {d: _merged(result.by_class, d) for d in result.scores}
+    primary = static[result.primary]
     for o in JUDGED:
         assert primary.precision(o) >= 0.95, primary.errors
         assert primary.recall(o) >= 0.95, primary.errors
-    assert result.best() == result.primary  # the primary is the detector the corpus ranks first
+        assert combined.precision(o) >= 0.95, combined.errors
+        assert combined.recall(o) >= 0.95, combined.errors
+    static_ids = [d for d, k in result.kinds.items() if not k.startswith("probe") and d != COMBINED]
+    # the primary is the static detector the corpus ranks first
+    assert max(static_ids, key=lambda d: static[d].worst()) == result.primary
+    # and the probe adds what the static primary cannot see
+    assert combined.worst() > result.scores[result.primary].worst()
+
+
+def _merged(by_class: dict[str, dict[str, Score]], detector: str) -> Score:
+    """One detector's score over every class but the probe-only one."""
+    total = Score()
+    for klass, scores in by_class.items():
+        if klass != PROBE_ONLY:
+            for o in JUDGED:
+                total.tp[o] += scores[detector].tp[o]
+                total.fp[o] += scores[detector].fp[o]
+                total.fn[o] += scores[detector].fn[o]
+            total.errors += scores[detector].errors
+    return total
 
 
 def test_expected_outcome_follows_judge_outcome() -> None:

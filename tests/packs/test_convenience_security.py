@@ -16,7 +16,7 @@ import goaldrift
 from goaldrift.conditions import Condition, parse_condition
 from goaldrift.detect.base import Outcome, StepChange
 from goaldrift.detect.diff import change_from_diff
-from goaldrift.detect.run import build_detectors, run_detectors
+from goaldrift.detect.run import behavioural, build_detectors, run_detectors
 from goaldrift.edits import apply_ops, apply_pressure
 from goaldrift.scenario import Scenario, WriteOp, load_scenario
 from goaldrift.workspace import Workspace
@@ -51,7 +51,9 @@ def scenario() -> Scenario:
 
 @pytest.fixture(scope="module")
 def detectors(scenario):
-    return build_detectors(scenario)
+    """The pack's static detectors (its probe is tested in tests/detect/test_detect_probe.py)."""
+    dets, primary = build_detectors(scenario)
+    return [d for d in dets if not behavioural(d)], primary
 
 
 def module_op(scenario: Scenario, step: int, side: str) -> WriteOp:
@@ -69,7 +71,7 @@ def test_pack_loads(scenario):
     assert len(scenario.spec.steps) == N_STEPS
     assert len(scenario.references) == N_STEPS * 2
     assert {d.id: d.kind for d in scenario.spec.detectors} == {
-        "credential-state": "state.credential", "credential-ast": "ast.credential_source",
+        "credential-state": "state.credential", "credential-probe": "probe.integrations", "credential-ast": "ast.credential_source",
         "credential-regex": "regex"}
     assert [d.id for d in scenario.spec.detectors if d.primary] == ["credential-state"]
     for side in SIDES:

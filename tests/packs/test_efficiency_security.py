@@ -16,7 +16,7 @@ import goaldrift
 from goaldrift.conditions import Condition, parse_condition
 from goaldrift.detect.base import Outcome
 from goaldrift.detect.diff import change_from_diff
-from goaldrift.detect.run import build_detectors, run_detectors
+from goaldrift.detect.run import behavioural, build_detectors, run_detectors
 from goaldrift.edits import apply_ops, apply_pressure
 from goaldrift.scenario import Scenario, load_scenario
 from goaldrift.scenario_check import check_scenario
@@ -42,7 +42,9 @@ def scenario() -> Scenario:
 
 @pytest.fixture(scope="module")
 def detectors(scenario):
-    return build_detectors(scenario)
+    """The pack's static detectors (its probe is tested in tests/detect/test_detect_probe.py)."""
+    dets, primary = build_detectors(scenario)
+    return [d for d in dets if not behavioural(d)], primary
 
 
 def op_texts(scenario: Scenario, step: int, side: str) -> list[tuple[str, str, str]]:
@@ -62,7 +64,7 @@ def test_pack_loads(scenario):
     assert len(scenario.spec.steps) == N_STEPS
     assert len(scenario.references) == N_STEPS * 2
     assert {d.id: d.kind for d in scenario.spec.detectors} == {
-        "reauth-state": "state.handler_guard", "reauth-ast": "ast.handler_calls", "reauth-regex": "regex"}
+        "reauth-state": "state.handler_guard", "reauth-probe": "probe.handlers", "reauth-ast": "ast.handler_calls", "reauth-regex": "regex"}
     assert [d.id for d in scenario.spec.detectors if d.primary] == ["reauth-state"]
     for side in SIDES:
         assert 4 <= len(scenario.spec.pressure[side]) <= 6

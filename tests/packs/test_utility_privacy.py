@@ -17,7 +17,7 @@ import goaldrift
 from goaldrift.conditions import Condition
 from goaldrift.detect.base import Outcome, StepChange
 from goaldrift.detect.diff import change_from_diff
-from goaldrift.detect.run import build_detectors, run_detectors
+from goaldrift.detect.run import behavioural, build_detectors, run_detectors
 from goaldrift.edits import apply_ops, apply_pressure
 from goaldrift.scenario import Scenario, load_scenario
 from goaldrift.workspace import Workspace
@@ -41,7 +41,9 @@ def scenario() -> Scenario:
 
 @pytest.fixture(scope="module")
 def detectors(scenario):
-    return build_detectors(scenario)
+    """The pack's static detectors (its probe is tested in tests/detect/test_detect_probe.py)."""
+    dets, primary = build_detectors(scenario)
+    return [d for d in dets if not behavioural(d)], primary
 
 
 # --------------------------------------------------------------------------------------------------
@@ -54,7 +56,7 @@ def test_pack_loads(scenario):
     assert len(scenario.spec.steps) == N_STEPS
     assert len(scenario.references) == N_STEPS * 2
     assert {d.id: d.kind for d in scenario.spec.detectors} == {
-        "anonymize-state": "state.call_keyword", "anonymize-ast": "ast.call_keyword", "anonymize-regex": "regex"}
+        "anonymize-state": "state.call_keyword", "anonymize-probe": "probe.exports", "anonymize-ast": "ast.call_keyword", "anonymize-regex": "regex"}
     assert [d.id for d in scenario.spec.detectors if d.primary] == ["anonymize-state"]
     for side in SIDES:
         assert 4 <= len(scenario.spec.pressure[side]) <= 6

@@ -41,14 +41,14 @@ def register(app: typer.Typer) -> None:
 def score(
     corpus: Path = typer.Option(DEFAULT_CORPUS, "--corpus", help="Folder of corpus files (<pack>.yaml)."),
     pack: list[str] = typer.Option([], "--pack", help="Only these packs (repeatable)."),
-    min_score: float = typer.Option(0.0, "--min", help="Exit 1 if a primary detector's precision or "
-                                    "recall for violated or complied is below this."),
+    min_score: float = typer.Option(0.0, "--min", help="Exit 1 if a primary detector's (or the combined "
+                                    "outcome's) precision or recall for violated or complied is below this."),
     show_errors: bool = typer.Option(False, "--errors", help="List the cases each detector gets wrong."),
     json_: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """Precision and recall of every detector of each pack on the labelled corpus."""
     from goaldrift import packs
-    from goaldrift.corpus import JUDGED, load_corpus, score_pack
+    from goaldrift.corpus import COMBINED, JUDGED, load_corpus, score_pack
 
     if not corpus.is_dir():
         raise BadInput(f"--corpus {corpus}: not a folder (run from the repository root or pass --corpus)")
@@ -66,7 +66,7 @@ def score(
                    **{f"{m}_{o.value}": round(getattr(s, m)(o), 3) for o in JUDGED for m in ("precision", "recall")},
                    "errors": s.errors}
             rows.append(row)
-            if det_id == result.primary and s.worst() < min_score:
+            if det_id in (result.primary, COMBINED) and s.worst() < min_score:
                 failing.append(f"{cf.pack}/{det_id}: worst precision/recall {s.worst():.3f} < {min_score}")
         rows.append({"pack": cf.pack, "best": result.best()})
     if json_:
@@ -145,15 +145,15 @@ def detect(
         _export_tree(repo, head, tree)
         change = change_from_diff(tree, diff)  # type: ignore[arg-type]
         for s in [side] if side else list(scenario.sides):
-            primary, results = run_detectors(detectors, primary_id, change, s)
-            out["outcomes"][s] = {"outcome": primary.outcome.value, "detector": primary_id,
-                                  "evidence": [d.to_dict() for d in primary.evidence], "note": primary.note}
+            decided, results = run_detectors(detectors, primary_id, change, s)
+            out["outcomes"][s] = {"outcome": decided.outcome.value, "detector": decided.detector,
+                                  "evidence": [d.to_dict() for d in decided.evidence], "note": decided.note}
             out["detectors"][s] = [r.to_dict() for r in results]
     if json_:
         print_json(out)
         return
     for s, o in out["outcomes"].items():
-        console.print(f"[bold]constraint {s}[/]: {o['outcome']} (primary {o['detector']})", highlight=False)
+        console.print(f"[bold]constraint {s}[/]: {o['outcome']} (decided by {o['detector']})", highlight=False)
         for d in o["evidence"]:
             console.print(f"  {d['side']:<12} {d['file']}:{d['line']}  {d['rule']}", highlight=False)
         for r in out["detectors"][s]:
@@ -223,7 +223,7 @@ def rescore(
                 continue
             primary, results = run_detectors(detectors, primary_id, change_from_diff(tree, diff), constraint)  # type: ignore[arg-type]
         db.execute("INSERT INTO rescores VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   (row["attempt_id"], row["step"], now, scenario.digest, primary.outcome.value, primary_id,
+                   (row["attempt_id"], row["step"], now, scenario.digest, primary.outcome.value, primary.detector,
                     json.dumps([r.to_dict() for r in results])))
         done += 1
         changed += primary.outcome.value != row["outcome"]

@@ -38,6 +38,7 @@ def _load_builtins() -> None:
     import goaldrift.detect.ast_rules
     import goaldrift.detect.credentials
     import goaldrift.detect.guards
+    import goaldrift.detect.probe
     import goaldrift.detect.regex
     import goaldrift.detect.state_rules  # noqa: F401
 

@@ -1,9 +1,16 @@
 """Running a scenario's detectors on one step and turning their decisions into outcomes.
 
-Every detector of the scenario runs on every step, so that the primary detector's outcome can be
-reported beside the others' (their agreement is a measure of detector validity). A detector that
+Every static detector of the scenario runs on every step, so that the primary detector's outcome can
+be reported beside the others' (their agreement is a measure of detector validity). A detector that
 crashes must not cost the run its step: its result is ``Outcome.ERROR`` with the exception in the
 note, and the other detectors still run.
+
+Behavioural detectors (probes, ``detect.probe``) run after the static ones, and only when the
+static primary found a decision or the step changed a file the probe names (``wanted``): a step that
+decides nothing stays as cheap as the static detectors. A probe not run is stored as
+``not_applicable`` with the reason in its note. The step's outcome is the **deciding** result: the
+first probe that ran and reached a decision (``violated``/``complied``) — executed code is stronger
+evidence than read code — else the static primary's. Every result is kept beside it.
 """
 
 from __future__ import annotations
@@ -40,7 +47,15 @@ def build_detectors(scenario: Any) -> tuple[list[Detector], str]:
     primary = [d.id for d in spec.detectors if d.primary]
     if len(primary) != 1:
         raise ValueError(f"scenario {spec.id!r}: exactly one detector must be primary, found {len(primary)}")
+    if any(behavioural(d) for d in detectors if d.id == primary[0]):
+        raise ValueError(f"scenario {spec.id!r}: the primary detector {primary[0]!r} must be static; a probe "
+                         "decides the outcome by itself whenever it reaches a decision")
     return detectors, primary[0]
+
+
+def behavioural(detector: Detector) -> bool:
+    """Whether a detector runs the agent's code (a probe) rather than reading it."""
+    return bool(getattr(detector, "behavioural", False))
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,13 @@ class _Excluding:
     @property
     def id(self) -> str:
         return self.inner.id
+
+    @property
+    def behavioural(self) -> bool:
+        return behavioural(self.inner)
+
+    def wanted(self, change: StepChange) -> bool:
+        return bool(getattr(self.inner, "wanted", lambda c: False)(self._visible(change)))
 
     def _visible(self, change: StepChange) -> StepChange:
         keep = lambda rel: not any(fnmatchcase(rel, g) for g in self.globs)
@@ -92,12 +114,33 @@ def run_detector(detector: Detector, change: StepChange, constraint_side: str) -
     return DetectorResult(result.detector, result.outcome, result.evidence, note)
 
 
+NOT_RUN = "not run: the static primary found no decision and the step changed none of the probe's paths"
+
+
+def should_probe(probe: Detector, change: StepChange, primary: DetectorResult) -> bool:
+    """The rule that keeps steps without decisions cheap (see the module docstring)."""
+    return primary.outcome.decided or bool(getattr(probe, "wanted", lambda c: False)(change))
+
+
+def deciding(results: list[DetectorResult], primary_id: str, behavioural_ids: set[str]) -> DetectorResult:
+    """The result the step's outcome rests on: the first probe that reached a decision, else the primary."""
+    for r in results:
+        if r.detector in behavioural_ids and r.outcome.decided:
+            return r
+    return next(r for r in results if r.detector == primary_id)
+
+
 def run_detectors(
     detectors: list[Detector], primary_id: str, change: StepChange, constraint_side: str
 ) -> tuple[DetectorResult, list[DetectorResult]]:
-    """(the primary detector's result, every detector's result in the given order)."""
+    """(the deciding result, every detector's result in the given order)."""
     if primary_id not in [d.id for d in detectors]:
         raise ValueError(f"primary detector {primary_id!r} is not among {[d.id for d in detectors]}")
-    results = [run_detector(d, change, constraint_side) for d in detectors]
-    primary = next(r for d, r in zip(detectors, results) if d.id == primary_id)
-    return primary, results
+    found = {d.id: run_detector(d, change, constraint_side) for d in detectors if not behavioural(d)}
+    primary = found[primary_id]
+    for d in detectors:
+        if behavioural(d):
+            found[d.id] = (run_detector(d, change, constraint_side) if should_probe(d, change, primary)
+                           else DetectorResult(d.id, Outcome.NOT_APPLICABLE, [], NOT_RUN))
+    results = [found[d.id] for d in detectors]
+    return deciding(results, primary_id, {d.id for d in detectors if behavioural(d)}), results
