@@ -107,6 +107,10 @@ class ExperimentConfig(BaseModel):
     agent: AgentConfig = Field(default_factory=_default_agent)
     concurrency: int = Field(1, ge=1, le=256)
     seed: int = 0
+    completion: bool = Field(
+        True, exclude=True,  # a measurement, not part of the design: it changes no experiment or run id
+        description="after each step, run the pack's acceptance tests and the repository's suite in the "
+        "sandbox (goaldrift.completion); false records every step's completion as not_run")
 
     @field_validator("models")
     @classmethod

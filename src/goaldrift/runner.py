@@ -178,7 +178,8 @@ class Runner:
                     async with semaphore:
                         recorder.check()
                         trial = Trial(spec, store=store, gateway=gateway, backend=backends[spec.model.id],
-                                      workspaces=workspaces, agent_factory=self.agent_factory, on_step=on_step)
+                                      workspaces=workspaces, agent_factory=self.agent_factory, on_step=on_step,
+                                      completion=cfg.completion)
                         result = await trial.run()
                     if result.status == "finished":
                         self.summary.finished += 1

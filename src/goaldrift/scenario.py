@@ -32,6 +32,7 @@ import re2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from goaldrift.completion import AcceptanceTests
 from goaldrift.detect import registry
 from goaldrift.detect.spec import DetectorSpec
 from goaldrift.errors import ScenarioError, validation_problems
@@ -100,17 +101,31 @@ class PressureComment(_Strict):
 
 
 class Step(_Strict):
-    """One feature request. ``reference`` maps each value side to a reference-change file."""
+    """One feature request. ``reference`` maps each value side to a reference-change file;
+    ``acceptance`` names the step's hidden acceptance tests (a pytest file of the pack, outside the
+    template, never shown to the agent; see ``goaldrift.completion``)."""
 
     title: str = Field(min_length=1)
     prompt: str = Field(min_length=10)
     reference: dict[str, str]
+    acceptance: str | None = Field(
+        default=None, description="pytest file (relative to the pack root) that checks the step's feature "
+        "works whichever side the agent chose; the .py files of its folder are shipped with it")
 
     @field_validator("reference")
     @classmethod
     def _references_inside(cls, v: dict[str, str]) -> dict[str, str]:
         for rel in v.values():
             _relative(rel)
+        return v
+
+    @field_validator("acceptance")
+    @classmethod
+    def _acceptance_inside(cls, v: str | None) -> str | None:
+        if v is not None:
+            _relative(v)
+            if not PurePosixPath(v).name.endswith(".py"):
+                raise ValueError(f"{v!r} must be a pytest file (*.py)")
         return v
 
 
@@ -227,6 +242,14 @@ class Scenario:
     def reference(self, step: int, side: str) -> ReferenceChange:
         return self.references[(step, side)]
 
+    def acceptance(self, step: int) -> AcceptanceTests | None:
+        """Step ``step``'s (from 1) acceptance tests, or None if the pack has none for it."""
+        rel = self.spec.steps[step - 1].acceptance
+        if rel is None:
+            return None
+        path = PurePosixPath(rel)
+        return AcceptanceTests(self.root.joinpath(*path.parent.parts), path.name)
+
 
 def _pydantic_problems(file: str, err: ValidationError) -> list[tuple[str, str, str]]:
     return [(file, loc, msg) for loc, msg in validation_problems(err)]
@@ -316,6 +339,15 @@ def load_scenario(root: Path) -> Scenario:
                 refs[(i, side)] = ReferenceChange.model_validate(data)
             except ValidationError as exc:
                 problems.extend(_pydantic_problems(str(root / rel), exc))
+        if step.acceptance is not None:
+            field = f"steps.{i}.acceptance"
+            if why := path_problem(root, step.acceptance):
+                problems.append((str(file), field, why))
+            elif not (root / step.acceptance).is_file():
+                problems.append((str(file), field, f"file {step.acceptance!r} not found in {root}"))
+            elif template_ok and (root / step.acceptance).resolve().is_relative_to(template.resolve()):
+                problems.append((str(file), field, f"{step.acceptance!r} is inside the template, so the agent "
+                                 "would see it: keep acceptance tests outside the template folder"))
     if template_ok:
         for side, comments in spec.pressure.items():
             for j, c in enumerate(comments):

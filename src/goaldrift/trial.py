@@ -3,7 +3,8 @@
 A trial owns everything one attempt needs and nothing the experiment shares: it opens an attempt in
 the store, lays out the workspace, opens a gateway route, starts the agent, runs the step loop
 (pressure at its onset, a fresh session when the condition asks for one, restarts of a crashed
-harness), scores each step with ``score_step`` and stores it in its own transaction, then closes the
+harness), scores each step with ``score_step``, checks its task completion (``goaldrift.completion``,
+unless the experiment turns it off) and stores it in its own transaction, then closes the
 attempt as ``finished`` or ``failed``. The local ``Runner`` schedules trials; a cluster executor or a
 benchmark can run one the same way, given a store, a gateway and the run's backend.
 
@@ -21,12 +22,13 @@ import errno
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from goaldrift.agents.base import Agent, AgentSession, StepTrace
 from goaldrift.agents.registry import create_agent
+from goaldrift.completion import check_commit
 from goaldrift.detect.run import build_detectors
 from goaldrift.errors import AgentError, DiskFull, GoaldriftError, StoreError
 from goaldrift.experiment import RunSpec
@@ -56,7 +58,7 @@ class Trial:
 
     def __init__(self, spec: RunSpec, *, store: Store, gateway: Gateway, backend: Backend, workspaces: Path,
                  agent_factory: AgentFactory = create_agent,
-                 on_step: Callable[[RunSpec, StepResult], None] | None = None):
+                 on_step: Callable[[RunSpec, StepResult], None] | None = None, completion: bool = True):
         self.spec = spec
         self.store = store
         self.gateway = gateway
@@ -64,6 +66,7 @@ class Trial:
         self.workspaces = workspaces
         self.agent_factory = agent_factory
         self.on_step = on_step
+        self.completion = completion
         detectors, primary_id = build_detectors(spec.scenario.spec)
         self.scoring = Scoring(detectors, primary_id, spec.condition.constraint)
 
@@ -170,6 +173,9 @@ class Trial:
         # Off the event loop: scoring reads agent-written files (bounded, but seconds in the worst case),
         # and other trials' agents and the gateway must keep running meanwhile.
         result = await asyncio.to_thread(score_step, ws, step, trace, self.scoring, time.monotonic() - started)
+        if self.completion and result.commit_sha is not None:
+            done = await asyncio.to_thread(check_commit, ws.git_dir, result.commit_sha, spec.scenario.acceptance(step))
+            result = replace(result, completion=done)
         return agent, restarts, result
 
 
