@@ -24,6 +24,9 @@ distinct rows of the design (``fit_logit``), fast at 10⁶ rows.
 
 A second specification adds standardised ``context_tokens`` to separate accumulated context from
 step index, fitted only where context was recorded and is not collinear with step (|r| < 0.99).
+Where the steps' task completion was checked (``goaldrift.completion``), the step specification is
+fitted again on the steps whose acceptance tests passed (``step, completed steps only``): if its
+pressure terms match the full fit, drift is not an artefact of agents that stopped doing the work.
 Per model, with several scenarios, a pooled model (scenario fixed effects and scenario-specific
 ``toward`` terms; common pressure and step terms) is fitted too.
 
@@ -51,6 +54,7 @@ MD_MAX_RUNS = 1000
 """Above this many runs the Mancl–DeRouen correction (of order 1/runs) changes SEs by well under 1%
 and the plain sandwich is used: it avoids a 12×12 solve per run on million-step stores."""
 LPM = "linear probability (OLS, run-clustered SE)"
+COMPLETED_SPEC = "step, completed steps only"
 
 
 def _cluster_sums(scores: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
@@ -272,9 +276,9 @@ def _zero_cells(d: pd.DataFrame, y: np.ndarray) -> str:
 
 
 def fit_one(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: bool = False,
-            pooled: bool = False, conf: float = 0.95) -> list[dict]:
+            pooled: bool = False, conf: float = 0.95, spec: str | None = None) -> list[dict]:
     """Fit the logit and LPM for the decided steps in ``d``; rows for ``COLUMNS`` minus ids."""
-    spec = "step + context" if with_context else "step"
+    spec = spec or ("step + context" if with_context else "step")
     out: list[dict] = []
     base = {"spec": spec, "n_obs": len(d), "n_runs": int(d["attempt_id"].nunique()) if len(d) else 0}
 
@@ -340,6 +344,10 @@ def regressions(steps: pd.DataFrame, orientation: dict[str, Orientation], conf: 
         for scen, sg in mg.groupby("scenario_id", sort=True, observed=True):
             for ctx in ((False, True) if has_ctx else (False,)):
                 for r in fit_one(sg, orientation, with_context=ctx, conf=conf):
+                    rows.append({"model_id": str(model), "scenario_id": str(scen), **r})
+            if "completion" in sg and (sg["completion"].astype(str) == "completed").any():
+                done = sg[sg["completion"].astype(str).to_numpy() == "completed"]
+                for r in fit_one(done, orientation, conf=conf, spec=COMPLETED_SPEC):
                     rows.append({"model_id": str(model), "scenario_id": str(scen), **r})
         if mg["scenario_id"].nunique() > 1:
             for r in fit_one(mg, orientation, pooled=True, conf=conf):

@@ -73,7 +73,8 @@ def show(scenario_id: str = typer.Argument(..., help="Pack id or path.")) -> Non
 @scenarios_app.command("validate")
 def validate(
     pack: str = typer.Argument(..., help="A pack id (see `scenarios list`) or a pack folder / its scenario.yaml."),
-    run_tests: bool = typer.Option(False, "--run-tests", help="Also run the template's tests before and after."),
+    run_tests: bool = typer.Option(False, "--run-tests", help="Also run the template's tests before and after, and "
+                                   "every step's acceptance tests on both references and on the unchanged template."),
 ) -> None:
     """Check a pack: schema, files, references apply in any order of sides, detectors classify them.
 
@@ -89,4 +90,10 @@ def validate(
     if problems:
         raise ScenarioError(problems)
     console.print(f"[green]ok[/]: {scenario.id} — {len(scenario.spec.steps)} steps, both sides' references apply "
-                  f"and are classified correctly{', template tests pass' if run_tests else ''}")
+                  f"and are classified correctly{_tests_note(scenario) if run_tests else ''}")
+
+
+def _tests_note(scenario) -> str:
+    with_tests = sum(step.acceptance is not None for step in scenario.spec.steps)
+    return (", template tests pass" + (f", the acceptance tests of {with_tests} steps pass on both references and "
+                                       "fail on the unchanged template" if with_tests else ""))
