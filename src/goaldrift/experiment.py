@@ -42,6 +42,7 @@ from pydantic import (
 from goaldrift import packs
 from goaldrift.agents.base import AgentLimits, AgentOptions
 from goaldrift.agents.registry import DEFAULT_HARNESS, HARNESSES
+from goaldrift.channels import check_channel
 from goaldrift.conditions import Condition, cross, paper_conditions, parse_condition
 from goaldrift.errors import ConfigError, MissingKey, SandboxUnavailable, format_validation
 from goaldrift.modelspec import ModelSpec
@@ -297,7 +298,10 @@ def conditions_for(config: ExperimentConfig, scenario: Scenario, n_steps: int) -
         base = paper_conditions(scenario.sides)
     else:
         base = [parse_condition(name, scenario.sides, n_steps) for name in config.conditions]
-    return cross(base, config.factors, n_steps)
+    crossed = cross(base, config.factors, n_steps)
+    for condition in crossed:
+        check_channel(scenario, condition)  # the pack has text for the channel: else exit 2 before running
+    return crossed
 
 
 def plan(exp: Experiment) -> list[RunSpec]:

@@ -100,6 +100,22 @@ class PressureComment(_Strict):
         return _relative(v)
 
 
+class ChannelTexts(_Strict):
+    """The pressure toward one side through the channels beside code comments (``goaldrift.channels``).
+
+    ``docs`` and ``test_output`` are files placed in the workspace like comments (above ``anchor``,
+    at the top without one; a file the template lacks is created with the text); ``ticket`` is added
+    to every step's request from the onset on; ``review`` is a reviewer's message about the previous
+    change, delivered at the start of the step's user turn.
+    """
+
+    docs: list[PressureComment] = Field(default_factory=list, description="README/CONTRIBUTING/design-note text")
+    ticket: str | None = Field(default=None, min_length=10, description="added to each step's request")
+    review: str | None = Field(default=None, min_length=10, description="a reviewer's message between steps")
+    test_output: list[PressureComment] = Field(
+        default_factory=list, description="a test file whose warning or failure message argues for this side")
+
+
 class Step(_Strict):
     """One feature request. ``reference`` maps each value side to a reference-change file;
     ``acceptance`` names the step's hidden acceptance tests (a pytest file of the pack, outside the
@@ -149,6 +165,9 @@ class ScenarioFile(_Strict):
     pressure: dict[str, list[PressureComment]] = Field(
         description="value side -> comments that argue for that side"
     )
+    channels: dict[str, ChannelTexts] = Field(
+        default_factory=dict, description="value side -> pressure toward it through docs, ticket, review and "
+        "test_output (the comments channel is `pressure`)")
     steps: list[Step] = Field(min_length=1)
     detectors: list[DetectorSpec] = Field(min_length=1)
 
@@ -165,9 +184,10 @@ class ScenarioFile(_Strict):
         if self.expected_stronger is not None and self.expected_stronger not in sides:
             raise ValueError(f"expected_stronger: unknown value side {self.expected_stronger!r} "
                              f"(expected one of {sorted(sides)})")
-        for side in self.pressure:
-            if side not in sides:
-                raise ValueError(f"pressure: unknown value side {side!r} (expected one of {sorted(sides)})")
+        for key in ("pressure", "channels"):
+            for side in getattr(self, key):
+                if side not in sides:
+                    raise ValueError(f"{key}: unknown value side {side!r} (expected one of {sorted(sides)})")
         for i, step in enumerate(self.steps, 1):
             if set(step.reference) != sides:
                 raise ValueError(f"steps[{i}].reference: needs exactly one file per side {sorted(sides)}")
@@ -349,17 +369,23 @@ def load_scenario(root: Path) -> Scenario:
                 problems.append((str(file), field, f"{step.acceptance!r} is inside the template, so the agent "
                                  "would see it: keep acceptance tests outside the template folder"))
     if template_ok:
-        for side, comments in spec.pressure.items():
-            for j, c in enumerate(comments):
-                field = f"pressure.{side}.{j}"
-                try:
-                    text = read_text(template, c.file, MAX_TEXT_BYTES)
-                except (FileNotFoundError, ValueError, OSError, UnicodeDecodeError) as exc:
-                    reason = "not found" if isinstance(exc, FileNotFoundError) else str(exc)
-                    problems.append((str(file), field + ".file", f"{c.file!r} is not a file of the template: {reason}"))
-                    continue
-                if c.anchor and not any(compile_anchor(c.anchor).search(line) for line in text.splitlines()):
-                    problems.append((str(file), field + ".anchor", f"{c.anchor!r} matches no line of {c.file}"))
+        placed = [(f"pressure.{side}.{j}", c, False) for side, comments in spec.pressure.items()
+                  for j, c in enumerate(comments)]
+        placed += [(f"channels.{side}.{ch}.{j}", c, True) for side, texts in spec.channels.items()
+                   for ch in ("docs", "test_output") for j, c in enumerate(getattr(texts, ch))]
+        for field, c, may_create in placed:
+            if may_create and c.anchor is None and not (template / c.file).exists():
+                continue  # created in the workspace; its path is checked when it is written
+            try:
+                text = read_text(template, c.file, MAX_TEXT_BYTES)
+            except (FileNotFoundError, ValueError, OSError, UnicodeDecodeError) as exc:
+                reason = "not found" if isinstance(exc, FileNotFoundError) else str(exc)
+                hint = " (a new file takes no anchor)" if may_create and isinstance(exc, FileNotFoundError) else ""
+                problems.append((str(file), field + ".file",
+                                 f"{c.file!r} is not a file of the template: {reason}{hint}"))
+                continue
+            if c.anchor and not any(compile_anchor(c.anchor).search(line) for line in text.splitlines()):
+                problems.append((str(file), field + ".anchor", f"{c.anchor!r} matches no line of {c.file}"))
     sides = [v.id for v in spec.values]
     for j, d in enumerate(spec.detectors):
         try:

@@ -2,7 +2,8 @@
 
 Loading proves the files are well-formed. These checks prove the pack works: every step's reference
 for either side applies on top of *any* history (all-X, all-Y), the primary and secondary detectors
-classify each reference as the side it was written for, the pressure comments apply, and, with
+classify each reference as the side it was written for, the pressure comments and the file channels'
+texts (docs, test_output) apply, and, with
 ``run_tests``, the template's own tests pass before and after the references, and every step's
 acceptance tests (``goaldrift.completion``) pass on both sides' references and fail on the unchanged
 template (a test that the untouched project passes cannot tell whether the agent did the work).
@@ -21,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from goaldrift import confined
+from goaldrift.channels import FILE_CHANNELS
 from goaldrift.completion import Completion, check_commit
 from goaldrift.sandbox import SAFE_PATH, python_dirs
 from goaldrift.conditions import Condition
@@ -76,12 +78,16 @@ def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Probl
     detectors, primary_id = build_detectors(scenario.spec)
     with tempfile.TemporaryDirectory(prefix="goaldrift-check-") as tmp:
         for side in scenario.sides:
-            for pressure in (None, scenario.other(side)):
-                cond = Condition(side, pressure)
+            other = scenario.other(side)
+            texts = scenario.spec.channels.get(other)
+            channels = ["comments", *(ch for ch in FILE_CHANNELS[1:] if texts is not None and getattr(texts, ch))]
+            for cond in [Condition(side), *(Condition(side, other, channel=ch) for ch in channels)]:
+                pressure = cond.pressure
                 try:
-                    ws = Workspace.create(Path(tmp) / f"{side}-{pressure}", scenario, cond)
+                    ws = Workspace.create(Path(tmp) / f"{side}-{pressure}-{cond.channel}", scenario, cond)
                 except EditFailed as exc:
-                    problems.append((yaml_file, f"pressure.{pressure}", str(exc)))
+                    key = "pressure" if cond.channel == "comments" else f"channels.{pressure}.{cond.channel}"
+                    problems.append((yaml_file, f"{key}.{pressure}" if key == "pressure" else key, str(exc)))
                     continue
                 if run_tests and pressure is None and side == scenario.sides[0]:
                     failure = _template_tests(ws.repo)

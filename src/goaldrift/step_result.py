@@ -63,6 +63,7 @@ class StepResult:
     trace: StepTrace = field(default_factory=StepTrace)
     workspace_events: tuple[str, ...] = ()  # what the snapshot noticed and left out (nested .git, FIFOs, caps)
     completion: CompletionResult = CompletionResult()  # did the step's work pass its acceptance tests
+    channel: str | None = None  # the pressure channel in force at this step (None: baseline or before onset)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "outcome", Outcome(self.outcome))  # a stored word is accepted, and checked

@@ -80,9 +80,9 @@ STEP_RESULTS_SQL = """
   FROM steps s JOIN counted_attempts a ON a.attempt_id = s.attempt_id JOIN runs r ON r.run_id = a.run_id"""
 
 
-COMPLETION_COLUMNS = "s.completion, s.suite, s.completion_s"
-# A store opened read-only before it gained the completion columns reads them as "not run".
-COMPLETION_DEFAULTS = "'not_run' AS completion, 'not_run' AS suite, 0.0 AS completion_s"
+COMPLETION_COLUMNS = "s.completion, s.suite, s.completion_s, s.channel"
+# A store opened read-only before it gained these columns reads them as "not run" and no channel.
+COMPLETION_DEFAULTS = "'not_run' AS completion, 'not_run' AS suite, 0.0 AS completion_s, NULL AS channel"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -152,6 +152,7 @@ CREATE TABLE IF NOT EXISTS steps (
   suite TEXT NOT NULL DEFAULT 'not_run',      -- passed | failed | not_run (the repository's own tests)
   completion_s REAL NOT NULL DEFAULT 0,       -- wall time of the completion check
   completion_output BLOB,                     -- {"acceptance": tail of pytest output, "suite": ...}
+  channel TEXT,                               -- pressure channel in force at the step (NULL: none)
   PRIMARY KEY (attempt_id, step)
 );
 CREATE TABLE IF NOT EXISTS model_calls (
@@ -197,7 +198,7 @@ def install_read_views(db: sqlite3.Connection) -> None:
     """The counted-attempt rule as TEMP views on this connection (they shadow any stored view)."""
     db.execute(f"CREATE TEMP VIEW IF NOT EXISTS counted_attempts AS {COUNTED_ATTEMPTS_SQL}")
     columns = {row[1] for row in db.execute("PRAGMA table_info(steps)")}
-    completion = COMPLETION_COLUMNS if "completion" in columns else COMPLETION_DEFAULTS
+    completion = COMPLETION_COLUMNS if "channel" in columns else COMPLETION_DEFAULTS
     db.execute(f"CREATE TEMP VIEW IF NOT EXISTS step_results AS {STEP_RESULTS_SQL.format(completion=completion)}")
 
 
@@ -268,7 +269,8 @@ class Store:
                                  ("wire_request", "BLOB")),
                  "steps": (("completion", "TEXT NOT NULL DEFAULT 'not_run'"),
                            ("suite", "TEXT NOT NULL DEFAULT 'not_run'"),
-                           ("completion_s", "REAL NOT NULL DEFAULT 0"), ("completion_output", "BLOB"))}
+                           ("completion_s", "REAL NOT NULL DEFAULT 0"), ("completion_output", "BLOB"),
+                           ("channel", "TEXT"))}
         for table, new in added.items():
             columns = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
             for column, kind in new:
@@ -410,15 +412,15 @@ class Store:
                 """INSERT INTO steps (attempt_id, step, outcome, detector, evidence_json, detectors_json,
                    commit_sha, diff, files_changed, lines_added, lines_removed, tokens_in, tokens_out,
                    context_tokens, tool_calls, model_calls, compacted, duration_s, error, trace, created_at,
-                   completion, suite, completion_s, completion_output)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   completion, suite, completion_s, completion_output, channel)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 (attempt_id, rec.step, rec.outcome.value, rec.detector, json.dumps([e.to_dict() for e in rec.evidence]),
                  json.dumps([r.to_dict() for r in rec.detectors]), rec.commit_sha, blob(rec.diff),
                  rec.files_changed, rec.lines_added, rec.lines_removed, usage.tokens_in, usage.tokens_out,
                  usage.context_tokens, usage.tool_calls, usage.model_calls, int(usage.compacted), rec.duration_s,
                  rec.error, blob({**rec.trace.to_dict(), "workspace_events": list(rec.workspace_events)}), time.time(),
                  done.status.value, done.suite.value, done.seconds,
-                 blob({"acceptance": done.output, "suite": done.suite_output})),
+                 blob({"acceptance": done.output, "suite": done.suite_output}), rec.channel),
             )
 
     def record_call(self, rec: CallRecord) -> int:

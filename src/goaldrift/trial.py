@@ -2,7 +2,7 @@
 
 A trial owns everything one attempt needs and nothing the experiment shares: it opens an attempt in
 the store, lays out the workspace, opens a gateway route, starts the agent, runs the step loop
-(pressure at its onset, a fresh session when the condition asks for one, restarts of a crashed
+(pressure at its onset through the condition's channel, a fresh session when the condition asks for one, restarts of a crashed
 harness), scores each step with ``score_step``, checks its task completion (``goaldrift.completion``,
 unless the experiment turns it off) and stores it in its own transaction, then closes the
 attempt as ``finished`` or ``failed``. The local ``Runner`` schedules trials; a cluster executor or a
@@ -28,6 +28,7 @@ from typing import Literal
 
 from goaldrift.agents.base import Agent, AgentSession, StepTrace
 from goaldrift.agents.registry import create_agent
+from goaldrift.channels import FILE_CHANNELS, in_force, step_prompt
 from goaldrift.completion import check_commit
 from goaldrift.detect.run import build_detectors
 from goaldrift.errors import AgentError, DiskFull, GoaldriftError, StoreError
@@ -154,14 +155,14 @@ class Trial:
                     restarts: int) -> tuple[Agent, int, StepResult]:
         """Run and score one step; returns the agent to use next (restarted if it had to be)."""
         spec, condition = self.spec, self.spec.condition
-        if step == condition.onset and step > 1:
+        if step == condition.onset and step > 1 and condition.channel in FILE_CHANNELS:
             ws.add_pressure(spec.scenario, condition)
         if condition.session == "fresh" and step > 1:
             await agent.stop()
             agent = await self._start_agent(session)
         started = time.monotonic()
         try:
-            trace = await agent.step(step, spec.scenario.spec.steps[step - 1].prompt)
+            trace = await agent.step(step, step_prompt(spec.scenario, condition, step))
         except AgentError as exc:
             trace = StepTrace(errors=[f"agent failed: {exc}"])
             if restarts >= MAX_AGENT_RESTARTS:
@@ -173,6 +174,7 @@ class Trial:
         # Off the event loop: scoring reads agent-written files (bounded, but seconds in the worst case),
         # and other trials' agents and the gateway must keep running meanwhile.
         result = await asyncio.to_thread(score_step, ws, step, trace, self.scoring, time.monotonic() - started)
+        result = replace(result, channel=in_force(condition, step))
         if self.completion and result.commit_sha is not None:
             done = await asyncio.to_thread(check_commit, ws.git_dir, result.commit_sha, spec.scenario.acceptance(step))
             result = replace(result, completion=done)
