@@ -46,7 +46,7 @@ _STEP_NUMERIC = {
     "tokens_in", "tokens_out", "context_tokens", "tool_calls", "compacted", "duration_s",
     "lines_added", "files_changed", "completion_s",
 }
-_STEP_WORDS = {"detector", "error", "completion", "suite"}
+_STEP_WORDS = {"detector", "error", "completion", "suite", "channel"}
 
 
 def connect(store: Store | sqlite3.Connection | str | Path) -> sqlite3.Connection:
@@ -112,7 +112,7 @@ def load_steps(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFram
     """Steps of counted runs: ``attempt_id``, ``step``, ``outcome`` (int8 code) plus ``extra`` columns.
 
     ``extra`` may name numeric step columns (context_tokens, tokens_in, completion_s, ...) or the
-    words ``detector``, ``error``, ``completion`` and ``suite``; run
+    words ``detector``, ``error``, ``completion``, ``suite`` and ``channel``; run
     attributes in ``run_columns`` are attached by attempt_id. Sorted by run, then step.
     """
     db = connect(store)

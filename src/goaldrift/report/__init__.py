@@ -87,7 +87,8 @@ def build_report_data(store, timeline_runs: int = TIMELINE_RUNS_PER_CONDITION,
     db = tables.connect(store)
     r = tables.load_runs(db)
     runs = r.frame
-    steps = tables.load_steps(db, runs, extra=["context_tokens", "completion", "suite", "completion_s"])
+    steps = tables.load_steps(db, runs, extra=["context_tokens", "completion", "suite", "completion_s",
+                                                   "channel"])
     step_rates = rates.step_rates(steps)
     first = rates.first_violation(steps)
     sides = first.groupby("scenario_id")["constraint_side"].agg(lambda x: set(map(str, x))).to_dict() \
