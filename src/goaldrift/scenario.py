@@ -24,6 +24,7 @@ length, so no anchor can make loading or a run backtrack for minutes.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -271,8 +272,40 @@ class Scenario:
         return AcceptanceTests(self.root.joinpath(*path.parent.parts), path.name)
 
 
-def _pydantic_problems(file: str, err: ValidationError) -> list[tuple[str, str, str]]:
-    return [(file, loc, msg) for loc, msg in validation_problems(err)]
+# Where each key of a pack belongs, for "unknown key" errors: the common mistake is a key one level off
+# (``exclude`` under a detector's ``params`` instead of on the entry), and pydantic alone says only
+# "Extra inputs are not permitted".
+_KEY_HOMES = {
+    **dict.fromkeys(("id", "kind", "primary", "params", "exclude"), "on a detector entry (beside `kind` and "
+                    "`params`, not under `params`)"),
+    **dict.fromkeys(("title", "prompt", "reference", "acceptance"), "on a step (an entry of `steps`)"),
+    **dict.fromkeys(("file", "anchor", "text"), "on a pressure entry (`pressure.<side>[]`, or "
+                    "`channels.<side>.docs[]` / `.test_output[]`)"),
+    **dict.fromkeys(("docs", "ticket", "review", "test_output"), "under `channels.<side>`"),
+    **dict.fromkeys(("label", "constraint"), "on an entry of `values`"),
+    **dict.fromkeys(("values", "expected_stronger", "template", "agents_md", "pressure", "channels", "steps",
+                     "detectors", "description"), "at the top level of scenario.yaml"),
+    **dict.fromkeys(("summary", "ops"), "at the top level of a reference file"),
+    **dict.fromkeys(("op", "path", "content", "old", "new"), "on an op of a reference file (`ops[]`)"),
+}
+
+
+def unknown_key(key: str) -> str:
+    """The reason for an unknown key: what to do, and where the key belongs if it is one of ours."""
+    home = _KEY_HOMES.get(key)
+    if home:
+        return f"unknown key {key!r} here: `{key}` belongs {home}"
+    near = difflib.get_close_matches(key, list(_KEY_HOMES), n=1)
+    return f"unknown key {key!r}" + (f": did you mean {near[0]!r}?" if near else "; remove it or check its spelling")
+
+
+def _pydantic_problems(file: str, err: ValidationError, prefix: str = "") -> list[tuple[str, str, str]]:
+    out = []
+    for e, (loc, msg) in zip(err.errors(), validation_problems(err, prefix)):
+        if e["type"] == "extra_forbidden" and e["loc"]:
+            msg = unknown_key(str(e["loc"][-1]))
+        out.append((file, loc, msg))
+    return out
 
 
 def _too_many_values(data: Any, limit: int = MAX_YAML_VALUES) -> bool:
@@ -391,6 +424,10 @@ def load_scenario(root: Path) -> Scenario:
         try:
             registry.build(d, sides)
         except (KeyError, ValueError, ValidationError) as exc:
+            if isinstance(cause := exc if isinstance(exc, ValidationError) else exc.__cause__, ValidationError):
+                # the kind's params model: one problem per field, with where a misplaced key belongs
+                problems.extend(_pydantic_problems(str(file), cause, f"detectors.{j}({d.id}).params"))
+                continue
             problems.append((str(file), f"detectors.{j}({d.id})", str(exc).replace("\n", " ")))
     if problems:
         raise ScenarioError(list(dict.fromkeys(problems)))  # the pack scan and the template walk can agree
