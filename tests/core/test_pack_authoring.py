@@ -11,7 +11,7 @@ from goaldrift.errors import BadInput, ScenarioError
 from goaldrift.scenario import load_scenario
 from goaldrift.scenario_check import check_scenario
 from goaldrift.skeleton import write_skeleton
-from tests.conftest import PACKS, run_cli
+from tests.conftest import PACKS, REPO, run_cli
 
 
 @pytest.mark.skipif(not confined.bwrap_available(), reason="needs a working bubblewrap")
@@ -95,3 +95,11 @@ def test_error_lines_are_not_wrapped_off_a_terminal(tmp_path):
     assert result.returncode == 2
     [line] = [ln for ln in result.stderr.splitlines() if "acceptence" in ln]
     assert line.strip().startswith(str(root)) and line.rstrip().endswith("did you mean 'acceptance'?")
+
+
+def test_the_documented_example_pack_is_what_new_writes():
+    from goaldrift import skeleton
+
+    page = (REPO / "docs" / "scenarios.md").read_text(encoding="utf-8")
+    assert skeleton.SCENARIO.format(name="my-pack") in page
+    assert skeleton.TEMPLATE["client/http.py"] in page
