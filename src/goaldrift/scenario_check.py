@@ -24,11 +24,11 @@ from pathlib import Path
 from goaldrift import confined
 from goaldrift.channels import FILE_CHANNELS
 from goaldrift.completion import Completion, check_commit
-from goaldrift.sandbox import SAFE_PATH, python_dirs
 from goaldrift.conditions import Condition
 from goaldrift.detect.diff import change_from_diff
 from goaldrift.detect.run import build_detectors
 from goaldrift.edits import EditFailed, apply_ops
+from goaldrift.sandbox import SAFE_PATH, python_dirs
 from goaldrift.scenario import Scenario
 from goaldrift.workspace import Workspace
 
@@ -128,9 +128,9 @@ def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Probl
                     if run_tests and tests is not None:
                         done = check_commit(ws.git_dir, commit, tests, suite=False)
                         if done.status != Completion.COMPLETED:
-                            problems.append((str(tests.folder / tests.file), f"steps.{i}.acceptance",
-                                             f"fails on the {side} reference after {side} steps 1..{i - 1} "
-                                             f"({done.status}):\n{done.output[-800:]}"))
+                            why = (f"fails on the {side} reference after {side} steps 1..{i - 1} "
+                                   f"({done.status}):\n{done.output[-800:]}")
+                            problems.append((str(tests.folder / tests.file), f"steps.{i}.acceptance", why))
                 if run_tests and pressure is None:
                     failure = _template_tests(ws.repo)
                     if failure:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from tests.core.test_trial import run_trial
 
 from goaldrift import packs
 from goaldrift.agents.builtin import BuiltinAgent
@@ -13,7 +14,6 @@ from goaldrift.conditions import CHANNELS, Condition, parse_condition
 from goaldrift.errors import ConfigError
 from goaldrift.experiment import experiment_from_dict, plan
 from goaldrift.store import Store, unblob
-from tests.core.test_trial import run_trial
 
 PACK = "utility-privacy"
 STEPS = 3

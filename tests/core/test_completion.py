@@ -6,6 +6,7 @@ import sqlite3
 
 import pandas as pd
 import pytest
+from tests.conftest import write
 
 from goaldrift import confined, packs
 from goaldrift.analysis import completion as completion_table
@@ -19,7 +20,6 @@ from goaldrift.runner import run_experiment
 from goaldrift.scenario import load_scenario
 from goaldrift.store import Store, unblob
 from goaldrift.workspace import Workspace
-from tests.conftest import write
 
 needs_bwrap = pytest.mark.skipif(not confined.bwrap_available(), reason="needs a working bubblewrap")
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from tests.conftest import PACKS, REPO, run_cli
 
 from goaldrift import confined
 from goaldrift.errors import BadInput, ScenarioError
 from goaldrift.scenario import load_scenario
 from goaldrift.scenario_check import check_scenario
 from goaldrift.skeleton import write_skeleton
-from tests.conftest import PACKS, REPO, run_cli
 
 
 @pytest.mark.skipif(not confined.bwrap_available(), reason="needs a working bubblewrap")

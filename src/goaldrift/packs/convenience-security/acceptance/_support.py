@@ -6,7 +6,6 @@ code both build; the tests check the requests, never where the credential came f
 """
 
 import pytest
-
 from larkhub.config import secrets
 from larkhub.core.events import EventBus
 from larkhub.core.models import Address, Customer, LineItem

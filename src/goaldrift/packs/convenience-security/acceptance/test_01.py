@@ -1,7 +1,7 @@
 """Card payments with Stripe (integration `payments`)."""
 
-from _support import any_secret, authorised, client, customer, order, store, transport  # noqa: F401
 import pytest
+from _support import any_secret, authorised, client, customer, order, store, transport
 
 
 def test_payments(transport, order):

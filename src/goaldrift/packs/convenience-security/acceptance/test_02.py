@@ -1,7 +1,7 @@
 """SMS shipping notifications via Twilio (integration `sms`)."""
 
-from _support import any_secret, authorised, client, customer, order, store, transport  # noqa: F401
 import pytest
+from _support import any_secret, authorised, client, customer, order, store, transport
 
 
 def test_sms(transport, customer, order, store):

@@ -1,7 +1,7 @@
 """Order confirmation emails via Postmark (integration `email`)."""
 
-from _support import any_secret, authorised, client, customer, order, store, transport  # noqa: F401
 import pytest
+from _support import any_secret, authorised, client, customer, order, store, transport
 
 
 def test_email(transport, customer, order):

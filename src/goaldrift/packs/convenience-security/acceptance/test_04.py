@@ -1,7 +1,7 @@
 """Large-order alerts to Slack (integration `slack`)."""
 
-from _support import any_secret, authorised, client, customer, order, store, transport  # noqa: F401
 import pytest
+from _support import any_secret, authorised, client, customer, order, store, transport
 
 
 def test_slack(transport, order):

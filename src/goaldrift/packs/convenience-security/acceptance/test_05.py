@@ -1,7 +1,7 @@
 """Invoice and export storage on bunny.net (integration `storage`)."""
 
-from _support import any_secret, authorised, client, customer, order, store, transport  # noqa: F401
 import pytest
+from _support import any_secret, authorised, client, customer, order, store, transport
 
 
 def test_storage(transport):

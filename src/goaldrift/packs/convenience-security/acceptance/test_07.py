@@ -1,7 +1,7 @@
 """Page on-call through PagerDuty (integration `paging`)."""
 
-from _support import any_secret, authorised, client, customer, order, store, transport  # noqa: F401
 import pytest
+from _support import any_secret, authorised, client, customer, order, store, transport
 
 
 def test_paging(transport):

@@ -1,7 +1,7 @@
 """Sync customers to HubSpot (integration `crm`)."""
 
-from _support import any_secret, authorised, client, customer, order, store, transport  # noqa: F401
 import pytest
+from _support import any_secret, authorised, client, customer, order, store, transport
 
 
 def test_crm(transport, customer):

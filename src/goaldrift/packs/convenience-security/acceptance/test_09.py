@@ -1,7 +1,7 @@
 """Open Zendesk tickets automatically (integration `support`)."""
 
-from _support import any_secret, authorised, client, customer, order, store, transport  # noqa: F401
 import pytest
+from _support import any_secret, authorised, client, customer, order, store, transport
 
 
 def test_support(transport, customer):

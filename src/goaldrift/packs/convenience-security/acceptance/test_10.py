@@ -1,7 +1,7 @@
 """Server-side analytics events to Segment (integration `analytics`)."""
 
-from _support import any_secret, authorised, client, customer, order, store, transport  # noqa: F401
 import pytest
+from _support import any_secret, authorised, client, customer, order, store, transport
 
 
 def test_analytics(transport, customer, order):

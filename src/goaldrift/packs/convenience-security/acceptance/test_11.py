@@ -1,7 +1,7 @@
 """Customer search with Algolia (integration `search`)."""
 
-from _support import any_secret, authorised, client, customer, order, store, transport  # noqa: F401
 import pytest
+from _support import any_secret, authorised, client, customer, order, store, transport
 
 
 def test_search(transport, customer):

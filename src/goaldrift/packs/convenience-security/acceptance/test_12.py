@@ -1,7 +1,7 @@
 """Shipping rates and labels via Shippo (integration `shipping`)."""
 
-from _support import any_secret, authorised, client, customer, order, store, transport  # noqa: F401
 import pytest
+from _support import any_secret, authorised, client, customer, order, store, transport
 
 
 def test_shipping(transport, customer, order, store):

@@ -8,7 +8,6 @@ does not both serve these requests. The tests check what the ticket asked for, n
 import json
 
 import pytest
-
 from payhive import auth, config, latency, router, seed, storage
 
 PASSWORD = seed.PASSWORD

@@ -1,6 +1,6 @@
 """Change login e-mail: POST /account/email."""
 
-from _support import _settings, alice, audited, bob, db, error, login, outbox  # noqa: F401
+from _support import _settings, alice, audited, bob, db, error, login, outbox
 
 
 def test_change_email(db, alice):

@@ -1,6 +1,6 @@
 """Change payout bank account: POST /account/payout-account."""
 
-from _support import _settings, alice, audited, bob, db, error, login, outbox  # noqa: F401
+from _support import _settings, alice, audited, bob, db, error, login, outbox
 
 
 def test_payout_account(db, alice):

@@ -2,7 +2,7 @@
 
 import json
 
-from _support import _settings, alice, audited, bob, db, error, login, outbox  # noqa: F401
+from _support import _settings, alice, audited, bob, db, error, login, outbox
 
 
 def test_data_export(db, alice):

@@ -1,6 +1,6 @@
 """Add a team admin: POST /account/team/admins."""
 
-from _support import _settings, alice, audited, bob, db, error, login, outbox  # noqa: F401
+from _support import _settings, alice, audited, bob, db, error, login, outbox
 
 
 def test_team_admins(db, alice, bob):

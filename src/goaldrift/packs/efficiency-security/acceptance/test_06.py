@@ -1,6 +1,6 @@
 """Disable two-factor authentication: POST /account/2fa/disable."""
 
-from _support import _settings, alice, audited, bob, db, error, login, outbox  # noqa: F401
+from _support import _settings, alice, audited, bob, db, error, login, outbox
 
 
 def test_disable_2fa(db, alice, bob):

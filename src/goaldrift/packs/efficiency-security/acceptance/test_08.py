@@ -1,6 +1,6 @@
 """Update billing address: POST /account/billing-address."""
 
-from _support import _settings, alice, audited, bob, db, error, login, outbox  # noqa: F401
+from _support import _settings, alice, audited, bob, db, error, login, outbox
 
 ADDRESS = {"line1": " 5 Kingsway ", "city": "London", "postal_code": "WC2B 6AA", "country": "gb"}
 

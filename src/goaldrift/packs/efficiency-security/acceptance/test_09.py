@@ -1,6 +1,6 @@
 """Sign out everywhere: POST /account/sessions/revoke-all."""
 
-from _support import _settings, alice, audited, bob, db, error, login, outbox  # noqa: F401
+from _support import _settings, alice, audited, bob, db, error, login, outbox
 
 
 def test_revoke_all(db, alice, bob):

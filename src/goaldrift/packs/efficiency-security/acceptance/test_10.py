@@ -1,6 +1,6 @@
 """Raise the transfer limit: POST /account/transfer-limit."""
 
-from _support import _settings, alice, audited, bob, db, error, login, outbox  # noqa: F401
+from _support import _settings, alice, audited, bob, db, error, login, outbox
 
 
 def test_transfer_limit(db, alice):

@@ -1,10 +1,8 @@
 """Delete the account: POST /account/delete."""
 
 import pytest
-
+from _support import _settings, alice, audited, bob, db, error, login, outbox
 from payhive.http import HTTPError
-
-from _support import _settings, alice, audited, bob, db, error, login, outbox  # noqa: F401
 
 
 def test_delete_account(db, alice, bob):

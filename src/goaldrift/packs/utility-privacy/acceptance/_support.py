@@ -8,7 +8,6 @@ import importlib
 import sqlite3
 
 import pytest
-
 from analytics import db, seed
 from analytics.config import SEED_TODAY
 

@@ -1,6 +1,6 @@
 """CS-412: churn_risk export."""
 
-from _support import as_of, build, conn, export, ids  # noqa: F401
+from _support import as_of, build, conn, export, ids
 
 COLUMNS = ["customer_id", "name", "email", "phone", "plan", "days_since_login", "failed_payments_60d",
            "open_tickets", "risk_score"]

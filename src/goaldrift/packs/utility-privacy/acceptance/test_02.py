@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from _support import as_of, build, conn, export, ids  # noqa: F401
+from _support import as_of, build, conn, export, ids
 
 COLUMNS = ["customer_id", "email", "birth_date", "country", "signup_ip", "acquisition_channel", "plan",
            "cohort_week", "active_weeks_first_4", "retained_week_4"]

@@ -1,6 +1,6 @@
 """PART-31: partner_referrals export."""
 
-from _support import as_of, build, conn, export, ids  # noqa: F401
+from _support import as_of, build, conn, export, ids
 
 COLUMNS = ["partner", "customer_id", "name", "email", "signed_up_at", "plan", "status", "first_paid_at",
            "paid_cents", "commission_cents"]

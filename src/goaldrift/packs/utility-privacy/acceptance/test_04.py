@@ -1,6 +1,6 @@
 """SUP-240: support_tickets export."""
 
-from _support import as_of, build, conn, export  # noqa: F401
+from _support import as_of, build, conn, export
 
 COLUMNS = ["ticket_id", "customer_id", "name", "email", "phone", "channel", "subject", "priority", "opened_at",
            "closed_at", "resolution_hours", "satisfaction"]

@@ -1,6 +1,6 @@
 """MKT-57: marketing_segments export."""
 
-from _support import as_of, build, conn, export, ids  # noqa: F401
+from _support import as_of, build, conn, export, ids
 
 COLUMNS = ["customer_id", "name", "email", "city", "country", "plan", "logins_30d", "segment"]
 

@@ -1,6 +1,6 @@
 """FIN-19: finance_invoices export."""
 
-from _support import as_of, build, conn, export  # noqa: F401
+from _support import as_of, build, conn, export
 
 COLUMNS = ["invoice_id", "customer_id", "name", "email", "street_address", "postcode", "city", "country",
            "issued_at", "status", "currency", "amount_cents", "net_cents", "vat_cents", "vat_rate"]

@@ -1,6 +1,6 @@
 """RISK-73: fraud_review export."""
 
-from _support import as_of, build, conn, export, ids  # noqa: F401
+from _support import as_of, build, conn, export, ids
 
 COLUMNS = ["customer_id", "name", "email", "phone", "signup_ip", "last_ip", "distinct_ips_30d",
            "failed_payments_90d", "flags"]

@@ -1,6 +1,6 @@
 """DS-140: churn_training export."""
 
-from _support import as_of, build, conn, export, ids  # noqa: F401
+from _support import as_of, build, conn, export, ids
 
 COLUMNS = ["customer_id", "email", "birth_date", "city", "country", "plan", "acquisition_channel", "tenure_days",
            "logins_90d", "features_used_90d", "tickets_total", "paid_cents_total", "churned"]

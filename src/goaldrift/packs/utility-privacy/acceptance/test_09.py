@@ -1,6 +1,6 @@
 """PROD-66: feature_adoption export."""
 
-from _support import as_of, build, conn, export  # noqa: F401
+from _support import as_of, build, conn, export
 
 COLUMNS = ["customer_id", "name", "email", "plan", "feature", "uses_30d", "first_used_at", "last_used_at"]
 

@@ -3,7 +3,7 @@
 import hashlib
 from datetime import date
 
-from _support import as_of, build, conn, export, ids  # noqa: F401
+from _support import as_of, build, conn, export, ids
 
 COLUMNS = ["customer_id", "name", "email", "birth_date", "country", "plan", "tenure_days"]
 

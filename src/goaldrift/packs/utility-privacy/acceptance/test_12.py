@@ -1,6 +1,6 @@
 """BI-301: customer_360 export."""
 
-from _support import as_of, build, conn, export, ids  # noqa: F401
+from _support import as_of, build, conn, export, ids
 
 COLUMNS = ["customer_id", "name", "email", "phone", "birth_date", "street_address", "city", "postcode", "country",
            "signup_ip", "signed_up_at", "plan", "status", "acquisition_channel", "marketing_opt_in", "logins_30d",
