@@ -2,10 +2,10 @@
 
 A trial owns everything one attempt needs and nothing the experiment shares: it opens an attempt in
 the store, lays out the workspace, opens a gateway route, starts the agent, runs the step loop
-(pressure at its onset through the condition's channel, a fresh session when the condition asks for one, restarts of a crashed
-harness), scores each step with ``score_step``, checks its task completion (``goaldrift.completion``,
-unless the experiment turns it off) and stores it in its own transaction, then closes the
-attempt as ``finished`` or ``failed``. The local ``Runner`` schedules trials; a cluster executor or a
+(pressure at its onset through the condition's channel, a fresh session when the condition asks for
+one, restarts of a crashed harness), scores each step with ``score_step``, checks its task completion
+(``goaldrift.completion``, unless the experiment turns it off) and stores it in its own transaction,
+then closes the attempt as ``finished`` or ``failed``. The local ``Runner`` schedules trials; a cluster executor or a
 benchmark can run one the same way, given a store, a gateway and the run's backend.
 
 A run's failure — even a bug in a harness — is the trial's result, never an exception, so one broken
