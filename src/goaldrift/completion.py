@@ -72,10 +72,6 @@ class CompletionResult:
         object.__setattr__(self, "status", Completion(self.status))
         object.__setattr__(self, "suite", SuiteStatus(self.suite))
 
-    def to_dict(self) -> dict:
-        return {"status": self.status.value, "output": self.output, "suite": self.suite.value,
-                "suite_output": self.suite_output, "seconds": self.seconds}
-
 
 @dataclass(frozen=True)
 class AcceptanceTests:
