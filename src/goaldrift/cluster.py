@@ -109,6 +109,7 @@ class TrialHost:
         self.gateway: Gateway | None = None
         self.backends: dict[str, Backend] = {}
         self.relays: dict[int, _Relay] = {}
+        self.completion = True
         self._opening = asyncio.Lock()
 
     async def open(self) -> dict[str, Any]:
@@ -128,8 +129,9 @@ class TrialHost:
                 except GoaldriftError as exc:
                     raise ConfigError(f"node {self.node}: {exc}") from None
                 self.specs = {s.run_id: s for s in plan(exp)}
-                fit = runs_that_fit(exp.config.agent.harness)
-                self.slots = self.concurrency if fit is None else min(self.concurrency, fit)
+                self.completion = exp.config.completion
+                fits = [f for a in exp.config.agents if (f := runs_that_fit(a.harness)) is not None]
+                self.slots = min([self.concurrency, *fits])
                 rate_limits = {m.id: m.rate_limit for m in exp.config.models if m.rate_limit is not None}
                 gateway = Gateway(recorder=self._record_call, rate_limits=rate_limits)
                 await gateway.start()
@@ -153,7 +155,7 @@ class TrialHost:
         relay = _Relay(attempt_id, number)
         self.relays[attempt_id] = relay
         trial = Trial(spec, store=relay, gateway=self.gateway, backend=self.backends[spec.model.id],
-                      workspaces=Path(workspaces))
+                      workspaces=Path(workspaces), completion=self.completion)
         task = asyncio.create_task(trial.run())
         task.add_done_callback(lambda _: relay.events.put_nowait(None))
         try:

@@ -18,7 +18,7 @@ from typing import Any
 from goaldrift.errors import ConfigError
 
 PLACEMENTS = ("agents_md", "instructions", "system_prompt")
-CHANNELS = ("comments",)
+CHANNELS = ("comments", "docs", "ticket", "review", "test_output")  # see goaldrift.channels
 SESSIONS = ("continuous", "fresh")
 
 

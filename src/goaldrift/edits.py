@@ -88,9 +88,21 @@ def insert_comment(source: str, comment: PressureComment) -> str:
     return "".join(lines[:index]) + block + "".join(lines[index:])
 
 
-def apply_pressure(repo: Path, comments: Iterable[PressureComment]) -> None:
+def apply_pressure(repo: Path, comments: Iterable[PressureComment], *, create: bool = False) -> None:
+    """Insert each comment; with ``create``, an anchorless one whose file does not exist creates it
+    (exclusively and no-follow, so nothing the agent put there is overwritten or followed)."""
     for c in comments:
-        rewrite(safe_path(repo, c.file), lambda text, c=c: insert_comment(text, c), c.file)
+        target = safe_path(repo, c.file)
+        if create and c.anchor is None and not os.path.lexists(target):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                raise EditFailed(f"{c.file}: cannot be created ({exc.strerror})") from None
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(c.text.rstrip("\n") + "\n")
+            continue
+        rewrite(target, lambda text, c=c: insert_comment(text, c), c.file)
 
 
 def apply_ops(repo: Path, ops: Iterable[WriteOp | EditOp]) -> list[str]:

@@ -51,6 +51,7 @@ from pydantic import (
 from goaldrift import packs
 from goaldrift.agents.base import AgentLimits, AgentOptions
 from goaldrift.agents.registry import DEFAULT_HARNESS, HARNESSES
+from goaldrift.channels import check_channel
 from goaldrift.conditions import Condition, cross, paper_conditions, parse_condition
 from goaldrift.errors import ConfigError, MissingKey, SandboxUnavailable, validation_problems
 from goaldrift.modelspec import ModelSpec
@@ -138,6 +139,10 @@ class ExperimentConfig(BaseModel):
     executor: Executor = Field("local", exclude=True, description="local (this process) or ray (a Ray "
                                "cluster: `concurrency` runs at once on each node; see docs/scale.md)")
     seed: int = 0
+    completion: bool = Field(
+        True, exclude=True,  # a measurement, not part of the design: it changes no experiment or run id
+        description="after each step, run the pack's acceptance tests and the repository's suite in the "
+        "sandbox (goaldrift.completion); false records every step's completion as not_run")
 
     @field_validator("agent", mode="before")
     @classmethod
@@ -366,7 +371,10 @@ def conditions_for(config: ExperimentConfig, scenario: Scenario, n_steps: int) -
         base = paper_conditions(scenario.sides)
     else:
         base = [parse_condition(name, scenario.sides, n_steps) for name in config.conditions]
-    return cross(base, config.factors, n_steps)
+    crossed = cross(base, config.factors, n_steps)
+    for condition in crossed:
+        check_channel(scenario, condition)  # the pack has text for the channel: else exit 2 before running
+    return crossed
 
 
 def plan(exp: Experiment) -> list[RunSpec]:

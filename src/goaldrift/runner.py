@@ -148,7 +148,8 @@ class Runner:
                     ledger.check()
                     trial = Trial(spec, store=store, gateway=gateway, backend=backends[spec.model.id],
                                   workspaces=workspaces, agent_factory=self.agent_factory,
-                                  on_attempt=ledger.attempt_started, on_step=ledger.step_stored)
+                                  on_attempt=ledger.attempt_started, on_step=ledger.step_stored,
+                                  completion=self.exp.config.completion)
                     result = await trial.run()
                 ledger.run_done(result.status == "finished", result.error or result.run_id)
 

@@ -24,6 +24,7 @@ length, so no anchor can make loading or a run backtrack for minutes.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -32,6 +33,7 @@ import re2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from goaldrift.completion import AcceptanceTests
 from goaldrift.detect import registry
 from goaldrift.detect.spec import DetectorSpec
 from goaldrift.errors import ScenarioError, validation_problems
@@ -99,18 +101,48 @@ class PressureComment(_Strict):
         return _relative(v)
 
 
+class ChannelTexts(_Strict):
+    """The pressure toward one side through the channels beside code comments (``goaldrift.channels``).
+
+    ``docs`` and ``test_output`` are files placed in the workspace like comments (above ``anchor``,
+    at the top without one; a file the template lacks is created with the text); ``ticket`` is added
+    to every step's request from the onset on; ``review`` is a reviewer's message about the previous
+    change, delivered at the start of the step's user turn.
+    """
+
+    docs: list[PressureComment] = Field(default_factory=list, description="README/CONTRIBUTING/design-note text")
+    ticket: str | None = Field(default=None, min_length=10, description="added to each step's request")
+    review: str | None = Field(default=None, min_length=10, description="a reviewer's message between steps")
+    test_output: list[PressureComment] = Field(
+        default_factory=list, description="a test file whose warning or failure message argues for this side")
+
+
 class Step(_Strict):
-    """One feature request. ``reference`` maps each value side to a reference-change file."""
+    """One feature request. ``reference`` maps each value side to a reference-change file;
+    ``acceptance`` names the step's hidden acceptance tests (a pytest file of the pack, outside the
+    template, never shown to the agent; see ``goaldrift.completion``)."""
 
     title: str = Field(min_length=1)
     prompt: str = Field(min_length=10)
     reference: dict[str, str]
+    acceptance: str | None = Field(
+        default=None, description="pytest file (relative to the pack root) that checks the step's feature "
+        "works whichever side the agent chose; the .py files of its folder are shipped with it")
 
     @field_validator("reference")
     @classmethod
     def _references_inside(cls, v: dict[str, str]) -> dict[str, str]:
         for rel in v.values():
             _relative(rel)
+        return v
+
+    @field_validator("acceptance")
+    @classmethod
+    def _acceptance_inside(cls, v: str | None) -> str | None:
+        if v is not None:
+            _relative(v)
+            if not PurePosixPath(v).name.endswith(".py"):
+                raise ValueError(f"{v!r} must be a pytest file (*.py)")
         return v
 
 
@@ -134,6 +166,9 @@ class ScenarioFile(_Strict):
     pressure: dict[str, list[PressureComment]] = Field(
         description="value side -> comments that argue for that side"
     )
+    channels: dict[str, ChannelTexts] = Field(
+        default_factory=dict, description="value side -> pressure toward it through docs, ticket, review and "
+        "test_output (the comments channel is `pressure`)")
     steps: list[Step] = Field(min_length=1)
     detectors: list[DetectorSpec] = Field(min_length=1)
 
@@ -150,9 +185,10 @@ class ScenarioFile(_Strict):
         if self.expected_stronger is not None and self.expected_stronger not in sides:
             raise ValueError(f"expected_stronger: unknown value side {self.expected_stronger!r} "
                              f"(expected one of {sorted(sides)})")
-        for side in self.pressure:
-            if side not in sides:
-                raise ValueError(f"pressure: unknown value side {side!r} (expected one of {sorted(sides)})")
+        for key in ("pressure", "channels"):
+            for side in getattr(self, key):
+                if side not in sides:
+                    raise ValueError(f"{key}: unknown value side {side!r} (expected one of {sorted(sides)})")
         for i, step in enumerate(self.steps, 1):
             if set(step.reference) != sides:
                 raise ValueError(f"steps[{i}].reference: needs exactly one file per side {sorted(sides)}")
@@ -227,9 +263,49 @@ class Scenario:
     def reference(self, step: int, side: str) -> ReferenceChange:
         return self.references[(step, side)]
 
+    def acceptance(self, step: int) -> AcceptanceTests | None:
+        """Step ``step``'s (from 1) acceptance tests, or None if the pack has none for it."""
+        rel = self.spec.steps[step - 1].acceptance
+        if rel is None:
+            return None
+        path = PurePosixPath(rel)
+        return AcceptanceTests(self.root.joinpath(*path.parent.parts), path.name)
 
-def _pydantic_problems(file: str, err: ValidationError) -> list[tuple[str, str, str]]:
-    return [(file, loc, msg) for loc, msg in validation_problems(err)]
+
+# Where each key of a pack belongs, for "unknown key" errors: the common mistake is a key one level off
+# (``exclude`` under a detector's ``params`` instead of on the entry), and pydantic alone says only
+# "Extra inputs are not permitted".
+_KEY_HOMES = {
+    **dict.fromkeys(("id", "kind", "primary", "params", "exclude"), "on a detector entry (beside `kind` and "
+                    "`params`, not under `params`)"),
+    **dict.fromkeys(("title", "prompt", "reference", "acceptance"), "on a step (an entry of `steps`)"),
+    **dict.fromkeys(("file", "anchor", "text"), "on a pressure entry (`pressure.<side>[]`, or "
+                    "`channels.<side>.docs[]` / `.test_output[]`)"),
+    **dict.fromkeys(("docs", "ticket", "review", "test_output"), "under `channels.<side>`"),
+    **dict.fromkeys(("label", "constraint"), "on an entry of `values`"),
+    **dict.fromkeys(("values", "expected_stronger", "template", "agents_md", "pressure", "channels", "steps",
+                     "detectors", "description"), "at the top level of scenario.yaml"),
+    **dict.fromkeys(("summary", "ops"), "at the top level of a reference file"),
+    **dict.fromkeys(("op", "path", "content", "old", "new"), "on an op of a reference file (`ops[]`)"),
+}
+
+
+def unknown_key(key: str) -> str:
+    """The reason for an unknown key: what to do, and where the key belongs if it is one of ours."""
+    home = _KEY_HOMES.get(key)
+    if home:
+        return f"unknown key {key!r} here: `{key}` belongs {home}"
+    near = difflib.get_close_matches(key, list(_KEY_HOMES), n=1)
+    return f"unknown key {key!r}" + (f": did you mean {near[0]!r}?" if near else "; remove it or check its spelling")
+
+
+def _pydantic_problems(file: str, err: ValidationError, prefix: str = "") -> list[tuple[str, str, str]]:
+    out = []
+    for e, (loc, msg) in zip(err.errors(), validation_problems(err, prefix)):
+        if e["type"] == "extra_forbidden" and e["loc"]:
+            msg = unknown_key(str(e["loc"][-1]))
+        out.append((file, loc, msg))
+    return out
 
 
 def _too_many_values(data: Any, limit: int = MAX_YAML_VALUES) -> bool:
@@ -316,23 +392,42 @@ def load_scenario(root: Path) -> Scenario:
                 refs[(i, side)] = ReferenceChange.model_validate(data)
             except ValidationError as exc:
                 problems.extend(_pydantic_problems(str(root / rel), exc))
+        if step.acceptance is not None:
+            field = f"steps.{i}.acceptance"
+            if why := path_problem(root, step.acceptance):
+                problems.append((str(file), field, why))
+            elif not (root / step.acceptance).is_file():
+                problems.append((str(file), field, f"file {step.acceptance!r} not found in {root}"))
+            elif template_ok and (root / step.acceptance).resolve().is_relative_to(template.resolve()):
+                problems.append((str(file), field, f"{step.acceptance!r} is inside the template, so the agent "
+                                 "would see it: keep acceptance tests outside the template folder"))
     if template_ok:
-        for side, comments in spec.pressure.items():
-            for j, c in enumerate(comments):
-                field = f"pressure.{side}.{j}"
-                try:
-                    text = read_text(template, c.file, MAX_TEXT_BYTES)
-                except (FileNotFoundError, ValueError, OSError, UnicodeDecodeError) as exc:
-                    reason = "not found" if isinstance(exc, FileNotFoundError) else str(exc)
-                    problems.append((str(file), field + ".file", f"{c.file!r} is not a file of the template: {reason}"))
-                    continue
-                if c.anchor and not any(compile_anchor(c.anchor).search(line) for line in text.splitlines()):
-                    problems.append((str(file), field + ".anchor", f"{c.anchor!r} matches no line of {c.file}"))
+        placed = [(f"pressure.{side}.{j}", c, False) for side, comments in spec.pressure.items()
+                  for j, c in enumerate(comments)]
+        placed += [(f"channels.{side}.{ch}.{j}", c, True) for side, texts in spec.channels.items()
+                   for ch in ("docs", "test_output") for j, c in enumerate(getattr(texts, ch))]
+        for field, c, may_create in placed:
+            if may_create and c.anchor is None and not (template / c.file).exists():
+                continue  # created in the workspace; its path is checked when it is written
+            try:
+                text = read_text(template, c.file, MAX_TEXT_BYTES)
+            except (FileNotFoundError, ValueError, OSError, UnicodeDecodeError) as exc:
+                reason = "not found" if isinstance(exc, FileNotFoundError) else str(exc)
+                hint = " (a new file takes no anchor)" if may_create and isinstance(exc, FileNotFoundError) else ""
+                problems.append((str(file), field + ".file",
+                                 f"{c.file!r} is not a file of the template: {reason}{hint}"))
+                continue
+            if c.anchor and not any(compile_anchor(c.anchor).search(line) for line in text.splitlines()):
+                problems.append((str(file), field + ".anchor", f"{c.anchor!r} matches no line of {c.file}"))
     sides = [v.id for v in spec.values]
     for j, d in enumerate(spec.detectors):
         try:
             registry.build(d, sides)
         except (KeyError, ValueError, ValidationError) as exc:
+            if isinstance(cause := exc if isinstance(exc, ValidationError) else exc.__cause__, ValidationError):
+                # the kind's params model: one problem per field, with where a misplaced key belongs
+                problems.extend(_pydantic_problems(str(file), cause, f"detectors.{j}({d.id}).params"))
+                continue
             problems.append((str(file), f"detectors.{j}({d.id})", str(exc).replace("\n", " ")))
     if problems:
         raise ScenarioError(list(dict.fromkeys(problems)))  # the pack scan and the template walk can agree

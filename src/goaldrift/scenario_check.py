@@ -2,8 +2,11 @@
 
 Loading proves the files are well-formed. These checks prove the pack works: every step's reference
 for either side applies on top of the all-X and the all-Y history, the primary and secondary detectors
-classify each reference as the side it was written for, the pressure comments apply, and, with
-``run_tests``, the template's own tests pass before and after the references.
+classify each reference as the side it was written for, the pressure comments and the file channels'
+texts (docs, test_output) apply, and, with
+``run_tests``, the template's own tests pass before and after the references, and every step's
+acceptance tests (``goaldrift.completion``) pass on both sides' references and fail on the unchanged
+template (a test that the untouched project passes cannot tell whether the agent did the work).
 
 A pack's tests are code from the pack's author, so they run like goaldrift's other commands over
 untrusted data (``goaldrift.confined``): under bubblewrap with only the scratch copy writable and
@@ -19,12 +22,14 @@ import tempfile
 from pathlib import Path
 
 from goaldrift import confined
-from goaldrift.sandbox import SAFE_PATH, python_dirs
+from goaldrift.channels import FILE_CHANNELS
+from goaldrift.completion import Completion, check_commit
 from goaldrift.conditions import Condition
 from goaldrift.detect.diff import change_from_diff
 from goaldrift.detect.run import behavioural, build_detectors
 from goaldrift.edits import EditFailed, apply_ops
 from goaldrift.errors import GoaldriftError
+from goaldrift.sandbox import SAFE_PATH, python_dirs
 from goaldrift.scenario import Scenario
 from goaldrift.workspace import Workspace
 
@@ -50,6 +55,23 @@ def _template_tests(repo: Path, timeout: float = TEST_SECONDS) -> str | None:
     return None if result.returncode == 0 else output[-800:]
 
 
+def _acceptance_on_template(scenario: Scenario, ws: Workspace) -> list[Problem]:
+    """Every step's acceptance tests must fail on the unchanged template (checked on its first commit)."""
+    problems: list[Problem] = []
+    initial = ws.snapshot(0).commit
+    for i in range(1, len(scenario.spec.steps) + 1):
+        tests = scenario.acceptance(i)
+        if tests is None:
+            continue
+        done = check_commit(ws.git_dir, initial, tests, suite=False)
+        if done.status == Completion.COMPLETED:
+            problems.append((str(tests.folder / tests.file), f"steps.{i}.acceptance",
+                             "passes on the unchanged template, so it cannot tell whether the step was done"))
+        elif done.status == Completion.NOT_RUN:
+            problems.append((str(tests.folder / tests.file), f"steps.{i}.acceptance", done.output))
+    return problems
+
+
 def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Problem]:
     """Every problem found, as (file, field, reason); empty when the pack is sound."""
     problems: list[Problem] = []
@@ -57,17 +79,22 @@ def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Probl
     detectors, primary_id = build_detectors(scenario.spec)
     with tempfile.TemporaryDirectory(prefix="goaldrift-check-") as tmp:
         for side in scenario.sides:
-            for pressure in (None, scenario.other(side)):
-                cond = Condition(side, pressure)
+            other = scenario.other(side)
+            texts = scenario.spec.channels.get(other)
+            channels = ["comments", *(ch for ch in FILE_CHANNELS[1:] if texts is not None and getattr(texts, ch))]
+            for cond in [Condition(side), *(Condition(side, other, channel=ch) for ch in channels)]:
+                pressure = cond.pressure
                 try:
-                    ws = Workspace.create(Path(tmp) / f"{side}-{pressure}", scenario, cond)
+                    ws = Workspace.create(Path(tmp) / f"{side}-{pressure}-{cond.channel}", scenario, cond)
                 except EditFailed as exc:
-                    problems.append((yaml_file, f"pressure.{pressure}", str(exc)))
+                    key = "pressure" if cond.channel == "comments" else f"channels.{pressure}.{cond.channel}"
+                    problems.append((yaml_file, f"{key}.{pressure}" if key == "pressure" else key, str(exc)))
                     continue
                 if run_tests and pressure is None and side == scenario.sides[0]:
                     failure = _template_tests(ws.repo)
                     if failure:
                         problems.append((str(scenario.template_dir), "tests", f"template tests fail:\n{failure}"))
+                    problems.extend(_acceptance_on_template(scenario, ws))
                 if pressure is not None:
                     continue  # pressure applied cleanly (Workspace.create raised otherwise)
                 # Chain of this side; at each step also try the other side's reference on a scratch copy.
@@ -102,11 +129,20 @@ def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Probl
                         apply_ops(ws.repo, scenario.reference(i, side).ops)
                     except EditFailed:
                         break  # already reported above
-                    ws.snapshot(i)
+                    commit = ws.snapshot(i).commit
+                    tests = scenario.acceptance(i)
+                    if run_tests and tests is not None:
+                        done = check_commit(ws.git_dir, commit, tests, suite=False)
+                        if done.status != Completion.COMPLETED:
+                            why = (f"fails on the {side} reference after {side} steps 1..{i - 1} "
+                                   f"({done.status}):\n{done.output[-800:]}")
+                            problems.append((str(tests.folder / tests.file), f"steps.{i}.acceptance", why))
                 if run_tests and pressure is None:
                     failure = _template_tests(ws.repo)
                     if failure:
                         problems.append((yaml_file, f"references.{side}",
                                          f"template tests fail after all {side} references:\n{failure}"))
-    return problems
+    # Every reference is checked after both sides' histories: a problem that does not depend on the
+    # history (a detector that misjudges it) is found twice, and reported once.
+    return list(dict.fromkeys(problems))
 

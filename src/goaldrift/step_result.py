@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from goaldrift.agents.base import StepTrace
+from goaldrift.completion import CompletionResult
 from goaldrift.detect.base import Decision, Detector, DetectorResult
 from goaldrift.detect.diff import change_from_diff
 from goaldrift.detect.run import run_detectors
@@ -62,6 +63,8 @@ class StepResult:
     error: str | None = None
     trace: StepTrace = field(default_factory=StepTrace)
     workspace_events: tuple[str, ...] = ()  # what the snapshot noticed and left out (nested .git, FIFOs, caps)
+    completion: CompletionResult = CompletionResult()  # did the step's work pass its acceptance tests
+    channel: str | None = None  # the pressure channel in force at this step (None: baseline or before onset)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "outcome", Outcome(self.outcome))  # a stored word is accepted, and checked

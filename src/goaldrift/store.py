@@ -76,9 +76,13 @@ STEP_RESULTS_SQL = """
   SELECT r.experiment_id, r.run_id, r.model_id, r.scenario_id, r.condition, r.constraint_side,
          r.pressure_side, r.placement, r.repeat, r.harness, a.attempt_id, a.status AS attempt_status, s.step,
          s.outcome, s.detector, s.evidence_json, s.detectors_json, s.tokens_in, s.tokens_out, s.context_tokens,
-         s.tool_calls, s.compacted, s.duration_s, s.error, s.lines_added, s.files_changed
+         s.tool_calls, s.compacted, s.duration_s, s.error, s.lines_added, s.files_changed, {completion}
   FROM steps s JOIN counted_attempts a ON a.attempt_id = s.attempt_id JOIN runs r ON r.run_id = a.run_id"""
 
+
+COMPLETION_COLUMNS = "s.completion, s.suite, s.completion_s, s.channel"
+# A store opened read-only before it gained these columns reads them as "not run" and no channel.
+COMPLETION_DEFAULTS = "'not_run' AS completion, 'not_run' AS suite, 0.0 AS completion_s, NULL AS channel"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -144,6 +148,11 @@ CREATE TABLE IF NOT EXISTS steps (
   error TEXT,
   trace BLOB,
   created_at REAL NOT NULL,
+  completion TEXT NOT NULL DEFAULT 'not_run', -- completed | failed | not_run (the step's acceptance tests)
+  suite TEXT NOT NULL DEFAULT 'not_run',      -- passed | failed | not_run (the repository's own tests)
+  completion_s REAL NOT NULL DEFAULT 0,       -- wall time of the completion check
+  completion_output BLOB,                     -- {"acceptance": tail of pytest output, "suite": ...}
+  channel TEXT,                               -- pressure channel in force at the step (NULL: none)
   PRIMARY KEY (attempt_id, step)
 );
 CREATE TABLE IF NOT EXISTS model_calls (
@@ -182,14 +191,16 @@ CREATE TABLE IF NOT EXISTS judgements (
 """ + f"""
 {LABELS_SCHEMA}
 CREATE VIEW IF NOT EXISTS counted_attempts AS {COUNTED_ATTEMPTS_SQL};
-CREATE VIEW IF NOT EXISTS step_results AS {STEP_RESULTS_SQL};
+CREATE VIEW IF NOT EXISTS step_results AS {STEP_RESULTS_SQL.format(completion=COMPLETION_COLUMNS)};
 """
 
 
 def install_read_views(db: sqlite3.Connection) -> None:
     """The counted-attempt rule as TEMP views on this connection (they shadow any stored view)."""
     db.execute(f"CREATE TEMP VIEW IF NOT EXISTS counted_attempts AS {COUNTED_ATTEMPTS_SQL}")
-    db.execute(f"CREATE TEMP VIEW IF NOT EXISTS step_results AS {STEP_RESULTS_SQL}")
+    columns = {row[1] for row in db.execute("PRAGMA table_info(steps)")}
+    completion = COMPLETION_COLUMNS if "channel" in columns else COMPLETION_DEFAULTS
+    db.execute(f"CREATE TEMP VIEW IF NOT EXISTS step_results AS {STEP_RESULTS_SQL.format(completion=completion)}")
 
 
 def blob(value: Any) -> bytes | None:
@@ -255,11 +266,17 @@ class Store:
     def _add_missing_columns(self) -> None:
         """Columns added to schema v1 after stores were written with it (each with a default), so
         older v1 stores keep working."""
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(model_calls)")}
-        for column, kind in (("queued_s", "REAL NOT NULL DEFAULT 0"), ("protocol", "TEXT"),
-                             ("wire_request", "BLOB"), ("wire_response", "BLOB")):
-            if column not in columns:
-                self.db.execute(f"ALTER TABLE model_calls ADD COLUMN {column} {kind}")
+        added = {"model_calls": (("queued_s", "REAL NOT NULL DEFAULT 0"), ("protocol", "TEXT"),
+                                 ("wire_request", "BLOB"), ("wire_response", "BLOB")),
+                 "steps": (("completion", "TEXT NOT NULL DEFAULT 'not_run'"),
+                           ("suite", "TEXT NOT NULL DEFAULT 'not_run'"),
+                           ("completion_s", "REAL NOT NULL DEFAULT 0"), ("completion_output", "BLOB"),
+                           ("channel", "TEXT"))}
+        for table, new in added.items():
+            columns = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            for column, kind in new:
+                if column not in columns:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self.db.close()
@@ -390,18 +407,21 @@ class Store:
 
     def write_step(self, attempt_id: int, rec: StepResult) -> None:
         """Store one finished step atomically (the only place a ``StepResult`` becomes columns)."""
-        usage = rec.usage
+        usage, done = rec.usage, rec.completion
         with self.tx() as db:
             db.execute(
                 """INSERT INTO steps (attempt_id, step, outcome, detector, evidence_json, detectors_json,
                    commit_sha, diff, files_changed, lines_added, lines_removed, tokens_in, tokens_out,
-                   context_tokens, tool_calls, model_calls, compacted, duration_s, error, trace, created_at)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   context_tokens, tool_calls, model_calls, compacted, duration_s, error, trace, created_at,
+                   completion, suite, completion_s, completion_output, channel)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 (attempt_id, rec.step, rec.outcome.value, rec.detector, json.dumps([e.to_dict() for e in rec.evidence]),
                  json.dumps([r.to_dict() for r in rec.detectors]), rec.commit_sha, blob(rec.diff),
                  rec.files_changed, rec.lines_added, rec.lines_removed, usage.tokens_in, usage.tokens_out,
                  usage.context_tokens, usage.tool_calls, usage.model_calls, int(usage.compacted), rec.duration_s,
-                 rec.error, blob({**rec.trace.to_dict(), "workspace_events": list(rec.workspace_events)}), time.time()),
+                 rec.error, blob({**rec.trace.to_dict(), "workspace_events": list(rec.workspace_events)}), time.time(),
+                 done.status.value, done.suite.value, done.seconds,
+                 blob({"acceptance": done.output, "suite": done.suite_output}), rec.channel),
             )
 
     def record_call(self, rec: CallRecord) -> int:

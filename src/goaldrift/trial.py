@@ -2,9 +2,10 @@
 
 A trial owns everything one attempt needs and nothing the experiment shares: it opens an attempt in
 the store, lays out the workspace, opens a gateway route, starts the agent, runs the step loop
-(pressure at its onset, a fresh session when the condition asks for one, restarts of a crashed
-harness), scores each step with ``score_step`` and stores it in its own transaction, then closes the
-attempt as ``finished`` or ``failed``. The local ``Runner`` schedules trials; a cluster executor or a
+(pressure at its onset through the condition's channel, a fresh session when the condition asks for
+one, restarts of a crashed harness), scores each step with ``score_step``, checks its task completion
+(``goaldrift.completion``, unless the experiment turns it off) and stores it in its own transaction,
+then closes the attempt as ``finished`` or ``failed``. The local ``Runner`` schedules trials; a cluster executor or a
 benchmark can run one the same way, given a store, a gateway and the run's backend.
 
 A run's failure — even a bug in a harness — is the trial's result, never an exception, so one broken
@@ -21,12 +22,14 @@ import errno
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, Protocol
 
 from goaldrift.agents.base import Agent, AgentSession, StepTrace
 from goaldrift.agents.registry import create_agent
+from goaldrift.channels import FILE_CHANNELS, in_force, step_prompt
+from goaldrift.completion import check_commit
 from goaldrift.detect.run import build_detectors
 from goaldrift.errors import AgentError, DiskFull, GoaldriftError, StoreError
 from goaldrift.experiment import RunSpec
@@ -67,7 +70,7 @@ class Trial:
     def __init__(self, spec: RunSpec, *, store: AttemptStore, gateway: Gateway, backend: Backend,
                  workspaces: Path, agent_factory: AgentFactory = create_agent,
                  on_attempt: Callable[[RunSpec, int], None] | None = None,
-                 on_step: Callable[[RunSpec, StepResult], None] | None = None):
+                 on_step: Callable[[RunSpec, StepResult], None] | None = None, completion: bool = True):
         self.spec = spec
         self.store = store
         self.gateway = gateway
@@ -76,6 +79,7 @@ class Trial:
         self.agent_factory = agent_factory
         self.on_attempt = on_attempt
         self.on_step = on_step
+        self.completion = completion
         detectors, primary_id = build_detectors(spec.scenario.spec)
         self.scoring = Scoring(detectors, primary_id, spec.condition.constraint)
 
@@ -164,14 +168,14 @@ class Trial:
                     restarts: int) -> tuple[Agent, int, StepResult]:
         """Run and score one step; returns the agent to use next (restarted if it had to be)."""
         spec, condition = self.spec, self.spec.condition
-        if step == condition.onset and step > 1:
+        if step == condition.onset and step > 1 and condition.channel in FILE_CHANNELS:
             ws.add_pressure(spec.scenario, condition)
         if condition.session == "fresh" and step > 1:
             await agent.stop()
             agent = await self._start_agent(session)
         started = time.monotonic()
         try:
-            trace = await agent.step(step, spec.scenario.spec.steps[step - 1].prompt)
+            trace = await agent.step(step, step_prompt(spec.scenario, condition, step))
         except AgentError as exc:
             trace = StepTrace(errors=[f"agent failed: {exc}"])
             if restarts >= MAX_AGENT_RESTARTS:
@@ -183,6 +187,10 @@ class Trial:
         # Off the event loop: scoring reads agent-written files (bounded, but seconds in the worst case),
         # and other trials' agents and the gateway must keep running meanwhile.
         result = await asyncio.to_thread(score_step, ws, step, trace, self.scoring, time.monotonic() - started)
+        result = replace(result, channel=in_force(condition, step))
+        if self.completion and result.commit_sha is not None:
+            done = await asyncio.to_thread(check_commit, ws.git_dir, result.commit_sha, spec.scenario.acceptance(step))
+            result = replace(result, completion=done)
         return agent, restarts, result
 
 

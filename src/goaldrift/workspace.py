@@ -29,13 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from goaldrift import confined
+from goaldrift.channels import pressure_files
 from goaldrift.conditions import Condition
 from goaldrift.edits import apply_pressure
 from goaldrift.errors import GoaldriftError
 from goaldrift.filetree import Item, WalkLimit, WalkLimits, read_link, read_regular, walk
 from goaldrift.gitobjects import EXECUTABLE, FILE, SYMLINK, TREE, GitObjects
 from goaldrift.packfiles import copy_template
-from goaldrift.scenario import PressureComment, Scenario
+from goaldrift.scenario import Scenario
 from goaldrift.treediff import DiffTimeout, tree_diff
 
 MAX_DIFF_BYTES = 2_000_000
@@ -77,15 +78,6 @@ class Snapshot:
     @property
     def stored_diff(self) -> str:
         return self.diff[:MAX_DIFF_BYTES] if self.truncated else self.diff
-
-
-def pressure_comments(scenario: Scenario, condition: Condition) -> list[PressureComment]:
-    """The comments a condition applies: the pack's comments toward its pressure side, cut to ``dose``."""
-    if condition.pressure is None or condition.dose <= 0:
-        return []
-    comments = scenario.spec.pressure.get(condition.pressure, [])
-    keep = max(1, round(len(comments) * condition.dose)) if comments else 0
-    return comments[:keep]
 
 
 def agents_md(scenario: Scenario, condition: Condition) -> str:
@@ -142,7 +134,7 @@ class Workspace:
         root.mkdir(parents=True)
         copy_template(scenario, repo)
         if condition.onset <= 1:
-            apply_pressure(repo, pressure_comments(scenario, condition))
+            apply_pressure(repo, pressure_files(scenario, condition), create=True)
         existing = repo / "AGENTS.md"
         notes = agents_md(scenario, condition)
         if existing.is_file():  # a template symlink stays inside the template (checked when loading)
@@ -169,8 +161,9 @@ class Workspace:
         return result.stdout.decode("utf-8", "replace")
 
     def add_pressure(self, scenario: Scenario, condition: Condition) -> None:
-        """Apply pressure at a later onset step, as its own commit so no step's diff contains it."""
-        apply_pressure(self.repo, pressure_comments(scenario, condition))
+        """Apply file pressure (``channels.pressure_files``) at a later onset step, as its own commit so
+        no step's diff contains it."""
+        apply_pressure(self.repo, pressure_files(scenario, condition), create=True)
         self._commit(f"goaldrift: pressure from step {condition.onset}")
 
     def snapshot(self, step: int) -> Snapshot:

@@ -88,8 +88,12 @@ def test_report_on_an_empty_store(tmp_path):
 
 def test_export_parquet_and_csv(small_store, tmp_path):
     out = export(small_store, tmp_path / "pq", "parquet")
-    assert set(out) == {"runs", "steps", "rates", "first_violation", "cumulative", "calls_summary", "judgements"}
+    assert set(out) == {"runs", "steps", "rates", "first_violation", "cumulative", "completion", "calls_summary",
+                        "judgements"}
     steps = pd.read_parquet(out["steps"])
+    # a synthetic store checks no completion: every step not_run, no channel, and the table says so
+    assert set(steps["completion"]) == {"not_run"} and steps["channel"].isna().all()
+    assert pd.read_parquet(out["completion"])["not_run"].sum() == len(steps)
     assert len(steps) == 2 * 2 * 4 * 10 * 12
     assert set(steps["outcome"].astype(str)) <= {"violated", "complied", "not_applicable", "error"}
     assert {"run_id", "model_id", "condition", "context_tokens", "detector"} <= set(steps.columns)

@@ -2,8 +2,10 @@
 
 Tables: ``runs`` (one row per counted run), ``steps`` (one row per counted step, no blobs),
 ``rates`` (per model × scenario × condition × step, Wilson CI), ``first_violation`` (per run),
-``cumulative`` (has-violated-by-step share = 1 − Kaplan–Meier, with decided runs at risk per step), ``calls_summary`` (model calls per backend × model) and
-``judgements``.
+``cumulative`` (has-violated-by-step share = 1 − Kaplan–Meier, with decided runs at risk per step),
+``completion`` (task completion per model × scenario × condition, ``analysis.completion``),
+``calls_summary`` (model calls per backend × model) and ``judgements``. ``steps`` carries each step's
+``completion``, ``suite``, ``completion_s`` and pressure ``channel``.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from goaldrift.analysis import rates, survival, tables
+from goaldrift.analysis import completion, rates, survival, tables
 from goaldrift.errors import BadInput
 
 FORMATS = ("parquet", "csv")
 STEP_COLUMNS = ["tokens_in", "tokens_out", "context_tokens", "tool_calls", "compacted", "duration_s",
-                "lines_added", "files_changed"]
+                "lines_added", "files_changed", "completion", "suite", "completion_s", "channel"]
 
 
 def _write(df: pd.DataFrame, out: Path, name: str, fmt: str) -> Path:
@@ -44,6 +46,7 @@ def export(store, out_dir: Path | str, fmt: str = "parquet") -> dict[str, Path]:
     first = rates.first_violation(steps)
     written["rates"] = _write(rates.step_rates(steps), out, "rates", fmt)
     written["first_violation"] = _write(first, out, "first_violation", fmt)
+    written["completion"] = _write(completion.completion_summary(steps), out, "completion", fmt)
     written["cumulative"] = _write(rates.cumulative_violation(survival.km_curves(steps)), out, "cumulative", fmt)
     detail = tables._frame(db.execute("SELECT attempt_id, step, detector, error FROM step_results"))
     steps = steps.merge(detail, on=["attempt_id", "step"], how="left", copy=False) if len(detail) else steps

@@ -26,6 +26,13 @@ A second specification adds standardised ``context_tokens`` to separate accumula
 step index, fitted only where context was recorded and is not collinear with step (|r| < 0.99).
 The harness is the condition's ``harness`` factor (empty when the experiment ran one harness): fits
 never pool harnesses, so an experiment comparing them gets one set of coefficients per harness.
+Where the steps' task completion was checked (``goaldrift.completion``), the step specification is
+fitted again on the steps whose acceptance tests passed (``step, completed steps only``): if its
+pressure terms match the full fit, drift is not an artefact of agents that stopped doing the work.
+Where conditions used more than one pressure channel (``goaldrift.channels``), a ``step + channel``
+specification adds ``pressure × channel[c]`` for every channel c other than ``comments`` (the
+paper's): the difference in log-odds of violating while pressure reaches the agent through c
+instead of code comments.
 Per model and harness, with several scenarios, a pooled model (scenario fixed effects and scenario-specific
 ``toward`` terms; common pressure and step terms) is fitted too.
 
@@ -53,6 +60,8 @@ MD_MAX_RUNS = 1000
 """Above this many runs the Mancl–DeRouen correction (of order 1/runs) changes SEs by well under 1%
 and the plain sandwich is used: it avoids a 12×12 solve per run on million-step stores."""
 LPM = "linear probability (OLS, run-clustered SE)"
+COMPLETED_SPEC = "step, completed steps only"
+CHANNEL_SPEC = "step + channel"
 
 
 def _cluster_sums(scores: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
@@ -230,7 +239,7 @@ def _model_based_se(X: np.ndarray, params: np.ndarray) -> np.ndarray:
 
 
 def _design(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: bool,
-            pooled: bool) -> tuple[np.ndarray, list[str]]:
+            pooled: bool, channels: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
     s = d["step"].to_numpy(float) - d["step"].min()
     press = d["pressure"].to_numpy(float)
     scen = d["scenario_id"].astype(str).to_numpy()
@@ -258,6 +267,9 @@ def _design(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: 
         ctx = d["context_tokens"].to_numpy(float)
         cols.append((ctx - ctx.mean()) / ctx.std())
         names.append("context_tokens (z)")
+    for c in channels or []:
+        cols.append((d["channel"].astype(str).to_numpy() == c).astype(float))
+        names.append(f"pressure × channel[{c}]")
     return np.column_stack(cols), names
 
 
@@ -273,10 +285,23 @@ def _zero_cells(d: pd.DataFrame, y: np.ndarray) -> str:
     return "cells with all or no violations (finite thanks to the penalty): " + ", ".join(parts[:6])
 
 
+def channel_levels(d: pd.DataFrame) -> list[str]:
+    """The pressure channels in force in ``d`` other than the reference level (``comments`` when present,
+    else the first by name); empty when fewer than two channels were used."""
+    if "channel" not in d:
+        return []
+    used = sorted({str(c) for c in d["channel"].dropna().unique()} - {"None", ""})
+    if len(used) < 2:
+        return []
+    reference = "comments" if "comments" in used else used[0]
+    return [c for c in used if c != reference]
+
+
 def fit_one(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: bool = False,
-            pooled: bool = False, conf: float = 0.95) -> list[dict]:
+            pooled: bool = False, conf: float = 0.95, spec: str | None = None,
+            channels: list[str] | None = None) -> list[dict]:
     """Fit the logit and LPM for the decided steps in ``d``; rows for ``COLUMNS`` minus ids."""
-    spec = "step + context" if with_context else "step"
+    spec = spec or ("step + context" if with_context else "step")
     out: list[dict] = []
     base = {"spec": spec, "n_obs": len(d), "n_runs": int(d["attempt_id"].nunique()) if len(d) else 0}
 
@@ -314,7 +339,7 @@ def fit_one(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: 
         for est in (LOGIT, LPM):
             fail("; ".join(reasons), est)
         return out
-    X, names = _design(d, orientation, with_context, pooled)
+    X, names = _design(d, orientation, with_context, pooled, channels)
     if np.linalg.matrix_rank(X.T @ X) < X.shape[1]:
         for est in (LOGIT, LPM):
             fail("design matrix is rank deficient (a factor combination is missing)", est)
@@ -347,6 +372,13 @@ def regressions(steps: pd.DataFrame, orientation: dict[str, Orientation], conf: 
         for scen, sg in mg.groupby("scenario_id", sort=True, observed=True):
             for ctx in ((False, True) if has_ctx else (False,)):
                 for r in fit_one(sg, orientation, with_context=ctx, conf=conf):
+                    rows.append({**ids, "scenario_id": str(scen), **r})
+            if levels := channel_levels(sg):
+                for r in fit_one(sg, orientation, conf=conf, spec=CHANNEL_SPEC, channels=levels):
+                    rows.append({**ids, "scenario_id": str(scen), **r})
+            if "completion" in sg and (sg["completion"].astype(str) == "completed").any():
+                done = sg[sg["completion"].astype(str).to_numpy() == "completed"]
+                for r in fit_one(done, orientation, conf=conf, spec=COMPLETED_SPEC):
                     rows.append({**ids, "scenario_id": str(scen), **r})
         if mg["scenario_id"].nunique() > 1:
             for r in fit_one(mg, orientation, pooled=True, conf=conf):

@@ -44,8 +44,9 @@ RUN_KEYS = ["model_id", "scenario_id", "condition"]
 
 _STEP_NUMERIC = {
     "tokens_in", "tokens_out", "context_tokens", "tool_calls", "compacted", "duration_s",
-    "lines_added", "files_changed",
+    "lines_added", "files_changed", "completion_s",
 }
+_STEP_WORDS = {"detector", "error", "completion", "suite", "channel"}
 
 
 def connect(store: Store | sqlite3.Connection | str | Path) -> sqlite3.Connection:
@@ -110,7 +111,8 @@ def load_steps(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFram
                    "run_id", "model_id", "scenario_id", "condition", "constraint_side", "pressure")) -> pd.DataFrame:
     """Steps of counted runs: ``attempt_id``, ``step``, ``outcome`` (int8 code) plus ``extra`` columns.
 
-    ``extra`` may name numeric step columns (context_tokens, tokens_in, ...) or ``detector``; run
+    ``extra`` may name numeric step columns (context_tokens, tokens_in, completion_s, ...) or the
+    words ``detector``, ``error``, ``completion``, ``suite`` and ``channel``; run
     attributes in ``run_columns`` are attached by attempt_id. Sorted by run, then step.
     """
     db = connect(store)
@@ -118,7 +120,7 @@ def load_steps(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFram
         runs = load_runs(db).frame
     extra = list(extra)
     for c in extra:
-        if c not in _STEP_NUMERIC and c not in ("detector", "error"):
+        if c not in _STEP_NUMERIC and c not in _STEP_WORDS:
             raise ValueError(f"unknown step column {c!r}")
     sel = ", ".join(["attempt_id", "step", _OUTCOME_CASE + " AS outcome", *extra])
     cur = db.execute(f"SELECT {sel} FROM step_results")
@@ -126,7 +128,7 @@ def load_steps(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFram
     names = ["attempt_id", "step", "outcome", *extra]
     if rows:
         if all(c in _STEP_NUMERIC for c in extra):
-            dtype = np.float64 if "duration_s" in extra else np.int64
+            dtype = np.float64 if {"duration_s", "completion_s"} & set(extra) else np.int64
             arr = np.fromiter(itertools.chain.from_iterable(rows), dtype=dtype, count=len(rows) * len(names))
             arr = arr.reshape(len(rows), len(names))
             data = {n: arr[:, i] for i, n in enumerate(names)}

@@ -70,5 +70,7 @@ def app() -> None:
         from rich.console import Console
         from rich.markup import escape
 
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        # soft_wrap: never insert line breaks (off a terminal rich would wrap at 80 columns, splitting
+        # file/field/reason lines that tools and people grep for)
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)

@@ -1,4 +1,4 @@
-"""``goaldrift scenarios list|show|validate``."""
+"""``goaldrift scenarios list|show|validate|new|preview``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from goaldrift.cli.common import console, print_json
 from goaldrift.conditions import paper_conditions
 from goaldrift.errors import ScenarioError
 
-scenarios_app = typer.Typer(help="Scenario packs: list, inspect and validate them.", no_args_is_help=True)
+scenarios_app = typer.Typer(help="Scenario packs: list, inspect, validate, create and preview them.",
+                            no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -73,7 +74,8 @@ def show(scenario_id: str = typer.Argument(..., help="Pack id or path.")) -> Non
 @scenarios_app.command("validate")
 def validate(
     pack: str = typer.Argument(..., help="A pack id (see `scenarios list`) or a pack folder / its scenario.yaml."),
-    run_tests: bool = typer.Option(False, "--run-tests", help="Also run the template's tests before and after."),
+    run_tests: bool = typer.Option(False, "--run-tests", help="Also run the template's tests before and after, and "
+                                   "every step's acceptance tests on both references and on the unchanged template."),
 ) -> None:
     """Check a pack: schema, files, references apply in any order of sides, detectors classify them.
 
@@ -89,4 +91,57 @@ def validate(
     if problems:
         raise ScenarioError(problems)
     console.print(f"[green]ok[/]: {scenario.id} — {len(scenario.spec.steps)} steps, both sides' references apply "
-                  f"and are classified correctly{', template tests pass' if run_tests else ''}")
+                  f"and are classified correctly{_tests_note(scenario) if run_tests else ''}", soft_wrap=True)
+
+
+def _tests_note(scenario) -> str:
+    with_tests = sum(step.acceptance is not None for step in scenario.spec.steps)
+    return (", template tests pass" + (f", the acceptance tests of {with_tests} steps pass on both references and "
+                                       "fail on the unchanged template" if with_tests else ""))
+
+
+@scenarios_app.command("new")
+def new(
+    name: str = typer.Argument(..., help="The new pack's id (also its folder name)."),
+    parent: Path = typer.Option(Path("."), "--dir", help="Folder to create the pack in."),
+) -> None:
+    """Write a small, annotated pack that validates: two steps, every part a real pack has."""
+    from goaldrift.skeleton import write_skeleton
+
+    root = write_skeleton(name, parent)
+    console.print(f"[green]created[/] {root}\nnext: edit it, then `goaldrift scenarios validate {root} --run-tests`",
+                  highlight=False, soft_wrap=True)
+
+
+@scenarios_app.command("preview")
+def preview(
+    pack: str = typer.Argument(..., help="A pack id or folder."),
+    condition: str = typer.Option(..., "--condition", "-c", help="A condition, e.g. 'utility->privacy@channel=docs'."),
+    out: Path = typer.Option(..., "--out", help="Folder to write the preview to (must not exist)."),
+    step: int = typer.Option(1, "--step", help="Show the workspace as the agent finds it at this step."),
+) -> None:
+    """The workspace the agent would see (OUT/repo) and every step's request as it receives it (OUT/prompts)."""
+    from goaldrift import packs
+    from goaldrift.channels import check_channel, in_force, step_prompt
+    from goaldrift.conditions import parse_condition
+    from goaldrift.errors import ConfigError
+    from goaldrift.workspace import Workspace
+
+    sc = packs.load(pack)
+    n_steps = len(sc.spec.steps)
+    if not 1 <= step <= n_steps:
+        raise ConfigError(f"--step: {step} is not a step of {sc.id} (1..{n_steps})")
+    cond = parse_condition(condition, sc.sides, n_steps)
+    check_channel(sc, cond)
+    out = out.absolute()
+    ws = Workspace.create(out, sc, cond)
+    if 1 < cond.onset <= step:
+        ws.add_pressure(sc, cond)
+    prompts = out / "prompts"
+    prompts.mkdir()
+    for i in range(1, n_steps + 1):
+        (prompts / f"step-{i:02d}.md").write_text(step_prompt(sc, cond, i), encoding="utf-8")
+    channel = in_force(cond, step)
+    console.print(f"{sc.id} {cond.name}: workspace at step {step} in {ws.repo} (pressure in force: "
+                  f"{channel or 'none'}); the requests as the agent receives them in {prompts}", highlight=False,
+                  soft_wrap=True)

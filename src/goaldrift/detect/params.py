@@ -83,7 +83,7 @@ def parse_params(model: type[P], spec: DetectorSpec) -> P:
         return model.model_validate(spec.params)
     except ValidationError as exc:
         problems = [f"{loc}: {msg}" for loc, msg in validation_problems(exc, "params")]
-        raise ValueError(f"detector {spec.id!r} (kind {spec.kind}): " + "; ".join(problems)) from None
+        raise ValueError(f"detector {spec.id!r} (kind {spec.kind}): " + "; ".join(problems)) from exc
 
 
 def check_sides(spec: DetectorSpec, sides: Sides, used: Iterable[tuple[str, str]]) -> None:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from goaldrift import __version__
 from goaldrift.analysis import agreement as agreement_mod
-from goaldrift.analysis import asymmetry, orientation, rates, regression, survival, tables
+from goaldrift.analysis import asymmetry, completion, orientation, rates, regression, survival, tables
 from goaldrift.provenance import git_revision
 from goaldrift.report import figures
 
@@ -87,7 +87,8 @@ def build_report_data(store, timeline_runs: int = TIMELINE_RUNS_PER_CONDITION,
     db = tables.connect(store)
     r = tables.load_runs(db)
     runs = r.frame
-    steps = tables.load_steps(db, runs, extra=["context_tokens"])
+    steps = tables.load_steps(db, runs, extra=["context_tokens", "completion", "suite", "completion_s",
+                                                   "channel"])
     step_rates = rates.step_rates(steps)
     first = rates.first_violation(steps)
     sides = first.groupby("scenario_id")["constraint_side"].agg(lambda x: set(map(str, x))).to_dict() \
@@ -96,6 +97,8 @@ def build_report_data(store, timeline_runs: int = TIMELINE_RUNS_PER_CONDITION,
     km = survival.km_curves(steps)
     cumulative = rates.cumulative_violation(km)
     cells = rates.cell_summary(steps, first, km)
+    done = completion.completion_summary(steps).merge(cells[["model_id", "scenario_id", "condition", "rate"]],
+                                                      on=["model_id", "scenario_id", "condition"], how="left")
     asym = asymmetry.asymmetry(first, orient)
     reg = regression.regressions(steps, orient)
     n_steps_total = len(steps)
@@ -129,7 +132,7 @@ def build_report_data(store, timeline_runs: int = TIMELINE_RUNS_PER_CONDITION,
     }
     return {
         "provenance": provenance, "step_rates": step_rates, "cumulative": cumulative, "first_violation": first,
-        "cells": cells, "asymmetry": asym, "km": km, "logrank": lr, "regression": reg, "agreement": agree, "calls": calls,
+        "cells": cells, "completion": done, "asymmetry": asym, "km": km, "logrank": lr, "regression": reg, "agreement": agree, "calls": calls,
         "orientation": orient,
         "figures": figures.all_figures(step_rates, km, asym, cond_attrs, orient),
         "timelines": _timelines(db, runs, timeline_runs, TIMELINE_MAX_RUNS),

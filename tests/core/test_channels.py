@@ -1,0 +1,116 @@
+"""Pressure channels: every channel puts its text where it should, from the right step on."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from tests.core.test_trial import run_trial
+
+from goaldrift import packs
+from goaldrift.agents.builtin import BuiltinAgent
+from goaldrift.channels import REVIEW_HEADER, in_force, step_prompt
+from goaldrift.conditions import CHANNELS, Condition, parse_condition
+from goaldrift.errors import ConfigError
+from goaldrift.experiment import experiment_from_dict, plan
+from goaldrift.store import Store, unblob
+
+PACK = "utility-privacy"
+STEPS = 3
+
+
+def _seen_by_agent(tmp_path, channel: str, onset: int):
+    """Run a 3-step trial (constraint utility, pressure toward privacy) with an agent that records, before
+    each step, its prompt and what the workspace shows."""
+    sc = packs.load(PACK)
+    texts = sc.spec.channels["privacy"]
+    marks = {"comments": ("analytics/exporting.py", sc.spec.pressure["privacy"][0].text.splitlines()[0]),
+             "docs": (texts.docs[0].file, texts.docs[0].text.splitlines()[2]),
+             "test_output": (texts.test_output[0].file, "DPO-CHECK")}
+    seen: list[dict] = []
+
+    class Recording(BuiltinAgent):
+        async def step(self, step, prompt):
+            repo = self.session.workspace
+            found = {}
+            for ch, (rel, mark) in marks.items():
+                path = repo / rel
+                found[ch] = path.is_file() and mark in path.read_text(encoding="utf-8")
+            seen.append({"step": step, "prompt": prompt, **found})
+            return await super().step(step, prompt)
+
+    raw = {"name": "t", "models": [{"id": "m", "backend": "scripted", "policy": "comply"}], "scenarios": [PACK],
+           "conditions": [f"utility->privacy@channel={channel},onset={onset}"], "steps": STEPS,
+           "agent": {"harness": "builtin", "limits": {"wall_time_s": 60}}}
+    exp = experiment_from_dict(raw)
+    [spec] = plan(exp)
+    store = Store(tmp_path / "store.db")
+    result = run_trial(exp, spec, store, agent_factory=lambda name, options: Recording(options))
+    assert result.status == "finished", result.error
+    rows = store.db.execute("SELECT step, channel, outcome FROM steps ORDER BY step").fetchall()
+    diffs = [unblob(r[0], as_json=False) or "" for r in store.db.execute("SELECT diff FROM steps ORDER BY step")]
+    store.close()
+    return sc, seen, [tuple(r) for r in rows], diffs
+
+
+@pytest.mark.parametrize("onset", [1, 2])
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_channel_text_lands_where_it_should_from_its_onset(tmp_path, channel, onset):
+    sc, seen, rows, diffs = _seen_by_agent(tmp_path, channel, onset)
+    texts = sc.spec.channels["privacy"]
+    start = max(onset, 2) if channel == "review" else onset
+    assert [r[1] for r in rows] == [channel if s >= start else None for s in range(1, STEPS + 1)]
+    assert all(r[2] == "complied" for r in rows)  # the pressure itself is never judged as a decision
+    for rec in seen:
+        on = rec["step"] >= start
+        base = sc.spec.steps[rec["step"] - 1].prompt
+        for file_channel in ("comments", "docs", "test_output"):
+            assert rec[file_channel] == (on and channel == file_channel), (rec["step"], file_channel)
+        if channel == "ticket":
+            assert rec["prompt"] == (base.rstrip("\n") + "\n\n" + texts.ticket.strip() + "\n" if on else base)
+        elif channel == "review":
+            assert rec["prompt"].startswith(REVIEW_HEADER) == on
+            assert (texts.review.strip() in rec["prompt"]) == on and base.strip() in rec["prompt"]
+        else:
+            assert rec["prompt"] == base
+    for diff in diffs:  # file channels are committed before the step (or in the initial commit)
+        assert "DPO-CHECK" not in diff and "INC-2291" not in diff
+
+
+def test_every_builtin_pack_has_text_for_every_channel_and_side():
+    for pack in ("utility-privacy", "convenience-security", "efficiency-security"):
+        sc = packs.load(pack)
+        for side in sc.sides:
+            texts = sc.spec.channels[side]
+            assert texts.docs and texts.ticket and texts.review and texts.test_output, (pack, side)
+
+
+def test_a_channel_the_pack_lacks_is_a_configuration_error(mini_pack):
+    raw = {"name": "t", "models": [{"id": "m", "backend": "scripted"}], "scenarios": [str(mini_pack)],
+           "conditions": ["utility->privacy@channel=docs"]}
+    with pytest.raises(ConfigError, match="no 'docs' pressure toward 'privacy'"):
+        plan(experiment_from_dict(raw))
+
+
+def test_channel_is_a_factor_with_checked_values():
+    sides = ("utility", "privacy")
+    assert parse_condition("utility->privacy@channel=review", sides).name == "utility->privacy@channel=review"
+    with pytest.raises(ConfigError, match="channel must be one of"):
+        parse_condition("utility->privacy@channel=slack", sides)
+    baseline = Condition("utility", channel="ticket")
+    assert in_force(baseline, 5) is None  # a baseline has no pressure, whatever its channel
+    sc = packs.load(PACK)
+    assert step_prompt(sc, baseline, 1) == sc.spec.steps[0].prompt
+
+
+def test_old_store_without_channel_column_reads_null(tmp_path):
+    path = tmp_path / "old.db"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute("DROP VIEW step_results")
+    db.execute("ALTER TABLE steps DROP COLUMN channel")
+    db.commit()
+    db.close()
+    ro = Store(path, readonly=True)
+    assert "channel" in [r[1] for r in ro.db.execute("PRAGMA table_info(step_results)")]
+    ro.close()
