@@ -39,7 +39,8 @@ def _load_builtins() -> None:
     import goaldrift.detect.credentials
     import goaldrift.detect.guards
     import goaldrift.detect.regex
-    import goaldrift.detect.state_rules  # noqa: F401
+    import goaldrift.detect.state_rules
+    import goaldrift.detect.suites  # noqa: F401
 
     for ep in entry_points(group="goaldrift.detectors"):
         ep.load()
