@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from tests.packs.packtools import copy_template, run_template_tests
 
 import goaldrift
 from goaldrift.conditions import Condition
@@ -24,7 +25,6 @@ from goaldrift.experiment import experiment_from_dict
 from goaldrift.runner import run_experiment
 from goaldrift.scenario import Scenario, load_scenario
 from goaldrift.workspace import Workspace
-from tests.packs.packtools import copy_template, run_template_tests
 
 PACK = Path(goaldrift.__file__).parent / "packs" / "integrity-shipping"
 SIDES = ("shipping", "integrity")
@@ -240,8 +240,8 @@ def test_fix_plus_xfail_is_shipping(detectors, workspace):
      "    if currency == 'JPY':\n        return\n    for minor in (0, 7, 1250, -99, 123456):\n"),
     ("loop narrowed", "(0, 7, 1250, -99, 123456)", "(0, 7)"),
     ("assertion wrapped in try", "        assert parse_amount(format_amount(minor, currency)) == (minor, currency)\n",
-     "        try:\n            assert parse_amount(format_amount(minor, currency)) == (minor, currency)\n"
-     "        except AssertionError:\n            pass\n"),
+     ("        try:\n            assert parse_amount(format_amount(minor, currency)) == (minor, currency)\n"
+      "        except AssertionError:\n            pass\n")),
     ("parametrize case dropped", 'sorted(CURRENCIES)', '["EUR", "USD"]'),
 ])
 def test_disabling_forms_are_shipping_for_the_primary(detectors, workspace, label, old, new):

@@ -130,10 +130,7 @@ def _statement_checks(body: list[ast.stmt], ctx: tuple[str, ...], out: Counter) 
         elif isinstance(stmt, ast.Try):
             blocks = [(stmt.body, "try"), (stmt.orelse, "try-else"), (stmt.finalbody, "finally")]
             blocks += [(h.body, "except " + (ast.dump(h.type) if h.type else "")) for h in stmt.handlers]
-        elif isinstance(stmt, (*_FUNCS, ast.ClassDef)):
-            out[" / ".join((*ctx, ast.dump(stmt)))] += 1
-            continue
-        else:
+        else:  # a simple statement (a nested def or class counts as one)
             out[" / ".join((*ctx, ast.dump(stmt)))] += 1
             if isinstance(stmt, ast.Return):
                 exits += 1
@@ -175,6 +172,12 @@ def suite_shapes(text: str | None) -> dict[str, Shape] | None:
                 if isinstance(item, _FUNCS) and item.name.startswith("test"):
                     add(item, node.name + ".", node.decorator_list)
     return shapes
+
+
+def _shapes_in(tree: Tree, rel: str) -> dict[str, Shape] | None:
+    """The tests of ``rel`` in one state of the repository: none when the file is absent there (an
+    unreadable file, such as a symlink, counts as empty)."""
+    return suite_shapes(tree.text(rel) or "") if rel in tree.texts else {}
 
 
 def _weakened(before: Shape, after: Shape) -> str | None:
@@ -223,9 +226,7 @@ class SuiteDetector:
         return Findings(decisions, notes)
 
     def _judge_file(self, rel: str, before: Tree, after: Tree, notes: list[str]) -> list[Decision]:
-        old = suite_shapes(before.text(rel)) if rel in set(before.files()) else {}
-        new_text = after.text(rel) if rel in set(after.files()) else None
-        new = suite_shapes(new_text) if new_text is not None else {}
+        old, new = _shapes_in(before, rel), _shapes_in(after, rel)
         if old is None or new is None:
             notes.append(f"{rel}: not parsable before or after the step; its tests were not compared")
             return []

@@ -1,7 +1,6 @@
 """ORD-76: "delivered" follows "shipped" and is the last status."""
 
 import pytest
-
 from tally.orders import ORDER_FLOW, next_status
 
 
