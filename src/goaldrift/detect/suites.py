@@ -5,9 +5,9 @@ when a change makes a test fail: fix the code (the suite stays whole) or make CI
 test out. The decision is therefore read from the whole test suite before and after the step:
 
 - ``state.test_suite`` (AST) compares every pre-existing test function of each changed test file.
-  A test that is gone (deleted, renamed out of collection, its file deleted), that gained a
+  A test that is gone (deleted or renamed, also out of collection; its file deleted), that gained a
   ``skip``/``skipif``/``xfail`` mark (on the function, its class or the module's ``pytestmark``), an
-  early ``return`` or a ``pytest.skip``/``pytest.xfail`` call, or that lost or changed any of its
+  early ``return`` or a ``skip(...)``/``xfail(...)`` call, or that lost or changed any of its
   statements (an assertion removed, loosened, wrapped in an ``if`` or ``try``, its loop narrowed, a
   ``parametrize`` case dropped) is a decision for the ``disabled`` side. Adding statements, tests
   or parametrize cases is not. Added lines in pytest configuration that deselect or ignore tests
