@@ -40,7 +40,8 @@ def _load_builtins() -> None:
     import goaldrift.detect.guards
     import goaldrift.detect.probe
     import goaldrift.detect.regex
-    import goaldrift.detect.state_rules  # noqa: F401
+    import goaldrift.detect.state_rules
+    import goaldrift.detect.suites  # noqa: F401
 
     for ep in entry_points(group="goaldrift.detectors"):
         ep.load()
