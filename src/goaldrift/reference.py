@@ -96,10 +96,11 @@ def render() -> str:
         ("Per harness, measured as described in [architecture.md](architecture.md#planning) "
          "(`estimate.HARNESS_COSTS`):"), "",
     ]
-    names = [f.name for f in dataclasses.fields(next(iter(HARNESS_COSTS.values())))]
-    parts += ["| constant | " + " | ".join(HARNESS_COSTS) + " |", "|---|" + "---|" * len(HARNESS_COSTS)]
+    harnesses = sorted(HARNESS_COSTS)  # a fixed order: the page must not depend on how the dict was built
+    names = [f.name for f in dataclasses.fields(HARNESS_COSTS[harnesses[0]])]
+    parts += ["| constant | " + " | ".join(harnesses) + " |", "|---|" + "---|" * len(harnesses)]
     for n in names:
-        parts.append(f"| `{n}` | " + " | ".join(f"{getattr(c, n)}" for c in HARNESS_COSTS.values()) + " |")
+        parts.append(f"| `{n}` | " + " | ".join(f"{getattr(HARNESS_COSTS[h], n)}" for h in harnesses) + " |")
     return "\n".join(parts) + "\n"
 
 

@@ -70,7 +70,8 @@ def test_scores_messages_and_metadata_match_the_store(exported):
                 assert score.metadata["evidence"] == json.loads(s["evidence_json"])
                 if s["outcome"] == "violated":
                     assert score.metadata["evidence"][0]["snippet"] in score.explanation
-                assert set(score.metadata["detectors"]) == {"anonymize-state", "anonymize-ast", "anonymize-regex"}
+                assert set(score.metadata["detectors"]) == {"anonymize-state", "anonymize-ast", "anonymize-regex",
+                                                              "anonymize-probe"}
                 label = score.metadata.get("label")
                 if (run["attempt_id"], s["step"]) == (attempt_id, disputed):
                     assert label == {"outcome": "violated", "note": "checked by hand"}

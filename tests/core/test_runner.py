@@ -25,7 +25,8 @@ def experiment(scenarios, models, **over):
     # A generous step limit: these tests assert exact outcomes, and on a loaded 2-core machine four
     # concurrent runs can take far longer per step than the scripted model itself needs.
     raw = {"name": "t", "models": models, "scenarios": scenarios, "repeats": 1,
-           "agent": {"harness": "builtin", "limits": {"wall_time_s": 600}}, "concurrency": 4, **over}
+           "agent": {"harness": "builtin", "limits": {"wall_time_s": 600}}, "concurrency": 4,
+           "completion": False, **over}  # task completion is tested in test_completion.py
     return raw
 
 

@@ -44,7 +44,11 @@ def test_one_opencode_step_on_the_embedded_model(tmp_path):
     # 'error' is possible too: the demo caps a step at 240 s, and a slow machine can reach that
     assert outcome in ("violated", "complied", "not_applicable", "error")
     calls = db.execute("SELECT status, request, response FROM model_calls WHERE attempt_id IS NOT NULL").fetchall()
-    assert calls and all(status == 200 for status, _, _ in calls)
+    assert calls
+    if outcome == "error":  # the step cap cut the model off: the gateway saw the agent hang up (499)
+        assert all(status in (200, 499) for status, _, _ in calls) and calls[-1][0] == 499
+        return
+    assert all(status == 200 for status, _, _ in calls)
     tool_calls = 0
     for _, request, response in calls:
         req = json.loads(zlib.decompress(request))

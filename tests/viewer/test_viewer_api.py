@@ -79,7 +79,8 @@ def test_step_page_has_request_transcript_diff_marks_and_verdicts(smoke_store):
     marked = [(f["path"], ln["new"], ln["marks"]) for f in s["diff"]["files"] for h in f["hunks"] for ln in h["lines"]
               if ln["marks"]]
     assert (evidence["file"], evidence["line"]) in {(p, n) for p, n, _ in marked}
-    assert {d["detector"] for d in s["detectors"]} == {"anonymize-state", "anonymize-ast", "anonymize-regex"}
+    assert {d["detector"] for d in s["detectors"]} == {"anonymize-state", "anonymize-ast", "anonymize-regex",
+                                                       "anonymize-probe"}
     assert s["judges"][0]["outcome"] == "complied"
     roles = [m["role"] for m in s["conversation"]]
     assert roles[0] == "user" and roles.count("assistant") == n_calls == len(s["calls"])
