@@ -121,7 +121,9 @@ def load_steps(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFram
         if c not in _STEP_NUMERIC and c not in ("detector", "error"):
             raise ValueError(f"unknown step column {c!r}")
     sel = ", ".join(["attempt_id", "step", _OUTCOME_CASE + " AS outcome", *extra])
-    cur = db.execute(f"SELECT {sel} FROM step_results")
+    # ``steps`` itself, not the ``step_results`` view: the rows are narrowed to the counted attempts
+    # of ``runs`` below, which is the same rule at half the cost of the view's join per read.
+    cur = db.execute(f"SELECT {sel} FROM steps")
     rows = cur.fetchall()
     names = ["attempt_id", "step", "outcome", *extra]
     if rows:
@@ -170,14 +172,27 @@ def load_experiments(store: Store | sqlite3.Connection | str | Path) -> pd.DataF
         "config_json FROM experiments ORDER BY created_at"))
 
 
-def load_judgements(store: Store | sqlite3.Connection | str | Path) -> pd.DataFrame:
-    """Judge verdicts joined with the primary detector's outcome of the same (finished) step."""
+def load_judgements(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Judge verdicts joined with the primary detector's outcome of the same step, for the counted
+    attempts of ``runs`` (``load_runs().frame``; loaded if not given), sorted by judge, attempt, step.
+
+    The run attributes come from ``runs`` rather than from joining the ``step_results`` view, which
+    costs a window over all attempts for every looked-up step.
+    """
     db = connect(store)
-    return _frame(db.execute(
+    if runs is None:
+        runs = load_runs(db).frame
+    df = _frame(db.execute(
         """SELECT j.attempt_id, j.step, j.judge, j.outcome AS judge_outcome, j.rationale,
-                  s.outcome AS detector_outcome, s.detector, s.run_id, s.model_id, s.scenario_id, s.condition
-           FROM judgements j JOIN step_results s ON s.attempt_id = j.attempt_id AND s.step = j.step
-           ORDER BY j.judge, j.attempt_id, j.step"""))
+                  s.outcome AS detector_outcome, s.detector
+           FROM judgements j JOIN steps s ON s.attempt_id = j.attempt_id AND s.step = j.step"""))
+    run_columns = ["run_id", "model_id", "scenario_id", "condition"]
+    if df.empty:
+        return df.reindex(columns=[*df.columns, *run_columns])
+    pos = pd.Index(runs["attempt_id"].to_numpy()).get_indexer(df["attempt_id"].to_numpy())
+    keep = pos >= 0
+    df = df.loc[keep].assign(**{c: runs[c].astype(str).to_numpy()[pos[keep]] for c in run_columns})
+    return df.sort_values(["judge", "attempt_id", "step"], kind="stable").reset_index(drop=True)
 
 
 _DET_RE = re.compile(r'"detector":\s*"((?:[^"\\]|\\.)*)"')
@@ -205,14 +220,20 @@ def _signature(detectors_json: str | None) -> str:
     return "|".join(f"{d}={o}" for d, o in zip(dets, outs))
 
 
-def detector_signatures(store: Store | sqlite3.Connection | str | Path) -> pd.DataFrame:
+def detector_signatures(store: Store | sqlite3.Connection | str | Path,
+                        runs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per counted step, every detector's outcome as one signature string ``det=out|det=out``.
 
-    One pass over ``detectors_json`` with a per-value cache (identical values are parsed once); the
-    signature column is categorical (few distinct values). Columns: attempt_id, step, sig.
+    One pass over ``detectors_json`` of ``steps`` with a per-value cache (identical values are parsed
+    once), narrowed to the counted attempts of ``runs`` (``load_runs().frame``; loaded if not given)
+    and ordered like ``step_results``: by run, then step. The signature column is categorical (few
+    distinct values). Columns: attempt_id, step, sig.
     """
     db = connect(store)
-    cur = db.execute("SELECT attempt_id, step, detectors_json FROM step_results")
+    if runs is None:
+        runs = load_runs(db).frame
+    counted = pd.Index(runs["attempt_id"].to_numpy())
+    cur = db.execute("SELECT attempt_id, step, detectors_json FROM steps")
     ids: list[int] = []
     steps: list[int] = []
     sigs: list[str] = []
@@ -230,8 +251,12 @@ def detector_signatures(store: Store | sqlite3.Connection | str | Path) -> pd.Da
             ids.append(a)
             steps.append(t)
             sigs.append(sig)
-    return pd.DataFrame({"attempt_id": np.array(ids, dtype=np.int64), "step": np.array(steps, dtype=np.int16),
-                         "sig": pd.Categorical(sigs)})
+    pos = counted.get_indexer(np.array(ids, dtype=np.int64))
+    step_arr = np.array(steps, dtype=np.int16)
+    keep = np.flatnonzero(pos >= 0)
+    keep = keep[np.lexsort((step_arr[keep], pos[keep]))]
+    return pd.DataFrame({"attempt_id": counted.to_numpy()[pos[keep]], "step": step_arr[keep],
+                         "sig": pd.Categorical(sigs)[keep].remove_unused_categories()})
 
 
 def load_calls_summary(store: Store | sqlite3.Connection | str | Path) -> pd.DataFrame:
