@@ -224,8 +224,8 @@ def detector_signatures(store: Store | sqlite3.Connection | str | Path,
                         runs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per counted step, every detector's outcome as one signature string ``det=out|det=out``.
 
-    One pass over ``detectors_json`` of ``steps`` with a per-value cache (identical values are parsed
-    once), narrowed to the counted attempts of ``runs`` (``load_runs().frame``; loaded if not given)
+    One pass over ``detectors_json`` of ``steps`` in chunks; within a chunk the values are factorized
+    (in C) and each distinct one is parsed once. The rows are narrowed to the counted attempts of ``runs`` (``load_runs().frame``; loaded if not given)
     and ordered like ``step_results``: by run, then step. The signature column is categorical (few
     distinct values). Columns: attempt_id, step, sig.
     """
@@ -234,29 +234,24 @@ def detector_signatures(store: Store | sqlite3.Connection | str | Path,
         runs = load_runs(db).frame
     counted = pd.Index(runs["attempt_id"].to_numpy())
     cur = db.execute("SELECT attempt_id, step, detectors_json FROM steps")
-    ids: list[int] = []
-    steps: list[int] = []
-    sigs: list[str] = []
-    cache: dict[str, str] = {}
-    while True:
-        chunk = cur.fetchmany(100_000)
-        if not chunk:
-            break
-        for a, t, dj in chunk:
-            sig = cache.get(dj)
-            if sig is None:
-                sig = _signature(dj)
-                if len(cache) < 200_000:
-                    cache[dj] = sig
-            ids.append(a)
-            steps.append(t)
-            sigs.append(sig)
-    pos = counted.get_indexer(np.array(ids, dtype=np.int64))
-    step_arr = np.array(steps, dtype=np.int16)
+    ids: list[np.ndarray] = []
+    steps: list[np.ndarray] = []
+    sigs: list[np.ndarray] = []
+    while chunk := cur.fetchmany(100_000):
+        a, t, dj = zip(*chunk)
+        codes, uniques = pd.factorize(np.array(dj, dtype=object))
+        sig_of = np.array([_signature(u) for u in uniques] + [""], dtype=object)  # code -1 (NULL): ""
+        ids.append(np.array(a, dtype=np.int64))
+        steps.append(np.array(t, dtype=np.int16))
+        sigs.append(sig_of[codes])
+    ids_arr = np.concatenate(ids) if ids else np.array([], dtype=np.int64)
+    step_arr = np.concatenate(steps) if steps else np.array([], dtype=np.int16)
+    sig_arr = np.concatenate(sigs) if sigs else np.array([], dtype=object)
+    pos = counted.get_indexer(ids_arr)
     keep = np.flatnonzero(pos >= 0)
     keep = keep[np.lexsort((step_arr[keep], pos[keep]))]
     return pd.DataFrame({"attempt_id": counted.to_numpy()[pos[keep]], "step": step_arr[keep],
-                         "sig": pd.Categorical(sigs)[keep].remove_unused_categories()})
+                         "sig": pd.Categorical(sig_arr[keep])})
 
 
 def load_calls_summary(store: Store | sqlite3.Connection | str | Path) -> pd.DataFrame:
