@@ -229,14 +229,27 @@ def _model_based_se(X: np.ndarray, params: np.ndarray) -> np.ndarray:
         return np.full(len(params), np.nan)
 
 
+def _strings(col: pd.Series) -> np.ndarray:
+    """``col.astype(str)`` as an array; a categorical's categories (or a bool's two words) are
+    converted once instead of every row (the fits see 10⁵–10⁶ rows)."""
+    if col.dtype == bool:
+        return np.array(["False", "True"], dtype=object)[col.to_numpy().astype(np.intp)]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()
+        if (codes >= 0).all():
+            return np.asarray(col.cat.categories.astype(str), dtype=object)[codes]
+    return col.astype(str).to_numpy()
+
+
 def _design(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: bool,
             pooled: bool) -> tuple[np.ndarray, list[str]]:
     s = d["step"].to_numpy(float) - d["step"].min()
     press = d["pressure"].to_numpy(float)
-    scen = d["scenario_id"].astype(str).to_numpy()
-    side = d["constraint_side"].astype(str).to_numpy()
-    ref_of = {x: orientation[x].reference for x in set(scen)}
-    toward = (side != pd.Series(scen).map(ref_of).to_numpy()).astype(float)
+    scen = _strings(d["scenario_id"])
+    side = _strings(d["constraint_side"])
+    scen_codes, scen_names = pd.factorize(scen)
+    reference = np.array([orientation[x].reference for x in scen_names], dtype=object)[scen_codes]
+    toward = (side != reference).astype(float)
     cols: list[np.ndarray] = [np.ones(len(d))]
     names = ["intercept"]
     if not pooled:
@@ -245,7 +258,7 @@ def _design(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: 
         names += [f"toward {r}", "pressure", f"toward {r} × pressure", "step", f"toward {r} × step",
                   "pressure × step", f"toward {r} × pressure × step"]
     else:
-        scen_all = sorted(set(scen))
+        scen_all = sorted(scen_names)
         for x in scen_all[1:]:
             cols.append((scen == x).astype(float))
             names.append(f"scenario[{x}]")
@@ -263,7 +276,7 @@ def _design(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: 
 
 def _zero_cells(d: pd.DataFrame, y: np.ndarray) -> str:
     keys = ["scenario_id", "constraint_side", "pressure"]
-    tmp = d[keys].astype(str).assign(y=y)
+    tmp = pd.DataFrame({k: _strings(d[k]) for k in keys}).assign(y=y)
     g = tmp.groupby(keys)["y"].agg(["sum", "size"])
     bad = g[(g["sum"] == 0) | (g["sum"] == g["size"])]
     if bad.empty:
