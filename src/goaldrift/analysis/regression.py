@@ -44,7 +44,7 @@ import pandas as pd
 from scipy import stats
 
 from goaldrift.analysis.orientation import Orientation, factors
-from goaldrift.analysis.tables import COMPLIED, VIOLATED
+from goaldrift.analysis.tables import COMPLIED, VIOLATED, as_strings
 
 COLUMNS = ["model_id", "harness", "scenario_id", "spec", "estimator", "term", "coef", "se", "ci_low", "ci_high",
            "p_value", "n_obs", "n_runs", "status", "note"]
@@ -229,24 +229,12 @@ def _model_based_se(X: np.ndarray, params: np.ndarray) -> np.ndarray:
         return np.full(len(params), np.nan)
 
 
-def _strings(col: pd.Series) -> np.ndarray:
-    """``col.astype(str)`` as an array; a categorical's categories (or a bool's two words) are
-    converted once instead of every row (the fits see 10⁵–10⁶ rows)."""
-    if col.dtype == bool:
-        return np.array(["False", "True"], dtype=object)[col.to_numpy().astype(np.intp)]
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        codes = col.cat.codes.to_numpy()
-        if (codes >= 0).all():
-            return np.asarray(col.cat.categories.astype(str), dtype=object)[codes]
-    return col.astype(str).to_numpy()
-
-
 def _design(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: bool,
             pooled: bool) -> tuple[np.ndarray, list[str]]:
     s = d["step"].to_numpy(float) - d["step"].min()
     press = d["pressure"].to_numpy(float)
-    scen = _strings(d["scenario_id"])
-    side = _strings(d["constraint_side"])
+    scen = as_strings(d["scenario_id"])
+    side = as_strings(d["constraint_side"])
     scen_codes, scen_names = pd.factorize(scen)
     reference = np.array([orientation[x].reference for x in scen_names], dtype=object)[scen_codes]
     toward = (side != reference).astype(float)
@@ -276,7 +264,7 @@ def _design(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: 
 
 def _zero_cells(d: pd.DataFrame, y: np.ndarray) -> str:
     keys = ["scenario_id", "constraint_side", "pressure"]
-    tmp = pd.DataFrame({k: _strings(d[k]) for k in keys}).assign(y=y)
+    tmp = pd.DataFrame({k: as_strings(d[k]) for k in keys}).assign(y=y)
     g = tmp.groupby(keys)["y"].agg(["sum", "size"])
     bad = g[(g["sum"] == 0) | (g["sum"] == g["size"])]
     if bad.empty:
