@@ -107,11 +107,14 @@ def load_runs(store: Store | sqlite3.Connection | str | Path) -> Runs:
 
 def load_steps(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFrame | None = None,
                extra: Iterable[str] = (), run_columns: Iterable[str] = (
-                   "run_id", "model_id", "scenario_id", "condition", "constraint_side", "pressure")) -> pd.DataFrame:
+                   "run_id", "model_id", "scenario_id", "condition", "constraint_side", "pressure"),
+               signatures: bool = False) -> pd.DataFrame:
     """Steps of counted runs: ``attempt_id``, ``step``, ``outcome`` (int8 code) plus ``extra`` columns.
 
     ``extra`` may name numeric step columns (context_tokens, tokens_in, ...) or ``detector``; run
-    attributes in ``run_columns`` are attached by attempt_id. Sorted by run, then step.
+    attributes in ``run_columns`` are attached by attempt_id. ``signatures`` adds ``sig`` (every
+    detector's outcome, see ``detector_signatures``) from the same pass over the table, so the
+    report reads ``steps`` once. Sorted by attempt, then step.
     """
     db = connect(store)
     if runs is None:
@@ -123,8 +126,14 @@ def load_steps(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFram
     sel = ", ".join(["attempt_id", "step", _OUTCOME_CASE + " AS outcome", *extra])
     # ``steps`` itself, not the ``step_results`` view: the rows are narrowed to the counted attempts
     # of ``runs`` below, which is the same rule at half the cost of the view's join per read.
-    cur = db.execute(f"SELECT {sel} FROM steps")
-    rows = cur.fetchall()
+    if not signatures:
+        rows = db.execute(f"SELECT {sel} FROM steps").fetchall()
+    else:
+        cur = db.execute(f"SELECT {sel}, detectors_json FROM steps")
+        rows, sig_chunks = [], []
+        while chunk := cur.fetchmany(100_000):
+            rows.extend(r[:-1] for r in chunk)
+            sig_chunks.append(_signature_column([r[-1] for r in chunk]))
     names = ["attempt_id", "step", "outcome", *extra]
     if rows:
         if all(c in _STEP_NUMERIC for c in extra):
@@ -139,6 +148,8 @@ def load_steps(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFram
         df = pd.DataFrame(data)
     else:
         df = pd.DataFrame({n: np.array([], dtype=np.int64) for n in names})
+    if signatures:
+        df["sig"] = np.concatenate(sig_chunks) if sig_chunks else np.array([], dtype=object)
     df["attempt_id"] = df["attempt_id"].astype("int64")
     df["step"] = df["step"].astype("int16")
     df["outcome"] = df["outcome"].astype("int8")
@@ -232,38 +243,30 @@ def _signature(detectors_json: str | None) -> str:
     return "|".join(f"{d}={o}" for d, o in zip(dets, outs))
 
 
-def detector_signatures(store: Store | sqlite3.Connection | str | Path,
-                        runs: pd.DataFrame | None = None) -> pd.DataFrame:
+def _signature_column(values: list[str | None]) -> np.ndarray:
+    """``_signature`` of each value; values are factorized (in C) and each distinct one parsed once."""
+    codes, uniques = pd.factorize(np.array(values, dtype=object))
+    return np.array([_signature(u) for u in uniques] + [""], dtype=object)[codes]  # code -1 (NULL): ""
+
+
+def detector_signatures(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFrame | None = None,
+                        steps: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per counted step, every detector's outcome as one signature string ``det=out|det=out``.
 
-    One pass over ``detectors_json`` of ``steps`` in chunks; within a chunk the values are factorized
-    (in C) and each distinct one is parsed once. The rows are narrowed to the counted attempts of ``runs`` (``load_runs().frame``; loaded if not given)
-    and ordered like ``step_results``: by run, then step. The signature column is categorical (few
-    distinct values). Columns: attempt_id, step, sig.
+    From ``steps`` (``load_steps(..., signatures=True)`` output, when the caller has read it
+    anyway) or a read of its own; ordered like ``step_results``: by run (``runs``, i.e.
+    ``load_runs().frame``, is sorted by run_id), then step. The signature column is categorical
+    (few distinct values). Columns: attempt_id, step, sig.
     """
     db = connect(store)
     if runs is None:
         runs = load_runs(db).frame
-    counted = pd.Index(runs["attempt_id"].to_numpy())
-    cur = db.execute("SELECT attempt_id, step, detectors_json FROM steps")
-    ids: list[np.ndarray] = []
-    steps: list[np.ndarray] = []
-    sigs: list[np.ndarray] = []
-    while chunk := cur.fetchmany(100_000):
-        a, t, dj = zip(*chunk)
-        codes, uniques = pd.factorize(np.array(dj, dtype=object))
-        sig_of = np.array([_signature(u) for u in uniques] + [""], dtype=object)  # code -1 (NULL): ""
-        ids.append(np.array(a, dtype=np.int64))
-        steps.append(np.array(t, dtype=np.int16))
-        sigs.append(sig_of[codes])
-    ids_arr = np.concatenate(ids) if ids else np.array([], dtype=np.int64)
-    step_arr = np.concatenate(steps) if steps else np.array([], dtype=np.int16)
-    sig_arr = np.concatenate(sigs) if sigs else np.array([], dtype=object)
-    pos = counted.get_indexer(ids_arr)
-    keep = np.flatnonzero(pos >= 0)
-    keep = keep[np.lexsort((step_arr[keep], pos[keep]))]
-    return pd.DataFrame({"attempt_id": counted.to_numpy()[pos[keep]], "step": step_arr[keep],
-                         "sig": pd.Categorical(sig_arr[keep])})
+    if steps is None:
+        steps = load_steps(db, runs, run_columns=(), signatures=True)
+    pos = pd.Index(runs["attempt_id"].to_numpy()).get_indexer(steps["attempt_id"].to_numpy())
+    order = np.lexsort((steps["step"].to_numpy(), pos))
+    return pd.DataFrame({"attempt_id": steps["attempt_id"].to_numpy()[order], "step": steps["step"].to_numpy()[order],
+                         "sig": pd.Categorical(steps["sig"].to_numpy()[order])})
 
 
 def load_calls_summary(store: Store | sqlite3.Connection | str | Path) -> pd.DataFrame:
