@@ -214,7 +214,7 @@ def load_judgements(store: Store | sqlite3.Connection | str | Path, runs: pd.Dat
         return df.reindex(columns=[*df.columns, *run_columns])
     pos = pd.Index(runs["attempt_id"].to_numpy()).get_indexer(df["attempt_id"].to_numpy())
     keep = pos >= 0
-    df = df.loc[keep].assign(**{c: runs[c].astype(str).to_numpy()[pos[keep]] for c in run_columns})
+    df = df.loc[keep].assign(**{c: as_strings(runs[c])[pos[keep]] for c in run_columns})
     return df.sort_values(["judge", "attempt_id", "step"], kind="stable").reset_index(drop=True)
 
 
