@@ -1,7 +1,7 @@
 """Tidy DataFrames from a results store.
 
-Everything here reads through the store's contract: ``step_results`` (finished attempts only) and
-the ``runs``/``attempts``/``experiments``/``judgements``/``model_calls`` tables. Loading is built for
+Everything here reads through the store's contract: the ``counted_attempts``/``step_results`` views
+and the ``runs``/``attempts``/``steps``/``experiments``/``judgements``/``model_calls`` tables. Loading is built for
 large stores (a million steps): only the needed columns are selected, outcomes come back as small
 integer codes (``OUTCOME_CODES``), and run attributes (model, scenario, condition, ...) are attached
 to steps as pandas categoricals by ``attempt_id`` instead of being repeated as strings by SQLite.
@@ -9,7 +9,10 @@ to steps as pandas categoricals by ``attempt_id`` instead of being repeated as s
 One run counts once, by the store's one rule (``counted_attempts``, see ``goaldrift.store``): its
 latest finished attempt, else its latest failed attempt (censored in the survival analysis). Every
 reader — ``results``, export, report, judge, agreement — goes through that view; ``load_runs``
-reports how many other finished/failed attempts were set aside in ``duplicate_attempts``.
+reports how many other finished/failed attempts were set aside in ``duplicate_attempts``. The bulk
+readers here (``load_steps``, ``load_judgements``, ``detector_signatures``) read the ``steps`` and
+``judgements`` tables and keep the attempts ``load_runs`` picked from the view: the same rows as
+``step_results``, without the view's join for each of a million rows.
 """
 
 from __future__ import annotations
