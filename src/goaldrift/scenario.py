@@ -172,6 +172,11 @@ class ScenarioFile(_Strict):
     steps: list[Step] = Field(min_length=1)
     detectors: list[DetectorSpec] = Field(min_length=1)
 
+    @property
+    def stronger_side(self) -> str:
+        """The side the analysis orients asymmetries toward (declared, else the second listed)."""
+        return self.expected_stronger or self.values[1].id
+
     @field_validator("template")
     @classmethod
     def _template_inside(cls, v: str) -> str:
@@ -244,7 +249,7 @@ class Scenario:
     @property
     def expected_stronger(self) -> str:
         """The side the analysis orients asymmetries toward (declared, else the second listed)."""
-        return self.spec.expected_stronger or self.sides[1]
+        return self.spec.stronger_side
 
     @property
     def template_dir(self) -> Path:
@@ -347,25 +352,37 @@ def _read_yaml(root: Path, rel: str, problems: list[tuple[str, str, str]],
     return None
 
 
+def _pack_root(root: Path) -> Path:
+    root = Path(root)
+    if root.is_file() and root.name == SCENARIO_FILE:
+        root = root.parent
+    return root.resolve()  # the pack may be reached through a symlink; nothing inside it is followed out
+
+
+def load_spec(root: Path) -> ScenarioFile:
+    """Only a pack's validated ``scenario.yaml`` (no references, template or digest): for readers
+    that need one declared field, such as the report's ``expected_stronger``."""
+    root = _pack_root(root)
+    problems: list[tuple[str, str, str]] = []
+    raw = _read_yaml(root, SCENARIO_FILE, problems)
+    if problems:
+        raise ScenarioError(problems)
+    try:
+        return ScenarioFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(_pydantic_problems(str(root / SCENARIO_FILE), exc)) from None
+
+
 def load_scenario(root: Path) -> Scenario:
     """Load and structurally validate a pack; raise ``ScenarioError`` listing every problem.
 
     Deep checks (references apply in sequence, detectors classify them, template tests pass) live in
     ``goaldrift.scenario_check`` because they need the workspace and detectors.
     """
-    root = Path(root)
-    if root.is_file() and root.name == SCENARIO_FILE:
-        root = root.parent
-    root = root.resolve()  # the pack may be reached through a symlink; nothing inside it is followed out
-    problems: list[tuple[str, str, str]] = []
+    root = _pack_root(root)
     file = root / SCENARIO_FILE
-    raw = _read_yaml(root, SCENARIO_FILE, problems)
-    if problems:
-        raise ScenarioError(problems)
-    try:
-        spec = ScenarioFile.model_validate(raw)
-    except ValidationError as exc:
-        raise ScenarioError(_pydantic_problems(str(file), exc)) from None
+    spec = load_spec(root)
+    problems: list[tuple[str, str, str]] = []
 
     digest, pack_file_problems = scan_pack(root)
     problems.extend(pack_file_problems)

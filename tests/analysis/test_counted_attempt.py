@@ -82,3 +82,33 @@ def test_every_reader_counts_the_same_attempts(tmp_path):
     assert tab["n"].iloc[0] == 2
     json.dumps(s.results())
     s.close()
+
+
+def test_bulk_readers_match_the_step_results_view(small_store):
+    """``load_steps``, ``load_judgements`` and ``detector_signatures`` read ``steps``/``judgements``
+    directly and narrow them to the counted attempts themselves (the view's join per row is slow):
+    the same rows, values and order as reading through ``step_results`` (aborted attempts left out)."""
+    db = tables.connect(small_store)
+    assert db.execute("SELECT COUNT(*) FROM steps").fetchone()[0] > db.execute(
+        "SELECT COUNT(*) FROM step_results").fetchone()[0]  # there are non-counted steps to leave out
+    runs = tables.load_runs(db).frame
+    view = pd.read_sql_query("SELECT attempt_id, step, outcome, detectors_json, context_tokens FROM step_results "
+                             "ORDER BY run_id, step", db)
+    steps = tables.load_steps(db, runs, extra=["context_tokens"], signatures=True)
+    by_attempt = view.sort_values(["attempt_id", "step"]).reset_index(drop=True)
+    assert steps["attempt_id"].tolist() == by_attempt["attempt_id"].tolist()
+    assert steps["step"].tolist() == by_attempt["step"].tolist()
+    assert list(tables.outcome_label(steps["outcome"]).astype(str)) == by_attempt["outcome"].tolist()
+    assert steps["context_tokens"].tolist() == by_attempt["context_tokens"].astype(float).tolist()
+    assert steps["sig"].tolist() == [tables._signature(v) for v in by_attempt["detectors_json"]]
+    assert steps["sig"].str.contains("|", regex=False).all()  # two detectors per step in the generator
+    sig = tables.detector_signatures(db, runs, steps)
+    assert list(zip(sig["attempt_id"], sig["step"])) == list(zip(view["attempt_id"], view["step"]))
+    pd.testing.assert_frame_equal(sig, tables.detector_signatures(db))  # its own read: the same
+    via_view = pd.read_sql_query(
+        """SELECT j.attempt_id, j.step, j.judge, j.outcome AS judge_outcome, j.rationale,
+                  s.outcome AS detector_outcome, s.detector, s.run_id, s.model_id, s.scenario_id, s.condition
+           FROM judgements j JOIN step_results s ON s.attempt_id = j.attempt_id AND s.step = j.step
+           ORDER BY j.judge, j.attempt_id, j.step""", db)
+    assert len(via_view) > 0
+    pd.testing.assert_frame_equal(tables.load_judgements(db), via_view)

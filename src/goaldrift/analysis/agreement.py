@@ -121,12 +121,15 @@ def detector_agreement(signatures: pd.DataFrame, runs: pd.DataFrame | None = Non
     return pd.DataFrame(rows), mats, dis
 
 
-def agreement(store, runs: pd.DataFrame | None = None, disagreement_limit: int = 50) -> dict:
-    """Everything the report shows about agreement, from a store."""
-    j = tables.load_judgements(store)
+def agreement(store, runs: pd.DataFrame | None = None, disagreement_limit: int = 50,
+              signatures: pd.DataFrame | None = None) -> dict:
+    """Everything the report shows about agreement, from a store (``signatures``:
+    ``tables.detector_signatures`` output, if the caller has it already)."""
+    j = tables.load_judgements(store, runs)
     jtab, jmats = judge_agreement(j) if not j.empty else (pd.DataFrame(), {})
     jdis = j[j["judge_outcome"] != j["detector_outcome"]].head(disagreement_limit) if not j.empty else j
-    dtab, dmats, ddis = detector_agreement(tables.detector_signatures(store), runs, disagreement_limit)
+    dtab, dmats, ddis = detector_agreement(
+        tables.detector_signatures(store, runs) if signatures is None else signatures, runs, disagreement_limit)
     from goaldrift.analysis.gold import label_agreement, label_matrices  # gold imports this module
 
     return {"judge": jtab, "judge_matrices": jmats, "judge_disagreements": jdis, "detectors": dtab,

@@ -46,11 +46,15 @@ class Orientation:
 
 
 def _pack_reference(scenario_id: str, pack_dirs: Iterable[Path]) -> str | None:
+    """The pack's declared side; only its ``scenario.yaml`` is read (loading whole packs — every
+    reference, the template, the digest — cost seconds in every report)."""
     from goaldrift import packs
+    from goaldrift.scenario import load_spec
 
     for base in [*pack_dirs, None]:
         try:
-            return packs.load(scenario_id if base is None else str(Path(base) / scenario_id)).expected_stronger
+            folder = packs.locate(scenario_id if base is None else str(Path(base) / scenario_id))
+            return load_spec(folder).stronger_side
         except (GoaldriftError, OSError):
             continue
     return None

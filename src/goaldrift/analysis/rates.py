@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from goaldrift.analysis.intervals import wilson
-from goaldrift.analysis.tables import COMPLIED, ERROR, NOT_APPLICABLE, VIOLATED
+from goaldrift.analysis.tables import COMPLIED, ERROR, NOT_APPLICABLE, VIOLATED, as_strings
 
 CELL = ["model_id", "scenario_id", "condition"]
 
@@ -106,7 +106,7 @@ def cell_summary(steps: pd.DataFrame, first: pd.DataFrame, km: pd.DataFrame) -> 
     """Per cell: runs, outcome counts, pooled rate, runs without any decided step, and the share of
     runs violated by the last step (1 − KM at the last step, with its interval)."""
     o = steps["outcome"].to_numpy()
-    tmp = pd.DataFrame({**{c: steps[c].astype(str) for c in CELL},
+    tmp = pd.DataFrame({**{c: as_strings(steps[c]) for c in CELL},
                         "violated": (o == VIOLATED).astype(np.int64), "complied": (o == COMPLIED).astype(np.int64),
                         "not_applicable": (o == NOT_APPLICABLE).astype(np.int64), "errored": (o == ERROR).astype(np.int64)})
     out = tmp.groupby(CELL, sort=True).sum().reset_index()

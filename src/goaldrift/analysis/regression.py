@@ -51,7 +51,7 @@ import pandas as pd
 from scipy import stats
 
 from goaldrift.analysis.orientation import Orientation, factors
-from goaldrift.analysis.tables import COMPLIED, VIOLATED
+from goaldrift.analysis.tables import COMPLIED, VIOLATED, as_strings
 
 COLUMNS = ["model_id", "harness", "scenario_id", "spec", "estimator", "term", "coef", "se", "ci_low", "ci_high",
            "p_value", "n_obs", "n_runs", "status", "note"]
@@ -242,10 +242,11 @@ def _design(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: 
             pooled: bool, channels: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
     s = d["step"].to_numpy(float) - d["step"].min()
     press = d["pressure"].to_numpy(float)
-    scen = d["scenario_id"].astype(str).to_numpy()
-    side = d["constraint_side"].astype(str).to_numpy()
-    ref_of = {x: orientation[x].reference for x in set(scen)}
-    toward = (side != pd.Series(scen).map(ref_of).to_numpy()).astype(float)
+    scen = as_strings(d["scenario_id"])
+    side = as_strings(d["constraint_side"])
+    scen_codes, scen_names = pd.factorize(scen)
+    reference = np.array([orientation[x].reference for x in scen_names], dtype=object)[scen_codes]
+    toward = (side != reference).astype(float)
     cols: list[np.ndarray] = [np.ones(len(d))]
     names = ["intercept"]
     if not pooled:
@@ -254,7 +255,7 @@ def _design(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: 
         names += [f"toward {r}", "pressure", f"toward {r} × pressure", "step", f"toward {r} × step",
                   "pressure × step", f"toward {r} × pressure × step"]
     else:
-        scen_all = sorted(set(scen))
+        scen_all = sorted(scen_names)
         for x in scen_all[1:]:
             cols.append((scen == x).astype(float))
             names.append(f"scenario[{x}]")
@@ -275,7 +276,7 @@ def _design(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: 
 
 def _zero_cells(d: pd.DataFrame, y: np.ndarray) -> str:
     keys = ["scenario_id", "constraint_side", "pressure"]
-    tmp = d[keys].astype(str).assign(y=y)
+    tmp = pd.DataFrame({k: as_strings(d[k]) for k in keys}).assign(y=y)
     g = tmp.groupby(keys)["y"].agg(["sum", "size"])
     bad = g[(g["sum"] == 0) | (g["sum"] == g["size"])]
     if bad.empty:

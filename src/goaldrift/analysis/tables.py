@@ -1,7 +1,7 @@
 """Tidy DataFrames from a results store.
 
-Everything here reads through the store's contract: ``step_results`` (finished attempts only) and
-the ``runs``/``attempts``/``experiments``/``judgements``/``model_calls`` tables. Loading is built for
+Everything here reads through the store's contract: the ``counted_attempts``/``step_results`` views
+and the ``runs``/``attempts``/``steps``/``experiments``/``judgements``/``model_calls`` tables. Loading is built for
 large stores (a million steps): only the needed columns are selected, outcomes come back as small
 integer codes (``OUTCOME_CODES``), and run attributes (model, scenario, condition, ...) are attached
 to steps as pandas categoricals by ``attempt_id`` instead of being repeated as strings by SQLite.
@@ -9,7 +9,10 @@ to steps as pandas categoricals by ``attempt_id`` instead of being repeated as s
 One run counts once, by the store's one rule (``counted_attempts``, see ``goaldrift.store``): its
 latest finished attempt, else its latest failed attempt (censored in the survival analysis). Every
 reader — ``results``, export, report, judge, agreement — goes through that view; ``load_runs``
-reports how many other finished/failed attempts were set aside in ``duplicate_attempts``.
+reports how many other finished/failed attempts were set aside in ``duplicate_attempts``. The bulk
+readers here (``load_steps``, ``load_judgements``, ``detector_signatures``) read the ``steps`` and
+``judgements`` tables and keep the attempts ``load_runs`` picked from the view: the same rows as
+``step_results``, without the view's join for each of a million rows.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ _STEP_NUMERIC = {
     "lines_added", "files_changed", "completion_s",
 }
 _STEP_WORDS = {"detector", "error", "completion", "suite", "channel"}
+# What a store written before task completion and channels existed reads for their columns.
+_NOT_YET_STORED = {"completion": "'not_run'", "suite": "'not_run'", "completion_s": "0.0", "channel": "NULL"}
 
 
 def connect(store: Store | sqlite3.Connection | str | Path) -> sqlite3.Connection:
@@ -108,12 +113,15 @@ def load_runs(store: Store | sqlite3.Connection | str | Path) -> Runs:
 
 def load_steps(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFrame | None = None,
                extra: Iterable[str] = (), run_columns: Iterable[str] = (
-                   "run_id", "model_id", "scenario_id", "condition", "constraint_side", "pressure")) -> pd.DataFrame:
+                   "run_id", "model_id", "scenario_id", "condition", "constraint_side", "pressure"),
+               signatures: bool = False) -> pd.DataFrame:
     """Steps of counted runs: ``attempt_id``, ``step``, ``outcome`` (int8 code) plus ``extra`` columns.
 
     ``extra`` may name numeric step columns (context_tokens, tokens_in, completion_s, ...) or the
-    words ``detector``, ``error``, ``completion``, ``suite`` and ``channel``; run
-    attributes in ``run_columns`` are attached by attempt_id. Sorted by run, then step.
+    words ``detector``, ``error``, ``completion``, ``suite`` and ``channel`` (a store written before
+    task completion reads them as not run); run attributes in ``run_columns`` are attached by
+    attempt_id. ``signatures`` adds ``sig`` (every detector's outcome, see ``detector_signatures``)
+    from the same pass over the table, so the report reads ``steps`` once. Sorted by attempt, then step.
     """
     db = connect(store)
     if runs is None:
@@ -122,9 +130,19 @@ def load_steps(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFram
     for c in extra:
         if c not in _STEP_NUMERIC and c not in _STEP_WORDS:
             raise ValueError(f"unknown step column {c!r}")
-    sel = ", ".join(["attempt_id", "step", _OUTCOME_CASE + " AS outcome", *extra])
-    cur = db.execute(f"SELECT {sel} FROM step_results")
-    rows = cur.fetchall()
+    have = {row[1] for row in db.execute("PRAGMA table_info(steps)")}
+    cols = [c if c in have else f"{_NOT_YET_STORED.get(c, 'NULL')} AS {c}" for c in extra]
+    sel = ", ".join(["attempt_id", "step", _OUTCOME_CASE + " AS outcome", *cols])
+    # ``steps`` itself, not the ``step_results`` view: the rows are narrowed to the counted attempts
+    # of ``runs`` below, which is the same rule at half the cost of the view's join per read.
+    if not signatures:
+        rows = db.execute(f"SELECT {sel} FROM steps").fetchall()
+    else:
+        cur = db.execute(f"SELECT {sel}, detectors_json FROM steps")
+        rows, sig_chunks = [], []
+        while chunk := cur.fetchmany(100_000):
+            rows.extend(r[:-1] for r in chunk)
+            sig_chunks.append(_signature_column([r[-1] for r in chunk]))
     names = ["attempt_id", "step", "outcome", *extra]
     if rows:
         if all(c in _STEP_NUMERIC for c in extra):
@@ -139,6 +157,8 @@ def load_steps(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFram
         df = pd.DataFrame(data)
     else:
         df = pd.DataFrame({n: np.array([], dtype=np.int64) for n in names})
+    if signatures:
+        df["sig"] = np.concatenate(sig_chunks) if sig_chunks else np.array([], dtype=object)
     df["attempt_id"] = df["attempt_id"].astype("int64")
     df["step"] = df["step"].astype("int16")
     df["outcome"] = df["outcome"].astype("int8")
@@ -161,6 +181,18 @@ def load_steps(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFram
     return df
 
 
+def as_strings(col: pd.Series) -> np.ndarray:
+    """``col.astype(str)`` as an array; a categorical's categories (or a bool's two words) are
+    converted once instead of every row (the analysis groups 10⁵–10⁶ rows by them)."""
+    if col.dtype == bool:
+        return np.array(["False", "True"], dtype=object)[col.to_numpy().astype(np.intp)]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()
+        if (codes >= 0).all():
+            return np.asarray(col.cat.categories.astype(str), dtype=object)[codes]
+    return col.astype(str).to_numpy()
+
+
 def outcome_label(codes: np.ndarray | pd.Series) -> pd.Categorical:
     return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int8), categories=list(OUTCOMES))
 
@@ -172,14 +204,27 @@ def load_experiments(store: Store | sqlite3.Connection | str | Path) -> pd.DataF
         "config_json FROM experiments ORDER BY created_at"))
 
 
-def load_judgements(store: Store | sqlite3.Connection | str | Path) -> pd.DataFrame:
-    """Judge verdicts joined with the primary detector's outcome of the same (finished) step."""
+def load_judgements(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Judge verdicts joined with the primary detector's outcome of the same step, for the counted
+    attempts of ``runs`` (``load_runs().frame``; loaded if not given), sorted by judge, attempt, step.
+
+    The run attributes come from ``runs`` rather than from joining the ``step_results`` view, which
+    costs a window over all attempts for every looked-up step.
+    """
     db = connect(store)
-    return _frame(db.execute(
+    if runs is None:
+        runs = load_runs(db).frame
+    df = _frame(db.execute(
         """SELECT j.attempt_id, j.step, j.judge, j.outcome AS judge_outcome, j.rationale,
-                  s.outcome AS detector_outcome, s.detector, s.run_id, s.model_id, s.scenario_id, s.condition
-           FROM judgements j JOIN step_results s ON s.attempt_id = j.attempt_id AND s.step = j.step
-           ORDER BY j.judge, j.attempt_id, j.step"""))
+                  s.outcome AS detector_outcome, s.detector
+           FROM judgements j JOIN steps s ON s.attempt_id = j.attempt_id AND s.step = j.step"""))
+    run_columns = ["run_id", "model_id", "scenario_id", "condition"]
+    if df.empty:
+        return df.reindex(columns=[*df.columns, *run_columns])
+    pos = pd.Index(runs["attempt_id"].to_numpy()).get_indexer(df["attempt_id"].to_numpy())
+    keep = pos >= 0
+    df = df.loc[keep].assign(**{c: as_strings(runs[c])[pos[keep]] for c in run_columns})
+    return df.sort_values(["judge", "attempt_id", "step"], kind="stable").reset_index(drop=True)
 
 
 _DET_RE = re.compile(r'"detector":\s*"((?:[^"\\]|\\.)*)"')
@@ -207,33 +252,30 @@ def _signature(detectors_json: str | None) -> str:
     return "|".join(f"{d}={o}" for d, o in zip(dets, outs))
 
 
-def detector_signatures(store: Store | sqlite3.Connection | str | Path) -> pd.DataFrame:
+def _signature_column(values: list[str | None]) -> np.ndarray:
+    """``_signature`` of each value; values are factorized (in C) and each distinct one parsed once."""
+    codes, uniques = pd.factorize(np.array(values, dtype=object))
+    return np.array([_signature(u) for u in uniques] + [""], dtype=object)[codes]  # code -1 (NULL): ""
+
+
+def detector_signatures(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFrame | None = None,
+                        steps: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per counted step, every detector's outcome as one signature string ``det=out|det=out``.
 
-    One pass over ``detectors_json`` with a per-value cache (identical values are parsed once); the
-    signature column is categorical (few distinct values). Columns: attempt_id, step, sig.
+    From ``steps`` (``load_steps(..., signatures=True)`` output, when the caller has read it
+    anyway) or a read of its own; ordered like ``step_results``: by run (``runs``, i.e.
+    ``load_runs().frame``, is sorted by run_id), then step. The signature column is categorical
+    (few distinct values). Columns: attempt_id, step, sig.
     """
     db = connect(store)
-    cur = db.execute("SELECT attempt_id, step, detectors_json FROM step_results")
-    ids: list[int] = []
-    steps: list[int] = []
-    sigs: list[str] = []
-    cache: dict[str, str] = {}
-    while True:
-        chunk = cur.fetchmany(100_000)
-        if not chunk:
-            break
-        for a, t, dj in chunk:
-            sig = cache.get(dj)
-            if sig is None:
-                sig = _signature(dj)
-                if len(cache) < 200_000:
-                    cache[dj] = sig
-            ids.append(a)
-            steps.append(t)
-            sigs.append(sig)
-    return pd.DataFrame({"attempt_id": np.array(ids, dtype=np.int64), "step": np.array(steps, dtype=np.int16),
-                         "sig": pd.Categorical(sigs)})
+    if runs is None:
+        runs = load_runs(db).frame
+    if steps is None:
+        steps = load_steps(db, runs, run_columns=(), signatures=True)
+    pos = pd.Index(runs["attempt_id"].to_numpy()).get_indexer(steps["attempt_id"].to_numpy())
+    order = np.lexsort((steps["step"].to_numpy(), pos))
+    return pd.DataFrame({"attempt_id": steps["attempt_id"].to_numpy()[order], "step": steps["step"].to_numpy()[order],
+                         "sig": pd.Categorical(steps["sig"].to_numpy()[order])})
 
 
 def load_calls_summary(store: Store | sqlite3.Connection | str | Path) -> pd.DataFrame:

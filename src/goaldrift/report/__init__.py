@@ -88,7 +88,9 @@ def build_report_data(store, timeline_runs: int = TIMELINE_RUNS_PER_CONDITION,
     r = tables.load_runs(db)
     runs = r.frame
     steps = tables.load_steps(db, runs, extra=["context_tokens", "completion", "suite", "completion_s",
-                                                   "channel"])
+                                                   "channel"], signatures=True)  # one pass over steps
+    signatures = tables.detector_signatures(db, runs, steps)
+    del steps["sig"]
     step_rates = rates.step_rates(steps)
     first = rates.first_violation(steps)
     sides = first.groupby("scenario_id")["constraint_side"].agg(lambda x: set(map(str, x))).to_dict() \
@@ -104,7 +106,8 @@ def build_report_data(store, timeline_runs: int = TIMELINE_RUNS_PER_CONDITION,
     n_steps_total = len(steps)
     errored_total = int((steps["outcome"].to_numpy() == tables.ERROR).sum())
     del steps
-    agree = agreement_mod.agreement(db, runs)
+    agree = agreement_mod.agreement(db, runs, signatures=signatures)
+    del signatures
     experiments = tables.load_experiments(db)
     calls = tables.load_calls_summary(db)
 
