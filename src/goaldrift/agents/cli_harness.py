@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -43,8 +41,9 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError
 
 from goaldrift.agents.base import AgentOptions, AgentSession, StepTrace
+from goaldrift.agents.isolation import HarnessDirs, base_env
 from goaldrift.agents.npm_harness import NpmHarness, binary_version
-from goaldrift.agents.opencode.config import ENV_ALLOW, PLACEMENTS
+from goaldrift.agents.opencode.config import PLACEMENTS
 from goaldrift.agents.opencode.process import ManagedProcess
 from goaldrift.errors import AgentError, ConfigError, format_validation
 from goaldrift.sandbox import NO_NETWORK, GatewayOnly, Limits, Network, Sandbox
@@ -70,58 +69,6 @@ class CliOptions(AgentOptions):
             return cls.model_validate(options)
         except ValidationError as exc:
             raise ConfigError(format_validation(f"{harness} options", exc)) from None
-
-
-@dataclass(frozen=True)
-class HarnessDirs:
-    """``root``: the harness's state (its home, XDG folders, temp; writable in the sandbox);
-    ``host``: goaldrift's logs and constraint files (mode 0700, never writable inside)."""
-
-    root: Path
-    host: Path
-
-    @classmethod
-    def under(cls, scratch: Path, name: str) -> HarnessDirs:
-        return cls(scratch / name, scratch / f"{name}-host")
-
-    @property
-    def home(self) -> Path:
-        return self.root / "home"
-
-    @property
-    def tmp(self) -> Path:
-        return self.root / "tmp"
-
-    @property
-    def logs(self) -> Path:
-        return self.host / "logs"
-
-    def xdg(self, kind: str) -> Path:
-        return self.root / f"xdg-{kind}"
-
-    def create(self) -> HarnessDirs:
-        for d in (self.home, self.tmp, self.logs, *(self.xdg(k) for k in ("data", "config", "cache", "state"))):
-            d.mkdir(parents=True, exist_ok=True)
-        self.host.chmod(0o700)
-        return self
-
-
-def base_env(dirs: HarnessDirs, parent: dict[str, str] | None = None) -> dict[str, str]:
-    """Allow-listed basics and the private folders; nothing else of the parent's environment passes."""
-    parent = dict(os.environ if parent is None else parent)
-    env = {k: parent[k] for k in ENV_ALLOW if k in parent}
-    # The agent runs the repo's tests: this Python (which has pytest) first, as for every harness.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent),
-                                   env.get("PATH") or "/usr/local/bin:/usr/bin:/bin"])
-    env.setdefault("LANG", "C.UTF-8")
-    env.update({
-        "HOME": str(dirs.home), "TMPDIR": str(dirs.tmp),
-        "XDG_DATA_HOME": str(dirs.xdg("data")), "XDG_CONFIG_HOME": str(dirs.xdg("config")),
-        "XDG_CACHE_HOME": str(dirs.xdg("cache")), "XDG_STATE_HOME": str(dirs.xdg("state")),
-        "SHELL": "/bin/bash" if Path("/bin/bash").exists() else "/bin/sh",
-        "NO_COLOR": "1", "TERM": "dumb", "CI": "1",
-    })
-    return env
 
 
 @dataclass
@@ -236,7 +183,8 @@ class CliAgent:
         agents_md = workspace / "AGENTS.md"  # as goaldrift wrote it, never a link the agent planted
         if agents_md.is_file() and not agents_md.is_symlink():
             self._readonly.append(agents_md)
-        self._env = {**base_env(self.dirs), **self.prepare(session, gateway)}
+        plain = {"NO_COLOR": "1", "TERM": "dumb", "CI": "1"}  # non-interactive output
+        self._env = {**base_env(self.dirs), **plain, **self.prepare(session, gateway)}
 
     def readonly(self, path: Path) -> Path:
         """Bind ``path`` (a constraint file the harness reads) read-only, over the writable folders."""

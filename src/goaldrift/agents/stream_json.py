@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from goaldrift.agents.base import StepTrace, ToolCall
-from goaldrift.agents.cli_harness import text_of
+from goaldrift.agents.cli_harness import CliAgent, text_of
 
 
 def _tokens_in(usage: dict[str, Any]) -> int:
@@ -128,3 +128,19 @@ def fold(events: list[dict[str, Any]]) -> tuple[StepTrace, str | None]:
                 trace.errors.append(error)
     trace.raw["calls"] = per_call
     return trace, session_id
+
+
+class StreamJsonAgent(CliAgent):
+    """A command-line harness whose events are this stream (Claude Code, Qwen Code): counting, keeping
+    and folding them is the same; the session id comes from the first step's ``init`` event."""
+
+    def count(self, event: dict[str, Any]) -> tuple[int, int]:
+        return count(event)
+
+    def keep(self, event: dict[str, Any]) -> bool:
+        return keep(event)
+
+    def fold(self, events: list[dict[str, Any]]) -> StepTrace:
+        folded, session_id = fold(events)
+        self.session_id = self.session_id or session_id
+        return folded

@@ -24,13 +24,13 @@ Constraint placement:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from goaldrift.agents import stream_json
-from goaldrift.agents.base import AgentSession, StepTrace
+from goaldrift.agents.base import AgentSession
 from goaldrift.agents.claude_code.options import ClaudeCodeOptions
-from goaldrift.agents.cli_harness import CliAgent, write_constraint
+from goaldrift.agents.cli_harness import write_constraint
 from goaldrift.agents.npm_harness import HARNESS_PACKAGES
+from goaldrift.agents.stream_json import StreamJsonAgent
 
 OFFLINE_ENV = {
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
@@ -42,7 +42,7 @@ OFFLINE_ENV = {
 }
 
 
-class ClaudeCodeAgent(CliAgent):
+class ClaudeCodeAgent(StreamJsonAgent):
     name = "claude-code"
     package = HARNESS_PACKAGES["claude-code"]
     options_model: ClassVar[type[ClaudeCodeOptions]] = ClaudeCodeOptions
@@ -72,14 +72,3 @@ class ClaudeCodeAgent(CliAgent):
         if self.settings.disabled_tools:
             argv += ["--disallowedTools", ",".join(self.settings.disabled_tools)]
         return argv
-
-    def count(self, event: dict[str, Any]) -> tuple[int, int]:
-        return stream_json.count(event)
-
-    def keep(self, event: dict[str, Any]) -> bool:
-        return stream_json.keep(event)
-
-    def fold(self, events: list[dict[str, Any]]) -> StepTrace:
-        folded, session_id = stream_json.fold(events)
-        self.session_id = self.session_id or session_id
-        return folded

@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -23,15 +22,12 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from goaldrift.agents.base import AgentOptions, AgentSession
+from goaldrift.agents.isolation import HarnessDirs, base_env
 from goaldrift.errors import ConfigError, format_validation
 
 PROVIDER_ID = "gd"
 CUSTOM_AGENT = "goaldrift"  # the agent used for placement=system_prompt
 PLACEMENTS = ("agents_md", "instructions", "system_prompt")
-
-# Variables copied from the parent when set; everything else is dropped.
-ENV_ALLOW = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "TERM", "USER",
-             "LOGNAME")
 
 # Offline switches (verified: with them the only connection is to the model endpoint).
 OFFLINE_ENV = {
@@ -44,58 +40,32 @@ OFFLINE_ENV = {
 
 
 @dataclass(frozen=True)
-class RunDirs:
-    """The private directories of one run: ``root`` (OpenCode's state, writable in the sandbox) and
-    ``host`` (goaldrift's logs and the constraint file; the agent cannot write it)."""
-
-    root: Path
-    host: Path
+class RunDirs(HarnessDirs):
+    """OpenCode's private folders (``isolation.HarnessDirs``), with the constraint file of
+    ``placement: instructions`` in goaldrift's part and the carried plugin seeded into its config."""
 
     @property
     def data(self) -> Path:
-        return self.root / "xdg-data"
+        return self.xdg("data")
 
     @property
     def config(self) -> Path:
-        return self.root / "xdg-config"
-
-    @property
-    def cache(self) -> Path:
-        return self.root / "xdg-cache"
-
-    @property
-    def state(self) -> Path:
-        return self.root / "xdg-state"
-
-    @property
-    def home(self) -> Path:
-        return self.root / "home"
-
-    @property
-    def tmp(self) -> Path:
-        return self.root / "tmp"
-
-    @property
-    def logs(self) -> Path:
-        return self.host / "logs"
+        return self.xdg("config")
 
     @property
     def instructions_file(self) -> Path:
         return self.host / "instructions" / "CONSTRAINT.md"
 
-
     @classmethod
-    def under(cls, scratch: Path) -> RunDirs:
-        return cls(scratch / "opencode", scratch / "opencode-host")
+    def under(cls, scratch: Path, name: str = "opencode") -> RunDirs:
+        return super().under(scratch, name)
 
     def create(self, plugin_modules: Path | None = None) -> RunDirs:
         """Make the directories; seed OpenCode's config directory with the carried plugin package
         (``install.plugin_modules``) so it never fetches it from npm. OpenCode skips its install when
         ``node_modules`` exists and ``package-lock.json`` lists the package: the carried manifest and
         lock file are copied, ``node_modules`` is a link to the carried (read-only) modules."""
-        for d in (self.data, self.config, self.cache, self.state, self.home, self.tmp, self.logs):
-            d.mkdir(parents=True, exist_ok=True)
-        self.host.chmod(0o700)
+        super().create()
         modules = self.config / "opencode" / "node_modules"
         if plugin_modules is not None and not os.path.lexists(modules):
             modules.parent.mkdir(parents=True, exist_ok=True)
@@ -207,23 +177,8 @@ def build_env(dirs: RunDirs, config: dict[str, Any], *, server_password: str | N
               parent: dict[str, str] | None = None) -> dict[str, str]:
     """The complete environment of an OpenCode process: allow-listed basics, private dirs, offline
     switches, the inline config. Nothing else of the parent's environment passes."""
-    parent = dict(os.environ if parent is None else parent)
-    env = {k: parent[k] for k in ENV_ALLOW if k in parent}
-    # The agent runs the repo's tests: put this Python (which has pytest) first, as the builtin agent does.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent),
-                                   env.get("PATH") or "/usr/local/bin:/usr/bin:/bin"])
-    env.setdefault("LANG", "C.UTF-8")
-    env.update({
-        "HOME": str(dirs.home),
-        "XDG_DATA_HOME": str(dirs.data),
-        "XDG_CONFIG_HOME": str(dirs.config),
-        "XDG_CACHE_HOME": str(dirs.cache),
-        "XDG_STATE_HOME": str(dirs.state),
-        "TMPDIR": str(dirs.tmp),
-        "SHELL": "/bin/bash" if Path("/bin/bash").exists() else "/bin/sh",
-        "OPENCODE_CONFIG_CONTENT": json.dumps(config),
-        **OFFLINE_ENV,
-    })
+    env = base_env(dirs, parent)
+    env.update({"OPENCODE_CONFIG_CONTENT": json.dumps(config), **OFFLINE_ENV})
     if server_password:
         env["OPENCODE_SERVER_PASSWORD"] = server_password
     return env

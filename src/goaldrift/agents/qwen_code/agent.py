@@ -25,14 +25,14 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from goaldrift.agents import stream_json
-from goaldrift.agents.base import AgentSession, StepTrace
-from goaldrift.agents.cli_harness import CliAgent, write_constraint
+from goaldrift.agents.base import AgentSession
+from goaldrift.agents.cli_harness import write_constraint
 from goaldrift.agents.npm_harness import HARNESS_PACKAGES
 from goaldrift.agents.qwen_code.options import QwenCodeOptions
+from goaldrift.agents.stream_json import StreamJsonAgent
 
 
-class QwenCodeAgent(CliAgent):
+class QwenCodeAgent(StreamJsonAgent):
     name = "qwen-code"
     package = HARNESS_PACKAGES["qwen-code"]
     options_model: ClassVar[type[QwenCodeOptions]] = QwenCodeOptions
@@ -74,14 +74,3 @@ class QwenCodeAgent(CliAgent):
         if self.settings.disabled_tools:
             argv += ["--exclude-tools", *self.settings.disabled_tools]
         return argv
-
-    def count(self, event: dict[str, Any]) -> tuple[int, int]:
-        return stream_json.count(event)
-
-    def keep(self, event: dict[str, Any]) -> bool:
-        return stream_json.keep(event)
-
-    def fold(self, events: list[dict[str, Any]]) -> StepTrace:
-        folded, session_id = stream_json.fold(events)
-        self.session_id = self.session_id or session_id
-        return folded
