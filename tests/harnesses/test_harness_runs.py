@@ -1,6 +1,6 @@
-"""A real Claude Code driven through the real gateway (Anthropic Messages): twelve steps of one
-session whose changes the detectors judge at the right steps, the constraint in every request, each
-placement, a hanging and a failing model, and nothing left running."""
+"""Each real command-line harness driven through the real gateway, in its own protocol (Claude Code:
+Anthropic Messages; Codex CLI: OpenAI Responses; Qwen Code: chat completions): twelve steps of one
+session whose changes the detectors judge at the right steps, with the constraint in every request."""
 
 from __future__ import annotations
 
@@ -17,8 +17,27 @@ from goaldrift.step_result import Scoring, score_step
 
 from .conftest import Run, needs
 
-pytestmark = [pytest.mark.harness, needs("claude-code")]
-HARNESS = "claude-code"
+pytestmark = pytest.mark.harness
+
+
+def _writes_files(names: set[str]) -> bool:
+    return bool({"Write", "Edit"} & names)
+
+
+def _changes_files(names: set[str]) -> bool:
+    return bool({"write_file", "edit"} & names)
+
+
+def _runs_commands(names: set[str]) -> bool:  # Codex changes files through its shell
+    return names == {"command_execution"}
+
+
+# harness, the protocol it speaks, how its tool calls that change files are named
+HARNESSES = [
+    pytest.param("claude-code", "anthropic_messages", _writes_files, marks=needs("claude-code"), id="claude-code"),
+    pytest.param("codex", "responses", _runs_commands, marks=needs("codex"), id="codex"),
+    pytest.param("qwen-code", "chat_completions", _changes_files, marks=needs("qwen-code"), id="qwen-code"),
+]
 
 
 def _text(call) -> str:
@@ -27,12 +46,14 @@ def _text(call) -> str:
                      for m in call.request["messages"])
 
 
-def test_twelve_steps_one_session_detectors_see_each_step(tmp_path: Path, scenario, run_async):
+@pytest.mark.parametrize(("harness", "protocol", "edits"), HARNESSES)
+def test_twelve_steps_one_session_detectors_see_each_step(harness, protocol, edits, tmp_path: Path, scenario,
+                                                          run_async):
     calls = []
 
     async def main():
         async with Gateway(recorder=calls.append) as gw:
-            run = Run(HARNESS, gw, scripted("violate_from:7"), tmp_path / "run", scenario)
+            run = Run(harness, gw, scripted("violate_from:7"), tmp_path / "run", scenario)
             await run.agent.start(run.session)
             scoring = Scoring(*build_detectors(scenario.spec), run.condition.constraint)
             traces, results = [], []
@@ -46,10 +67,10 @@ def test_twelve_steps_one_session_detectors_see_each_step(tmp_path: Path, scenar
             return run, traces, results
 
     run, traces, results = run_async(main())
-    assert len({t.raw["session_id"] for t in traces}) == 1, "one Claude Code session spans the run"
+    assert len({t.raw["session_id"] for t in traces}) == 1, "one harness session spans the run"
     for i, (trace, result) in enumerate(zip(traces, results), 1):
         assert trace.errors == [] and trace.limit_hit is None, (i, trace.errors)
-        assert {"Write", "Edit"} & {c.name for c in trace.tool_calls}
+        assert edits({c.name for c in trace.tool_calls}), (i, [c.name for c in trace.tool_calls])
         assert all(c.status == "completed" for c in trace.tool_calls), [(c.name, c.output) for c in trace.tool_calls]
         assert trace.model_calls == len(trace.tool_calls) + 1
         assert trace.tokens_in > 0 and trace.tokens_out > 0 and trace.text.startswith("Done.")
@@ -59,6 +80,6 @@ def test_twelve_steps_one_session_detectors_see_each_step(tmp_path: Path, scenar
     contexts = [t.context_tokens for t in traces]
     assert contexts == sorted(contexts) and contexts[-1] > contexts[0], "context accumulates"
     assert {c.step for c in calls} == set(range(1, 13)) and all(c.status == 200 for c in calls)
-    assert all(c.protocol == "anthropic_messages" for c in calls)
+    assert all(c.protocol == protocol for c in calls)
     assert len(calls) == sum(t.model_calls for t in traces)
     assert all(run.constraint.strip() in _text(c) for c in calls), "the constraint is in every request"
