@@ -19,6 +19,13 @@ which runs the two pytest sessions and prints their results as one JSON line. Th
 run with ``--noconftest`` and their own ``pytest.ini``, so nothing the agent wrote into the
 repository's pytest configuration or ``conftest.py`` files changes how they are collected.
 
+A pack that is not Python declares its own commands (``tests`` in ``scenario.yaml``, carried here
+as ``TestCommands``): a shell command for the suite and one for the acceptance tests (``{file}`` is
+the acceptance file), run with ``/bin/sh -c`` in the checkout, and optionally a pinned toolchain
+(``goaldrift.toolchains``) mounted read-only with its ``bin`` first on ``PATH``. Exit code 0 passes.
+The acceptance folder is copied beside the checkout (``<scratch>/acceptance`` next to
+``<scratch>/repo``), so a test reaches the project's modules at ``../repo/...``.
+
 Without bubblewrap nothing runs (``not_run``, with the reason): the workspace's code is the agent's
 and goaldrift never executes it on the host.
 """
@@ -34,7 +41,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from goaldrift import confined
+from goaldrift import confined, toolchains
+from goaldrift.errors import GoaldriftError
 from goaldrift.packfiles import read_text
 from goaldrift.sandbox import SAFE_PATH
 
@@ -81,18 +89,34 @@ class AcceptanceTests:
     file: str  # name inside ``folder``
 
 
+@dataclass(frozen=True)
+class TestCommands:
+    """How a pack's tests run. None: pytest (the default for Python packs)."""
+
+    suite: str | None = None  # shell command run in the checkout; exit 0 = the suite passes
+    acceptance: str | None = None  # shell command; ``{file}`` is replaced by the acceptance file's path
+    toolchain: str | None = None  # a pinned toolchain (``goaldrift.toolchains``) the commands need
+
+
+PYTEST = TestCommands()
+
+
 def not_run(why: str) -> CompletionResult:
     return CompletionResult(Completion.NOT_RUN, why, SuiteStatus.NOT_RUN, why)
 
 
 def check_commit(git_dir: Path, commit: str, acceptance: AcceptanceTests | None, *, suite: bool = True,
                  acceptance_seconds: float = ACCEPTANCE_SECONDS,
-                 suite_seconds: float = SUITE_SECONDS) -> CompletionResult:
+                 suite_seconds: float = SUITE_SECONDS, commands: TestCommands = PYTEST) -> CompletionResult:
     """Run the acceptance tests (and the repository's suite) on ``commit`` of ``git_dir``, sandboxed."""
     if acceptance is None and not suite:
         return not_run("no acceptance tests for this step and the suite check is off")
     if not confined.bwrap_available():
         return not_run("not run: bubblewrap (bwrap) is needed to run tests on an agent's code confined")
+    try:
+        tools = toolchains.mount(commands.toolchain)
+    except GoaldriftError as exc:
+        return not_run(f"not run: {exc}")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="goaldrift-completion-") as tmp:
         scratch = Path(tmp).resolve()
@@ -106,10 +130,13 @@ def check_commit(git_dir: Path, commit: str, acceptance: AcceptanceTests | None,
             argv += ["--acceptance", str(tests / acceptance.file)]
         if suite:
             argv.append("--suite")
-        env = {"PATH": f"{Path(sys.executable).parent}:{SAFE_PATH}", "HOME": "/tmp", "LANG": "C.UTF-8",
-               "PYTHONDONTWRITEBYTECODE": "1"}
+        argv += [*(["--suite-command", commands.suite] if commands.suite else []),
+                 *(["--acceptance-command", commands.acceptance] if commands.acceptance else [])]
+        env = {"PATH": toolchains.path_with(tools, f"{Path(sys.executable).parent}:{SAFE_PATH}"), "HOME": "/tmp",
+               "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
         result = confined.run(argv, cwd=scratch, timeout=acceptance_seconds + suite_seconds + 60, sandbox=True,
-                              readonly=[git_dir, DRIVER], writable=[scratch], env=env)
+                              readonly=[git_dir, DRIVER, *([tools.root] if tools else [])], writable=[scratch],
+                              env=env)
     seconds = time.monotonic() - started
     if result.timed_out:
         why = "the completion check did not finish within its time limit (killed)"
@@ -125,18 +152,20 @@ def check_commit(git_dir: Path, commit: str, acceptance: AcceptanceTests | None,
     status = Completion.NOT_RUN if acceptance is None else (
         Completion.COMPLETED if found["acceptance"]["returncode"] == 0 else Completion.FAILED)
     code = found["suite"]["returncode"]
-    suite_status = (SuiteStatus.NOT_RUN if not suite or code == NO_TESTS
+    suite_status = (SuiteStatus.NOT_RUN if not suite or (code == NO_TESTS and commands.suite is None)
                     else SuiteStatus.PASSED if code == 0 else SuiteStatus.FAILED)
     return CompletionResult(status, found["acceptance"]["output"] or "no acceptance tests for this step",
                             suite_status, found["suite"]["output"], seconds)
 
 
 def _copy_tests(acceptance: AcceptanceTests, dest: Path) -> None:
-    """The acceptance folder's regular ``.py`` files (read as pack files: no links followed), plus
-    an empty ``pytest.ini`` that makes ``dest`` the rootdir, so no configuration from elsewhere applies."""
+    """The acceptance folder's regular files with the acceptance file's suffix (``.py``, ``.ts``; read as
+    pack files: no links followed), plus an empty ``pytest.ini`` that makes ``dest`` pytest's rootdir, so
+    no configuration from elsewhere applies."""
     dest.mkdir()
+    suffix = Path(acceptance.file).suffix
     for path in sorted(acceptance.folder.iterdir()):
-        if path.suffix == ".py" and path.is_file() and not path.is_symlink():
+        if path.suffix == suffix and path.is_file() and not path.is_symlink():
             (dest / path.name).write_text(read_text(acceptance.folder, path.name, ACCEPTANCE_FILE_BYTES),
                                           encoding="utf-8")
     (dest / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")

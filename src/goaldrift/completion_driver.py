@@ -2,7 +2,7 @@
 
 It checks the step's commit out of goaldrift's git directory into the scratch repository, runs the
 acceptance tests and the repository's own suite as two pytest sessions, each with its own time
-limit, and prints one JSON line: ``{"acceptance": {...}, "suite": {...}}`` with pytest's
+limit (or the pack's own shell commands instead of pytest), and prints one JSON line: ``{"acceptance": {...}, "suite": {...}}`` with pytest's
 ``returncode`` (None: timed out) and the tail of the output. It is started with ``python -I`` (no user site, no environment variables read),
 so the agent's files cannot change how this script itself runs.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -38,6 +39,8 @@ def main() -> int:
     p.add_argument("--repo", required=True)
     p.add_argument("--acceptance")
     p.add_argument("--suite", action="store_true")
+    p.add_argument("--suite-command")
+    p.add_argument("--acceptance-command")
     p.add_argument("--acceptance-seconds", type=float, required=True)
     p.add_argument("--suite-seconds", type=float, required=True)
     a = p.parse_args()
@@ -52,12 +55,16 @@ def main() -> int:
     pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     none = {"returncode": None, "output": ""}
     acceptance = none
-    if a.acceptance:
+    if a.acceptance and a.acceptance_command:
+        command = a.acceptance_command.replace("{file}", shlex.quote(a.acceptance))
+        acceptance = run(["/bin/sh", "-c", command], a.repo, a.acceptance_seconds, env)
+    elif a.acceptance:
         folder = os.path.dirname(a.acceptance)
         # cwd = the repository, so its packages import; rootdir, ini file and no conftest: ours only.
         acceptance = run([*pytest, "--noconftest", "-c", os.path.join(folder, "pytest.ini"), "--rootdir", folder,
                           a.acceptance], a.repo, a.acceptance_seconds, env)
-    suite = run(pytest, a.repo, a.suite_seconds, env) if a.suite else none
+    suite_argv = ["/bin/sh", "-c", a.suite_command] if a.suite_command else pytest
+    suite = run(suite_argv, a.repo, a.suite_seconds, env) if a.suite else none
     print(json.dumps({"acceptance": acceptance, "suite": suite}))
     return 0
 

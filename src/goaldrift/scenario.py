@@ -33,7 +33,7 @@ import re2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from goaldrift.completion import AcceptanceTests
+from goaldrift.completion import AcceptanceTests, TestCommands
 from goaldrift.detect import registry
 from goaldrift.detect.spec import DetectorSpec
 from goaldrift.errors import ScenarioError, validation_problems
@@ -126,8 +126,9 @@ class Step(_Strict):
     prompt: str = Field(min_length=10)
     reference: dict[str, str]
     acceptance: str | None = Field(
-        default=None, description="pytest file (relative to the pack root) that checks the step's feature "
-        "works whichever side the agent chose; the .py files of its folder are shipped with it")
+        default=None, description="test file (relative to the pack root) that checks the step's feature "
+        "works whichever side the agent chose: a pytest file, or one `tests.acceptance` runs; the files "
+        "of its folder with the same suffix are shipped with it")
 
     @field_validator("reference")
     @classmethod
@@ -141,8 +142,38 @@ class Step(_Strict):
     def _acceptance_inside(cls, v: str | None) -> str | None:
         if v is not None:
             _relative(v)
-            if not PurePosixPath(v).name.endswith(".py"):
-                raise ValueError(f"{v!r} must be a pytest file (*.py)")
+        return v
+
+
+class TestsSpec(_Strict):
+    """How the pack's tests run when they are not pytest (a TypeScript template, say). Each command is
+    a shell command run with ``/bin/sh -c`` in the repository, sandboxed; exit code 0 means passed."""
+
+    toolchain: str | None = Field(
+        default=None, description="a pinned toolchain the commands need (`typescript`), installed with "
+        "`goaldrift install-toolchain NAME` and visible read-only, its bin folder first on PATH, to the "
+        "tests and to the agent's own commands")
+    suite: str | None = Field(default=None, min_length=1, description="runs the template's own test suite; "
+                              "default: pytest")
+    acceptance: str | None = Field(
+        default=None, min_length=1, description="runs one step's acceptance tests; `{file}` is replaced "
+        "by the acceptance file's path (its folder sits beside the checkout: the tests reach the "
+        "project at `../repo/`); default: pytest")
+
+    @field_validator("toolchain")
+    @classmethod
+    def _known_toolchain(cls, v: str | None) -> str | None:
+        from goaldrift.toolchains import TOOLCHAINS
+
+        if v is not None and v not in TOOLCHAINS:
+            raise ValueError(f"unknown toolchain {v!r}; known: {', '.join(TOOLCHAINS)}")
+        return v
+
+    @field_validator("acceptance")
+    @classmethod
+    def _names_file(cls, v: str | None) -> str | None:
+        if v is not None and "{file}" not in v:
+            raise ValueError("the acceptance command must contain {file} (the acceptance test file's path)")
         return v
 
 
@@ -171,6 +202,8 @@ class ScenarioFile(_Strict):
         "test_output (the comments channel is `pressure`)")
     steps: list[Step] = Field(min_length=1)
     detectors: list[DetectorSpec] = Field(min_length=1)
+    tests: TestsSpec = Field(default_factory=TestsSpec, description="how the template's suite and the "
+                             "acceptance tests run (default: pytest)")
 
     @property
     def stronger_side(self) -> str:
@@ -197,6 +230,9 @@ class ScenarioFile(_Strict):
         for i, step in enumerate(self.steps, 1):
             if set(step.reference) != sides:
                 raise ValueError(f"steps[{i}].reference: needs exactly one file per side {sorted(sides)}")
+            if step.acceptance and self.tests.acceptance is None and not step.acceptance.endswith(".py"):
+                raise ValueError(f"steps[{i}].acceptance: {step.acceptance!r} must be a pytest file (*.py), "
+                                 "or set tests.acceptance to the command that runs it")
         ids = [d.id for d in self.detectors]
         if len(set(ids)) != len(ids):
             raise ValueError("detectors: ids must be unique")
@@ -268,6 +304,11 @@ class Scenario:
     def reference(self, step: int, side: str) -> ReferenceChange:
         return self.references[(step, side)]
 
+    @property
+    def test_commands(self) -> TestCommands:
+        t = self.spec.tests
+        return TestCommands(suite=t.suite, acceptance=t.acceptance, toolchain=t.toolchain)
+
     def acceptance(self, step: int) -> AcceptanceTests | None:
         """Step ``step``'s (from 1) acceptance tests, or None if the pack has none for it."""
         rel = self.spec.steps[step - 1].acceptance
@@ -283,13 +324,15 @@ class Scenario:
 _KEY_HOMES = {
     **dict.fromkeys(("id", "kind", "primary", "params", "exclude"), "on a detector entry (beside `kind` and "
                     "`params`, not under `params`)"),
-    **dict.fromkeys(("title", "prompt", "reference", "acceptance"), "on a step (an entry of `steps`)"),
+    **dict.fromkeys(("title", "prompt", "reference"), "on a step (an entry of `steps`)"),
+    "acceptance": "on a step (an entry of `steps`), or under `tests` (the command)",
     **dict.fromkeys(("file", "anchor", "text"), "on a pressure entry (`pressure.<side>[]`, or "
                     "`channels.<side>.docs[]` / `.test_output[]`)"),
     **dict.fromkeys(("docs", "ticket", "review", "test_output"), "under `channels.<side>`"),
     **dict.fromkeys(("label", "constraint"), "on an entry of `values`"),
     **dict.fromkeys(("values", "expected_stronger", "template", "agents_md", "pressure", "channels", "steps",
-                     "detectors", "description"), "at the top level of scenario.yaml"),
+                     "detectors", "description", "tests"), "at the top level of scenario.yaml"),
+    **dict.fromkeys(("toolchain", "suite"), "under `tests`"),
     **dict.fromkeys(("summary", "ops"), "at the top level of a reference file"),
     **dict.fromkeys(("op", "path", "content", "old", "new"), "on an op of a reference file (`ops[]`)"),
 }

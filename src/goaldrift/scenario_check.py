@@ -21,9 +21,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from goaldrift import confined
+from goaldrift import confined, toolchains
 from goaldrift.channels import FILE_CHANNELS
-from goaldrift.completion import Completion, check_commit
+from goaldrift.completion import Completion, TestCommands, check_commit
 from goaldrift.conditions import Condition
 from goaldrift.detect.diff import change_from_diff
 from goaldrift.detect.run import behavioural, build_detectors
@@ -39,15 +39,21 @@ Problem = tuple[str, str, str]
 TEST_SECONDS = 300.0
 
 
-def _template_tests(repo: Path, timeout: float = TEST_SECONDS) -> str | None:
-    """Run the repo's pytest suite sandboxed; return None if it passes, else why not."""
+def _template_tests(repo: Path, commands: TestCommands, timeout: float = TEST_SECONDS) -> str | None:
+    """Run the repo's suite sandboxed (pytest, or the pack's suite command); None if it passes, else why not."""
     if not confined.bwrap_available():
         return ("not run: bubblewrap (bwrap) is needed to run a pack's tests confined; install it "
                 "(apt-get install bubblewrap) or validate without --run-tests")
-    env = {"PATH": f"{Path(sys.executable).parent}:{SAFE_PATH}", "HOME": "/tmp", "LANG": "C.UTF-8",
-           "PYTHONDONTWRITEBYTECODE": "1"}
-    result = confined.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"], cwd=repo,
-                          timeout=timeout, sandbox=True, readonly=[Path(d) for d in python_dirs()],
+    try:
+        tools = toolchains.mount(commands.toolchain)
+    except GoaldriftError as exc:
+        return f"not run: {exc}"
+    env = {"PATH": toolchains.path_with(tools, f"{Path(sys.executable).parent}:{SAFE_PATH}"), "HOME": "/tmp",
+           "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+    argv = (["/bin/sh", "-c", commands.suite] if commands.suite
+            else [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"])
+    result = confined.run(argv, cwd=repo, timeout=timeout, sandbox=True,
+                          readonly=[*(Path(d) for d in python_dirs()), *([tools.root] if tools else [])],
                           writable=[repo], env=env)
     if result.timed_out:
         return f"the template's tests did not finish within {timeout:.0f} s (killed)"
@@ -63,7 +69,7 @@ def _acceptance_on_template(scenario: Scenario, ws: Workspace) -> list[Problem]:
         tests = scenario.acceptance(i)
         if tests is None:
             continue
-        done = check_commit(ws.git_dir, initial, tests, suite=False)
+        done = check_commit(ws.git_dir, initial, tests, suite=False, commands=scenario.test_commands)
         if done.status == Completion.COMPLETED:
             problems.append((str(tests.folder / tests.file), f"steps.{i}.acceptance",
                              "passes on the unchanged template, so it cannot tell whether the step was done"))
@@ -91,7 +97,7 @@ def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Probl
                     problems.append((yaml_file, f"{key}.{pressure}" if key == "pressure" else key, str(exc)))
                     continue
                 if run_tests and pressure is None and side == scenario.sides[0]:
-                    failure = _template_tests(ws.repo)
+                    failure = _template_tests(ws.repo, scenario.test_commands)
                     if failure:
                         problems.append((str(scenario.template_dir), "tests", f"template tests fail:\n{failure}"))
                     problems.extend(_acceptance_on_template(scenario, ws))
@@ -132,13 +138,14 @@ def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Probl
                     commit = ws.snapshot(i).commit
                     tests = scenario.acceptance(i)
                     if run_tests and tests is not None:
-                        done = check_commit(ws.git_dir, commit, tests, suite=False)
+                        done = check_commit(ws.git_dir, commit, tests, suite=False,
+                                            commands=scenario.test_commands)
                         if done.status != Completion.COMPLETED:
                             why = (f"fails on the {side} reference after {side} steps 1..{i - 1} "
                                    f"({done.status}):\n{done.output[-800:]}")
                             problems.append((str(tests.folder / tests.file), f"steps.{i}.acceptance", why))
                 if run_tests and pressure is None:
-                    failure = _template_tests(ws.repo)
+                    failure = _template_tests(ws.repo, scenario.test_commands)
                     if failure:
                         problems.append((yaml_file, f"references.{side}",
                                          f"template tests fail after all {side} references:\n{failure}"))

@@ -29,6 +29,7 @@ from typing import Literal, Protocol
 from goaldrift.agents.base import Agent, AgentSession, StepTrace
 from goaldrift.agents.registry import create_agent
 from goaldrift.channels import FILE_CHANNELS, in_force, step_prompt
+from goaldrift import toolchains
 from goaldrift.completion import check_commit
 from goaldrift.detect.run import build_detectors
 from goaldrift.errors import AgentError, DiskFull, GoaldriftError, StoreError
@@ -152,6 +153,7 @@ class Trial:
             limits=spec.agent.limits, scratch=root / "agent", seed=spec.seed,
             options=spec.agent.options.model_dump(),
             gateway_socket=self.gateway.socket_path,
+            toolchain=toolchains.mount(spec.scenario.test_commands.toolchain),
         )
 
     async def _start_agent(self, session: AgentSession) -> Agent:
@@ -189,7 +191,8 @@ class Trial:
         result = await asyncio.to_thread(score_step, ws, step, trace, self.scoring, time.monotonic() - started)
         result = replace(result, channel=in_force(condition, step))
         if self.completion and result.commit_sha is not None:
-            done = await asyncio.to_thread(check_commit, ws.git_dir, result.commit_sha, spec.scenario.acceptance(step))
+            done = await asyncio.to_thread(check_commit, ws.git_dir, result.commit_sha, spec.scenario.acceptance(step),
+                                          commands=spec.scenario.test_commands)
             result = replace(result, completion=done)
         return agent, restarts, result
 

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from goaldrift.toolchains import Mount
 
 
 class AgentLimits(BaseModel):
@@ -65,6 +68,7 @@ class AgentSession:
     seed: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
     gateway_socket: Path | None = None  # the gateway's unix socket: a sandboxed harness's only way out
+    toolchain: Mount | None = None  # the pack's pinned toolchain: read-only, its bin first on the agent's PATH
 
 
 @dataclass

@@ -38,6 +38,7 @@ from goaldrift.edits import EditFailed
 from goaldrift.errors import AgentError, ConfigError
 from goaldrift.markup import not_content
 from goaldrift.sandbox import Sandbox, agent_env
+from goaldrift.toolchains import path_with
 
 MAX_OUTPUT = 8000
 MAX_READ_LINES = 2000
@@ -408,8 +409,12 @@ class BuiltinAgent:
         workspace = s.workspace.resolve()
         protected = [workspace / name for name in sorted(wio.READ_ONLY)
                      if (workspace / name).is_file() and not (workspace / name).is_symlink()]
+        env = agent_env(s.workspace)
+        if s.toolchain is not None:  # the pack's compiler, read-only, so the agent can run the tests
+            protected.append(s.toolchain.root)
+            env["PATH"] = path_with(s.toolchain, env["PATH"])
         argv = self._sandbox.wrap(["/bin/sh", "-c", command], writable=[workspace], readonly=protected,
-                                  cwd=s.workspace, env=agent_env(s.workspace))
+                                  cwd=s.workspace, env=env)
         proc = await asyncio.create_subprocess_exec(
             *argv, cwd=s.workspace, env={}, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)

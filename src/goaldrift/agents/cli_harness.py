@@ -48,6 +48,7 @@ from goaldrift.agents.opencode.process import ManagedProcess
 from goaldrift.errors import AgentError, ConfigError, format_validation
 from goaldrift.sandbox import NO_NETWORK, GatewayOnly, Limits, Network, Sandbox
 from goaldrift.sandbox.hostfiles import tail_lines
+from goaldrift.toolchains import path_with
 
 MAX_LINE = 16 * 1024 * 1024  # the longest event line read; a longer one ends the step with an error
 
@@ -185,6 +186,9 @@ class CliAgent:
             self._readonly.append(agents_md)
         plain = {"NO_COLOR": "1", "TERM": "dumb", "CI": "1"}  # non-interactive output
         self._env = {**base_env(self.dirs), **plain, **self.prepare(session, gateway)}
+        if session.toolchain is not None:  # the pack's compiler, so the agent can run the tests
+            self._readonly.append(session.toolchain.root)
+            self._env["PATH"] = path_with(session.toolchain, self._env["PATH"])
 
     def readonly(self, path: Path) -> Path:
         """Bind ``path`` (a constraint file the harness reads) read-only, over the writable folders."""

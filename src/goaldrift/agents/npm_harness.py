@@ -59,10 +59,11 @@ class NpmHarness:
     package: str
     version: str
     binaries: tuple[str, ...]
+    command: str = "install-harness"  # the goaldrift command that installs it (toolchains: install-toolchain)
 
     @property
     def install_command(self) -> str:
-        return "goaldrift install-opencode" if self.name == "opencode" else f"goaldrift install-harness {self.name}"
+        return "goaldrift install-opencode" if self.name == "opencode" else f"goaldrift {self.command} {self.name}"
 
     @property
     def override_variable(self) -> str:

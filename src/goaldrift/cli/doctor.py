@@ -255,7 +255,19 @@ def install_harness_cmd(
     install(harness_package(name), force=force, log=lambda m: console.print(m, highlight=False))
 
 
+def install_toolchain_cmd(
+        name: str = typer.Argument(..., help="typescript"),
+        force: bool = typer.Option(False, "--force", help="Reinstall even if present.")) -> None:
+    """Install a pinned toolchain a pack's tests need (its npm package) into
+    $GOALDRIFT_HOME/<name>/<version> (default ~/.cache/goaldrift); idempotent; verifies its version."""
+    from goaldrift.agents.npm_harness import install
+    from goaldrift.toolchains import toolchain
+
+    install(toolchain(name), force=force, log=lambda m: console.print(m, highlight=False))
+
+
 def register(app: typer.Typer) -> None:
     app.command("doctor")(doctor)
     app.command("install-opencode")(install_opencode_cmd)
     app.command("install-harness")(install_harness_cmd)
+    app.command("install-toolchain")(install_toolchain_cmd)

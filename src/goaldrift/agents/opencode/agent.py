@@ -37,6 +37,7 @@ from goaldrift.agents.opencode.run_driver import RunDriver
 from goaldrift.agents.opencode.serve import ServeDriver
 from goaldrift.errors import AgentError, ConfigError
 from goaldrift.sandbox import NO_NETWORK, GatewayOnly, Limits, Sandbox
+from goaldrift.toolchains import path_with
 
 
 class OpenCodeAgent:
@@ -102,6 +103,9 @@ class OpenCodeAgent:
             readonly.append(agents_md)
         if dirs.instructions_file.exists():
             readonly.append(dirs.instructions_file)
+        if session.toolchain is not None:  # the pack's compiler, read-only, so the agent can run the tests
+            readonly.append(session.toolchain.root)
+            env["PATH"] = path_with(session.toolchain, env["PATH"])
         limits = Limits(memory_bytes=settings.memory_mb * 1024 * 1024, processes=settings.max_processes)
 
         def wrap(argv: Sequence[str], expose: tuple[tuple[int, int], ...] = ()) -> list[str]:
