@@ -41,7 +41,8 @@ def _load_builtins() -> None:
     import goaldrift.detect.probe
     import goaldrift.detect.regex
     import goaldrift.detect.state_rules
-    import goaldrift.detect.suites  # noqa: F401
+    import goaldrift.detect.suites
+    import goaldrift.detect.ts_boundary  # noqa: F401
 
     for ep in entry_points(group="goaldrift.detectors"):
         ep.load()

@@ -1,0 +1,3 @@
+export * from "./validate";
+export * from "./orders";
+export * from "./customers";
