@@ -23,6 +23,7 @@ from goaldrift.agents.registry import DEFAULT_HARNESS, HARNESSES
 from goaldrift.estimate import HARNESS_COSTS
 from goaldrift.experiment import ExperimentConfig
 from goaldrift.modelspec import ModelPrice, ModelSpec, params_model
+from goaldrift.scenario import TestsSpec
 
 
 def _type(annotation: Any) -> str:
@@ -91,6 +92,11 @@ def render() -> str:
     ]
     for backend in ("local", "openai", "anthropic", "scripted"):
         parts += ["", f"### `params` of `backend: {backend}`", "", fields_table(params_model(backend))]
+    parts += [
+        "", "## `tests` of a scenario pack (`scenario.yaml`)", "",
+        "How a pack's suite and acceptance tests run when they are not pytest; see "
+        "[scenarios.md](scenarios.md#packs-in-other-languages).", "", fields_table(TestsSpec),
+    ]
     parts += [
         "", "## Constants of `goaldrift plan`", "",
         ("Per harness, measured as described in [architecture.md](architecture.md#planning) "
