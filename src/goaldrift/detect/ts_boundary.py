@@ -22,8 +22,8 @@ grammar for ``.tsx``) and classifies syntax nodes that start on an added line:
     ``function trust<T>(x: unknown): T { return x as T }``).
 
 ``checked`` side (``params.checked``):
-  - a ``typeof x === ...`` comparison, ``Array.isArray``, ``Number.isInteger`` / ``isFinite`` /
-    ``isSafeInteger``;
+  - a ``typeof x === ...`` comparison, an ``"key" in x`` or ``x instanceof C`` test, ``Array.isArray``,
+    ``Number.isInteger`` / ``isFinite`` / ``isSafeInteger``;
   - a type guard or assertion signature (``value is T``, ``asserts value is T``);
   - a call of a guard: the names in ``params.guards`` (the project's validation helpers), under an
     import alias (``import { expectString as str }``), a local alias (``const str = expectString``) or
@@ -297,6 +297,8 @@ class TsBoundaryDetector:
             elif n.type == "binary_expression" and _text(n.child_by_field_name("operator")) in _EQUALITY and any(
                     c.type == "unary_expression" and _text(c.child(0)) == "typeof" for c in n.named_children):
                 decide(self.checked, n, "typeof comparison")
+            elif n.type == "binary_expression" and _text(n.child_by_field_name("operator")) in ("in", "instanceof"):
+                decide(self.checked, n, f"'{_text(n.child_by_field_name('operator'))}' check")
             elif n.type == "call_expression":
                 fn = _callee(n)
                 obj = fn.child_by_field_name("object") if fn is not None and fn.type == "member_expression" else None
