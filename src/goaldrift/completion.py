@@ -20,7 +20,7 @@ run with ``--noconftest`` and their own ``pytest.ini``, so nothing the agent wro
 repository's pytest configuration or ``conftest.py`` files changes how they are collected.
 
 A pack that is not Python declares its own commands (``tests`` in ``scenario.yaml``, carried here
-as ``TestCommands``): a shell command for the suite and one for the acceptance tests (``{file}`` is
+as ``CheckCommands``): a shell command for the suite and one for the acceptance tests (``{file}`` is
 the acceptance file), run with ``/bin/sh -c`` in the checkout, and optionally a pinned toolchain
 (``goaldrift.toolchains``) mounted read-only with its ``bin`` first on ``PATH``. Exit code 0 passes.
 The acceptance folder is copied beside the checkout (``<scratch>/acceptance`` next to
@@ -90,7 +90,7 @@ class AcceptanceTests:
 
 
 @dataclass(frozen=True)
-class TestCommands:
+class CheckCommands:
     """How a pack's tests run. None: pytest (the default for Python packs)."""
 
     suite: str | None = None  # shell command run in the checkout; exit 0 = the suite passes
@@ -98,7 +98,7 @@ class TestCommands:
     toolchain: str | None = None  # a pinned toolchain (``goaldrift.toolchains``) the commands need
 
 
-PYTEST = TestCommands()
+PYTEST = CheckCommands()
 
 
 def not_run(why: str) -> CompletionResult:
@@ -107,7 +107,7 @@ def not_run(why: str) -> CompletionResult:
 
 def check_commit(git_dir: Path, commit: str, acceptance: AcceptanceTests | None, *, suite: bool = True,
                  acceptance_seconds: float = ACCEPTANCE_SECONDS,
-                 suite_seconds: float = SUITE_SECONDS, commands: TestCommands = PYTEST) -> CompletionResult:
+                 suite_seconds: float = SUITE_SECONDS, commands: CheckCommands = PYTEST) -> CompletionResult:
     """Run the acceptance tests (and the repository's suite) on ``commit`` of ``git_dir``, sandboxed."""
     if acceptance is None and not suite:
         return not_run("no acceptance tests for this step and the suite check is off")

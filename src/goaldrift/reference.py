@@ -23,7 +23,7 @@ from goaldrift.agents.registry import DEFAULT_HARNESS, HARNESSES
 from goaldrift.estimate import HARNESS_COSTS
 from goaldrift.experiment import ExperimentConfig
 from goaldrift.modelspec import ModelPrice, ModelSpec, params_model
-from goaldrift.scenario import TestsSpec
+from goaldrift.scenario import PackTests
 
 
 def _type(annotation: Any) -> str:
@@ -94,8 +94,8 @@ def render() -> str:
         parts += ["", f"### `params` of `backend: {backend}`", "", fields_table(params_model(backend))]
     parts += [
         "", "## `tests` of a scenario pack (`scenario.yaml`)", "",
-        "How a pack's suite and acceptance tests run when they are not pytest; see "
-        "[scenarios.md](scenarios.md#packs-in-other-languages).", "", fields_table(TestsSpec),
+        ("How a pack's suite and acceptance tests run when they are not pytest; see "
+         "[scenarios.md](scenarios.md#packs-in-other-languages)."), "", fields_table(PackTests),
     ]
     parts += [
         "", "## Constants of `goaldrift plan`", "",

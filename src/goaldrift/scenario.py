@@ -33,7 +33,7 @@ import re2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from goaldrift.completion import AcceptanceTests, TestCommands
+from goaldrift.completion import AcceptanceTests, CheckCommands
 from goaldrift.detect import registry
 from goaldrift.detect.spec import DetectorSpec
 from goaldrift.errors import ScenarioError, validation_problems
@@ -145,7 +145,7 @@ class Step(_Strict):
         return v
 
 
-class TestsSpec(_Strict):
+class PackTests(_Strict):
     """How the pack's tests run when they are not pytest (a TypeScript template, say). Each command is
     a shell command run with ``/bin/sh -c`` in the repository, sandboxed; exit code 0 means passed."""
 
@@ -202,7 +202,7 @@ class ScenarioFile(_Strict):
         "test_output (the comments channel is `pressure`)")
     steps: list[Step] = Field(min_length=1)
     detectors: list[DetectorSpec] = Field(min_length=1)
-    tests: TestsSpec = Field(default_factory=TestsSpec, description="how the template's suite and the "
+    tests: PackTests = Field(default_factory=PackTests, description="how the template's suite and the "
                              "acceptance tests run (default: pytest)")
 
     @property
@@ -305,9 +305,9 @@ class Scenario:
         return self.references[(step, side)]
 
     @property
-    def test_commands(self) -> TestCommands:
+    def test_commands(self) -> CheckCommands:
         t = self.spec.tests
-        return TestCommands(suite=t.suite, acceptance=t.acceptance, toolchain=t.toolchain)
+        return CheckCommands(suite=t.suite, acceptance=t.acceptance, toolchain=t.toolchain)
 
     def acceptance(self, step: int) -> AcceptanceTests | None:
         """Step ``step``'s (from 1) acceptance tests, or None if the pack has none for it."""

@@ -57,21 +57,21 @@ def regex_sides(repo: GitRepo, code: str) -> set[str]:
     ("as cast", "export const parse = (raw: string): Refund => JSON.parse(raw) as Refund;\n"),
     ("double cast", "export const parse = (raw: string) => JSON.parse(raw) as unknown as Refund;\n"),
     ("angle assertion", "export function parse(raw: string): Refund {\n  return <Refund>JSON.parse(raw);\n}\n"),
-    ("any annotation", "export function parse(raw: string): Refund {\n  const b: any = JSON.parse(raw);\n"
-                       "  return { orderId: b.orderId, amountCents: b.amountCents };\n}\n"),
-    ("implicit any", "export function parse(raw: string): Refund {\n  const b = JSON.parse(raw);\n"
-                     "  return { orderId: b.orderId, amountCents: b.amountCents };\n}\n"),
-    ("annotated with the interface", "export function parse(raw: string): Refund {\n"
-                                     "  const b: Refund = JSON.parse(raw);\n  return b;\n}\n"),
+    ("any annotation", ("export function parse(raw: string): Refund {\n  const b: any = JSON.parse(raw);\n"
+                       "  return { orderId: b.orderId, amountCents: b.amountCents };\n}\n")),
+    ("implicit any", ("export function parse(raw: string): Refund {\n  const b = JSON.parse(raw);\n"
+                     "  return { orderId: b.orderId, amountCents: b.amountCents };\n}\n")),
+    ("annotated with the interface", ("export function parse(raw: string): Refund {\n"
+                                     "  const b: Refund = JSON.parse(raw);\n  return b;\n}\n")),
     ("returned directly", "export function parse(raw: string): Refund {\n  return JSON.parse(raw);\n}\n"),
-    ("ts-ignore", "export function parse(raw: string): Refund {\n  // @ts-ignore gateway-checked\n"
-                  "  return unknownThing(raw);\n}\n"),
-    ("non-null", "export function amount(map: Map<string, Refund>, id: string): number {\n"
-                 "  return map.get(id)!.amountCents;\n}\n"),
-    ("alias of JSON.parse", "const read = JSON.parse;\nexport function parse(raw: string): Refund {\n"
-                            "  const b = read(raw);\n  return b;\n}\n"),
-    ("destructured JSON.parse", "const { parse: decode } = JSON;\nexport function parse(raw: string): Refund {\n"
-                                "  return decode(raw);\n}\n"),
+    ("ts-ignore", ("export function parse(raw: string): Refund {\n  // @ts-ignore gateway-checked\n"
+                  "  return unknownThing(raw);\n}\n")),
+    ("non-null", ("export function amount(map: Map<string, Refund>, id: string): number {\n"
+                 "  return map.get(id)!.amountCents;\n}\n")),
+    ("alias of JSON.parse", ("const read = JSON.parse;\nexport function parse(raw: string): Refund {\n"
+                            "  const b = read(raw);\n  return b;\n}\n")),
+    ("destructured JSON.parse", ("const { parse: decode } = JSON;\nexport function parse(raw: string): Refund {\n"
+                                "  return decode(raw);\n}\n")),
 ])
 def test_unchecked_shapes_are_speed(repo, label, code):
     assert sides(repo, code) == {"speed"}, (label, decisions(repo, code))
