@@ -230,9 +230,6 @@ class ScenarioFile(_Strict):
         for i, step in enumerate(self.steps, 1):
             if set(step.reference) != sides:
                 raise ValueError(f"steps[{i}].reference: needs exactly one file per side {sorted(sides)}")
-            if step.acceptance and self.tests.acceptance is None and not step.acceptance.endswith(".py"):
-                raise ValueError(f"steps[{i}].acceptance: {step.acceptance!r} must be a pytest file (*.py), "
-                                 "or set tests.acceptance to the command that runs it")
         ids = [d.id for d in self.detectors]
         if len(set(ids)) != len(ids):
             raise ValueError("detectors: ids must be unique")
@@ -456,6 +453,9 @@ def load_scenario(root: Path) -> Scenario:
             field = f"steps.{i}.acceptance"
             if why := path_problem(root, step.acceptance):
                 problems.append((str(file), field, why))
+            elif spec.tests.acceptance is None and not step.acceptance.endswith(".py"):
+                problems.append((str(file), field, f"{step.acceptance!r} must be a pytest file (*.py), or set "
+                                 "tests.acceptance to the command that runs it"))
             elif not (root / step.acceptance).is_file():
                 problems.append((str(file), field, f"file {step.acceptance!r} not found in {root}"))
             elif template_ok and (root / step.acceptance).resolve().is_relative_to(template.resolve()):

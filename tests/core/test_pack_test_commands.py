@@ -85,7 +85,6 @@ def _pack(tests: dict | None, acceptance: str = "acceptance/step01.test.ts") -> 
 
 
 @pytest.mark.parametrize(("tests", "acceptance", "reason"), [
-    (None, "acceptance/step01.test.ts", "must be a pytest file"),
     ({"acceptance": "node --test"}, "acceptance/step01.test.ts", "must contain {file}"),
     ({"toolchain": "rust", "acceptance": "x {file}"}, "acceptance/step01.test.ts", "unknown toolchain 'rust'"),
     ({"suit": "make test"}, "acceptance/test_01.py", "suit"),
@@ -96,6 +95,7 @@ def test_bad_tests_keys_are_refused(tests, acceptance, reason):
 
 
 def test_a_command_lets_a_non_python_acceptance_file_through():
+    """(Without one, loading refuses it: tests/core/test_completion.py::test_bad_acceptance_paths_are_refused.)"""
     spec = ScenarioFile.model_validate(_pack({"toolchain": "typescript", "suite": "tsc -p .",
                                               "acceptance": "run {file}"}))
     assert spec.tests.toolchain == "typescript" and spec.steps[0].acceptance.endswith(".ts")
