@@ -1,6 +1,7 @@
 """``goaldrift doctor`` (what is installed, what is missing and the command that fixes it),
 ``goaldrift install-opencode`` (the pinned OpenCode, into a directory goaldrift manages) and
-``goaldrift install-harness NAME`` (any pinned harness: opencode, claude-code, codex, qwen-code)."""
+``goaldrift install-harness NAME`` (any pinned harness: opencode, claude-code, codex, qwen-code) and
+``goaldrift install-toolchain NAME`` (a pinned toolchain a non-Python pack's tests need: typescript)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from goaldrift import __version__
 from goaldrift.cli.common import console, print_json
+
+if TYPE_CHECKING:
+    from goaldrift.agents.npm_harness import NpmHarness
 
 
 @dataclass
@@ -84,9 +89,16 @@ def check_node() -> list[Check]:
 
 def check_harness(name: str, required: bool) -> Check:
     """One pinned npm harness: installed, runs, and reports its pinned version."""
-    from goaldrift.agents.npm_harness import binary_version, harness_package
+    from goaldrift.agents.npm_harness import harness_package
 
-    harness = harness_package(name)
+    return check_npm_package(harness_package(name), required)
+
+
+def check_npm_package(harness: NpmHarness, required: bool) -> Check:
+    """A pinned npm package goaldrift runs (a harness or a toolchain): installed, at its pinned version."""
+    from goaldrift.agents.npm_harness import binary_version
+
+    name = harness.name
     fix = harness.install_command
     binary = harness.find()
     if binary is None:
@@ -110,6 +122,13 @@ def check_other_harnesses() -> list[Check]:
     from goaldrift.agents.npm_harness import HARNESS_PACKAGES
 
     return [check_harness(name, required=False) for name in HARNESS_PACKAGES if name != "opencode"]
+
+
+def check_toolchains() -> list[Check]:
+    """The pinned toolchains of non-Python packs (TypeScript): optional, needed by the packs that name them."""
+    from goaldrift.toolchains import TOOLCHAINS
+
+    return [check_npm_package(chain, required=False) for chain in TOOLCHAINS.values()]
 
 
 def check_opencode_plugin() -> Check:
@@ -203,13 +222,13 @@ def check_capacity() -> Check:
 
 def run_checks() -> list[Check]:
     return [check_python(), check_goaldrift(), *check_node(), check_opencode(), check_opencode_plugin(), *check_other_harnesses(),
-            *check_sandbox(),
+            *check_toolchains(), *check_sandbox(),
             *check_local_model(), check_capacity()]
 
 
 def doctor(json_: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
-    """Check what goaldrift needs (Python, Node, npm, OpenCode, the sandbox and its isolation, local
-    model) and say how to fix what is missing, and how many OpenCode runs fit in memory at once. Exit
+    """Check what goaldrift needs (Python, Node, npm, OpenCode, the TypeScript toolchain, the sandbox and
+    its isolation, local model) and say how to fix what is missing, and how many OpenCode runs fit in memory at once. Exit
     code 1 if something required is missing."""
     checks = run_checks()
     failed = [c for c in checks if c.required and c.status == "missing"]

@@ -234,11 +234,12 @@ def _unchecked_parse(call: Node, facts: _FileFacts, guards: frozenset[str]) -> b
             declared = _text(annotation).lstrip(":").strip()
             return declared not in ("unknown", "any", *facts.any_aliases)  # `any` is judged as the type itself
         name = parent.child_by_field_name("name")
-        scope = _enclosing_function(parent) or parent.parent
-        while scope is not None and scope.parent is not None and scope.type != "program" and \
-                scope.type not in _FUNCTIONS:
-            scope = scope.parent
-        return not (name is not None and name.type == "identifier" and scope is not None
+        scope = _enclosing_function(parent)
+        if scope is None:  # a module-level variable: the whole file
+            scope = parent
+            while scope.parent is not None:
+                scope = scope.parent
+        return not (name is not None and name.type == "identifier"
                     and _checked_later(_text(name), scope, facts, guards))
     if parent.type in ("return_statement", "arrow_function"):
         fn = parent if parent.type == "arrow_function" else _enclosing_function(parent)
