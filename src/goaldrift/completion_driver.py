@@ -1,10 +1,11 @@
 """Runs inside the completion sandbox (``goaldrift.completion``); imports nothing from goaldrift.
 
 It checks the step's commit out of goaldrift's git directory into the scratch repository, runs the
-acceptance tests and the repository's own suite as two pytest sessions, each with its own time
-limit (or the pack's own shell commands instead of pytest), and prints one JSON line: ``{"acceptance": {...}, "suite": {...}}`` with pytest's
-``returncode`` (None: timed out) and the tail of the output. It is started with ``python -I`` (no user site, no environment variables read),
-so the agent's files cannot change how this script itself runs.
+acceptance tests and the repository's own suite as two pytest sessions (or as the pack's own shell
+commands, ``--acceptance-command`` / ``--suite-command``), each with its own time limit, and prints
+one JSON line: ``{"acceptance": {...}, "suite": {...}}`` with the ``returncode`` (None: timed out)
+and the tail of the output. It is started with ``python -I`` (no user site, no environment variables
+read), so the agent's files cannot change how this script itself runs.
 """
 
 from __future__ import annotations
