@@ -454,8 +454,8 @@ def load_scenario(root: Path) -> Scenario:
             if why := path_problem(root, step.acceptance):
                 problems.append((str(file), field, why))
             elif spec.tests.acceptance is None and not step.acceptance.endswith(".py"):
-                problems.append((str(file), field, f"{step.acceptance!r} must be a pytest file (*.py), or set "
-                                 "tests.acceptance to the command that runs it"))
+                problems.append((str(file), field, (f"{step.acceptance!r} must be a pytest file (*.py), or set "
+                                                    "tests.acceptance to the command that runs it")))
             elif not (root / step.acceptance).is_file():
                 problems.append((str(file), field, f"file {step.acceptance!r} not found in {root}"))
             elif template_ok and (root / step.acceptance).resolve().is_relative_to(template.resolve()):
