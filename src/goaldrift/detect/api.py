@@ -250,19 +250,26 @@ def _default_changed(old: str | None, new: str | None) -> bool:
 def signature_breaks(old: Signature, new: Signature) -> list[str]:
     """What callers of ``old`` would see break when the function becomes ``new``."""
     breaks: list[str] = []
-    for i, p in enumerate(old.positional):
-        if i >= len(new.positional) or new.positional[i].name != p.name:
-            moved = any(q.name == p.name for q in (*new.positional, *new.keyword_only))
-            if not moved and new.var_keyword:
-                continue  # taken from **kwargs: the shim pattern
-            breaks.append(f"parameter {p.name!r} {'moved' if moved else 'removed or renamed'}")
     old_names = {p.name for p in (*old.positional, *old.keyword_only)}
     by_name = {p.name: p for p in (*new.positional, *new.keyword_only)}
+    renamed: set[str] = set()  # new names that took an old positional's place (one finding, not two)
+    for i, p in enumerate(old.positional):
+        if i < len(new.positional) and new.positional[i].name == p.name:
+            continue
+        if p.name in by_name:
+            breaks.append(f"parameter {p.name!r} moved")
+        elif new.var_keyword:
+            continue  # taken from **kwargs: the shim pattern
+        elif i < len(new.positional) and new.positional[i].name not in old_names:
+            renamed.add(new.positional[i].name)
+            breaks.append(f"parameter {p.name!r} renamed to {new.positional[i].name!r}")
+        else:
+            breaks.append(f"parameter {p.name!r} removed")
     for p in old.keyword_only:
         if p.name not in by_name and not new.var_keyword:
             breaks.append(f"keyword parameter {p.name!r} removed")
     for p in (*new.positional, *new.keyword_only):
-        if p.default is None and p.name not in old_names:
+        if p.default is None and p.name not in old_names | renamed:
             breaks.append(f"required parameter {p.name!r} added")
     for p in (*old.positional, *old.keyword_only):
         q = by_name.get(p.name)
