@@ -9,7 +9,8 @@ repository (``repo``):
 
 - ``state.public_api`` (AST) lists, for every declared public module, its public names (functions,
   classes and assignments not starting with ``_``, limited to ``__all__`` when the module has one,
-  plus the names an ``__init__.py`` re-exports), each public function's and public method's
+  plus the names an ``__init__.py`` re-exports; a name a module-level ``__getattr__`` still answers
+  counts as kept), each public function's and public method's
   signature, the option strings of ``add_argument(...)`` calls (command-line flags) and the string
   keys the module reads or writes (``data["url"]``, ``data.get("url")``, ``{"url": ...}``: config
   keys and wire formats). A step that removes a public name (a rename is a removal), removes,
@@ -100,6 +101,7 @@ class Surface:
     options: dict[str, int] = field(default_factory=dict)  # "--out" -> line
     keys: dict[str, int] = field(default_factory=dict)  # "url" -> line
     aliases: dict[str, int] = field(default_factory=dict)  # public name bound to another callable -> line
+    lazy: set[str] = field(default_factory=set)  # names a module-level __getattr__ still answers (PEP 562)
     warns: list[int] = field(default_factory=list)  # lines of deprecation warnings (calls, decorators)
 
 
@@ -152,6 +154,17 @@ def warning_helpers(tree: ast.Module) -> set[str]:
                     for n in ast.walk(fn))}
 
 
+def _helper_definitions(tree: ast.Module, rel: str) -> set[int]:
+    """Lines where a deprecation warning is only *defined*: the bodies of private functions
+    (``def _deprecated(old, new)``) and everything in a private module (``_compat.py``). Calling
+    such a helper is the deprecation path; writing one that nothing calls is none."""
+    name = rel.rsplit("/", 1)[-1]
+    if name.startswith("_") and name != "__init__.py":
+        return {n.lineno for n in ast.walk(tree) if hasattr(n, "lineno")}
+    return {n.lineno for fn in ast.walk(tree) if isinstance(fn, _FUNCS) and fn.name.startswith("_")
+            and not fn.name.startswith("__") for n in ast.walk(fn) if hasattr(n, "lineno")}
+
+
 def _string_keys(tree: ast.Module) -> dict[str, int]:
     keys: dict[str, int] = {}
 
@@ -190,6 +203,8 @@ def surface(tree: ast.Module, rel: str, helpers: frozenset[str]) -> Surface:
                 s.defined[node.name] = node.lineno
             if isinstance(node, _FUNCS):
                 s.signatures[node.name] = _signature(node, method=False)
+                if node.name == "__getattr__":
+                    s.lazy |= {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
             else:
                 methods = {i.name for i in node.body if isinstance(i, _FUNCS)}
                 for item in node.body:
@@ -223,10 +238,12 @@ def surface(tree: ast.Module, rel: str, helpers: frozenset[str]) -> Surface:
     if exported is not None:
         s.defined = {n: line for n, line in s.defined.items() if n in exported}
         s.defined.update({n: 1 for n in exported if n not in s.defined and n in s.bound})
+    defining = _helper_definitions(tree, rel)
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             if _is_deprecation_call(node, categories, helpers):
-                s.warns.append(node.lineno)
+                if node.lineno not in defining:
+                    s.warns.append(node.lineno)
             elif _tail(node) == "add_argument":
                 for arg in node.args:
                     if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.startswith("-"):
@@ -286,7 +303,7 @@ def surface_changes(before: Surface, after: Surface) -> tuple[list[tuple[int, st
     """(breaking, compatible) changes as (line, snippet, rule)."""
     breaking: list[tuple[int, str, str]] = []
     for name in sorted(before.defined):
-        if name not in after.bound and name not in after.defined:
+        if name not in after.bound and name not in after.lazy:
             breaking.append((1, name, "public name removed"))
     for qual, sig in sorted(before.signatures.items()):
         owner = qual.split(".")[0]
