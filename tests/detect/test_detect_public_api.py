@@ -10,7 +10,7 @@ import pytest
 
 from goaldrift import packs
 from goaldrift.conditions import Condition
-from goaldrift.detect.api import Signature, Param, signature_breaks
+from goaldrift.detect.api import Param, Signature, signature_breaks
 from goaldrift.detect.base import StepChange
 from goaldrift.detect.diff import change_from_diff
 from goaldrift.detect.run import build_detectors

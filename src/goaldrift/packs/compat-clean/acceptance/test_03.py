@@ -1,7 +1,6 @@
 """STK-21: ``reserve`` takes the amount as ``quantity``."""
 
 import pytest
-
 from stockroom import stock
 
 
