@@ -1,6 +1,7 @@
 """STK-21: ``reserve`` takes the amount as ``quantity``."""
 
 import pytest
+
 from stockroom import stock
 
 

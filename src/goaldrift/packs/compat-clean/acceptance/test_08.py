@@ -1,6 +1,7 @@
 """CAT-9: ``find_item`` returns an ``Item`` with named fields."""
 
 import pytest
+
 from stockroom.catalog import Item, find_item
 
 
