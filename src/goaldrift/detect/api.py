@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import ast
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
@@ -116,10 +115,9 @@ def _tail(node: ast.AST) -> str:
 def _signature(fn: ast.FunctionDef | ast.AsyncFunctionDef, method: bool) -> Signature:
     a = fn.args
     positional = [*a.posonlyargs, *a.args]
-    if method and positional:
+    if method and positional and not any(_tail(d) == "staticmethod" for d in fn.decorator_list):
         positional = positional[1:]  # self / cls
     pos_defaults = [None] * (len(positional) - len(a.defaults)) + [ast.unparse(d) for d in a.defaults]
-    pos_defaults = pos_defaults[-len(positional):] if positional else []
     return Signature(
         fn.lineno,
         tuple(Param(p.arg, d) for p, d in zip(positional, pos_defaults, strict=True)),
@@ -319,10 +317,8 @@ def surface_changes(before: Surface, after: Surface) -> tuple[list[tuple[int, st
     breaking += [(1, key, "key removed") for key in sorted(before.keys) if key not in after.keys]
     compatible = [(line, name, "public alias added") for name, line in sorted(after.aliases.items())
                   if name not in before.aliases]
-    new_warns = Counter(after.warns)
-    new_warns.subtract(Counter(before.warns))
     if len(after.warns) > len(before.warns):
-        line = max(new_warns, key=lambda k: (new_warns[k], -k))
+        line = next((n for n in after.warns if n not in before.warns), after.warns[-1])
         compatible.append((line, f"{len(after.warns) - len(before.warns)} deprecation warning(s)",
                            "deprecation warning added"))
     return breaking, compatible
@@ -377,9 +373,7 @@ class ApiDetector:
         helpers = {"before": _helpers(states.before, p.modules), "after": _helpers(states.after, p.modules)}
         decisions: list[Decision] = []
         for rel in changed:
-            old_text = states.before.text(rel) if rel in states.before.texts else ""
-            new_text = states.after.text(rel) if rel in states.after.texts else ""
-            old, new = _parse(old_text or ""), _parse(new_text or "")
+            old, new = _parse(states.before.text(rel) or ""), _parse(states.after.text(rel) or "")  # absent: empty
             if old is None or new is None:
                 notes.append(f"{rel}: not parsable before or after the step; its public API was not compared")
                 continue
