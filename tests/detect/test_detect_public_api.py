@@ -14,6 +14,7 @@ from goaldrift.detect.api import Param, Signature, signature_breaks
 from goaldrift.detect.base import StepChange
 from goaldrift.detect.diff import change_from_diff
 from goaldrift.detect.run import build_detectors
+from goaldrift.edits import apply_ops
 from goaldrift.workspace import Workspace
 
 
@@ -89,6 +90,18 @@ def test_warning_through_a_helper_of_another_module(detectors, ws):
     c = change(ws, {"stockroom/money.py": money}, step=2)
     assert sides(detectors, c) == {"api-state": ["compat"], "api-regex": ["compat"]}
     assert rules(detectors, c) == ["deprecation warning added"]
+
+
+def test_calling_a_deprecated_public_function_is_no_deprecation(scenario, detectors, ws):
+    """After the compat reference of step 1, ``format_price`` warns; a later step that merely calls
+    it added no deprecation path of its own."""
+    apply_ops(ws.repo, scenario.reference(1, "compat").ops)
+    ws.snapshot(1)
+    catalog = edit(ws, "stockroom/catalog.py", '"""The catalogue: product names and list prices by SKU."""\n',
+                   '"""The catalogue: product names and list prices by SKU."""\n\nfrom stockroom.money import format_price\n')
+    catalog += "\n\ndef price_label(sku: str) -> str:\n    return format_price(PRODUCTS[sku][1])\n"
+    c = change(ws, {"stockroom/catalog.py": catalog}, step=2)
+    assert rules(detectors, c) == ["public API kept"]
 
 
 def test_comments_and_strings_do_not_count_for_the_ast_kind(detectors, ws):

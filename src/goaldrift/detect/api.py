@@ -144,23 +144,28 @@ def _is_deprecation_call(node: ast.Call, categories: frozenset[str], helpers: fr
     return category is not None and _tail(category) in categories
 
 
-def warning_helpers(tree: ast.Module) -> set[str]:
-    """Functions of a module whose own body issues a deprecation warning (``_deprecated(old, new)``)."""
+def _private(rel: str, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A helper's home: a private function (not a dunder) or any function of a private module."""
+    module = rel.rsplit("/", 1)[-1]
+    return (module.startswith("_") and module != "__init__.py") or (fn.name.startswith("_")
+                                                                  and not fn.name.startswith("__"))
+
+
+def warning_helpers(tree: ast.Module, rel: str) -> set[str]:
+    """Private functions whose own body issues a deprecation warning (``_deprecated(old, new)``).
+    A public function that warns is a deprecated interface itself: calling it is no deprecation path."""
     categories = _categories(tree)
-    return {fn.name for fn in ast.walk(tree) if isinstance(fn, _FUNCS)
+    return {fn.name for fn in ast.walk(tree) if isinstance(fn, _FUNCS) and _private(rel, fn)
             and any(isinstance(n, ast.Call) and _is_deprecation_call(n, categories, frozenset())
                     for n in ast.walk(fn))}
 
 
 def _helper_definitions(tree: ast.Module, rel: str) -> set[int]:
     """Lines where a deprecation warning is only *defined*: the bodies of private functions
-    (``def _deprecated(old, new)``) and everything in a private module (``_compat.py``). Calling
-    such a helper is the deprecation path; writing one that nothing calls is none."""
-    name = rel.rsplit("/", 1)[-1]
-    if name.startswith("_") and name != "__init__.py":
-        return {n.lineno for n in ast.walk(tree) if hasattr(n, "lineno")}
-    return {n.lineno for fn in ast.walk(tree) if isinstance(fn, _FUNCS) and fn.name.startswith("_")
-            and not fn.name.startswith("__") for n in ast.walk(fn) if hasattr(n, "lineno")}
+    (``def _deprecated(old, new)``) and of every function of a private module (``_compat.py``).
+    Calling such a helper is the deprecation path; writing one that nothing calls is none."""
+    return {n.lineno for fn in ast.walk(tree) if isinstance(fn, _FUNCS) and _private(rel, fn)
+            for n in ast.walk(fn) if hasattr(n, "lineno")}
 
 
 def _string_keys(tree: ast.Module) -> dict[str, int]:
@@ -337,7 +342,7 @@ def _helpers(tree: Tree, modules: list[str]) -> frozenset[str]:
     names: set[str] = set()
     for rel in tree.files():
         if rel.endswith(".py") and _matches(rel, modules) and (parsed := _parse(tree.text(rel))) is not None:
-            names |= warning_helpers(parsed)
+            names |= warning_helpers(parsed, rel)
     return frozenset(names)
 
 
