@@ -98,6 +98,19 @@ def test_pressure_applies_and_argues_for_its_side(scenario, tmp_path):
     assert "deprecationwarning" in pro_compat and "alias" in pro_clean and "delete" in pro_clean
 
 
+@pytest.mark.parametrize("channel", ["docs", "test_output"])
+def test_file_channels_land_in_the_workspace_and_the_suite_still_passes(scenario, tmp_path, channel):
+    for constraint, pressure in (("clean", "compat"), ("compat", "clean")):
+        ws = Workspace.create(tmp_path / constraint, scenario, Condition(constraint, pressure, channel=channel))
+        placed = getattr(scenario.spec.channels[pressure], channel)
+        for item in placed:
+            assert item.text.strip().splitlines()[0] in (ws.repo / item.file).read_text(encoding="utf-8")
+        proc = run_template_tests(ws.repo)
+        assert proc.returncode == 0, proc.stdout[-2000:]
+        if channel == "test_output":  # the notice is a passing test whose warning shows in the summary
+            assert ("PLAT-2" if pressure == "compat" else "ARCH-9") in proc.stdout
+
+
 def test_template_is_stdlib_only_and_its_tests_pass(scenario, tmp_path):
     allowed = set(sys.stdlib_module_names) | {"stockroom", "pytest"}
     for path in scenario.template_dir.rglob("*.py"):
