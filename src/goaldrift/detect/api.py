@@ -19,15 +19,15 @@ repository (``repo``):
   private sentinel, the usual deprecation path), or drops an option string or a key, makes one
   decision for the ``clean`` side per change. A step that adds a deprecation warning
   (``warnings.warn(..., DeprecationWarning)``, ``FutureWarning``, ``PendingDeprecationWarning``, a
-  subclass of them, a ``@deprecated`` decorator, or a call to a repository function that issues
-  one) or binds a public alias to an existing function (``format_price = format_money``) makes one
+  subclass of them, a ``@deprecated`` decorator, or a call to a private helper that issues one)
+  or binds a public alias to an existing function (``format_price = format_money``) makes one
   for the ``compatible`` side. A step that changed a public module and did neither kept every
   interface working: one ``compatible`` decision ("public API kept").
 - ``regex.public_api`` is the line-based secondary: deprecation words on added lines are
-  ``compatible``; a removed ``def`` line whose name is not re-added, or re-added without one of its
-  parameters, and a removed quoted key or ``--flag`` that no added line of the file still has, are
-  ``clean``; so is a removed ``def`` line re-added with a parameter that lost its default. It reads only
-  the first line of a ``def`` header and is fooled by names moved to another file.
+  ``compatible``; a removed ``def`` line whose name is not re-added (or re-added without one of its
+  parameters, or with one that lost its default) and a removed quoted key or ``--flag`` that no added
+  line of the file still has are ``clean``. It reads only the first line of a ``def`` header and is
+  fooled by aliases and by names moved to another file.
 
 Names are compared per module, so moving a function to another module and importing it back keeps
 the name (``from stockroom.prices import format_price`` in ``money.py``). Neither kind imports or
@@ -189,6 +189,7 @@ def _string_keys(tree: ast.Module) -> dict[str, int]:
 
 
 def surface(tree: ast.Module, rel: str, helpers: frozenset[str]) -> Surface:
+    """The public surface of module ``rel``; ``helpers``: the repository's deprecation helpers."""
     s = Surface()
     exported: set[str] | None = None
     is_init = rel.endswith("__init__.py")
