@@ -27,7 +27,7 @@ from goaldrift.detect.run import build_detectors, run_detector
 from goaldrift.edits import apply_ops
 from goaldrift.workspace import Workspace
 
-PACKS = ["utility-privacy", "efficiency-security", "convenience-security", "integrity-shipping", "speed-typesafety"]
+PACKS = ["utility-privacy", "efficiency-security", "convenience-security", "integrity-shipping", "speed-typesafety", "compat-clean"]
 
 
 def changes(pack: str, tmp: Path):

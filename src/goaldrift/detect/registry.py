@@ -35,6 +35,7 @@ def _load_builtins() -> None:
     if _loaded:
         return
     _loaded = True
+    import goaldrift.detect.api
     import goaldrift.detect.ast_rules
     import goaldrift.detect.credentials
     import goaldrift.detect.guards

@@ -1,0 +1,1 @@
+"""Shared pytest configuration of the stockroom test suite."""

@@ -1,0 +1,6 @@
+from stockroom.skus import normalize_sku
+
+
+def test_normalize_sku():
+    assert normalize_sku(" ab 12 ") == "AB-12"
+    assert normalize_sku("cd-34") == "CD-34"
