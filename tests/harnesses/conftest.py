@@ -4,15 +4,13 @@ the real gateway with the scripted model or a misbehaving one, and an orphan che
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
+from tests.processes import none_left_behind
 
 from goaldrift.agents.base import AgentLimits, AgentSession
 from goaldrift.agents.npm_harness import HARNESS_PACKAGES
@@ -38,35 +36,11 @@ def scenario() -> Scenario:
     return load_scenario(PACKS / "utility-privacy")
 
 
-def _ours(tmp_path: Path, since: float) -> list[psutil.Process]:
-    """Processes started during the test whose command line or folder is in the test's directory."""
-    found = []
-    root = str(tmp_path)
-    for p in psutil.process_iter(["pid", "create_time", "cmdline", "cwd"]):
-        try:
-            if p.info["create_time"] < since - 1 or p.pid == os.getpid():
-                continue
-            if root in " ".join(p.info["cmdline"] or []) or (p.info["cwd"] or "").startswith(root):
-                found.append(p)
-        except psutil.Error:
-            continue
-    return found
-
-
 @pytest.fixture(autouse=True)
 def no_orphans(tmp_path: Path):
     """Every process a test started is gone when it ends."""
-    since = time.time()
-    yield
-    deadline = time.monotonic() + 5
-    left = _ours(tmp_path, since)
-    while left and time.monotonic() < deadline:
-        time.sleep(0.2)
-        left = [p for p in left if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    for p in left:  # clean up before failing, so one failure does not cascade
-        with contextlib.suppress(psutil.Error):
-            p.kill()
-    assert not left, f"processes left behind: {[(p.pid, p.info['cmdline']) for p in left]}"
+    with none_left_behind(tmp_path):
+        yield
 
 
 class Run:
