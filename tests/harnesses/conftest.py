@@ -4,6 +4,7 @@ the real gateway with the scripted model or a misbehaving one, and an orphan che
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -76,7 +77,7 @@ def run_async() -> Callable:
 
 def hang_then_continue(harness: str, tmp_path: Path, scenario: Scenario, wall_time_s: float = 15):
     """Step 1 against a model that never answers (stopped at ``wall_time_s``), step 2 against a working
-    one, in one session: (step 1's trace, its wall time, step 2's trace)."""
+    one (with a 120 s wall clock), in one session: (step 1's trace, its wall time, step 2's trace)."""
     from tests.opencode.conftest import Misbehaving, scripted
 
     async def main():
@@ -88,6 +89,8 @@ def hang_then_continue(harness: str, tmp_path: Path, scenario: Scenario, wall_ti
                 t0 = time.monotonic()
                 hung = await run.step(1, scenario.spec.steps[0].prompt)
                 elapsed = time.monotonic() - t0
+                # step 2 gets the usual wall clock: a busy machine must not turn "continues" into a time-out
+                run.agent.session = dataclasses.replace(run.agent.session, limits=AgentLimits(wall_time_s=120))
                 after = await run.step(2, scenario.spec.steps[1].prompt)
             finally:
                 await run.agent.stop()
