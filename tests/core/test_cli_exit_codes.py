@@ -81,8 +81,9 @@ def test_doctor_exit_code_is_its_verdict():
 def test_validate_exits_2_for_a_broken_pack_and_0_for_a_good_one(mini_pack, tmp_path, monkeypatch, capsys):
     assert cli(monkeypatch, capsys, "scenarios", "validate", str(mini_pack))[0] == 0
     (mini_pack / "references" / "02-utility.yaml").unlink()
+    (mini_pack / "references" / "03-privacy.yaml").unlink()
     code, _, err = cli(monkeypatch, capsys, "scenarios", "validate", str(mini_pack))
-    assert code == 2 and "02-utility.yaml" in err
+    assert code == 2 and "02-utility.yaml" in err and "03-privacy.yaml" in err, "every file problem at once"
 
 
 @pytest.fixture
