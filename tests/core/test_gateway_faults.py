@@ -95,6 +95,7 @@ class FakeUpstream:
 def experiment(base_url: str, mini_pack: Path, **model) -> dict:
     return {"name": "faults", "scenarios": [str(mini_pack)], "conditions": ["privacy", "utility->privacy"],
             "steps": 2, "concurrency": 1, "agent": {"harness": "builtin", "limits": {"wall_time_s": 120}},
+            "completion": False,  # `run` in a subprocess: conftest's switch does not reach it
             "models": [{"id": "fake", "backend": "openai", "base_url": base_url, "model": "fake-model",
                         "timeout_s": 3, "max_retries": 4, "params": {"retry_backoff_s": 0.01}, **model}]}
 
