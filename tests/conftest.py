@@ -77,7 +77,10 @@ def mini_pack(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _completion_check_off(request, monkeypatch):
     """The task-completion check runs two sandboxed pytest sessions after every step (seconds each):
-    in-process runs skip it unless the test is marked ``completion`` (tests/core/test_completion.py)."""
+    in-process runs skip it unless the test is marked ``completion`` (tests/core/test_completion.py).
+    This switch reaches neither a run in another process (``run_cli``, Ray's workers) nor one a module
+    or session fixture makes (built before this per-test fixture): give those experiments
+    ``completion: false``."""
     if request.node.get_closest_marker("completion") is None:
         from goaldrift import completion
 

@@ -223,7 +223,8 @@ class RayExecutor:
         nodes = [n["NodeID"] for n in ray.nodes() if n.get("Alive")]
         remote_host = ray.remote(TrialHost)
         base = str(exp.path.parent.resolve()) if exp.path else None
-        config = exp.config.model_dump(mode="json")
+        # ``completion`` is left out of the dump (it is no part of the experiment's id), but every node needs it
+        config = {**exp.config.model_dump(mode="json"), "completion": exp.config.completion}
         self.hosts = [remote_host.options(
             num_cpus=0,  # trials wait on models; memory, not cores, bounds them (the host's slots)
             max_restarts=-1, max_task_retries=0,  # a lost host comes back; its streams are not replayed

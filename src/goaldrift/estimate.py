@@ -53,7 +53,8 @@ class HarnessCost:
 # tree minus the runner alone. OpenCode's workspace: 10.6 MB after 4 steps (its session database grows
 # ~1 MB a step) plus ``runtime_fetch_mb``: OpenCode installs ``@opencode-ai/plugin`` from the npm
 # registry into every run's private folders (node_modules 36 MB + npm cache 31 MB) when the registry
-# answers; counted in full, so the disk estimate is the upper case. The builtin workspace was
+# answers and the pinned install does not carry the plugin (``runtime_fetch_mb()``: an install made
+# before ``install-opencode`` carried it; a run seeded with the carried copy fetches nothing). The builtin workspace was
 # re-measured (0.11 MB) after snapshots began writing git objects directly instead of `git add`.
 HARNESS_COSTS: dict[str, HarnessCost] = {
     "builtin": HarnessCost(
@@ -93,6 +94,17 @@ class Estimate:
         return asdict(self)
 
 
+def runtime_fetch_mb(harness: str, cost: HarnessCost) -> float:
+    """What a run of ``harness`` downloads into its workspace: OpenCode's plugin only when the pinned
+    install does not carry it (then OpenCode fetches it from npm); a seeded run fetches nothing."""
+    if harness == "opencode":
+        from goaldrift.agents.opencode.install import plugin_modules
+
+        if plugin_modules() is not None:
+            return 0.0
+    return cost.runtime_fetch_mb
+
+
 def run_tokens(spec: RunSpec, cost: HarnessCost, calls_factor: float = 1.0) -> tuple[float, float]:
     """(prompt, completion) tokens of one run of ``spec``."""
     n = spec.n_steps
@@ -119,7 +131,8 @@ def estimate(exp: Experiment, *, concurrency: int | None = None, calls_factor: f
         prompt += p
         completion += c
         calls += spec.n_steps * cost.calls_per_step * calls_factor
-        workspace_disk += cost.workspace_mb_base + cost.runtime_fetch_mb + spec.n_steps * cost.workspace_mb_per_step
+        workspace_disk += (cost.workspace_mb_base + runtime_fetch_mb(spec.agent.harness, cost)
+                           + spec.n_steps * cost.workspace_mb_per_step)
         store_mb += spec.n_steps * cost.store_kb_per_step / 1e3
         busy_s += spec.n_steps * (cost.seconds_per_step + cost.calls_per_step * calls_factor * (latency or 0.0))
         if spec.model.price is None:

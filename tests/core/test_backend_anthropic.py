@@ -14,11 +14,11 @@ import json
 import anthropic
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from tests.core.fake_upstream import serving
 
 from goaldrift.errors import EndpointError, MissingKey
 from goaldrift.gateway.app import Gateway
@@ -123,23 +123,8 @@ class FakeAnthropic:
 
     @contextlib.asynccontextmanager
     async def running(self):
-        server = _Server(uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="error", lifespan="off",
-                                        timeout_graceful_shutdown=1))
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            assert not task.done(), "the fake Anthropic server did not start"
-            await asyncio.sleep(0.01)
-        try:
-            yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-        finally:
-            server.should_exit = True
-            await asyncio.wait_for(task, 30)
-
-
-class _Server(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[override]
-        yield
+        async with serving(self.app, "the fake Anthropic server") as url:
+            yield url
 
 
 def spec(base_url: str, **over) -> ModelSpec:

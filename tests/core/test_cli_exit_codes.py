@@ -4,6 +4,7 @@ anything is written (the store byte for byte, no log file)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from tests.core.cli_inprocess import cli
 def experiment(pack: Path, **over) -> dict:
     return {"name": "exit-codes", "models": [{"id": "c", "backend": "scripted"}], "scenarios": [str(pack)],
             "conditions": ["utility", "privacy"], "agent": {"harness": "builtin", "limits": {"wall_time_s": 60}},
-            **over}
+            "completion": False, **over}  # `run` in a subprocess: conftest's switch does not reach it
 
 
 def write(tmp_path: Path, raw: dict | str, name: str = "exp.yaml") -> Path:
@@ -71,11 +72,18 @@ def test_doctor_exits_1_when_something_required_is_missing(tmp_path):
     assert '"ok": false' in done.stdout
 
 
+def test_doctor_exit_code_is_its_verdict():
+    """On a machine set up by ``scripts/setup`` (as ``make test`` does) this is the exit-0 case."""
+    done = run_cli("doctor", "--json")
+    assert done.returncode == (0 if json.loads(done.stdout)["ok"] else 1), done.stdout
+
+
 def test_validate_exits_2_for_a_broken_pack_and_0_for_a_good_one(mini_pack, tmp_path, monkeypatch, capsys):
     assert cli(monkeypatch, capsys, "scenarios", "validate", str(mini_pack))[0] == 0
     (mini_pack / "references" / "02-utility.yaml").unlink()
+    (mini_pack / "references" / "03-privacy.yaml").unlink()
     code, _, err = cli(monkeypatch, capsys, "scenarios", "validate", str(mini_pack))
-    assert code == 2 and "02-utility.yaml" in err
+    assert code == 2 and "02-utility.yaml" in err and "03-privacy.yaml" in err, "every file problem at once"
 
 
 @pytest.fixture
@@ -198,6 +206,20 @@ def test_a_configuration_error_reads_cleanly_from_the_real_entry_point(mini_pack
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "agent.opencode.options.sandbx" in done.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_judge_exits_0_when_every_verdict_is_made(filled_store, mini_pack, monkeypatch, capsys):
+    import goaldrift.judge
+    from tests.analysis.test_judge import openai_judge, sse
+
+    def answer(request):
+        return sse('{"outcome": "violated", "rationale": "anonymize=False"}')
+
+    monkeypatch.setattr(goaldrift.judge, "judge_from_options", lambda *a: openai_judge("j", answer, monkeypatch))
+    code, out, err = cli(monkeypatch, capsys, "judge", "--store", str(filled_store), "--model", "j",
+                         "--base-url", "http://judge.test/v1", "--packs", str(mini_pack))
+    assert code == 0, out + err
+    assert "judged 3 step(s) — violated: 3" in out and "failed" not in out
 
 
 def test_demo_exits_1_when_a_run_failed_and_0_when_all_finished(mini_pack, tmp_path, monkeypatch, capsys):

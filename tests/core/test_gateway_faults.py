@@ -20,12 +20,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from tests.conftest import run_cli
+from tests.core.fake_upstream import serving
 
 from goaldrift.errors import BackendError, EndpointError
 from goaldrift.experiment import experiment_from_dict
@@ -85,29 +85,17 @@ class FakeUpstream:
 
     @contextlib.asynccontextmanager
     async def running(self):
-        server = _Server(uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="error", lifespan="off",
-                                        timeout_graceful_shutdown=1))
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            assert not task.done(), "the fake upstream did not start"
-            await asyncio.sleep(0.01)
-        try:
-            yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/v1"
-        finally:
-            self.release.set()
-            server.should_exit = True
-            await asyncio.wait_for(task, 30)
-
-
-class _Server(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[override]
-        yield
+        async with serving(self.app, "the fake upstream") as url:
+            try:
+                yield url + "/v1"
+            finally:
+                self.release.set()  # a hanging request ends, so the server can stop
 
 
 def experiment(base_url: str, mini_pack: Path, **model) -> dict:
     return {"name": "faults", "scenarios": [str(mini_pack)], "conditions": ["privacy", "utility->privacy"],
             "steps": 2, "concurrency": 1, "agent": {"harness": "builtin", "limits": {"wall_time_s": 120}},
+            "completion": False,  # `run` in a subprocess: conftest's switch does not reach it
             "models": [{"id": "fake", "backend": "openai", "base_url": base_url, "model": "fake-model",
                         "timeout_s": 3, "max_retries": 4, "params": {"retry_backoff_s": 0.01}, **model}]}
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from tests.core.cli_inprocess import cli
 
-from goaldrift.estimate import HARNESS_COSTS, estimate
+from goaldrift.estimate import HARNESS_COSTS, estimate, runtime_fetch_mb
 from goaldrift.experiment import experiment_from_dict
 from goaldrift.runner import run_experiment
 from goaldrift.store import Store
@@ -25,8 +25,9 @@ def _experiment(harness: str, steps: int, **over) -> dict:
             "agent": {"harness": harness, "limits": {"wall_time_s": 300, "max_tokens": 10_000_000}}, **over}
 
 
-# What OpenCode fetches from the npm registry into a workspace at run time: present or not depending on
-# the registry, so it is left out of the comparison (the estimate adds it as HarnessCost.runtime_fetch_mb).
+# What OpenCode fetches from the npm registry into a workspace at run time when its install does not carry
+# the plugin: present or not depending on the registry, so it is left out of the comparison (the
+# estimate adds it as runtime_fetch_mb; with the carried plugin it is 0 and these folders hold no files).
 RUNTIME_FETCH = ("agent/opencode/home/.npm", "agent/opencode/xdg-config/opencode/node_modules")
 
 
@@ -50,7 +51,7 @@ def _check_estimate_against_a_run(harness: str, steps: int, tmp_path: Path) -> N
     measured_tokens = sum(r["tokens_in"] for r in rows)
     assert est.prompt_tokens == pytest.approx(measured_tokens, rel=0.30)
     assert est.model_calls == pytest.approx(sum(r["model_calls"] for r in rows), rel=0.30)
-    fetch = HARNESS_COSTS[harness].runtime_fetch_mb
+    fetch = runtime_fetch_mb(harness, HARNESS_COSTS[harness])
     assert est.disk_mb_per_workspace - fetch == pytest.approx(_disk_mb(workspaces), rel=0.30)
 
 
@@ -65,6 +66,18 @@ def test_opencode_estimate_is_within_30_percent_of_a_scripted_run(tmp_path):
     if find_opencode() is None:
         pytest.skip("OpenCode is not installed (goaldrift install-opencode)")
     _check_estimate_against_a_run("opencode", 4, tmp_path)
+
+
+def test_opencode_disk_counts_the_npm_fetch_only_without_the_carried_plugin(tmp_path, monkeypatch):
+    from tests.opencode.test_opencode_offline import carried_plugin
+
+    exp = experiment_from_dict(_experiment("opencode", 4))
+    monkeypatch.setenv("GOALDRIFT_HOME", str(tmp_path / "old"))  # an install without the plugin
+    without = estimate(exp).disk_mb_per_workspace
+    monkeypatch.setenv("GOALDRIFT_HOME", str(tmp_path / "new"))
+    carried_plugin(tmp_path / "new")
+    seeded = estimate(exp).disk_mb_per_workspace
+    assert without - seeded == pytest.approx(HARNESS_COSTS["opencode"].runtime_fetch_mb) and seeded > 0
 
 
 def test_tokens_grow_with_the_step_and_fresh_sessions_do_not_accumulate():

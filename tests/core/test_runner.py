@@ -94,9 +94,12 @@ def test_pressure_and_constraint_land_in_the_workspace(mini_pack, tmp_path):
 
 
 def test_kill_9_then_rerun_ends_with_exactly_the_planned_steps(tmp_path):
+    # 12 runs (3 packs x 4 conditions) of 3 steps: enough for runs finished, running and not started at
+    # the kill; the pack's full length (12 steps) and repeats 2 cost 8x the time and showed nothing more.
+    runs, steps = 12, 3
     exp_file = tmp_path / "exp.yaml"
-    raw = experiment(BUILTIN_PACKS, [{"id": "d", "backend": "scripted", "policy": "violate_from:5"}],
-                     repeats=2, concurrency=2)
+    raw = experiment(BUILTIN_PACKS, [{"id": "d", "backend": "scripted", "policy": "violate_from:2"}],
+                     steps=steps, concurrency=2)
     exp_file.write_text(yaml.safe_dump(raw))
     store = tmp_path / "store.db"
     cmd = [sys.executable, "-m", "goaldrift", "run", str(exp_file), "--store", str(store), "--no-progress"]
@@ -109,13 +112,13 @@ def test_kill_9_then_rerun_ends_with_exactly_the_planned_steps(tmp_path):
                 n = sqlite3.connect(store).execute("SELECT COUNT(*) FROM steps").fetchone()[0]
             except sqlite3.OperationalError:
                 continue
-            if n >= 30:
+            if n >= 10:
                 break
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     db = sqlite3.connect(store)
     finished_before = db.execute("SELECT COUNT(*) FROM attempts WHERE status='finished'").fetchone()[0]
-    assert finished_before < 24, "the runner finished before it was killed; kill it earlier"
+    assert finished_before < runs, "the runner finished before it was killed; kill it earlier"
     running = db.execute("SELECT COUNT(*) FROM attempts WHERE status='running'").fetchone()[0]
     assert running >= 1
     db.close()
@@ -123,13 +126,13 @@ def test_kill_9_then_rerun_ends_with_exactly_the_planned_steps(tmp_path):
     done = run_cli("run", str(exp_file), "--store", str(store), "--no-progress")
     assert done.returncode == 0, done.stderr
     db = sqlite3.connect(store)
-    assert db.execute("SELECT COUNT(*) FROM step_results").fetchone()[0] == 24 * 12
-    assert db.execute("SELECT COUNT(DISTINCT run_id) FROM step_results").fetchone()[0] == 24
+    assert db.execute("SELECT COUNT(*) FROM step_results").fetchone()[0] == runs * steps
+    assert db.execute("SELECT COUNT(DISTINCT run_id) FROM step_results").fetchone()[0] == runs
     dupes = db.execute("SELECT COUNT(*) FROM (SELECT run_id, step FROM step_results GROUP BY run_id, step "
                        "HAVING COUNT(*) > 1)").fetchone()[0]
     assert dupes == 0
     assert db.execute("SELECT COUNT(*) FROM attempts WHERE status='aborted'").fetchone()[0] == running
-    assert db.execute("SELECT COUNT(*) FROM attempts WHERE status='finished'").fetchone()[0] == 24
+    assert db.execute("SELECT COUNT(*) FROM attempts WHERE status='finished'").fetchone()[0] == runs
 
 
 def snapshot_rows(store: Path) -> list:

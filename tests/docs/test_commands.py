@@ -2,7 +2,7 @@
 
 Two checks:
 
-1. Every command in a fenced code block of README.md or docs/*.md is run (in this process, through
+1. Every command in a code block of README.md or docs/*.md is run (in this process, through
    the real entry point) in a temporary folder that holds a finished scripted-model smoke experiment
    in the default store, with placeholders (EXPERIMENT.yaml, RUN, PATH, ...) replaced by real values.
    Each must exit 0, or the code ``EXPECTED_EXIT`` documents. Commands that cannot run in a test are
@@ -26,6 +26,7 @@ import click
 import pytest
 import typer
 import yaml
+from markdown_it import MarkdownIt
 from tests.core.cli_inprocess import cli
 
 from goaldrift.cli import typer_app
@@ -64,14 +65,22 @@ SMOKE = {
                {"id": "drift-model", "backend": "scripted", "policy": "violate_from:2"}],
     "scenarios": ["utility-privacy"], "conditions": "paper", "steps": 2,
     "agent": {"harness": "builtin", "limits": {"wall_time_s": 120}},
+    "completion": False,  # a module fixture is built before conftest's per-test switch applies
 }
 
 
+def _code_blocks(page: Path, info: str | None = None) -> list[str]:
+    """The code blocks of a page (with ``info``: only fences of that language), found by a CommonMark
+    parser: a fence written inside prose (```` ```json ````) or nested in a list cannot hide a block."""
+    return [b.content for b in MarkdownIt("commonmark").parse(page.read_text(encoding="utf-8"))
+            if b.type in ("fence", "code_block") and (info is None or b.info.strip() == info)]
+
+
 def _fenced_commands() -> list[tuple[str, str]]:
-    """(page, command after "goaldrift ") for every command line in a fenced code block."""
+    """(page, command after "goaldrift ") for every command line in a code block."""
     out = []
     for page in PAGES:
-        for block in re.findall(r"```[^\n]*\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL):
+        for block in _code_blocks(page):
             for line in block.splitlines():
                 line = line.strip().removeprefix("$ ")
                 if line.startswith("goaldrift "):
@@ -171,8 +180,7 @@ def test_local_server_examples_are_valid_entries():
     """docs/local-servers.md: the experiment validates, and every models snippet is a valid model entry."""
     from goaldrift.modelspec import ModelSpec
 
-    text = (REPO / "docs" / "local-servers.md").read_text(encoding="utf-8")
-    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)]
+    blocks = [yaml.safe_load(b) for b in _code_blocks(REPO / "docs" / "local-servers.md", "yaml")]
     experiments = [b for b in blocks if "name" in b]
     assert len(experiments) == 1 and experiment_from_dict(experiments[0]).config.agent.harness == "opencode"
     entries = [m for b in blocks for m in b["models"]]

@@ -1,6 +1,11 @@
 """Each real command-line harness driven through the real gateway, in its own protocol (Claude Code:
-Anthropic Messages; Codex CLI: OpenAI Responses; Qwen Code: chat completions): twelve steps of one
-session whose changes the detectors judge at the right steps, with the constraint in every request."""
+Anthropic Messages; Codex CLI: OpenAI Responses; Qwen Code: chat completions): four steps of one
+session whose changes the detectors judge at the right steps, with the constraint in every request.
+
+Four steps, with the model switching sides at step 3, are the fewest that show each claim twice: one
+session spanning several steps, context that accumulates, and detectors that see complying and then
+violating steps where they happen. Twelve steps (the pack's length) took Qwen Code ~10 minutes and
+proved nothing more; OpenCode's twelve-step run (tests/opencode) keeps the pack's full length."""
 
 from __future__ import annotations
 
@@ -40,6 +45,9 @@ HARNESSES = [
 ]
 
 
+STEPS, SWITCH = 4, 3  # the model complies at steps 1-2 and violates from step 3
+
+
 def _text(call) -> str:
     """Every message's text of a recorded request (its chat-completions form)."""
     return "\n".join(m["content"] if isinstance(m.get("content"), str) else json.dumps(m.get("content"))
@@ -47,18 +55,18 @@ def _text(call) -> str:
 
 
 @pytest.mark.parametrize(("harness", "protocol", "edits"), HARNESSES)
-def test_twelve_steps_one_session_detectors_see_each_step(harness, protocol, edits, tmp_path: Path, scenario,
+def test_steps_of_one_session_detectors_see_each_step(harness, protocol, edits, tmp_path: Path, scenario,
                                                           run_async):
     calls = []
 
     async def main():
         async with Gateway(recorder=calls.append) as gw:
-            run = Run(harness, gw, scripted("violate_from:7"), tmp_path / "run", scenario)
+            run = Run(harness, gw, scripted(f"violate_from:{SWITCH}"), tmp_path / "run", scenario)
             await run.agent.start(run.session)
             scoring = Scoring(*build_detectors(scenario.spec), run.condition.constraint)
             traces, results = [], []
             try:
-                for i, step in enumerate(scenario.spec.steps, 1):
+                for i, step in enumerate(scenario.spec.steps[:STEPS], 1):
                     trace = await run.step(i, step.prompt)
                     traces.append(trace)
                     results.append(score_step(run.ws, i, trace, scoring))
@@ -75,11 +83,11 @@ def test_twelve_steps_one_session_detectors_see_each_step(harness, protocol, edi
         assert trace.model_calls == len(trace.tool_calls) + 1
         assert trace.tokens_in > 0 and trace.tokens_out > 0 and trace.text.startswith("Done.")
         assert trace.raw["sandbox"] == "bwrap"
-        expected = Outcome.VIOLATED if i >= 7 else Outcome.COMPLIED
+        expected = Outcome.VIOLATED if i >= SWITCH else Outcome.COMPLIED
         assert result.outcome == expected, (i, result.outcome, result.evidence)
     contexts = [t.context_tokens for t in traces]
     assert contexts == sorted(contexts) and contexts[-1] > contexts[0], "context accumulates"
-    assert {c.step for c in calls} == set(range(1, 13)) and all(c.status == 200 for c in calls)
+    assert len(traces) == STEPS and {c.step for c in calls} == set(range(1, STEPS + 1)) and all(c.status == 200 for c in calls)
     assert all(c.protocol == protocol for c in calls)
     assert len(calls) == sum(t.model_calls for t in traces)
     assert all(run.constraint.strip() in _text(c) for c in calls), "the constraint is in every request"

@@ -4,15 +4,12 @@ and an orphan check after every test."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
+from tests.processes import none_left_behind
 
 from goaldrift.agents.base import AgentLimits, AgentSession
 from goaldrift.agents.opencode import OpenCodeAgent
@@ -51,36 +48,11 @@ def scenario() -> Scenario:
 # -- orphans ----------------------------------------------------------------------------------------
 
 
-def _ours(tmp_path: Path, since: float) -> list[psutil.Process]:
-    """Processes started during the test that run OpenCode or bubblewrap in the test's directories."""
-    found = []
-    root = str(tmp_path)
-    for p in psutil.process_iter(["pid", "create_time", "cmdline", "cwd"]):
-        try:
-            if p.info["create_time"] < since - 1 or p.pid == os.getpid():
-                continue
-            cmd = " ".join(p.info["cmdline"] or [])
-            if ("opencode" in cmd or "bwrap" in cmd) and (root in cmd or (p.info["cwd"] or "").startswith(root)):
-                found.append(p)
-        except psutil.Error:
-            continue
-    return found
-
-
 @pytest.fixture(autouse=True)
 def no_orphans(tmp_path: Path):
-    """Every process a test started is gone when it ends."""
-    since = time.time()
-    yield
-    deadline = time.monotonic() + 5
-    left = _ours(tmp_path, since)
-    while left and time.monotonic() < deadline:
-        time.sleep(0.2)
-        left = [p for p in left if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    for p in left:  # clean up before failing, so one failure does not cascade
-        with contextlib.suppress(psutil.Error):
-            p.kill()
-    assert not left, f"processes left behind: {[(p.pid, p.info['cmdline']) for p in left]}"
+    """Every OpenCode or bubblewrap process a test started is gone when it ends."""
+    with none_left_behind(tmp_path, names=("opencode", "bwrap")):
+        yield
 
 
 # -- backends ---------------------------------------------------------------------------------------

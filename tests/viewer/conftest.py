@@ -34,7 +34,8 @@ def smoke_store(tmp_path_factory) -> Path:
     raw = {"name": "viewer-smoke", "scenarios": ["utility-privacy"], "repeats": 1, "concurrency": 4,
            "models": [{"id": "comply-model", "backend": "scripted", "policy": "comply"},
                       {"id": "drift-model", "backend": "scripted", "policy": "violate_from:5"}],
-           "agent": {"harness": "builtin", "limits": {"wall_time_s": 60}}}
+           "agent": {"harness": "builtin", "limits": {"wall_time_s": 60}},
+           "completion": False}  # a session fixture is built before conftest's per-test switch applies
     summary = run_experiment(experiment_from_dict(raw), path, progress=False)
     assert summary.failed == 0 and summary.finished == 8
     s = Store(path)
