@@ -17,10 +17,12 @@ readers here (``load_steps``, ``load_judgements``, ``detector_signatures``) read
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,12 +141,13 @@ def load_steps(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFram
     names = ["attempt_id", "step", "outcome", *extra]
     columns: list[list] = [[] for _ in names]
     sig_chunks = []
-    while chunk := cur.fetchmany(100_000):
-        values = list(zip(*chunk))
-        for col, v in zip(columns, values):
-            col.extend(v)
-        if signatures:
-            sig_chunks.append(_signature_column(list(values[-1])))
+    with paused_gc():
+        while chunk := cur.fetchmany(100_000):
+            values = list(zip(*chunk))
+            for col, v in zip(columns, values):
+                col.extend(v)
+            if signatures:
+                sig_chunks.append(_signature_column(list(values[-1])))
     if columns[0]:
         if all(c in _STEP_NUMERIC for c in extra):
             dtype = np.float64 if {"duration_s", "completion_s"} & set(extra) else np.int64
@@ -178,6 +181,23 @@ def load_steps(store: Store | sqlite3.Connection | str | Path, runs: pd.DataFram
     if not np.all((a[1:] > a[:-1]) | ((a[1:] == a[:-1]) & (st[1:] >= st[:-1]))):  # the table's key order
         df = df.sort_values(["attempt_id", "step"], kind="stable").reset_index(drop=True)
     return df
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector off for a bulk read or analysis (back on after, if it was on).
+
+    Reading a million steps creates millions of row tuples; every few hundred allocations start a
+    collection that walks the live ones again: about 4 of the 9 CPU seconds of ``load_steps`` on a
+    10⁶-step store. Rows and frames hold no reference cycles; what does (matplotlib figures) is
+    collected once the collector is back on. Also a decorator (``@paused_gc()``)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def as_strings(col: pd.Series) -> np.ndarray:
