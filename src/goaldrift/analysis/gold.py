@@ -68,7 +68,8 @@ def _sources(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c not in ("attempt_id", "step", "label", "note")]
 
 
-def label_agreement(store: Store | sqlite3.Connection | str | Path, labels: pd.DataFrame | None = None) -> pd.DataFrame:
+def label_agreement(store: Store | sqlite3.Connection | str | Path,
+                    labels: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per source: n (labelled steps it decided), accuracy, kappa with CI, excluded (source errored).
     ``labels``: ``load_labels(store)`` when the caller has read it already."""
     df = load_labels(store) if labels is None else labels
