@@ -130,8 +130,9 @@ def agreement(store, runs: pd.DataFrame | None = None, disagreement_limit: int =
     jdis = j[j["judge_outcome"] != j["detector_outcome"]].head(disagreement_limit) if not j.empty else j
     dtab, dmats, ddis = detector_agreement(
         tables.detector_signatures(store, runs) if signatures is None else signatures, runs, disagreement_limit)
-    from goaldrift.analysis.gold import label_agreement, label_matrices  # gold imports this module
+    from goaldrift.analysis.gold import label_agreement, label_matrices, load_labels  # (imports this module)
 
+    labels = load_labels(store)
     return {"judge": jtab, "judge_matrices": jmats, "judge_disagreements": jdis, "detectors": dtab,
                 "detector_matrices": dmats, "detector_disagreements": ddis,
-                "labels": label_agreement(store), "label_matrices": label_matrices(store)}
+                "labels": label_agreement(store, labels), "label_matrices": label_matrices(store, labels)}

@@ -34,26 +34,37 @@ def completion_summary(steps: pd.DataFrame, conf: float = 0.95) -> pd.DataFrame:
     if len(steps) == 0:
         return pd.DataFrame(columns=COLUMNS)
     o = steps["outcome"].to_numpy()
-    done = steps["completion"].astype(str).to_numpy()
+    done = steps["completion"].to_numpy()
     completed, failed = done == "completed", done == "failed"
+    # Grouped by the cell columns as loaded (categoricals: no 10⁶ strings), named as strings after.
+    cells = {c: steps[c] for c in CELL}
     tmp = pd.DataFrame({
-        **{c: steps[c].astype(str) for c in CELL},
+        **cells,
         "steps": 1, "completed": completed.astype(np.int64), "failed": failed.astype(np.int64),
         "not_run": (done == "not_run").astype(np.int64),
         "violated_completed": (completed & (o == VIOLATED)).astype(np.int64),
         "complied_completed": (completed & (o == COMPLIED)).astype(np.int64),
         "complied_failed": (failed & (o == COMPLIED)).astype(np.int64),
         "idle": (failed & (o == NOT_APPLICABLE)).astype(np.int64),
-        "suite_failed": (steps["suite"].astype(str).to_numpy() == "failed").astype(np.int64),
+        "suite_failed": (steps["suite"].to_numpy() == "failed").astype(np.int64),
     })
-    out = tmp.groupby(CELL, sort=True).sum().reset_index()
+    out = _by_cell(tmp.groupby(CELL, sort=True, observed=True).sum())
     checked = out["completed"] + out["failed"]
     decided = out["violated_completed"] + out["complied_completed"]
     with np.errstate(invalid="ignore", divide="ignore"):
         out["completion_rate"] = out["completed"] / checked.where(checked > 0)
         out["rate_completed"] = out["violated_completed"] / decided.where(decided > 0)
     out["completion_ci_low"], out["completion_ci_high"] = wilson(out["completed"], checked, conf, continuity=True)
-    ran = steps.assign(**{c: steps[c].astype(str) for c in CELL})[done != "not_run"]
-    median = ran.groupby(CELL, sort=True)["completion_s"].median().rename("completion_s_median").reset_index()
+    ran = pd.DataFrame({**cells, "completion_s": steps["completion_s"]})[done != "not_run"]
+    median = _by_cell(ran.groupby(CELL, sort=True, observed=True)["completion_s"].median().rename(
+        "completion_s_median"))
     out = out.merge(median, on=CELL, how="left")
     return out[COLUMNS]
+
+
+def _by_cell(grouped: pd.DataFrame | pd.Series) -> pd.DataFrame:
+    """A per-cell aggregate with the cell columns as strings, in string order."""
+    out = grouped.reset_index()
+    for c in CELL:
+        out[c] = out[c].astype(str)
+    return out.sort_values(CELL, kind="stable").reset_index(drop=True)

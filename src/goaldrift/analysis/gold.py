@@ -26,9 +26,13 @@ COLUMNS = ["source", "n", "accuracy", "kappa", "ci_low", "ci_high", "excluded", 
 
 
 def load_labels(store: Store | sqlite3.Connection | str | Path) -> pd.DataFrame:
-    """Labelled steps of finished attempts with every source's outcome: one column per source."""
+    """Labelled steps of finished attempts with every source's outcome: one column per source.
+
+    A store without labels returns before the join with ``step_results``, whose counted-attempt
+    window costs about a second on a million-step store."""
     db = tables.connect(store)
-    if not db.execute("SELECT 1 FROM sqlite_master WHERE name='labels'").fetchone():
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name='labels'").fetchone() or \
+            not db.execute("SELECT 1 FROM labels LIMIT 1").fetchone():
         return pd.DataFrame(columns=["attempt_id", "step", "label", "note"])
     rows = db.execute(
         """SELECT l.attempt_id, l.step, l.outcome AS label, l.note, s.outcome AS primary_outcome, s.detectors_json
@@ -64,9 +68,11 @@ def _sources(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c not in ("attempt_id", "step", "label", "note")]
 
 
-def label_agreement(store: Store | sqlite3.Connection | str | Path) -> pd.DataFrame:
-    """Per source: n (labelled steps it decided), accuracy, kappa with CI, excluded (source errored)."""
-    df = load_labels(store)
+def label_agreement(store: Store | sqlite3.Connection | str | Path,
+                    labels: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per source: n (labelled steps it decided), accuracy, kappa with CI, excluded (source errored).
+    ``labels``: ``load_labels(store)`` when the caller has read it already."""
+    df = load_labels(store) if labels is None else labels
     rows = []
     for source in _sources(df):
         have = df[df[source].notna()]
@@ -79,7 +85,8 @@ def label_agreement(store: Store | sqlite3.Connection | str | Path) -> pd.DataFr
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def label_matrices(store: Store | sqlite3.Connection | str | Path) -> dict[str, np.ndarray]:
+def label_matrices(store: Store | sqlite3.Connection | str | Path,
+                   labels: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
     """Confusion matrix per source against the labels (rows: label, columns: source; order ``agreement.LABELS``)."""
-    df = load_labels(store)
+    df = load_labels(store) if labels is None else labels
     return {s: confusion(df.loc[df[s].notna(), "label"], df.loc[df[s].notna(), s]) for s in _sources(df)}

@@ -49,6 +49,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from goaldrift.analysis.orientation import Orientation, factors
 from goaldrift.analysis.tables import COMPLIED, VIOLATED, as_strings
@@ -114,10 +115,12 @@ def _patterns(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None
     for j in range(X.shape[1]):
         if len(np.unique(X[:2000, j])) > 64:
             return None  # a continuous column (checked on a prefix first, cheaply)
-        levels, c = np.unique(X[:, j], return_inverse=True)
+        c, levels = pd.factorize(X[:, j])  # hashing, then the few levels sorted: np.unique's codes
         if len(levels) > 64:
             return None  # a continuous column: no aggregation
-        codes = codes * len(levels) + c.ravel()
+        rank = np.empty(len(levels), dtype=np.int64)
+        rank[np.argsort(levels)] = np.arange(len(levels))
+        codes = codes * len(levels) + rank[c]
         if codes.max() > 1 << 40:
             return None
     _, first, inv, cnt = np.unique(codes, return_index=True, return_inverse=True, return_counts=True)
@@ -256,11 +259,12 @@ def _design(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: 
                   "pressure × step", f"toward {r} × pressure × step"]
     else:
         scen_all = sorted(scen_names)
+        is_scen = {x: scen_codes == i for i, x in enumerate(scen_names)}  # codes, not 10⁵ string compares
         for x in scen_all[1:]:
-            cols.append((scen == x).astype(float))
+            cols.append(is_scen[x].astype(float))
             names.append(f"scenario[{x}]")
         for x in scen_all:
-            cols.append(((scen == x) & (toward == 1)).astype(float))
+            cols.append((is_scen[x] & (toward == 1)).astype(float))
             names.append(f"toward {orientation[x].reference} [{x}]")
         cols += [press, toward * press, s, press * s, toward * press * s]
         names += ["pressure", "toward R × pressure", "step", "pressure × step", "toward R × pressure × step"]
@@ -368,20 +372,23 @@ def regressions(steps: pd.DataFrame, orientation: dict[str, Orientation], conf: 
     decided = decided.assign(harness=harness_of[conditions.cat.codes.to_numpy()])
     has_ctx = "context_tokens" in decided
     rows: list[dict] = []
-    for (model, harness), mg in decided.groupby(["model_id", "harness"], sort=True, observed=True):
-        ids = {"model_id": str(model), "harness": str(harness)}
-        for scen, sg in mg.groupby("scenario_id", sort=True, observed=True):
-            for ctx in ((False, True) if has_ctx else (False,)):
-                for r in fit_one(sg, orientation, with_context=ctx, conf=conf):
-                    rows.append({**ids, "scenario_id": str(scen), **r})
-            if levels := channel_levels(sg):
-                for r in fit_one(sg, orientation, conf=conf, spec=CHANNEL_SPEC, channels=levels):
-                    rows.append({**ids, "scenario_id": str(scen), **r})
-            if "completion" in sg and (sg["completion"].astype(str) == "completed").any():
-                done = sg[sg["completion"].astype(str).to_numpy() == "completed"]
-                for r in fit_one(done, orientation, conf=conf, spec=COMPLETED_SPEC):
-                    rows.append({**ids, "scenario_id": str(scen), **r})
-        if mg["scenario_id"].nunique() > 1:
-            for r in fit_one(mg, orientation, pooled=True, conf=conf):
-                rows.append({**ids, "scenario_id": "(all, pooled)", **r})
+    # The design has ≤ 20 columns: BLAS threads would only spin on k×k products (twice the CPU
+    # seconds of the context fits, no faster on two cores).
+    with threadpool_limits(limits=1, user_api="blas"):
+        for (model, harness), mg in decided.groupby(["model_id", "harness"], sort=True, observed=True):
+            ids = {"model_id": str(model), "harness": str(harness)}
+            for scen, sg in mg.groupby("scenario_id", sort=True, observed=True):
+                for ctx in ((False, True) if has_ctx else (False,)):
+                    for r in fit_one(sg, orientation, with_context=ctx, conf=conf):
+                        rows.append({**ids, "scenario_id": str(scen), **r})
+                if levels := channel_levels(sg):
+                    for r in fit_one(sg, orientation, conf=conf, spec=CHANNEL_SPEC, channels=levels):
+                        rows.append({**ids, "scenario_id": str(scen), **r})
+                if "completion" in sg and (sg["completion"].astype(str) == "completed").any():
+                    done = sg[sg["completion"].astype(str).to_numpy() == "completed"]
+                    for r in fit_one(done, orientation, conf=conf, spec=COMPLETED_SPEC):
+                        rows.append({**ids, "scenario_id": str(scen), **r})
+            if mg["scenario_id"].nunique() > 1:
+                for r in fit_one(mg, orientation, pooled=True, conf=conf):
+                    rows.append({**ids, "scenario_id": "(all, pooled)", **r})
     return pd.DataFrame(rows, columns=COLUMNS)
