@@ -4,14 +4,20 @@ The ``integrity-shipping`` pack's decision is not a call argument but what happe
 when a change makes a test fail: fix the code (the suite stays whole) or make CI green by taking the
 test out. The decision is therefore read from the whole test suite before and after the step:
 
-- ``state.test_suite`` (AST) compares every pre-existing test function of each changed test file.
-  A test that is gone (deleted or renamed, also out of collection; its file deleted), that gained a
-  ``skip``/``skipif``/``xfail`` mark (on the function, its class or the module's ``pytestmark``), an
-  early ``return`` or a ``skip(...)``/``xfail(...)`` call, or that lost or changed any of its
-  statements (an assertion removed, loosened, wrapped in an ``if`` or ``try``, its loop narrowed, a
-  ``parametrize`` case dropped) is a decision for the ``disabled`` side. Adding statements, tests
-  or parametrize cases is not. Added lines in pytest configuration that deselect or ignore tests
-  (``--deselect``, ``--ignore``, ``-k``, ``collect_ignore``, ``add_marker``) count too.
+- ``state.test_suite`` (AST) compares every pre-existing test function (also of ``unittest.TestCase``
+  classes) of each changed test file. A test that is gone (deleted or renamed, its file deleted, or
+  taken out of collection by ``del``, ``__test__ = False``), that gained a pytest or unittest
+  skip/xfail mark (on the function, its class or the module, also through a name bound to a mark
+  here or in a module it is imported from), a run-time skip (``pytest.skip``, ``self.skipTest``,
+  ``importorskip``, ``applymarker``, ...) or an early ``return``/``continue``/``break``, or that lost
+  or changed any of its statements — or of an assertion helper or module-level test data it uses —
+  (an assertion removed, loosened, wrapped in an ``if`` or ``try``, its loop narrowed, a
+  ``parametrize`` case dropped) is a decision for the ``disabled`` side. Adding statements, tests,
+  data or parametrize cases is not, and neither is a reworded assertion message. Configuration that
+  takes tests out counts too: in ``conftest.py``, read from its syntax, ``collect_ignore``, collection
+  hooks and skip calls; in ini/toml/cfg files, ``--deselect``, ``--ignore``, ``-k``, ``-m "not ..."``
+  and narrowed ``python_files``-like options, comments ignored.
+  The corpus ``tests/detect/corpus/integrity-shipping.yaml`` holds the shapes it is held to.
 - ``regex.test_suite`` is the line-based secondary: skip/xfail/deselect patterns on added lines of
   test and configuration files, and removed ``def test_``/``assert`` lines of test files.
 
@@ -97,11 +103,12 @@ def _is_mark(node: ast.AST, aliases: frozenset[str]) -> bool:
     return isinstance(node, ast.Name) and (node.id in _MARKS or node.id in aliases)
 
 
-def _skips(stmt: ast.stmt, aliases: frozenset[str]) -> bool:
+def _skips(stmt: ast.stmt) -> bool:
     """Whether a simple statement skips or xfails its test: a skip call (``pytest.skip``,
     ``self.skipTest``, ``pytest.importorskip``, ``raise unittest.SkipTest``, ``request.applymarker``)
-    or a reference to a mark (``raise pytest.skip.Exception``)."""
-    return any((isinstance(n, ast.Call) and _tail(n) in _SKIP_CALLS) or _is_mark(n, aliases) for n in ast.walk(stmt))
+    or a mark's attribute (``raise pytest.skip.Exception``); a local name such as ``skip`` is none."""
+    return any((isinstance(n, ast.Call) and _tail(n) in _SKIP_CALLS) or (isinstance(n, ast.Attribute) and n.attr in _MARKS)
+               for n in ast.walk(stmt))
 
 
 def _count_marks(nodes: list[ast.expr], aliases: frozenset[str] = frozenset()) -> int:
@@ -124,8 +131,7 @@ def _decorator_checks(decorators: list[ast.expr], aliases: frozenset[str]) -> li
     return out
 
 
-def _statement_checks(body: list[ast.stmt], ctx: tuple[str, ...], out: Counter,
-                      aliases: frozenset[str] = frozenset()) -> tuple[int, int]:
+def _statement_checks(body: list[ast.stmt], ctx: tuple[str, ...], out: Counter) -> tuple[int, int]:
     """Fill ``out`` with every simple statement (and the headers around it); return (exits, skips)."""
     exits = skips = 0
     for stmt in body:
@@ -151,11 +157,11 @@ def _statement_checks(body: list[ast.stmt], ctx: tuple[str, ...], out: Counter,
             out[" / ".join((*ctx, text))] += 1
             if isinstance(stmt, (ast.Return, ast.Continue, ast.Break)):
                 exits += 1  # a test that stops early, or a loop that passes over a case
-            elif _skips(stmt, aliases):
+            elif _skips(stmt):
                 skips += 1
             continue
         for block, head in blocks:
-            e, s = _statement_checks(block, (*ctx, head), out, aliases)
+            e, s = _statement_checks(block, (*ctx, head), out)
             exits, skips = exits + e, skips + s
     return exits, skips
 
@@ -188,7 +194,7 @@ def _uncollected(body: list[ast.stmt]) -> tuple[set[str], bool]:
     return names, everything
 
 
-def _support(module: ast.Module, aliases: frozenset[str]) -> dict[str, Counter]:
+def _support(module: ast.Module) -> dict[str, Counter]:
     """What a test may read from its module besides its own body, by name: a helper function's
     statements (an assertion helper) and a module-level value's parts (test data, each element of a
     literal list, tuple, set or dict on its own, so that adding data is no weakening)."""
@@ -196,7 +202,7 @@ def _support(module: ast.Module, aliases: frozenset[str]) -> dict[str, Counter]:
     for st in module.body:
         if isinstance(st, _FUNCS) and not st.name.startswith("test"):
             checks: Counter = Counter()
-            _statement_checks(st.body, (f"helper {st.name}",), checks, aliases)
+            _statement_checks(st.body, (f"helper {st.name}",), checks)
             found[st.name] = checks
         elif isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
             value = st.value
@@ -224,13 +230,13 @@ def suite_shapes(text: str | None, imported_marks: frozenset[str] = frozenset())
     assigned = [(t.id, s.value) for s in tree.body if isinstance(s, ast.Assign)
                 for t in s.targets if isinstance(t, ast.Name)]
     module_marks = sum(_count_marks([value], aliases) for name, value in assigned if name == "pytestmark")
-    support = _support(tree, aliases)
+    support = _support(tree)
     gone, none_collected = _uncollected(tree.body)
     shapes: dict[str, Shape] = {}
 
     def add(fn: ast.FunctionDef | ast.AsyncFunctionDef, prefix: str, outer: list[ast.expr]) -> None:
         checks: Counter = Counter(_decorator_checks(fn.decorator_list, aliases))
-        exits, skips = _statement_checks(fn.body, (), checks, aliases)
+        exits, skips = _statement_checks(fn.body, (), checks)
         for name in sorted({n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id in support}):
             checks.update(support[name])
         marks = module_marks + _count_marks(outer, aliases) + _count_marks(fn.decorator_list, aliases) + skips
@@ -264,11 +270,8 @@ def _imported_marks(tree: Tree, rel: str, text: str) -> frozenset[str]:
     for node in module.body:
         if not isinstance(node, ast.ImportFrom) or not node.module:
             continue
-        source = None
-        if not node.level and f"{folder}{node.module.replace('.', '/')}.py" in tree.texts:
-            source = f"{folder}{node.module.replace('.', '/')}.py"
-        else:
-            source = tree.module_file(import_base(tree, rel, node))
+        sibling = f"{folder}{node.module.replace('.', '/')}.py"
+        source = sibling if not node.level and sibling in tree.texts else tree.module_file(import_base(tree, rel, node))
         if source is None or source == rel or (src := tree.python(source)) is None:
             continue
         marks = mark_names(src.tree)
