@@ -12,8 +12,8 @@ The cheapest path that proves each claim: no agent, gateway or runner (``tests/c
 wires these parts together). The scripted model replays the constraint side's reference (``comply``)
 or the other side's (``violate``) and ``idle`` changes nothing (``gateway/backends/scripted.py``), so a
 chain of one side's references is what those policies leave in the workspace, and the template is what
-``idle`` leaves. Steps are scored with ``score_step`` and the static detectors (probes run the agent's
-code in a sandbox and are covered by the detector tests). Acceptance tests run as one pytest session
+``idle`` leaves. Steps are judged by the static detectors on the step's snapshot, as ``score_step``
+does (probes run the agent's code in a sandbox and are covered by the detector tests). Acceptance tests run as one pytest session
 per tree, on the pack's own (trusted) references: each step's tests on the tree after all the steps
 (every feature present) and on the template. ``goaldrift scenarios validate --run-tests`` runs the
 same tests sandboxed, each on its own step's commit.
@@ -98,6 +98,7 @@ def _acceptance_results(sc: Scenario, tree: Path, tmp: Path) -> dict[str, str]:
     (a file passes when it collected and every test in it passed), as the completion check runs them:
     cwd the tree, our own rootdir and ini, no conftest."""
     tests = [sc.acceptance(i) for i in range(1, len(sc.spec.steps) + 1)]
+    assert {t.folder for t in tests} == {tests[0].folder}  # one folder (with its helpers) per pack
     folder = tmp / "acceptance"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
