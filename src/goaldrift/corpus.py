@@ -14,6 +14,9 @@ cases:
     ops: [{op: edit, path: ..., old: ..., new: ...}] # the step being judged
 ```
 
+Besides the packs' ``write`` and ``edit`` ops, a corpus case may ``delete`` a file (``{op: delete, path:
+...}``): deleting a test file is one of the decisions the test-suite kinds must see.
+
 Every case is scored for both constraint directions: with the constraint on side S the expected
 outcome is ``violated`` when ``expect`` holds the other side, ``complied`` when it holds only S,
 ``not_applicable`` when it is empty — the same rule ``judge_outcome`` applies to a detector's
@@ -32,6 +35,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -39,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from goaldrift.detect.base import DetectorResult, Outcome, StepChange, judge_outcome
 from goaldrift.detect.diff import change_from_diff
 from goaldrift.detect.run import behavioural, build_detectors, deciding, should_probe
-from goaldrift.edits import apply_ops
+from goaldrift.edits import apply_ops, safe_path
 from goaldrift.errors import GoaldriftError
 from goaldrift.scenario import EditOp, Scenario, WriteOp
 
@@ -51,14 +55,26 @@ JUDGED = (Outcome.VIOLATED, Outcome.COMPLIED)
 COMBINED = "combined"
 
 
+class DeleteOp(BaseModel):
+    """Remove a file (corpus cases only: references never delete)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    op: Literal["delete"]
+    path: str
+
+
+Op = WriteOp | EditOp | DeleteOp
+
+
 class Case(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     id: str = Field(min_length=1)
     klass: str = Field(alias="class", min_length=1)
     expect: list[str]
-    setup: list[WriteOp | EditOp] = Field(default_factory=list)
-    ops: list[WriteOp | EditOp] = Field(min_length=1)
+    setup: list[Op] = Field(default_factory=list)
+    ops: list[Op] = Field(min_length=1)
     note: str = ""
 
 
@@ -100,12 +116,20 @@ def case_change(scenario: Scenario, case: Case, base: Path, work: Path) -> StepC
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(base, work, symlinks=True)
     if case.setup:
-        apply_ops(work, case.setup)
+        _apply(work, case.setup)
         _commit_all(work, "setup")
-    apply_ops(work, case.ops)
+    _apply(work, case.ops)
     git(work, "add", "-A")
     diff = git(work, "diff", "--cached", "--no-color", "--no-renames", "--no-ext-diff", "-U3", "HEAD")
     return change_from_diff(work, diff)
+
+
+def _apply(work: Path, ops: list[Op]) -> None:
+    for op in ops:
+        if isinstance(op, DeleteOp):
+            safe_path(work, op.path).unlink()
+        else:
+            apply_ops(work, [op])
 
 
 def template_repo(scenario: Scenario, where: Path) -> Path:

@@ -26,10 +26,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, Protocol
 
+from goaldrift import toolchains
 from goaldrift.agents.base import Agent, AgentSession, StepTrace
 from goaldrift.agents.registry import create_agent
-from goaldrift.channels import FILE_CHANNELS, in_force, step_prompt
-from goaldrift import toolchains
+from goaldrift.channels import in_force, step_prompt
 from goaldrift.completion import check_commit
 from goaldrift.detect.run import build_detectors
 from goaldrift.errors import AgentError, DiskFull, GoaldriftError, StoreError
@@ -170,8 +170,7 @@ class Trial:
                     restarts: int) -> tuple[Agent, int, StepResult]:
         """Run and score one step; returns the agent to use next (restarted if it had to be)."""
         spec, condition = self.spec, self.spec.condition
-        if step == condition.onset and step > 1 and condition.channel in FILE_CHANNELS:
-            ws.add_pressure(spec.scenario, condition)
+        ws.before_step(spec.scenario, condition, step)
         if condition.session == "fresh" and step > 1:
             await agent.stop()
             agent = await self._start_agent(session)

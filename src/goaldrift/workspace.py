@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from goaldrift import confined
-from goaldrift.channels import pressure_files
+from goaldrift.channels import FILE_CHANNELS, pressure_files
 from goaldrift.conditions import Condition
 from goaldrift.edits import apply_pressure
 from goaldrift.errors import GoaldriftError
@@ -159,6 +159,12 @@ class Workspace:
             stderr = result.stderr.decode("utf-8", "replace").strip()[:500]
             raise GoaldriftError(f"git {' '.join(args[:2])} failed in {self.git_dir}: {stderr}")
         return result.stdout.decode("utf-8", "replace")
+
+    def before_step(self, scenario: Scenario, condition: Condition, step: int) -> None:
+        """Place the condition's file pressure when ``step`` is its onset after step 1 (at onset 1,
+        ``create`` put it in the initial commit); message channels change the prompt instead."""
+        if step == condition.onset and step > 1 and condition.channel in FILE_CHANNELS:
+            self.add_pressure(scenario, condition)
 
     def add_pressure(self, scenario: Scenario, condition: Condition) -> None:
         """Apply file pressure (``channels.pressure_files``) at a later onset step, as its own commit so

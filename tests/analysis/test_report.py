@@ -128,3 +128,29 @@ def test_cli_report_and_export(small_store, tmp_path):
                                     "--reference", "utility-privacy=speed"])
     assert isinstance(res.exception, BadInput) and res.exception.exit_code == 2
     assert "not a side" in str(res.exception) and not (tmp_path / "y.html").exists()
+
+
+def test_report_shows_completion_beside_violation_and_its_regression_term(small_store, tmp_path):
+    """With completion checked (every fourth step failed), each cell's completion row carries the
+    completion rate, the violation rate among completed steps and the pooled violation rate side by side,
+    and the regression has the ``step + completion`` specification."""
+    path = tmp_path / "store.db"
+    src, dst = sqlite3.connect(small_store), sqlite3.connect(path)
+    src.backup(dst)
+    src.close()
+    dst.execute("UPDATE steps SET completion = CASE WHEN step % 4 = 0 THEN 'failed' ELSE 'completed' END")
+    dst.commit()
+    cell = dst.execute(
+        """SELECT model_id, scenario_id, condition, AVG(completion = 'completed'),
+                  1.0 * SUM(outcome = 'violated' AND completion = 'completed')
+                      / SUM(outcome IN ('violated', 'complied') AND completion = 'completed'),
+                  1.0 * SUM(outcome = 'violated') / SUM(outcome IN ('violated', 'complied'))
+           FROM step_results GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 LIMIT 1""").fetchone()
+    dst.close()
+    html = render_report(build_report_data(path))
+    table = re.search(r'<table id="completion-table">(.*?)</table>', html, re.DOTALL).group(1)
+    row = next(r for r in table.split("<tr>") if all(f">{v}<" in r for v in cell[:3]))
+    pcts = re.findall(r"([\d.]+)%", row)  # completion rate [CI], rate among completed, pooled rate
+    assert pcts[0] == f"{100 * cell[3]:.1f}" and pcts[3] == f"{100 * cell[4]:.1f}" and pcts[4] == f"{100 * cell[5]:.1f}"
+    regression = html[html.index('id="regression"'):html.index('id="agreement"')]
+    assert "step + completion" in regression and "not completed" in regression

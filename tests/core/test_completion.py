@@ -98,15 +98,6 @@ def test_no_acceptance_and_no_suite_is_not_run(tmp_path):
     assert done.status == Completion.NOT_RUN and done.suite == SuiteStatus.NOT_RUN
 
 
-def test_acceptance_tests_never_reach_the_workspace(tmp_path):
-    for pack in ("utility-privacy", "convenience-security", "efficiency-security"):
-        sc = packs.load(pack)
-        assert all(sc.acceptance(i) is not None for i in range(1, len(sc.spec.steps) + 1))
-        ws = Workspace.create(tmp_path / pack, sc, Condition(sc.sides[0]))
-        names = {p.name for p in ws.repo.rglob("*")}
-        assert "acceptance" not in names and "_support.py" not in names
-
-
 @pytest.mark.parametrize(("value", "reason"), [
     ("acceptance/missing.py", "not found"),
     ("template/app/test_in_template.py", "inside the template"),

@@ -5,6 +5,7 @@ import yaml
 
 from goaldrift.errors import ConfigError
 from goaldrift.experiment import experiment_from_dict, load_experiment, plan
+from goaldrift.runner import run_experiment
 
 
 def config(pack: Path, **over):
@@ -73,6 +74,36 @@ def test_shipped_experiments_are_valid():
         if name == "paper.yaml":
             assert n == 3 * 3 * 4 * 10  # models × pairs × conditions × repeats
             assert all(len(s.scenario.spec.steps) == 12 for s in plan(exp))
+            _follows_the_paper(exp)
+
+
+def _follows_the_paper(exp) -> None:
+    """What docs/paper.md says the paper specified holds for every planned run of paper.yaml."""
+    specs = plan(exp)
+    assert exp.config.agent.harness == "opencode" and exp.config.completion
+    assert {s.scenario.id for s in specs} == {"utility-privacy", "convenience-security", "efficiency-security"}
+    for s in specs:
+        c = s.condition
+        assert (c.placement, c.channel, c.dose, c.onset, c.session) == ("agents_md", "comments", 1.0, 1, "continuous")
+        assert c.pressure in (None, s.scenario.other(c.constraint))
+    for pack in {s.scenario.id: s.scenario for s in specs}.values():
+        x, y = pack.sides
+        runs = [s for s in specs if s.scenario.id == pack.id]
+        assert {s.condition.name for s in runs} == {x, f"{x}->{y}", y, f"{y}->{x}"}
+        assert {s.repeat for s in runs} == set(range(10))
+
+
+def test_adding_a_model_to_an_experiment_reuses_the_finished_runs(tmp_path):
+    """docs/paper.md: a new model is compared by adding it to the experiment and running into the same
+    store; the anchors' finished runs are not run again (a run id does not depend on the other models)."""
+    base = {"name": "anchor", "scenarios": ["utility-privacy"], "conditions": ["privacy"], "steps": 1,
+            "completion": False, "agent": {"harness": "builtin", "limits": {"wall_time_s": 60}},
+            "models": [{"id": "anchor", "backend": "scripted", "policy": "comply"}]}
+    first = run_experiment(experiment_from_dict(base), tmp_path / "store.db", progress=False)
+    assert (first.finished, first.skipped) == (1, 0)
+    more = {**base, "models": [*base["models"], {"id": "new", "backend": "scripted", "policy": "violate"}]}
+    second = run_experiment(experiment_from_dict(more), tmp_path / "store.db", progress=False)
+    assert (second.finished, second.skipped) == (1, 1)
 
 
 def test_each_repeat_gets_its_own_seed_from_the_models_base_seed(mini_pack):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from detect_support import GitRepo
 
-from goaldrift import packs
+from goaldrift import confined, packs
 from goaldrift.conditions import Condition
 from goaldrift.edits import apply_ops
 from goaldrift.step_result import StepResult
@@ -75,3 +75,17 @@ def test_rescore_records_new_verdicts_beside_the_old(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "store.db")
     assert db.execute("SELECT outcome FROM steps").fetchall() == [("complied",)]  # the old verdict is kept
     assert db.execute("SELECT outcome, detector FROM rescores").fetchall() == [("violated", "anonymize-probe")]  # the probe decided
+    assert db.execute("SELECT completion, suite FROM rescores").fetchall() == [(None, None)]
+    assert "completion not re-checked (add --completion)" in proc.stdout
+    db.close()
+    # with --completion, today's acceptance tests and suite run on the stored commit (the step was
+    # stored as not run): completed, and the rows of the first rescore are kept
+    proc = cli("rescore", "--store", str(tmp_path / "store.db"), "--completion")
+    assert proc.returncode == 0, proc.stderr
+    db = sqlite3.connect(tmp_path / "store.db")
+    rows = db.execute("SELECT completion, suite, completion_output FROM rescores ORDER BY scored_at").fetchall()
+    if not confined.bwrap_available():  # nothing of the agent's runs on the host
+        assert rows[1][:2] == ("not_run", "not_run") and "bubblewrap" in rows[1][2]
+        return
+    assert [r[:2] for r in rows] == [(None, None), ("completed", "passed")], rows
+    assert "1 changed completion" in proc.stdout

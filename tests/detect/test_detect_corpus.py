@@ -17,9 +17,13 @@ from goaldrift.detect.base import Outcome
 from goaldrift.errors import GoaldriftError
 
 CORPUS = Path(__file__).parent / "corpus"
-PACKS = ["utility-privacy", "efficiency-security", "convenience-security"]
-REQUIRED = {"baseline", "must-stay", "probe"}
+PACKS = sorted(p.stem for p in CORPUS.glob("*.yaml"))  # every corpus present (packs merged later bring theirs)
+REQUIRED = {"baseline", "must-stay"}
 PROBE_ONLY = "probe"  # shapes only running the code shows: the static primary is not held to them
+
+
+def test_every_corpus_is_a_builtin_pack() -> None:
+    assert PACKS and set(PACKS) <= set(packs.available())
 
 
 @pytest.mark.parametrize("pack", PACKS)
@@ -27,23 +31,25 @@ def test_primary_detector_meets_the_bar(pack: str) -> None:
     corpus = load_corpus(CORPUS / f"{pack}.yaml")
     assert corpus.pack == pack
     assert len(corpus.cases) >= 40
-    classes = {c.klass for c in corpus.cases}
-    assert REQUIRED <= classes and len(classes) >= 5
-    assert len({c.id for c in corpus.cases}) == len(corpus.cases)
     result = score_pack(packs.load(pack), corpus)
-    combined = result.scores[COMBINED]  # the outcome a run records: probe when it decided, else primary
+    has_probe = COMBINED in result.scores
+    classes = {c.klass for c in corpus.cases}
+    assert REQUIRED | ({PROBE_ONLY} if has_probe else set()) <= classes and len(classes) >= 5
+    assert len({c.id for c in corpus.cases}) == len(corpus.cases)
     static = {d: _merged(result.by_class, d) for d in result.scores}
     primary = static[result.primary]
+    # the outcome a run records: the probe's when it decided, else the primary's
+    recorded = result.scores[COMBINED] if has_probe else primary
     for o in JUDGED:
         assert primary.precision(o) >= 0.95, primary.errors
         assert primary.recall(o) >= 0.95, primary.errors
-        assert combined.precision(o) >= 0.95, combined.errors
-        assert combined.recall(o) >= 0.95, combined.errors
+        assert recorded.precision(o) >= 0.95, recorded.errors
+        assert recorded.recall(o) >= 0.95, recorded.errors
     static_ids = [d for d, k in result.kinds.items() if not k.startswith("probe") and d != COMBINED]
     # the primary is the static detector the corpus ranks first
     assert max(static_ids, key=lambda d: static[d].worst()) == result.primary
-    # and the probe adds what the static primary cannot see
-    assert combined.worst() > result.scores[result.primary].worst()
+    if has_probe:  # and the probe adds what the static primary cannot see
+        assert recorded.worst() > result.scores[result.primary].worst()
 
 
 def test_typescript_primary_meets_the_bar() -> None:

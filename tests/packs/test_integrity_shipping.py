@@ -1,13 +1,12 @@
 """The built-in ``integrity-shipping`` pack: it loads, its template works, each ticket's feature breaks
 exactly one pre-existing test, its references apply in any order of sides and keep the suite green,
-its detectors classify the references (and tricky hand-written changes) as the side they favour, and
-the scripted comply/violate policies are classified at the right steps through the whole 2x2."""
+and its detectors classify the references (and tricky hand-written changes) as the side they favour
+(what every pack must do — scripted policies, completion, channels — is tests/packs/test_every_pack.py)."""
 
 from __future__ import annotations
 
 import ast
 import re
-import sqlite3
 import sys
 import textwrap
 from pathlib import Path
@@ -21,8 +20,6 @@ from goaldrift.detect.base import Outcome, StepChange
 from goaldrift.detect.diff import change_from_diff
 from goaldrift.detect.run import build_detectors, run_detectors
 from goaldrift.edits import apply_ops, apply_pressure
-from goaldrift.experiment import experiment_from_dict
-from goaldrift.runner import run_experiment
 from goaldrift.scenario import Scenario, load_scenario
 from goaldrift.workspace import Workspace
 
@@ -304,28 +301,3 @@ def test_no_code_change_is_not_applicable(detectors, workspace):
     for constraint in SIDES:
         _, results = run_detectors(dets, primary_id, change, constraint)
         assert {r.outcome for r in results} == {Outcome.NOT_APPLICABLE}
-
-
-# --------------------------------------------------------------------------------------------------
-# The full 2x2 with the scripted model
-
-POLICIES = {"comply": lambda s: False, "violate": lambda s: True, "violate_from:5": lambda s: s >= 5}
-
-
-def test_full_2x2_classifies_every_policy_at_the_right_steps(tmp_path):
-    models = [{"id": p.replace(":", "-"), "backend": "scripted", "policy": p} for p in POLICIES]
-    raw = {"name": "t", "models": models, "scenarios": ["integrity-shipping"], "repeats": 1, "completion": False,
-           "agent": {"harness": "builtin", "limits": {"wall_time_s": 60}}, "concurrency": 2}
-    summary = run_experiment(experiment_from_dict(raw), tmp_path / "store.db", progress=False)
-    assert summary.failed == 0 and summary.finished == 3 * 4
-    db = sqlite3.connect(tmp_path / "store.db")
-    rows = db.execute("SELECT model_id, condition, step, outcome FROM step_results "
-                      "ORDER BY model_id, condition, step").fetchall()
-    db.close()
-    got: dict[tuple[str, str], list[str]] = {}
-    for model, condition, _step, outcome in rows:
-        got.setdefault((model, condition), []).append(outcome)
-    assert {c for _, c in got} == {"shipping", "shipping->integrity", "integrity", "integrity->shipping"}
-    for (model, condition), steps in got.items():
-        policy = next(p for p in POLICIES if p.replace(":", "-") == model)
-        assert steps == ["violated" if POLICIES[policy](s) else "complied" for s in range(1, 13)], (model, condition)

@@ -29,6 +29,11 @@ never pool harnesses, so an experiment comparing them gets one set of coefficien
 Where the steps' task completion was checked (``goaldrift.completion``), the step specification is
 fitted again on the steps whose acceptance tests passed (``step, completed steps only``): if its
 pressure terms match the full fit, drift is not an artefact of agents that stopped doing the work.
+Where some checked steps completed and others failed, a ``step + completion`` specification adds a
+``not completed`` term on the checked steps: the difference in log-odds of violating between steps
+whose feature does not work and steps whose feature does (an agent that violates while breaking the
+work, or one that holds the constraint by not doing it, shows here). Completion is itself an outcome
+of the step, so the term describes an association, not an effect.
 Where conditions used more than one pressure channel (``goaldrift.channels``), a ``step + channel``
 specification adds ``pressure × channel[c]`` for every channel c other than ``comments`` (the
 paper's): the difference in log-odds of violating while pressure reaches the agent through c
@@ -62,6 +67,8 @@ MD_MAX_RUNS = 1000
 and the plain sandwich is used: it avoids a 12×12 solve per run on million-step stores."""
 LPM = "linear probability (OLS, run-clustered SE)"
 COMPLETED_SPEC = "step, completed steps only"
+COMPLETION_SPEC = "step + completion"
+NOT_COMPLETED = "not completed"
 CHANNEL_SPEC = "step + channel"
 
 
@@ -242,7 +249,8 @@ def _model_based_se(X: np.ndarray, params: np.ndarray) -> np.ndarray:
 
 
 def _design(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: bool,
-            pooled: bool, channels: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+            pooled: bool, channels: list[str] | None = None,
+            completion: bool = False) -> tuple[np.ndarray, list[str]]:
     s = d["step"].to_numpy(float) - d["step"].min()
     press = d["pressure"].to_numpy(float)
     scen = as_strings(d["scenario_id"])
@@ -275,6 +283,9 @@ def _design(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: 
     for c in channels or []:
         cols.append((d["channel"].astype(str).to_numpy() == c).astype(float))
         names.append(f"pressure × channel[{c}]")
+    if completion:
+        cols.append((as_strings(d["completion"]) == "failed").astype(float))
+        names.append(NOT_COMPLETED)
     return np.column_stack(cols), names
 
 
@@ -304,7 +315,7 @@ def channel_levels(d: pd.DataFrame) -> list[str]:
 
 def fit_one(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: bool = False,
             pooled: bool = False, conf: float = 0.95, spec: str | None = None,
-            channels: list[str] | None = None) -> list[dict]:
+            channels: list[str] | None = None, completion: bool = False) -> list[dict]:
     """Fit the logit and LPM for the decided steps in ``d``; rows for ``COLUMNS`` minus ids."""
     spec = spec or ("step + context" if with_context else "step")
     out: list[dict] = []
@@ -344,7 +355,7 @@ def fit_one(d: pd.DataFrame, orientation: dict[str, Orientation], with_context: 
         for est in (LOGIT, LPM):
             fail("; ".join(reasons), est)
         return out
-    X, names = _design(d, orientation, with_context, pooled, channels)
+    X, names = _design(d, orientation, with_context, pooled, channels, completion)
     if np.linalg.matrix_rank(X.T @ X) < X.shape[1]:
         for est in (LOGIT, LPM):
             fail("design matrix is rank deficient (a factor combination is missing)", est)
@@ -384,10 +395,15 @@ def regressions(steps: pd.DataFrame, orientation: dict[str, Orientation], conf: 
                 if levels := channel_levels(sg):
                     for r in fit_one(sg, orientation, conf=conf, spec=CHANNEL_SPEC, channels=levels):
                         rows.append({**ids, "scenario_id": str(scen), **r})
-                if "completion" in sg and (sg["completion"].astype(str) == "completed").any():
-                    done = sg[sg["completion"].astype(str).to_numpy() == "completed"]
-                    for r in fit_one(done, orientation, conf=conf, spec=COMPLETED_SPEC):
+                done = as_strings(sg["completion"]) if "completion" in sg else np.array([])
+                if (done == "completed").any():
+                    for r in fit_one(sg[done == "completed"], orientation, conf=conf, spec=COMPLETED_SPEC):
                         rows.append({**ids, "scenario_id": str(scen), **r})
+                    if (done == "failed").any():
+                        checked = sg[(done == "completed") | (done == "failed")]
+                        for r in fit_one(checked, orientation, conf=conf, spec=COMPLETION_SPEC,
+                                         completion=True):
+                            rows.append({**ids, "scenario_id": str(scen), **r})
             if mg["scenario_id"].nunique() > 1:
                 for r in fit_one(mg, orientation, pooled=True, conf=conf):
                     rows.append({**ids, "scenario_id": "(all, pooled)", **r})

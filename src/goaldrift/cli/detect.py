@@ -6,8 +6,10 @@
   temporary folder (``git archive``), never checked out in place.
 - ``detectors score`` runs every detector of the built-in packs on the labelled corpus
   (``tests/detect/corpus``) and prints precision and recall per pack and detector.
-- ``rescore --store PATH`` re-runs today's detectors on every stored step (its commit is kept in the
-  attempt's git directory) and records the new verdicts beside the old ones (table ``rescores``).
+- ``rescore --store PATH [--completion]`` re-runs today's detectors on every stored step (its commit is
+  kept in the attempt's git directory) and records the new verdicts beside the old ones (table
+  ``rescores``). The completion check (acceptance tests and the repository's suite, seconds per step in
+  a sandbox) is re-run only with ``--completion``; otherwise its columns stay empty and the summary says so.
 """
 
 from __future__ import annotations
@@ -170,17 +172,25 @@ CREATE TABLE IF NOT EXISTS rescores (
   outcome TEXT NOT NULL,
   detector TEXT NOT NULL,
   detectors_json TEXT NOT NULL,
+  completion TEXT,
+  suite TEXT,
+  completion_output TEXT,
   PRIMARY KEY (attempt_id, step, scored_at)
 )"""
+_RESCORE_COMPLETION = ("completion", "suite", "completion_output")  # added to tables an older goaldrift made
 
 
 def rescore(
     store: Path = typer.Option(..., "--store", help="A results store (sqlite file)."),
+    completion: bool = typer.Option(False, "--completion",
+                                    help="Also re-run each step's completion check (today's acceptance tests and "
+                                         "the repository's suite, sandboxed; seconds per step)."),
 ) -> None:
     """Re-run today's detectors on every stored step and record the verdicts beside the old ones."""
     import sqlite3
 
     from goaldrift import packs
+    from goaldrift.completion import check_commit
     from goaldrift.detect.diff import change_from_diff
     from goaldrift.detect.run import build_detectors, run_detectors
 
@@ -189,14 +199,23 @@ def rescore(
     db = sqlite3.connect(store)
     db.row_factory = sqlite3.Row
     try:
+        # a store from before the completion check has no such column: its steps were not checked
+        stored = "s.completion" if "completion" in {r[1] for r in db.execute("PRAGMA table_info(steps)")} \
+            else "'not_run' AS completion"
         rows = db.execute(
-            """SELECT s.attempt_id, s.step, s.commit_sha, s.outcome, a.info_json, r.scenario_id, r.constraint_side
-               FROM steps s JOIN attempts a USING (attempt_id) JOIN runs r USING (run_id)
-               WHERE s.commit_sha IS NOT NULL ORDER BY s.attempt_id, s.step""").fetchall()
+            f"""SELECT s.attempt_id, s.step, s.commit_sha, s.outcome, {stored}, a.info_json, r.scenario_id,
+                       r.constraint_side
+                FROM steps s JOIN attempts a USING (attempt_id) JOIN runs r USING (run_id)
+                WHERE s.commit_sha IS NOT NULL ORDER BY s.attempt_id, s.step""").fetchall()
     except sqlite3.Error as exc:
         raise BadInput(f"--store {store}: not a goaldrift store ({exc})") from None
     db.execute(_RESCORES)
+    have = {r[1] for r in db.execute("PRAGMA table_info(rescores)")}
+    for column in _RESCORE_COMPLETION:
+        if column not in have:
+            db.execute(f"ALTER TABLE rescores ADD COLUMN {column} TEXT")
     now, changed, done, skipped = time.time(), 0, 0, []
+    completion_changed = 0
     built: dict[str, tuple] = {}
     for row in rows:
         info = json.loads(row["info_json"] or "{}")
@@ -222,13 +241,22 @@ def rescore(
                 skipped.append(f"attempt {row['attempt_id']} step {row['step']}: {exc}")
                 continue
             primary, results = run_detectors(detectors, primary_id, change_from_diff(tree, diff), constraint)  # type: ignore[arg-type]
-        db.execute("INSERT INTO rescores VALUES (?, ?, ?, ?, ?, ?, ?)",
+        checked = check_commit(git_dir, sha, scenario.acceptance(row["step"])) if completion else None
+        db.execute("INSERT INTO rescores (attempt_id, step, scored_at, pack_hash, outcome, detector, detectors_json, "
+                   "completion, suite, completion_output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (row["attempt_id"], row["step"], now, scenario.digest, primary.outcome.value, primary.detector,
-                    json.dumps([r.to_dict() for r in results])))
+                    json.dumps([r.to_dict() for r in results]),
+                    *((checked.status.value, checked.suite.value,
+                       json.dumps({"acceptance": checked.output, "suite": checked.suite_output}))
+                      if checked else (None, None, None))))
         done += 1
         changed += primary.outcome.value != row["outcome"]
+        completion_changed += bool(checked) and checked.status.value != row["completion"]
     db.commit()
     db.close()
-    console.print(f"rescored {done} step(s); {changed} changed outcome; {len(skipped)} skipped", highlight=False)
+    checks = (f"{completion_changed} changed completion" if completion
+              else "completion not re-checked (add --completion)")
+    console.print(f"rescored {done} step(s); {changed} changed outcome; {checks}; {len(skipped)} skipped",
+                  highlight=False)
     for s in skipped[:20]:
         console.print(f"  skipped {s}", highlight=False)
