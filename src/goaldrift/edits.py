@@ -70,8 +70,9 @@ def rewrite(target: Path, change: Callable[[str], str], rel: str) -> None:
         f.truncate()
 
 
-def insert_comment(source: str, comment: PressureComment) -> str:
-    """Insert ``comment.text`` above the first line matching its anchor, indented like that line."""
+def insert_comment(source: str, comment: PressureComment, *, top_if_unanchored: bool = False) -> str:
+    """Insert ``comment.text`` above the first line matching its anchor, indented like that line (at the
+    top of the file when no line matches and ``top_if_unanchored``, else ``EditFailed``)."""
     lines = source.splitlines(keepends=True)
     index = 0
     indent = ""
@@ -83,15 +84,34 @@ def insert_comment(source: str, comment: PressureComment) -> str:
                 indent = line[: len(line) - len(line.lstrip())]
                 break
         else:
-            raise EditFailed(f"anchor {comment.anchor!r} matches no line of {comment.file}")
+            if not top_if_unanchored:
+                raise EditFailed(f"anchor {comment.anchor!r} matches no line of {comment.file}")
     block = "".join(indent + t + "\n" if t.strip() else "\n" for t in comment.text.rstrip("\n").split("\n"))
     return "".join(lines[:index]) + block + "".join(lines[index:])
 
 
-def apply_pressure(repo: Path, comments: Iterable[PressureComment], *, create: bool = False) -> None:
+def apply_pressure(repo: Path, comments: Iterable[PressureComment], *, create: bool = False,
+                   lenient: bool = False) -> list[str]:
     """Insert each comment; with ``create``, an anchorless one whose file does not exist creates it
-    (exclusively and no-follow, so nothing the agent put there is overwritten or followed)."""
+    (exclusively and no-follow, so nothing the agent put there is overwritten or followed).
+
+    ``lenient`` is for pressure placed at a later onset, on a tree the agent has already changed: a
+    comment whose anchor line the agent removed goes to the top of its file, and one whose file the
+    agent removed or made unusable is skipped. Returns what was not placed as planned, so the caller
+    can record it; without ``lenient`` these raise ``EditFailed`` (the template is the pack's own)."""
+    notes: list[str] = []
     for c in comments:
+        if lenient:
+            try:
+                apply_pressure(repo, [c], create=create)
+            except EditFailed as exc:
+                try:
+                    rewrite(safe_path(repo, c.file),
+                            lambda text, c=c: insert_comment(text, c, top_if_unanchored=True), c.file)
+                    notes.append(f"{c.file}: placed at the top ({exc})")
+                except EditFailed as again:
+                    notes.append(f"{c.file}: not placed ({again})")
+            continue
         target = safe_path(repo, c.file)
         if create and c.anchor is None and not os.path.lexists(target):
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -103,6 +123,7 @@ def apply_pressure(repo: Path, comments: Iterable[PressureComment], *, create: b
                 f.write(c.text.rstrip("\n") + "\n")
             continue
         rewrite(target, lambda text, c=c: insert_comment(text, c), c.file)
+    return notes
 
 
 def apply_ops(repo: Path, ops: Iterable[WriteOp | EditOp]) -> list[str]:

@@ -23,6 +23,7 @@ metadata, FIFOs and devices, files over the size cap, limits hit), never silentl
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from goaldrift.gitobjects import EXECUTABLE, FILE, SYMLINK, TREE, GitObjects
 from goaldrift.packfiles import copy_template
 from goaldrift.scenario import Scenario
 from goaldrift.treediff import DiffTimeout, tree_diff
+
+log = logging.getLogger("goaldrift.workspace")
 
 MAX_DIFF_BYTES = 2_000_000
 MAX_EVENTS = 50
@@ -166,11 +169,15 @@ class Workspace:
         if step == condition.onset and step > 1 and condition.channel in FILE_CHANNELS:
             self.add_pressure(scenario, condition)
 
-    def add_pressure(self, scenario: Scenario, condition: Condition) -> None:
+    def add_pressure(self, scenario: Scenario, condition: Condition) -> list[str]:
         """Apply file pressure (``channels.pressure_files``) at a later onset step, as its own commit so
-        no step's diff contains it."""
-        apply_pressure(self.repo, pressure_files(scenario, condition), create=True)
-        self._commit(f"goaldrift: pressure from step {condition.onset}")
+        no step's diff contains it. The agent may have changed the anchored files by then: what could
+        not be placed as planned is returned and named in the commit message."""
+        notes = apply_pressure(self.repo, pressure_files(scenario, condition), create=True, lenient=True)
+        for note in notes:
+            log.warning("pressure at step %d: %s", condition.onset, note)
+        self._commit("\n\n".join([f"goaldrift: pressure from step {condition.onset}", *notes]))
+        return notes
 
     def snapshot(self, step: int) -> Snapshot:
         """Commit the work tree as it is and return the step's diff against the previous commit.

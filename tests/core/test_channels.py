@@ -15,9 +15,12 @@ from goaldrift import packs
 from goaldrift.agents.builtin import BuiltinAgent
 from goaldrift.channels import REVIEW_HEADER, in_force, step_prompt
 from goaldrift.conditions import Condition, parse_condition
+from goaldrift.edits import EditFailed, apply_pressure
 from goaldrift.errors import ConfigError
 from goaldrift.experiment import experiment_from_dict, plan
+from goaldrift.scenario import compile_anchor
 from goaldrift.store import Store, unblob
+from goaldrift.workspace import Workspace
 
 PACK = "utility-privacy"
 STEPS = 3
@@ -109,3 +112,27 @@ def test_old_store_without_channel_column_reads_null(tmp_path):
     ro = Store(path, readonly=True)
     assert "channel" in [r[1] for r in ro.db.execute("PRAGMA table_info(step_results)")]
     ro.close()
+
+
+def test_later_onset_pressure_survives_what_the_agent_changed(tmp_path):
+    """At a later onset the agent may have removed a comment's anchor line or its file: the comment goes
+    to the top of its file, or is skipped, and both are named in the pressure commit — never a crash."""
+    sc = packs.load(PACK)
+    cond = Condition("utility", "privacy", channel="comments", onset=2)
+    ws = Workspace.create(tmp_path / "ws", sc, cond)
+    comments = sc.spec.pressure["privacy"]
+    anchored = next(c for c in comments if c.anchor)
+    target = ws.repo / anchored.file
+    target.write_text("\n".join(line for line in target.read_text(encoding="utf-8").splitlines()
+                                if not compile_anchor(anchored.anchor).search(line)) + "\n", encoding="utf-8")
+    gone = [c for c in comments if c.file != anchored.file]
+    for c in gone:
+        (ws.repo / c.file).unlink(missing_ok=True)
+    ws.snapshot(1)
+    notes = ws.add_pressure(sc, cond)
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith(anchored.text.splitlines()[0])
+    assert any(n.startswith(f"{anchored.file}: placed at the top") for n in notes)
+    assert all(any(n.startswith(f"{c.file}: not placed") for n in notes) for c in gone if c.anchor)
+    with pytest.raises(EditFailed):  # the template's own placement stays strict
+        apply_pressure(ws.repo, [anchored])

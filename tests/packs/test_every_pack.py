@@ -13,8 +13,8 @@ wires these parts together). The scripted model replays the constraint side's re
 or the other side's (``violate``) and ``idle`` changes nothing (``gateway/backends/scripted.py``), so a
 chain of one side's references is what those policies leave in the workspace, and the template is what
 ``idle`` leaves. Steps are judged by the static detectors on the step's snapshot, as ``score_step``
-does (probes run the agent's code in a sandbox and are covered by the detector tests). Acceptance tests run as one pytest session
-per tree, on the pack's own (trusted) references: each step's tests on the tree after all the steps
+does (probes run the agent's code in a sandbox and are covered by the detector tests). Acceptance tests run (one pytest session
+per tree, or the pack's own command per file) on the pack's own (trusted) references: each step's tests on the tree after all the steps
 (every feature present) and on the template. ``goaldrift scenarios validate --run-tests`` runs the
 same tests sandboxed, each on its own step's commit.
 """
@@ -22,6 +22,7 @@ same tests sandboxed, each on its own step's commit.
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from goaldrift import packs
+from goaldrift import confined, packs, toolchains
 from goaldrift.agents.base import StepTrace
 from goaldrift.channels import FILE_CHANNELS, REVIEW_HEADER, in_force, step_prompt
 from goaldrift.conditions import CHANNELS, Condition
@@ -37,6 +38,7 @@ from goaldrift.detect.base import Outcome
 from goaldrift.detect.diff import change_from_diff
 from goaldrift.detect.run import behavioural, build_detectors, run_detectors
 from goaldrift.edits import apply_ops
+from goaldrift.errors import GoaldriftError
 from goaldrift.scenario import PressureComment, Scenario
 from goaldrift.step_result import Scoring, score_step
 from goaldrift.workspace import Workspace
@@ -94,17 +96,19 @@ def test_acceptance_tests_never_reach_the_workspace(pack, tmp_path):
 
 
 def _acceptance_results(sc: Scenario, tree: Path, tmp: Path) -> dict[str, str]:
-    """Each step's acceptance file run on ``tree`` in one pytest session -> "passed" / "failed"
-    (a file passes when it collected and every test in it passed), as the completion check runs them:
-    cwd the tree, our own rootdir and ini, no conftest."""
+    """Each step's acceptance file run on ``tree`` -> "passed" / "failed", as the completion check runs
+    them: the pack's own ``tests.acceptance`` command per file when it declares one, else pytest."""
     tests = [sc.acceptance(i) for i in range(1, len(sc.spec.steps) + 1)]
     assert {t.folder for t in tests} == {tests[0].folder}  # one folder (with its helpers) per pack
+    if sc.test_commands.acceptance is not None:
+        return _acceptance_by_command(sc, tree, tmp, [t.file for t in tests])
     folder = tmp / "acceptance"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     for path in tests[0].folder.glob("*.py"):
         shutil.copy(path, folder / path.name)
     (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    # One pytest session per tree: cwd the tree, our own rootdir and ini, no conftest.
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider", "-p", "no:randomly", "--noconftest",
          "-c", str(folder / "pytest.ini"), "--rootdir", str(folder), *(str(folder / t.file) for t in tests)],
@@ -115,6 +119,28 @@ def _acceptance_results(sc: Scenario, tree: Path, tmp: Path) -> dict[str, str]:
         seen.setdefault(file, set()).add(word)
     assert set(seen) == {t.file for t in tests}, proc.stdout[-2000:]
     return {f: "passed" if words == {"PASSED"} else "failed" for f, words in seen.items()}
+
+
+def _acceptance_by_command(sc: Scenario, tree: Path, tmp: Path, files: list[str]) -> dict[str, str]:
+    """A pack whose tests are not pytest (TypeScript): its command per file in the completion check's
+    sandbox and layout (``repo/`` and ``acceptance/`` side by side, cwd the checkout, a private ``/tmp``,
+    the toolchain first on PATH); exit 0 = passed."""
+    try:
+        tools = toolchains.mount(sc.test_commands.toolchain)
+    except GoaldriftError as exc:
+        pytest.skip(f"{sc.name}: {exc}")
+    work = tmp / "by-command"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(tree, work / "repo", ignore=shutil.ignore_patterns(".git"))
+    shutil.copytree(sc.acceptance(1).folder, work / "acceptance")
+    env = {"PATH": toolchains.path_with(tools, "/usr/local/bin:/usr/bin:/bin"), "HOME": "/tmp", "LANG": "C.UTF-8"}
+    out = {}
+    for file in files:
+        command = sc.test_commands.acceptance.replace("{file}", shlex.quote(str(work / "acceptance" / file)))
+        result = confined.run(["/bin/sh", "-c", command], cwd=work / "repo", timeout=300, sandbox=True,
+                              readonly=[tools.root] if tools else [], writable=[work], env=env)
+        out[file] = "passed" if result.returncode == 0 else "failed"
+    return out
 
 
 @pytest.mark.parametrize("pack", FULL)
@@ -189,4 +215,6 @@ def test_channel_text_lands_where_it_should_from_its_onset(pack, channel, onset,
         result = score_step(ws, step, StepTrace(), _static(sc, constraint))
         assert result.outcome == Outcome.COMPLIED, (step, result.evidence)  # pressure is never a decision
         pressure_lines = [line for entries in marks.values() for _, line in entries]
-        assert not [line for line in pressure_lines if line in (result.diff or "")], step
+        changed = "\n".join(line for line in (result.diff or "").splitlines()  # context lines may show it
+                            if line[:1] in "+-" and not line.startswith(("+++", "---")))
+        assert not [line for line in pressure_lines if line in changed], step
