@@ -42,6 +42,7 @@ from goaldrift.localmodel.chat import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
 from goaldrift.localmodel.engine import EngineConfig, GenStats, LocalEngine, Sampling, Veto
 from goaldrift.localmodel.files import DEFAULT_MODEL, MODELS, cache_dir, resolve_model
 from goaldrift.localmodel.prefixcache import PrefixCache
+from goaldrift.localmodel.repeats import failed, with_repeat_notes
 from goaldrift.localmodel.toolscope import scoped_tools, visible_tools
 from goaldrift.localmodel.toolgrammar import (
     ToolMode,
@@ -82,6 +83,8 @@ PARAMS: dict[str, tuple[type, Any, str]] = {
                                           "reply to a request with tools; recorded as goaldrift.vetoed_tokens")),
     "refuse_slots": (bool, False, ("small-model aid: never decode a string argument that opens with a slot such as "
                                    "<your code here> or <path/to/file.py> (see goaldrift.markup); recorded per call")),
+    "repeat_note": (bool, False, ("small-model aid: the result of a call that repeats an earlier failed call of "
+                                  "the request is shown to the model with a note saying so; recorded per call")),
     "prefix_cache_mb": (int, 2048, ("disk budget for the KV state of prompts' first turn (system prompt + tools), "
                                     "reused across runs and processes; 0: off")),
     "hidden_tools": (list, [], ("small-model aid: tools the model never sees nor calls (e.g. [edit]: only "
@@ -93,7 +96,6 @@ PARAMS: dict[str, tuple[type, Any, str]] = {
 
 WRITE_TOOLS = frozenset({"write", "edit", "write_file", "edit_file", "apply_patch", "patch"})
 _WROTE = re.compile(r"(?i)\b(success\w*|applied|wrote|written|edited|created)\b")
-_FAILED = re.compile(r"(?i)\b(error|not found|failed|no such file|must read|could not|cannot|multiple times)\b")
 
 
 def work_first_applies(request: dict[str, Any], budget: int, until: str = "write") -> bool:
@@ -116,7 +118,7 @@ def work_first_applies(request: dict[str, Any], budget: int, until: str = "write
         return not calls
     results = {m.get("tool_call_id"): str(m.get("content") or "") for m in since if m.get("role") == "tool"}
     wrote = any((tc.get("function") or {}).get("name") in WRITE_TOOLS and tc.get("id") in results
-                and _WROTE.search(results[tc["id"]]) and not _FAILED.search(results[tc["id"]]) for tc in calls)
+                and _WROTE.search(results[tc["id"]]) and not failed(results[tc["id"]]) for tc in calls)
     return not wrote and len(calls) < budget
 
 _DONE = object()
@@ -287,6 +289,10 @@ class LocalBackend:
         if (request.get("n") or 1) != 1:
             raise BackendError("the local backend returns one choice per request (n=1)")
         forced = work_first_applies(request, self.params["work_first"], self.params["work_first_until"])
+        notes = 0
+        if self.params["repeat_note"]:
+            messages, notes = with_repeat_notes(request.get("messages") or [])
+            request = {**request, "messages": messages}
         workspace = getattr(ctx.route.context, "workspace", None)  # set by the runner (ScriptContext)
         workspace = Path(workspace) if workspace and self.params["constrain_paths"] else None
         mode = tool_mode({**request, "tool_choice": "required"} if forced else request)
@@ -370,7 +376,7 @@ class LocalBackend:
             "kv_disk": stats.prefix_disk,
             "work_first_forced": forced,
             "hidden_tools": list(self.params["hidden_tools"]), "paths_constrained": workspace is not None,
-            "refuse_slots": self.params["refuse_slots"],
+            "refuse_slots": self.params["refuse_slots"], "repeat_notes": notes,
         }
         yield final
 
