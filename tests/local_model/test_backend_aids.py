@@ -55,7 +55,7 @@ class ScriptedEngine:
 
 @pytest.fixture
 def backend(monkeypatch, tmp_path):
-    import goaldrift.gateway.backends.local as local
+    from goaldrift.gateway.backends import local
 
     monkeypatch.setattr(local, "resolve_model", lambda *_a, **_k: tmp_path / "m.gguf")
     monkeypatch.setattr(local, "LocalEngine", ScriptedEngine)

@@ -83,6 +83,13 @@ def _literal(text: str) -> str:
     return "".join(f"[{c}]" if c in ".+" else c for c in text)
 
 
+def _spell(root: str, rel: str, absolute: bool) -> str:
+    """A workspace-relative path (``""``: the root) as the tool wants it."""
+    if absolute:
+        return f"{root}/{rel}" if rel else root
+    return rel or "."
+
+
 def scoped_tools(tools: list[dict[str, Any]], root: Path) -> list[dict[str, Any]]:
     """Copies of ``tools`` whose path arguments only allow existing files of ``root`` (writing tools:
     also a new file name under an existing directory); other tools and arguments are unchanged."""
@@ -103,19 +110,15 @@ def scoped_tools(tools: list[dict[str, Any]], root: Path) -> list[dict[str, Any]
         for key in keys:
             description = str(props[key].get("description", ""))
             absolute = "absolute" in description.lower()
-
-            def spell(rel: str) -> str:
-                return (f"{root_text}/{rel}" if rel else root_text) if absolute else (rel or ".")
-
             schema: dict[str, Any] = {"type": "string", "description": description}
             if fn.get("name") in WRITING_TOOLS:
-                where = "|".join(_literal(spell(d) + "/" if absolute or d else "") for d in dirs)
+                where = "|".join(_literal(_spell(root_text, d, absolute) + "/" if absolute or d else "") for d in dirs)
                 schema["pattern"] = f"^({where}){_NEW_NAME}$"
             else:  # an existing file (or directory, where the tool reads one: OpenCode's read lists it)
                 names = files + (dirs if "directory" in description.lower() else [])
                 if not names:
                     continue
-                schema["enum"] = [spell(n) for n in names]
+                schema["enum"] = [_spell(root_text, n, absolute) for n in names]
             props[key] = schema
         out.append(tool)
     return out
