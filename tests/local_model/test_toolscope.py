@@ -95,3 +95,13 @@ def test_a_relative_writing_path_and_a_readable_directory(repo):
     assert not re.fullmatch(pattern, "/abs/new.py") and not re.fullmatch(pattern, "nope/new.py")
     assert {str(repo), f"{repo}/crm"} <= set(read["function"]["parameters"]["properties"]["filePath"]["enum"])
     LlamaGrammar.from_string(build_grammar([write, read], ToolMode("auto")), verbose=False)
+
+
+def test_the_listing_is_bounded_whatever_the_agent_creates(tmp_path):
+    from goaldrift.localmodel.toolscope import MAX_ENTRIES
+
+    for i in range(MAX_ENTRIES):
+        (tmp_path / f"d{i}").mkdir()
+        (tmp_path / f"d{i}" / "f.py").write_text("")
+    files, dirs = workspace_tree(tmp_path)
+    assert len(files) + len(dirs) <= MAX_ENTRIES

@@ -24,8 +24,8 @@ re-read the ~4,000-token first turn instead of loading it from the KV cache.
 
 The workspace comes from the route (``ModelRoute.context.workspace``, set by the runner). Its tree is
 listed with ``os.scandir`` without following links and without opening any file: the agent is
-untrusted, and only names reach the grammar (at most ``MAX_FILES``; names that are not plain path
-characters are left out).
+untrusted, and only names reach the grammar (names that are not plain path characters are left out;
+at most ``MAX_ENTRIES`` files and directories, so whatever the agent creates, the grammar stays small).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from typing import Any
 PATH_KEYS = frozenset({"filePath", "file_path", "path"})
 WRITING_TOOLS = frozenset({"write", "write_file", "create", "create_file"})
 SKIPPED_DIRS = frozenset({".git", "__pycache__", "node_modules", ".venv", ".pytest_cache"})
-MAX_FILES = 300
+MAX_ENTRIES = 300  # files + directories listed: bounds the grammar whatever the agent creates
 _SAFE = re.compile(r"^[A-Za-z0-9_./+@-]+$")  # names a path grammar can spell literally
 _NEW_NAME = "[A-Za-z0-9_][A-Za-z0-9_.-]*"
 
@@ -58,13 +58,15 @@ def workspace_tree(root: Path) -> tuple[list[str], list[str]]:
     files: list[str] = []
     dirs: list[str] = [""]
     pending = [""]
-    while pending and len(files) < MAX_FILES:
+    while pending and len(files) + len(dirs) < MAX_ENTRIES:
         rel = pending.pop()
         try:
             entries = sorted(os.scandir(root / rel if rel else root), key=lambda e: e.name)
         except OSError:
             continue
         for entry in entries:
+            if len(files) + len(dirs) >= MAX_ENTRIES:
+                break
             path = f"{rel}/{entry.name}" if rel else entry.name
             if not _SAFE.match(entry.name) or entry.is_symlink():
                 continue
@@ -72,7 +74,7 @@ def workspace_tree(root: Path) -> tuple[list[str], list[str]]:
                 if entry.name not in SKIPPED_DIRS and not entry.name.startswith("."):
                     dirs.append(path)
                     pending.append(path)
-            elif entry.is_file(follow_symlinks=False) and len(files) < MAX_FILES:
+            elif entry.is_file(follow_symlinks=False):
                 files.append(path)
     return sorted(files), sorted(dirs)
 
