@@ -10,7 +10,7 @@ Four configurations run one after another in one process, on the same machine st
   disk prefix cache, no placeholder veto, every core for generation whatever the load
   (``BEFORE_MODEL_PARAMS``);
 - ``opencode-after`` — ``demo-opencode.yaml`` as it is (only ``write``, paths constrained to the
-  workspace, slots refused);
+  workspace, slots refused, repeated failing calls noted);
 - ``builtin-after`` — ``demo.yaml`` (compact pack, whole-file edit format, constrained paths, ...).
 
 For each: steps run, the share of *decided* steps (violated or complied — the only ones a violation
