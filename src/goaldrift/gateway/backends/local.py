@@ -31,8 +31,8 @@ import random
 import re
 import threading
 from collections.abc import AsyncIterator
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from goaldrift.errors import BackendError, ConfigError
@@ -43,7 +43,6 @@ from goaldrift.localmodel.engine import EngineConfig, GenStats, LocalEngine, Sam
 from goaldrift.localmodel.files import DEFAULT_MODEL, MODELS, cache_dir, resolve_model
 from goaldrift.localmodel.prefixcache import PrefixCache
 from goaldrift.localmodel.repeats import failed, with_repeat_notes
-from goaldrift.localmodel.toolscope import scoped_tools, visible_tools
 from goaldrift.localmodel.toolgrammar import (
     ToolMode,
     build_grammar,
@@ -52,6 +51,7 @@ from goaldrift.localmodel.toolgrammar import (
     salvage_calls,
     tool_mode,
 )
+from goaldrift.localmodel.toolscope import scoped_tools, visible_tools
 from goaldrift.markup import completes_forbidden
 from goaldrift.modelspec import ModelSpec
 
