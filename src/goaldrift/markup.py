@@ -16,7 +16,9 @@ calls for any harness (``localmodel/engine.py``: a token that would produce them
   — which the 1.5B model put in front of (or instead of) the module it wrote through OpenCode's
   ``write``, leaving a file that does not parse. A tag with a space or a ``/`` or ``.`` inside its name
   and no attribute (``=``, quotes) is not how an HTML/XML file starts (``<html>``, ``<!DOCTYPE``,
-  ``<?xml``, ``<div class="x">`` and ``<br/>`` all stay possible).
+  ``<?xml``, ``<div class="x">`` and ``<br/>`` all stay possible). A markdown fence (```` ``` ````)
+  opening the value counts too: the model wrapped a module in one, which leaves the fence lines in the
+  file (a Markdown file that starts with a code block cannot be written this way with the aid on).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ _PLACEHOLDER = re.compile(rf"\s*(?:{_TAG}\s*)+")
 _JSON_WS = r"(?:\s|\\[nrt])*"
 _JSON_PLACEHOLDER = re.compile(rf'[:\[,]\s*"{_JSON_WS}(?:{_TAG}{_JSON_WS})+"')
 _SLOT = r"<[A-Za-z_][\w-]*(?:[ /.][\w-][^<>=\"'\\\n]*)+>"
-_JSON_SLOT = re.compile(rf'[:\[,]\s*"{_JSON_WS}{_SLOT}')
+_JSON_SLOT = re.compile(rf'[:\[,]\s*"{_JSON_WS}(?:{_SLOT}|```)')
 
 
 def not_content(text: str) -> str | None:
