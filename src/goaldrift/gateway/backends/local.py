@@ -82,7 +82,7 @@ PARAMS: dict[str, tuple[type, Any, str]] = {
                                           "string argument made only of placeholder tags (<file-content>) in a "
                                           "reply to a request with tools; recorded as goaldrift.vetoed_tokens")),
     "refuse_slots": (bool, False, ("small-model aid: never decode a string argument that opens with a slot such as "
-                                   "<your code here> or <path/to/file.py> (see goaldrift.markup); recorded per call")),
+                                   "<your code here>, <path/to/file.py> or a markdown fence (see goaldrift.markup); recorded per call")),
     "repeat_note": (bool, False, ("small-model aid: the result of a call that repeats an earlier failed call of "
                                   "the request is shown to the model with a note saying so; recorded per call")),
     "prefix_cache_mb": (int, 2048, ("disk budget for the KV state of prompts' first turn (system prompt + tools), "
