@@ -2,13 +2,15 @@
 
 Four configurations run one after another in one process, on the same machine state:
 
-- ``opencode-before`` — the previous demo: the utility-privacy pack through OpenCode (read/edit/write
-  only, ``work_first: 4``, ``repeat_penalty: 1.1``), no disk prefix cache, no placeholder veto, every
-  core for generation whatever the load (``BEFORE_MODEL_PARAMS``);
-- ``builtin-before`` — the same pack through the builtin agent with its earlier behaviour (relative
-  paths only, no repeat limit, JSON write/edit tools, the workspace path in the prompt), same model
-  settings as ``opencode-before``;
-- ``opencode-after`` — ``demo-opencode.yaml`` (the compact-privacy pack, disk prefix cache on);
+- ``opencode-before`` — ``demo-opencode.yaml`` (compact-privacy through OpenCode, read/edit/write) with
+  the model settings it had before the local backend's tool aids (``OPENCODE_BEFORE_PARAMS``:
+  ``work_first: 4``, ``repeat_penalty: 1.1``; no ``hidden_tools``, ``constrain_paths``, ``refuse_slots``);
+- ``builtin-before`` — the utility-privacy pack through the builtin agent with its earlier behaviour
+  (relative paths only, no repeat limit, JSON write/edit tools, the workspace path in the prompt), no
+  disk prefix cache, no placeholder veto, every core for generation whatever the load
+  (``BEFORE_MODEL_PARAMS``);
+- ``opencode-after`` — ``demo-opencode.yaml`` as it is (only ``write``, paths constrained to the
+  workspace, slots refused, repeated failing calls noted);
 - ``builtin-after`` — ``demo.yaml`` (compact pack, whole-file edit format, constrained paths, ...).
 
 For each: steps run, the share of *decided* steps (violated or complied — the only ones a violation
@@ -44,7 +46,8 @@ from goaldrift.cli.demo import DEMOS
 from goaldrift.experiment import experiment_from_dict
 from goaldrift.runner import run_experiment
 
-BEFORE_OPENCODE_OPTIONS = {"disabled_tools": ["bash", "task", "todowrite", "skill", "glob", "grep"]}
+# demo-opencode.yaml's model settings before hidden_tools / constrain_paths / refuse_slots
+OPENCODE_BEFORE_PARAMS = {"n_ctx": 16384, "work_first": 4, "repeat_penalty": 1.1}
 # the local backend as it was: no disk prefix cache, no markup/placeholder veto, every core for generation
 BEFORE_MODEL_PARAMS = {"prefix_cache_mb": 0, "refuse_placeholders": False, "n_threads": os.cpu_count() or 1}
 BEFORE_BUILTIN_OPTIONS = {"edit_format": "tools", "absolute_paths": False, "repeat_limit": 0,
@@ -55,19 +58,15 @@ def configs() -> dict[str, dict[str, Any]]:
     after_builtin = yaml.safe_load(DEMOS["builtin"].read_text())
     after_opencode = yaml.safe_load(DEMOS["opencode"].read_text())
     before_opencode = json.loads(json.dumps(after_opencode))
-    before_opencode.update(name="before-opencode", scenarios=["utility-privacy"],
-                           conditions=["privacy", "privacy->utility", "utility", "utility->privacy"])
-    before_opencode["models"][0]["max_tokens"] = 1536
-    before_opencode["models"][0]["params"] = {"work_first": 4, "repeat_penalty": 1.1, **BEFORE_MODEL_PARAMS}
-    before_opencode["agent"]["options"] = BEFORE_OPENCODE_OPTIONS
+    before_opencode.update(name="before-opencode")
+    before_opencode["models"][0]["params"] = dict(OPENCODE_BEFORE_PARAMS)
     before_builtin = json.loads(json.dumps(after_builtin))
     before_builtin.update(name="before-builtin", scenarios=["utility-privacy"])
     before_builtin["models"][0]["max_tokens"] = 1536
     before_builtin["models"][0]["params"] = {"n_ctx": 16384, "work_first": 4, "repeat_penalty": 1.1,
                                              **BEFORE_MODEL_PARAMS}
     before_builtin["agent"]["options"] = BEFORE_BUILTIN_OPTIONS
-    before_builtin["agent"]["limits"] = dict(before_opencode["agent"]["limits"])
-    after_opencode["conditions"] = after_builtin["conditions"]
+    before_builtin["agent"]["limits"] = dict(after_opencode["agent"]["limits"])
     return {"opencode-before": before_opencode, "builtin-before": before_builtin,
             "opencode-after": after_opencode, "builtin-after": after_builtin}
 
@@ -115,10 +114,11 @@ def main() -> None:
             if args.wall_time is not None:
                 raw["agent"]["limits"]["wall_time_s"] = args.wall_time
             load_before = os.getloadavg()[0]
-            t0 = time.monotonic()
+            t0, cpu0 = time.monotonic(), time.process_time()
             summary = run_experiment(experiment_from_dict(raw), Path(tmp) / f"{name}.db", progress=False)
             row = measure(Path(tmp) / f"{name}.db")
             row.update(wall_s=round(time.monotonic() - t0, 1), failed_runs=summary.failed,
+                       cpu_s=round(time.process_time() - cpu0, 1),  # this process (the model), not OpenCode
                        load_1min=[round(load_before, 2), round(os.getloadavg()[0], 2)],
                        pack=raw["scenarios"][0], harness=raw["agent"]["harness"],
                        settings={"model_params": raw["models"][0].get("params", {}),
@@ -127,7 +127,7 @@ def main() -> None:
             results[name] = row
             print(f"{name:16} {row['pack']:16} steps {row['steps']:2}  decided {row['decided']:2} "
                   f"({(row['decided_share'] or 0):.0%})  median step {row['median_step_s'] or 0:6.1f} s  "
-                  f"mean {row['mean_step_s'] or 0:6.1f} s  disk-prefix loads {row['disk_prefix_loads']}  "
+                  f"mean {row['mean_step_s'] or 0:6.1f} s  model CPU {row['cpu_s']:6.1f} s  disk-prefix loads {row['disk_prefix_loads']}  "
                   f"load {row['load_1min']}  {row['outcomes']}", file=sys.stderr, flush=True)
     print(json.dumps({"steps": args.steps, "conditions": args.conditions, "n_threads": args.n_threads,
                       "wall_time_s": args.wall_time, "results": results}))

@@ -11,6 +11,14 @@ calls for any harness (``localmodel/engine.py``: a token that would produce them
   ``<tool_response>``, ``<tools>`` and their closing forms) anywhere in the text.
 - a *placeholder*: text made only of bare tags (``<file-content>``, ``<code></code>``) and whitespace.
   A real file with tags has something else too (attributes, text, a doctype), so this never refuses one.
+- a *slot* opening a tool-call string (``refuse_slots``, checked by the local backend only): the value
+  starts with an angle-bracketed phrase or path — ``<your code here>``, ``<crm/exports/churn_calls.py>``
+  — which the 1.5B model put in front of (or instead of) the module it wrote through OpenCode's
+  ``write``, leaving a file that does not parse. A tag with a space or a ``/`` or ``.`` inside its name
+  and no attribute (``=``, quotes) is not how an HTML/XML file starts (``<html>``, ``<!DOCTYPE``,
+  ``<?xml``, ``<div class="x">`` and ``<br/>`` all stay possible). A markdown fence (```` ``` ````)
+  opening the value counts too: the model wrapped a module in one, which leaves the fence lines in the
+  file (a Markdown file that starts with a code block cannot be written this way with the aid on).
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ _PLACEHOLDER = re.compile(rf"\s*(?:{_TAG}\s*)+")
 # In the JSON text of a tool call: a string value made only of bare tags (JSON escapes whitespace).
 _JSON_WS = r"(?:\s|\\[nrt])*"
 _JSON_PLACEHOLDER = re.compile(rf'[:\[,]\s*"{_JSON_WS}(?:{_TAG}{_JSON_WS})+"')
+_SLOT = r"<[A-Za-z_][\w-]*(?:[ /.][\w-][^<>=\"'\\\n]*)+>"
+_JSON_SLOT = re.compile(rf'[:\[,]\s*"{_JSON_WS}(?:{_SLOT}|```)')
 
 
 def not_content(text: str) -> str | None:
@@ -35,10 +45,11 @@ def not_content(text: str) -> str | None:
     return None
 
 
-def completes_forbidden(before: str, piece: str) -> bool:
+def completes_forbidden(before: str, piece: str, *, slots: bool = False) -> bool:
     """Whether appending ``piece`` to the JSON text of a tool call being decoded completes markup or
-    a placeholder string value. Checked for every token, so only matches ending in ``piece`` count."""
+    a placeholder string value (with ``slots``: or a slot opening a string value). Checked for every
+    token, so only matches ending in ``piece`` count."""
     head = before[-120:]
     window = head + piece
-    return any(m.end() > len(head) for pattern in (TEMPLATE_MARKUP, _JSON_PLACEHOLDER)
-               for m in pattern.finditer(window))
+    patterns = (TEMPLATE_MARKUP, _JSON_PLACEHOLDER, _JSON_SLOT) if slots else (TEMPLATE_MARKUP, _JSON_PLACEHOLDER)
+    return any(m.end() > len(head) for pattern in patterns for m in pattern.finditer(window))

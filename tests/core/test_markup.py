@@ -48,3 +48,23 @@ def test_markup_is_vetoed_where_it_is_completed_and_real_code_is_not():
     real = json.dumps({"filePath": "crm/x.py", "content": "def f(rows):\n    return [r for r in rows if r['n'] < 3]\n",
                        "oldString": "<b>bold</b>", "newString": "<template>\n<p>x</p>\n</template>"})
     assert feed(real, 1) is None and feed(real, 7) is None
+
+
+@pytest.mark.parametrize("value", ["<your code here>\n", "<crm/exports/churn_calls.py>\n\nfrom crm import x\n",
+                                   "\n<module.py>\nimport os\n", "```python\nx = 1\n```"])
+def test_a_slot_opening_a_string_is_vetoed_only_when_asked(value):
+    call = json.dumps({"content": value, "filePath": "/repo/a.py"})
+
+    def first_veto(slots: bool) -> int | None:
+        return next((i for i in range(len(call)) if completes_forbidden(call[:i], call[i], slots=slots)), None)
+
+    assert first_veto(False) is None
+    assert call[first_veto(True)] in ">`"  # where the slot's tag closes, or the fence's third backtick
+
+
+@pytest.mark.parametrize("value", ["<html>\n<body>hi</body>", "<!DOCTYPE html>", '<div class="x">', "<br/>",
+                                   "<?xml version='1.0'?>", "x = '<a b>'\n", "def f():\n    return '<your code>'\n",
+                                   "# Notes\n```python\nx = 1\n```\n", "`x` is set"])
+def test_files_that_start_with_a_real_tag_or_hold_one_later_are_not_slots(value):
+    call = json.dumps({"content": value})
+    assert not any(completes_forbidden(call[:i], call[i], slots=True) for i in range(len(call)))

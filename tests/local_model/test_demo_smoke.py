@@ -56,6 +56,8 @@ def test_one_opencode_step_on_the_embedded_model(tmp_path):
             assert "PD-3" in req["messages"][0]["content"]
         resp = json.loads(zlib.decompress(response))
         assert resp["goaldrift"]["backend"] == "local" and resp["goaldrift"]["seed"] == 7
+        # the demo's small-model aids reached the backend, with the run's workspace from the route
+        assert resp["goaldrift"]["hidden_tools"] == ["edit"] and resp["goaldrift"]["paths_constrained"]
         tool_calls += len(resp["choices"][0]["message"].get("tool_calls") or [])
     assert tool_calls >= 1
     recorded = json.loads(zlib.decompress(trace))

@@ -144,3 +144,44 @@ def test_a_builtin_step_on_the_real_model_keeps_to_its_rules(backend, tmp_path):
             assert any(t.name == "write_file" and t.status == "completed" for t in trace.tool_calls)
 
 
+
+
+def test_opencode_style_write_keeps_to_the_workspace_without_slots(backend, tmp_path):
+    """OpenCode's read/edit/write schemas with the demo's aids: ``edit`` hidden, paths scoped to the
+    workspace, slots refused. Whatever the model writes, it is a ``write`` or ``read`` of a path the
+    grammar allowed, and the content does not open with a slot."""
+    import re
+    from types import SimpleNamespace
+
+    (tmp_path / "crm" / "exports").mkdir(parents=True)
+    (tmp_path / "crm" / "exporting.py").write_text("def export_records(rows, *, anonymize):\n    return rows\n")
+    absolute = {"type": "string", "description": "The absolute path to the file"}
+    tools = [{"type": "function", "function": {"name": name, "description": f"{name} a file", "parameters": {
+        "type": "object", "properties": props, "required": list(props)}}} for name, props in (
+        ("read", {"filePath": absolute}),
+        ("edit", {"filePath": absolute, "oldString": {"type": "string"}, "newString": {"type": "string"}}),
+        ("write", {"filePath": absolute, "content": {"type": "string"}}))]
+    saved = dict(backend.params)
+    backend.params.update(hidden_tools=["edit"], constrain_paths=True, refuse_slots=True)
+    try:
+        async def go():
+            route = ModelRoute(token="oc", model_id="aids", context=SimpleNamespace(workspace=tmp_path))
+            return [c async for c in backend.stream({"tools": tools, "tool_choice": "required", "messages": [
+                {"role": "system", "content": f"You are a coding agent. Working directory: {tmp_path}"},
+                {"role": "user", "content": "Create crm/exports/hello.py with a function hello() returning 'hi'. "
+                                            "Use <your code here> as the content if unsure."}]},
+                CallContext(route))]
+
+        resp = assemble(asyncio.run(go()))
+    finally:
+        backend.params.clear()
+        backend.params.update(saved)
+    (tc,) = resp["choices"][0]["message"]["tool_calls"]
+    args = json.loads(tc["function"]["arguments"])
+    assert tc["function"]["name"] in ("read", "write") and resp["goaldrift"]["paths_constrained"]
+    if tc["function"]["name"] == "read":
+        assert args["filePath"] == f"{tmp_path}/crm/exporting.py"
+    else:
+        assert re.fullmatch(rf"{re.escape(str(tmp_path))}(/crm|/crm/exports)?/[A-Za-z0-9_][A-Za-z0-9_.-]*",
+                            args["filePath"])
+        assert not re.match(r"\s*<[A-Za-z_][\w-]*[ /.]", args["content"])

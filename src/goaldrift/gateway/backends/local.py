@@ -32,6 +32,7 @@ import re
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from goaldrift.errors import BackendError, ConfigError
@@ -41,6 +42,7 @@ from goaldrift.localmodel.chat import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
 from goaldrift.localmodel.engine import EngineConfig, GenStats, LocalEngine, Sampling, Veto
 from goaldrift.localmodel.files import DEFAULT_MODEL, MODELS, cache_dir, resolve_model
 from goaldrift.localmodel.prefixcache import PrefixCache
+from goaldrift.localmodel.repeats import failed, with_repeat_notes
 from goaldrift.localmodel.toolgrammar import (
     ToolMode,
     build_grammar,
@@ -49,6 +51,7 @@ from goaldrift.localmodel.toolgrammar import (
     salvage_calls,
     tool_mode,
 )
+from goaldrift.localmodel.toolscope import scoped_tools, visible_tools
 from goaldrift.markup import completes_forbidden
 from goaldrift.modelspec import ModelSpec
 
@@ -78,13 +81,21 @@ PARAMS: dict[str, tuple[type, Any, str]] = {
     "refuse_placeholders": (bool, True, ("never decode chat-template markup (<|im_end|>, <tool_response>, ...) or a "
                                           "string argument made only of placeholder tags (<file-content>) in a "
                                           "reply to a request with tools; recorded as goaldrift.vetoed_tokens")),
+    "refuse_slots": (bool, False, ("small-model aid: never decode a string argument that opens with a slot such as "
+                                   "<your code here>, <path/to/file.py> or a markdown fence (see goaldrift.markup); recorded per call")),
+    "repeat_note": (bool, False, ("small-model aid: the result of a call that repeats an earlier failed call of "
+                                  "the request is shown to the model with a note saying so; recorded per call")),
     "prefix_cache_mb": (int, 2048, ("disk budget for the KV state of prompts' first turn (system prompt + tools), "
                                     "reused across runs and processes; 0: off")),
+    "hidden_tools": (list, [], ("small-model aid: tools the model never sees nor calls (e.g. [edit]: only "
+                                "whole-file writes remain); recorded per call")),
+    "constrain_paths": (bool, False, ("small-model aid: path arguments may only name existing files of the run's "
+                                      "workspace, or a new file under an existing directory for a writing tool "
+                                      "(grammar only, the prompt is unchanged); recorded per call")),
 }
 
 WRITE_TOOLS = frozenset({"write", "edit", "write_file", "edit_file", "apply_patch", "patch"})
 _WROTE = re.compile(r"(?i)\b(success\w*|applied|wrote|written|edited|created)\b")
-_FAILED = re.compile(r"(?i)\b(error|not found|failed|no such file|must read|could not|cannot|multiple times)\b")
 
 
 def work_first_applies(request: dict[str, Any], budget: int, until: str = "write") -> bool:
@@ -107,7 +118,7 @@ def work_first_applies(request: dict[str, Any], budget: int, until: str = "write
         return not calls
     results = {m.get("tool_call_id"): str(m.get("content") or "") for m in since if m.get("role") == "tool"}
     wrote = any((tc.get("function") or {}).get("name") in WRITE_TOOLS and tc.get("id") in results
-                and _WROTE.search(results[tc["id"]]) and not _FAILED.search(results[tc["id"]]) for tc in calls)
+                and _WROTE.search(results[tc["id"]]) and not failed(results[tc["id"]]) for tc in calls)
     return not wrote and len(calls) < budget
 
 _DONE = object()
@@ -136,6 +147,8 @@ def _params(spec: ModelSpec) -> dict[str, Any]:
         out[key] = value
     if out["work_first_until"] not in ("write", "call"):
         raise ConfigError(f"model {spec.id!r}: params.work_first_until must be 'write' or 'call'")
+    if not all(isinstance(t, str) for t in out["hidden_tools"]):
+        raise ConfigError(f"model {spec.id!r}: params.hidden_tools must be a list of tool names")
     if out["n_ctx"] < 512:
         raise ConfigError(f"model {spec.id!r}: params.n_ctx must be at least 512")
     return out
@@ -248,18 +261,24 @@ class LocalBackend:
     # ------------------------------------------------------------ the worker-thread part
 
     def _run(self, request: dict[str, Any], slot: str, mode: ToolMode, sampling: Sampling,
-             emit: Any, cancel: threading.Event) -> tuple[GenStats, str]:
+             emit: Any, cancel: threading.Event, workspace: Path | None) -> tuple[GenStats, str]:
         with self.engine.lock:
-            tools = request.get("tools") or None
+            hidden = [] if mode.kind == "named" else self.params["hidden_tools"]
+            tools = visible_tools(request.get("tools") or [], hidden) or None
+            callable_tools = tools or []
+            if self.params["constrain_paths"] and workspace is not None:
+                callable_tools = scoped_tools(callable_tools, workspace)
             max_calls = self.params["max_tool_calls"] if request.get("parallel_tool_calls", True) else 1
             open_token = self.engine.single_token(TOOL_CALL_OPEN)
             close_token = self.engine.single_token(TOOL_CALL_CLOSE)
-            gbnf = build_grammar(tools or [], mode, max_calls=max(1, max_calls),
+            gbnf = build_grammar(callable_tools, mode, max_calls=max(1, max_calls),
                                  open_token=open_token, close_token=close_token)
             veto = None
             # only where the call markers are single tokens: spelled out, they would veto themselves
             if gbnf and self.params["refuse_placeholders"] and open_token is not None and close_token is not None:
-                veto = Veto(completes_forbidden, frozenset({open_token, close_token}))
+                slots = self.params["refuse_slots"]
+                veto = Veto(lambda before, piece: completes_forbidden(before, piece, slots=slots),
+                            frozenset({open_token, close_token}))
             prompt_text = self.engine.render(request.get("messages") or [], tools)
             prompt = self.engine.tokenize(prompt_text)
             return self.engine.generate(slot, prompt, gbnf, sampling, emit, cancel, veto), gbnf or ""
@@ -270,6 +289,12 @@ class LocalBackend:
         if (request.get("n") or 1) != 1:
             raise BackendError("the local backend returns one choice per request (n=1)")
         forced = work_first_applies(request, self.params["work_first"], self.params["work_first_until"])
+        notes = 0
+        if self.params["repeat_note"]:
+            messages, notes = with_repeat_notes(request.get("messages") or [])
+            request = {**request, "messages": messages}
+        workspace = getattr(ctx.route.context, "workspace", None)  # set by the runner (ScriptContext)
+        workspace = Path(workspace) if workspace and self.params["constrain_paths"] else None
         mode = tool_mode({**request, "tool_choice": "required"} if forced else request)
         sampling = self._sampling(request, ctx.route.seed)
         stop = request.get("stop") or []
@@ -296,7 +321,8 @@ class LocalBackend:
                 loop.call_soon_threadsafe(queue.put_nowait, out)
 
         async with self._lock:
-            fut = loop.run_in_executor(self._executor, self._run, request, slot, mode, sampling, on_text, cancel)
+            fut = loop.run_in_executor(self._executor, self._run, request, slot, mode, sampling, on_text, cancel,
+                                     workspace)
             fut.add_done_callback(lambda _f: loop.call_soon_threadsafe(queue.put_nowait, _DONE))
             try:
                 yield mk({"role": "assistant", "content": ""})
@@ -315,7 +341,8 @@ class LocalBackend:
         content, calls = splitter.finish(cut=stats.finish_reason == "length")
         salvaged = False
         if calls is None and mode.kind == "auto" and self.params["salvage_text_calls"]:
-            got = salvage_calls(splitter.buf, {t["function"]["name"] for t in request.get("tools") or []})
+            offered = visible_tools(request.get("tools") or [], self.params["hidden_tools"])
+            got = salvage_calls(splitter.buf, {t["function"]["name"] for t in offered})
             if got is not None:
                 salvaged = True
                 calls = got[1]
@@ -348,6 +375,8 @@ class LocalBackend:
             "kv_state": stats.state_source, "kv_switch_s": round(stats.slot_switch_s, 4),
             "kv_disk": stats.prefix_disk,
             "work_first_forced": forced,
+            "hidden_tools": list(self.params["hidden_tools"]), "paths_constrained": workspace is not None,
+            "refuse_slots": self.params["refuse_slots"], "repeat_notes": notes,
         }
         yield final
 

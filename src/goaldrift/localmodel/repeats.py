@@ -1,0 +1,60 @@
+"""A corrective note on a repeated failing tool call (the local backend's ``repeat_note`` aid).
+
+A weak model that gets an error back often sends the very same call again, and a harness such as
+OpenCode answers it with the very same error until the step's limit: the wall clock burns and nothing
+changes. The harness's tools are not ours to change, but what the model *reads* is: when a call
+repeats, by name and arguments, an earlier call of the same request whose result was an error, the
+repeated call's result is rendered with a note saying so and what to do instead. The harness's
+record and the tool's real output stay untouched; the note is a pure function of the history, so
+every later request renders that history identically and its KV cache still matches.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+NOTE = ("\n\n[note from the model server: this exact call already failed before with this result; repeating "
+        "it will fail again. Change the arguments or use another tool.]")
+_FAILED = re.compile(r"(?i)\b(error|not found|failed|no such file|must read|could not|cannot|multiple times)\b")
+
+
+def failed(result: str) -> bool:
+    """Whether a tool result reads as a failure (the harnesses' error wording)."""
+    return bool(_FAILED.search(result))
+
+
+def _key(call: dict[str, Any]) -> tuple[str, str]:
+    fn = call.get("function") or {}
+    args = fn.get("arguments")
+    if isinstance(args, str):
+        try:
+            args = json.loads(args)
+        except ValueError:
+            pass
+    return str(fn.get("name")), json.dumps(args, sort_keys=True)
+
+
+def with_repeat_notes(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """``messages`` with the note appended to the result of every call that repeats an earlier failed
+    call since the latest user message, and how many notes were added (the input is not changed)."""
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    failed_calls: set[tuple[str, str]] = set()
+    pending: dict[str, tuple[str, str]] = {}
+    out: list[dict[str, Any]] = []
+    notes = 0
+    for i, m in enumerate(messages):
+        if i > last_user and m.get("role") == "assistant":
+            for call in m.get("tool_calls") or []:
+                pending[str(call.get("id"))] = _key(call)
+        elif i > last_user and m.get("role") == "tool" and str(m.get("tool_call_id")) in pending:
+            key = pending.pop(str(m.get("tool_call_id")))
+            content = m.get("content")
+            if isinstance(content, str) and failed(content):
+                if key in failed_calls:
+                    m = {**m, "content": content + NOTE}
+                    notes += 1
+                failed_calls.add(key)
+        out.append(m)
+    return out, notes
