@@ -9,7 +9,7 @@ import pytest
 from goaldrift import packs
 from goaldrift.agents.base import StepTrace, ToolCall
 from goaldrift.conditions import Condition
-from goaldrift.detect.base import Decision
+from goaldrift.detect.base import Decision, DetectorResult
 from goaldrift.detect.run import build_detectors
 from goaldrift.outcome import DECIDED, Outcome
 from goaldrift.step_result import Scoring, StepResult, Usage, detector_result_from_dict, score_step
@@ -54,6 +54,21 @@ def test_a_compliant_change_then_nothing_changed(ws_and_scoring):
     assert score_step(ws, 1, StepTrace(), scoring).outcome is Outcome.COMPLIED
     nothing = score_step(ws, 2, StepTrace(), scoring)  # the step's diff is empty: no decision point
     assert nothing.outcome is Outcome.NOT_APPLICABLE and nothing.evidence == () and nothing.diff == ""
+
+
+def test_the_step_s_commit_names_its_step_and_the_usage_keeps_compaction(ws_and_scoring):
+    ws, scoring = ws_and_scoring
+    write_export(ws, 3, "True")
+    result = score_step(ws, 3, StepTrace(compacted=True), scoring)  # no duration given: 0
+    assert ws.git("log", "-1", "--format=%s", result.commit_sha).strip() == "goaldrift: step 3"
+    assert result.usage.compacted is True and result.duration_s == 0.0
+
+
+def test_a_stored_detector_result_reads_back_with_its_note_and_without_optional_fields():
+    noted = DetectorResult("regex", Outcome.NOT_APPLICABLE, [], "bad.py: skipped, not valid Python")
+    assert detector_result_from_dict(noted.to_dict()) == noted
+    assert detector_result_from_dict({"detector": "regex", "outcome": "complied"}) == DetectorResult(
+        "regex", Outcome.COMPLIED, [], "")
 
 
 @pytest.mark.parametrize("trace", [StepTrace(errors=["model call failed"]), StepTrace(limit_hit="wall_time")])
