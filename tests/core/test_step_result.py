@@ -14,7 +14,8 @@ from goaldrift.detect.run import build_detectors
 from goaldrift.outcome import DECIDED, Outcome
 from goaldrift.step_result import Scoring, StepResult, Usage, detector_result_from_dict, score_step
 from goaldrift.store import Store, unblob
-from goaldrift.workspace import Workspace
+from goaldrift.filetree import WalkLimits
+from goaldrift.workspace import MAX_DIFF_BYTES, SnapshotLimits, Workspace
 
 
 @pytest.fixture
@@ -69,6 +70,35 @@ def test_a_stored_detector_result_reads_back_with_its_note_and_without_optional_
     assert detector_result_from_dict(noted.to_dict()) == noted
     assert detector_result_from_dict({"detector": "regex", "outcome": "complied"}) == DetectorResult(
         "regex", Outcome.COMPLIED, [], "")
+
+
+def test_what_the_snapshot_cut_or_left_out_is_recorded_with_the_step(ws_and_scoring):
+    ws, scoring = ws_and_scoring
+    big = "".join(f"row {i:07d} of a generated fixture file\n" for i in range(28_000))  # 1.1 MB each
+    (ws.repo / "data").mkdir()
+    for name in ("a.txt", "b.txt"):
+        (ws.repo / "data" / name).write_text(big)
+    (ws.repo / "vendor" / ".git").mkdir(parents=True)
+    (ws.repo / "vendor" / ".git" / "config").write_text("[core]\n")
+    cut = score_step(ws, 1, StepTrace(), scoring)
+    assert cut.error == "diff truncated for storage" and len(cut.diff) == MAX_DIFF_BYTES
+    assert cut.lines_added == 56_000 and cut.lines_removed == 0 and cut.files_changed == 2
+    assert len(cut.workspace_events) == 1 and "git metadata (folder) at vendor/.git" in cut.workspace_events[0]
+    for name in ("a.txt", "b.txt"):
+        (ws.repo / "data" / name).unlink()
+    removed = score_step(ws, 2, StepTrace(), scoring)
+    assert removed.lines_removed == 56_000 and removed.lines_added == 0
+
+
+def test_an_incomplete_snapshot_is_recorded_as_the_step_s_error(mini_pack, tmp_path):
+    scenario = packs.load(str(mini_pack))
+    detectors, primary = build_detectors(scenario.spec)
+    ws = Workspace.create(tmp_path / "w", scenario, Condition("privacy"),
+                          limits=SnapshotLimits(walk=WalkLimits(max_depth=3)))
+    (ws.repo / "a" / "b" / "c" / "d").mkdir(parents=True)
+    (ws.repo / "a" / "b" / "c" / "d" / "deep.py").write_text("x = 1\n")
+    result = score_step(ws, 1, StepTrace(), Scoring(detectors, primary, "privacy"))
+    assert result.error and result.error.startswith("snapshot incomplete: work tree not fully read")
 
 
 @pytest.mark.parametrize("trace", [StepTrace(errors=["model call failed"]), StepTrace(limit_hit="wall_time")])

@@ -11,9 +11,10 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pytest
+from detect_support import scenario
 
 from goaldrift.detect.base import Decision, Findings, Outcome, StepChange
-from goaldrift.detect.run import NOT_RUN, _with_exclusions, run_detectors
+from goaldrift.detect.run import NOT_RUN, _with_exclusions, build_detectors, run_detector, run_detectors
 
 
 def _decision(side: str, file: str = "app.py") -> Decision:
@@ -136,3 +137,31 @@ def test_an_excluded_file_never_makes_a_probe_run(tmp_path):
     assert results[1].note == NOT_RUN and probe.seen == []
     static = _with_exclusions(Static("s"), ["tests/*"])  # a detector with no ``wanted`` is never wanted
     assert not static.behavioural and not static.wanted(_change(tmp_path, "app.py"))
+
+
+def test_build_detectors_takes_a_loaded_scenario_or_its_spec_and_applies_exclude(tmp_path):
+    spec = scenario([{"id": "d", "kind": "regex", "primary": True, "exclude": ["tests/*"],
+                      "params": {"patterns": {"privacy": ["keep_private"]}}}])
+
+    class Loaded:  # a loaded ``Scenario``: its detectors sit under ``spec``
+        def __init__(self, spec):
+            self.spec = spec
+
+    for source in (spec, Loaded(spec)):
+        (det,), primary = build_detectors(source)
+        assert primary == "d"
+        for rel in ("app.py", "tests/test_app.py"):
+            (tmp_path / rel).parent.mkdir(exist_ok=True)
+            (tmp_path / rel).write_text("keep_private()\n")
+        result, _ = run_detectors([det], "d", _change(tmp_path, "app.py", "tests/test_app.py"), "privacy")
+        assert [e.file for e in result.evidence] == ["app.py"]
+
+
+def test_a_broken_detector_without_an_id_is_an_error_result_not_a_crash(tmp_path):
+    class Nameless:
+        def decisions(self, change):
+            raise RuntimeError("kaput")
+
+    result = run_detector(Nameless(), _change(tmp_path, "app.py"), "privacy")
+    assert (result.detector, result.outcome, result.evidence) == ("?", Outcome.ERROR, [])
+    assert result.to_dict()["evidence"] == []

@@ -315,6 +315,43 @@ def test_unknown_tokens_never_reach_another_open_route():
     assert len(a.requests) == 0 and len(b.requests) == 1
 
 
+def test_a_bearer_token_reaches_its_own_route_and_models_and_token_counts_are_per_route():
+    a, b = Echo(), Echo()
+    a.model, b.model = "model-a", "model-b"
+
+    async def go():
+        calls: list = []
+        async with Gateway(recorder=calls.append) as gw:
+            ra, rb = gw.open_route(a, attempt_id=1), gw.open_route(b, attempt_id=2)
+            chat = gw.base_url + "/v1/chat/completions"
+            async with httpx.AsyncClient() as c:
+                body = {"messages": MSG}
+                replies = {
+                    "bearer": await c.post(chat, json=body, headers={"authorization": f"Bearer {rb.token}"}),
+                    "lower case, spaces": await c.post(chat, json=body,
+                                                       headers={"authorization": f"bearer   {ra.token}"}),
+                    "not bearer": await c.post(chat, json=body, headers={"authorization": f"Basic {rb.token}"}),
+                    "bare token": await c.post(chat, json=body, headers={"authorization": rb.token}),
+                }
+                models = [await c.get(gw.base_url + "/v1/models", headers={"authorization": f"Bearer {rb.token}"}),
+                          await c.get(gw.url_for(ra) + "/models")]
+                count = gw.base_url + "/r/{}/v1/messages/count_tokens"
+                counted = await c.post(count.format(ra.token), json={"model": "x", "messages": MSG})
+                uncounted = await c.post(count.format("gd-forged"), json={"model": "x", "messages": MSG})
+                url = gw.url_for(ra)
+        return replies, models, counted, uncounted, calls, url, ra
+
+    replies, models, counted, uncounted, calls, url, ra = asyncio.run(go())
+    assert {k: r.status_code for k, r in replies.items()} == {"bearer": 200, "lower case, spaces": 200,
+                                                              "not bearer": 401, "bare token": 401}
+    assert [(c.attempt_id, c.model) for c in calls] == [(2, "model-b"), (1, "model-a")]
+    assert len(a.requests) == 1 and len(b.requests) == 1
+    assert [m.json()["data"][0]["id"] for m in models] == ["model-b", "model-a"]
+    assert counted.status_code == 200 and counted.json()["input_tokens"] > 0
+    assert uncounted.status_code == 401 and "unknown gateway token" in uncounted.text
+    assert url.endswith(f"/r/{ra.token}/v1") and url.startswith("http://127.0.0.1:")
+
+
 def test_a_connection_flood_is_bounded_and_the_gateway_serves_again():
     limits = GatewayLimits(max_connections=20, header_timeout_s=1.0)
     backend = ScriptedBackend(ModelSpec(id="s", backend="scripted"))
