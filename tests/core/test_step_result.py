@@ -148,3 +148,4 @@ def test_the_store_writes_a_step_result_and_it_reads_back_the_same(ws_and_scorin
     assert tuple(detector_result_from_dict(d) for d in json.loads(row["detectors_json"])) == result.detectors
     assert unblob(row["diff"], as_json=False) == result.diff
     assert unblob(row["trace"])["text"] == "done" and row["duration_s"] == 0.25
+    assert unblob(row["trace"])["workspace_events"] == list(result.workspace_events)  # what the snapshot left out
