@@ -9,9 +9,11 @@ speed (waits are bounded polls for something that must happen).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 import time
+import weakref
 from typing import Any
 
 import httpx
@@ -350,6 +352,18 @@ def test_a_bearer_token_reaches_its_own_route_and_models_and_token_counts_are_pe
     assert counted.status_code == 200 and counted.json()["input_tokens"] > 0
     assert uncounted.status_code == 401 and "unknown gateway token" in uncounted.text
     assert url.endswith(f"/r/{ra.token}/v1") and url.startswith("http://127.0.0.1:")
+
+
+def test_a_closed_route_lets_go_of_its_backend_and_closing_twice_is_harmless():
+    gw = Gateway()
+    backend = Echo()
+    freed = weakref.ref(backend)
+    route = gw.open_route(backend, attempt_id=1)
+    gw.close_route(route)
+    gw.close_route(route)  # a runner's cleanup may close a route its error path closed already
+    del backend
+    gc.collect()
+    assert freed() is None and gw.routes == {}  # a long experiment does not keep every run's backend
 
 
 def test_a_connection_flood_is_bounded_and_the_gateway_serves_again():
