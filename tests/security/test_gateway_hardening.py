@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from goaldrift.errors import BackendError
 from goaldrift.gateway.app import Gateway
 from goaldrift.gateway.backends.base import TokenBudget
 from goaldrift.gateway.backends.scripted import ScriptedBackend
@@ -364,6 +365,19 @@ def test_a_closed_route_lets_go_of_its_backend_and_closing_twice_is_harmless():
     del backend
     gc.collect()
     assert freed() is None and gw.routes == {}  # a long experiment does not keep every run's backend
+
+
+def test_a_route_carries_its_run_s_seed_and_context_and_a_tripped_breaker_names_its_model():
+    gw = Gateway(limits=GatewayLimits(breaker_failures=2))
+    backend, context = Echo(), object()
+    backend.model = "model-a"
+    route = gw.open_route(backend, attempt_id=3, seed=7, context=context)
+    assert (route.model_id, route.attempt_id, route.seed, route.context) == ("model-a", 3, 7, context)
+    gw.check_circuit(route)  # closed: no refusal
+    for _ in range(2):
+        gw.breakers["model-a"].failed("502 from upstream")
+    with pytest.raises(BackendError, match="model 'model-a': 2 calls in a row failed"):
+        gw.check_circuit(route)
 
 
 def test_a_connection_flood_is_bounded_and_the_gateway_serves_again():
