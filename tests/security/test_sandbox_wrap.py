@@ -137,3 +137,18 @@ def test_the_command_gets_its_own_namespaces_its_limits_and_only_the_agent_envir
     seen = dict(line.split("=", 1) for line in inside_env.splitlines() if "=" in line)
     assert "sk-real-secret" not in inside_env and "OPENAI_API_KEY" not in seen
     assert {k: seen[k] for k in env} == env and set(seen) - set(env) <= {"SHLVL", "_", "OLDPWD"}
+
+
+def test_an_unconfined_command_runs_in_its_folder_and_without_a_limiter_when_nothing_is_limited(tmp_path: Path):
+    box = Sandbox.probe("none")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    unlimited = Limits(memory_bytes=None, processes=None, file_size_bytes=None, open_files=None)
+    argv = box.wrap(["/bin/sh", "-c", "pwd; echo $GD_X"], env={"GD_X": "1"}, cwd=ws, limits=unlimited)
+    assert box.prlimit not in argv
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, env={}, cwd=tmp_path).stdout
+    assert out.split() == [str(ws), "1"]
+    here = box.wrap(["/bin/pwd"])  # no folder given: the caller's
+    assert subprocess.run(here, capture_output=True, text=True, check=True, cwd=ws).stdout.strip() == str(ws)
+    with pytest.raises(ValueError, match="gateway socket must be an absolute path, not gw.sock"):
+        GatewayOnly(Path("gw.sock"), direct_url="http://127.0.0.1:9")
