@@ -369,15 +369,20 @@ def test_a_closed_route_lets_go_of_its_backend_and_closing_twice_is_harmless():
 
 def test_a_route_carries_its_run_s_seed_and_context_and_a_tripped_breaker_names_its_model():
     gw = Gateway(limits=GatewayLimits(breaker_failures=2))
-    backend, context = Echo(), object()
+    backend, context, budget = Echo(), object(), TokenBudget(step_tokens=10)
     backend.model = "model-a"
-    route = gw.open_route(backend, attempt_id=3, seed=7, context=context)
+    route = gw.open_route(backend, attempt_id=3, seed=7, context=context, budget=budget)
     assert (route.model_id, route.attempt_id, route.seed, route.context) == ("model-a", 3, 7, context)
+    assert route.budget is budget and gw.open_route(backend).budget == TokenBudget()
     gw.check_circuit(route)  # closed: no refusal
     for _ in range(2):
         gw.breakers["model-a"].failed("502 from upstream")
     with pytest.raises(BackendError, match="model 'model-a': 2 calls in a row failed"):
         gw.check_circuit(route)
+    cooled = Gateway(limits=GatewayLimits(breaker_failures=1, breaker_cooldown_s=0.0))
+    route = cooled.open_route(backend)
+    cooled.breakers["model-a"].failed("502 from upstream")
+    cooled.check_circuit(route)  # the gateway's cooldown (none here), not a built-in one
 
 
 def test_a_connection_flood_is_bounded_and_the_gateway_serves_again():
