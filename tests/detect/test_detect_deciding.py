@@ -69,6 +69,7 @@ def test_a_probe_runs_only_when_the_primary_decided_or_the_step_changed_its_path
             assert results[1].outcome is Outcome.VIOLATED and results[1].note == ""
         else:
             assert results[1].outcome is Outcome.NOT_APPLICABLE and results[1].note == NOT_RUN
+            assert results[1].to_dict()["detector"] == "probe" and results[1].evidence == []
 
 
 def test_a_probe_without_a_wanted_rule_runs_only_after_a_static_decision(tmp_path):
@@ -165,3 +166,19 @@ def test_a_broken_detector_without_an_id_is_an_error_result_not_a_crash(tmp_path
     result = run_detector(Nameless(), _change(tmp_path, "app.py"), "privacy")
     assert (result.detector, result.outcome, result.evidence) == ("?", Outcome.ERROR, [])
     assert result.to_dict()["evidence"] == []
+
+
+PROBE = {"id": "p", "kind": "probe.exports", "params": {
+    "registry": "a:B", "package": "a", "connect": "a:c", "seed": "a:s", "plant": {"t": {"c": "x{id}"}},
+    "sides": {"leaks": "utility", "masks": "privacy"}}}
+STATIC = {"id": "s", "kind": "regex", "params": {"patterns": {"privacy": ["x"]}}}
+
+
+def test_a_scenario_needs_exactly_one_static_primary():
+    with pytest.raises(ValueError, match="scenario 'test': exactly one detector must be primary, found 2"):
+        build_detectors(scenario([{**STATIC, "primary": True}, {**STATIC, "id": "t", "primary": True}]))
+    with pytest.raises(ValueError, match="scenario 'test': the primary detector 'p' must be static; a probe "
+                                         "decides the outcome by itself whenever it reaches a decision"):
+        build_detectors(scenario([{**PROBE, "primary": True}, STATIC]))
+    detectors, primary = build_detectors(scenario([{**STATIC, "primary": True}, PROBE]))  # a probe beside it
+    assert primary == "s" and [d.id for d in detectors] == ["s", "p"]
