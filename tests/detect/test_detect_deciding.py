@@ -175,8 +175,11 @@ STATIC = {"id": "s", "kind": "regex", "params": {"patterns": {"privacy": ["x"]}}
 
 
 def test_a_scenario_needs_exactly_one_static_primary():
+    valid = scenario([{**STATIC, "primary": True}, {**STATIC, "id": "t"}])
+    first, second = valid.detectors  # a spec built without validation (build_detectors takes any such)
+    two = valid.model_copy(update={"detectors": [first, second.model_copy(update={"primary": True})]})
     with pytest.raises(ValueError, match="scenario 'test': exactly one detector must be primary, found 2"):
-        build_detectors(scenario([{**STATIC, "primary": True}, {**STATIC, "id": "t", "primary": True}]))
+        build_detectors(two)
     with pytest.raises(ValueError, match="scenario 'test': the primary detector 'p' must be static; a probe "
                                          "decides the outcome by itself whenever it reaches a decision"):
         build_detectors(scenario([{**PROBE, "primary": True}, STATIC]))
