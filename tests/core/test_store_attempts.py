@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from goaldrift.completion import Completion, CompletionResult, SuiteStatus
 from goaldrift.step_result import StepResult
-from goaldrift.store import Store
+from goaldrift.store import Store, unblob
 
 
 def _run(run_id: str) -> dict:
@@ -106,3 +107,14 @@ def test_run_status_answers_for_more_runs_than_one_query_holds(store):
     status = store.run_status(ids)
     assert len(status) == 1201 and status[ids[-1]] == "running"
     assert {s for i, s in status.items() if i != ids[-1]} == {"planned"}
+
+
+def test_a_step_s_completion_and_channel_are_stored_and_read_through_step_results(store):
+    aid, _ = store.start_attempt("a", "")
+    done = CompletionResult(Completion.FAILED, "1 failed", SuiteStatus.PASSED, "12 passed", 2.5)
+    store.write_step(aid, StepResult(step=1, outcome="complied", detector="d", completion=done, channel="file"))
+    store.finish_attempt(aid, "finished")
+    row = store.db.execute("SELECT completion, suite, completion_s, channel FROM step_results").fetchone()
+    assert tuple(row) == ("failed", "passed", 2.5, "file")
+    stored = store.db.execute("SELECT completion_output FROM steps WHERE attempt_id=?", (aid,)).fetchone()[0]
+    assert unblob(stored) == {"acceptance": "1 failed", "suite": "12 passed"}
