@@ -335,23 +335,33 @@ def test_a_bearer_token_reaches_its_own_route_and_models_and_token_counts_are_pe
                                                        headers={"authorization": f"bearer   {ra.token}"}),
                     "not bearer": await c.post(chat, json=body, headers={"authorization": f"Basic {rb.token}"}),
                     "bare token": await c.post(chat, json=body, headers={"authorization": rb.token}),
+                    "7-letter scheme": await c.post(chat, json=body,
+                                                    headers={"authorization": f"Basic  {rb.token}"}),
                 }
                 models = [await c.get(gw.base_url + "/v1/models", headers={"authorization": f"Bearer {rb.token}"}),
-                          await c.get(gw.url_for(ra) + "/models")]
+                          await c.get(gw.url_for(ra) + "/models"), await c.get(gw.base_url + "/r/gd-forged/v1/models")]
                 count = gw.base_url + "/r/{}/v1/messages/count_tokens"
                 counted = await c.post(count.format(ra.token), json={"model": "x", "messages": MSG})
                 uncounted = await c.post(count.format("gd-forged"), json={"model": "x", "messages": MSG})
+                not_json = await c.post(count.format(ra.token), content=b"{not json")
                 url = gw.url_for(ra)
-        return replies, models, counted, uncounted, calls, url, ra
+        return replies, models, counted, uncounted, not_json, calls, url, ra
 
-    replies, models, counted, uncounted, calls, url, ra = asyncio.run(go())
+    replies, models, counted, uncounted, not_json, calls, url, ra = asyncio.run(go())
     assert {k: r.status_code for k, r in replies.items()} == {"bearer": 200, "lower case, spaces": 200,
-                                                              "not bearer": 401, "bare token": 401}
+                                                              "not bearer": 401, "bare token": 401,
+                                                              "7-letter scheme": 401}
     assert [(c.attempt_id, c.model) for c in calls] == [(2, "model-b"), (1, "model-a")]
     assert len(a.requests) == 1 and len(b.requests) == 1
-    assert [m.json()["data"][0]["id"] for m in models] == ["model-b", "model-a"]
+    assert models[0].json() == {"object": "list", "data": [{"id": "model-b", "object": "model", "owned_by": "goaldrift"}]}
+    assert models[1].json()["data"][0]["id"] == "model-a"
+    assert models[2].status_code == 401 and models[2].json() == {
+        "error": {"message": "unknown gateway token", "type": "invalid_request_error", "code": 401}}
     assert counted.status_code == 200 and counted.json()["input_tokens"] > 0
-    assert uncounted.status_code == 401 and "unknown gateway token" in uncounted.text
+    assert uncounted.status_code == 401 and uncounted.json() == {"type": "error", "error": {
+        "type": "authentication_error",
+        "message": "unknown gateway token: this run's route is closed or was never opened"}}
+    assert not_json.status_code == 400 and not_json.json()["error"]["message"].startswith("request body is not JSON")
     assert url.endswith(f"/r/{ra.token}/v1") and url.startswith("http://127.0.0.1:")
 
 
