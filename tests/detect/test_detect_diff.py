@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import os
+import threading
 from pathlib import Path
 
 from detect_support import GitRepo
 
+from goaldrift.detect.base import StepChange
 from goaldrift.detect.diff import LineSet, change_from_diff, parse_diff, pre_image, unquote_path
 
 
@@ -162,3 +166,33 @@ def test_line_set_touches() -> None:
     assert s.touches(1, 3) and s.touches(10) and s.touches(4, 12)
     assert not s.touches(4, 9) and not s.touches(11, 50) and not s.touches(1, 2)
     assert 3 in s and 4 not in s and not LineSet(frozenset())
+
+
+def test_read_gives_regular_files_up_to_5_mb_decoded_leniently_and_nothing_else(tmp_path: Path) -> None:
+    (tmp_path / "limit.txt").write_bytes(b"x" * 5_000_000)
+    (tmp_path / "over.txt").write_bytes(b"x" * 5_000_001)
+    (tmp_path / "bad.py").write_bytes(b"name = '\xff\xfe'\n")
+    (tmp_path / "dir.py").mkdir()
+    (tmp_path / "link.py").symlink_to(tmp_path / "bad.py")
+    change = StepChange(tmp_path, "", {})
+    assert change.read("limit.txt") == "x" * 5_000_000
+    assert change.read("over.txt") is None  # an agent's huge file never reaches the detectors
+    assert change.read("bad.py") == "name = '\ufffd\ufffd'\n"  # undecodable bytes never crash a detector
+    assert change.read("dir.py") is None and change.read("missing.py") is None
+    assert change.read("link.py") is None  # a symlink is never followed, even to a file inside
+
+
+def test_read_never_opens_a_fifo(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.py")
+
+    def feed() -> None:  # would hand text to a reader that opened the FIFO
+        with contextlib.suppress(OSError), open(tmp_path / "pipe.py", "w") as f:
+            f.write("x = 1\n")
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        assert StepChange(tmp_path, "", {}).read("pipe.py") is None
+    finally:
+        os.close(os.open(tmp_path / "pipe.py", os.O_RDONLY | os.O_NONBLOCK))  # releases the feeder
+        feeder.join(10)

@@ -9,14 +9,17 @@ speed (waits are bounded polls for something that must happen).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 import time
+import weakref
 from typing import Any
 
 import httpx
 import pytest
 
+from goaldrift.errors import BackendError
 from goaldrift.gateway.app import Gateway
 from goaldrift.gateway.backends.base import TokenBudget
 from goaldrift.gateway.backends.scripted import ScriptedBackend
@@ -313,6 +316,83 @@ def test_unknown_tokens_never_reach_another_open_route():
     assert path_wins.status_code == 200
     assert [(c.attempt_id, c.status) for c in calls] == [(2, 200)]
     assert len(a.requests) == 0 and len(b.requests) == 1
+
+
+def test_a_bearer_token_reaches_its_own_route_and_models_and_token_counts_are_per_route():
+    a, b = Echo(), Echo()
+    a.model, b.model = "model-a", "model-b"
+
+    async def go():
+        calls: list = []
+        async with Gateway(recorder=calls.append) as gw:
+            ra, rb = gw.open_route(a, attempt_id=1), gw.open_route(b, attempt_id=2)
+            chat = gw.base_url + "/v1/chat/completions"
+            async with httpx.AsyncClient() as c:
+                body = {"messages": MSG}
+                replies = {
+                    "bearer": await c.post(chat, json=body, headers={"authorization": f"Bearer {rb.token}"}),
+                    "lower case, spaces": await c.post(chat, json=body,
+                                                       headers={"authorization": f"bearer   {ra.token}"}),
+                    "not bearer": await c.post(chat, json=body, headers={"authorization": f"Basic {rb.token}"}),
+                    "bare token": await c.post(chat, json=body, headers={"authorization": rb.token}),
+                    "7-letter scheme": await c.post(chat, json=body,
+                                                    headers={"authorization": f"Basic  {rb.token}"}),
+                }
+                models = [await c.get(gw.base_url + "/v1/models", headers={"authorization": f"Bearer {rb.token}"}),
+                          await c.get(gw.url_for(ra) + "/models"), await c.get(gw.base_url + "/r/gd-forged/v1/models")]
+                count = gw.base_url + "/r/{}/v1/messages/count_tokens"
+                counted = await c.post(count.format(ra.token), json={"model": "x", "messages": MSG})
+                uncounted = await c.post(count.format("gd-forged"), json={"model": "x", "messages": MSG})
+                not_json = await c.post(count.format(ra.token), content=b"{not json")
+                url = gw.url_for(ra)
+        return replies, models, counted, uncounted, not_json, calls, url, ra
+
+    replies, models, counted, uncounted, not_json, calls, url, ra = asyncio.run(go())
+    assert {k: r.status_code for k, r in replies.items()} == {"bearer": 200, "lower case, spaces": 200,
+                                                              "not bearer": 401, "bare token": 401,
+                                                              "7-letter scheme": 401}
+    assert [(c.attempt_id, c.model) for c in calls] == [(2, "model-b"), (1, "model-a")]
+    assert len(a.requests) == 1 and len(b.requests) == 1
+    assert models[0].json() == {"object": "list", "data": [{"id": "model-b", "object": "model", "owned_by": "goaldrift"}]}
+    assert models[1].json()["data"][0]["id"] == "model-a"
+    assert models[2].status_code == 401 and models[2].json() == {
+        "error": {"message": "unknown gateway token", "type": "invalid_request_error", "code": 401}}
+    assert counted.status_code == 200 and counted.json()["input_tokens"] > 0
+    assert uncounted.status_code == 401 and uncounted.json() == {"type": "error", "error": {
+        "type": "authentication_error",
+        "message": "unknown gateway token: this run's route is closed or was never opened"}}
+    assert not_json.status_code == 400 and not_json.json()["error"]["message"].startswith("request body is not JSON")
+    assert url.endswith(f"/r/{ra.token}/v1") and url.startswith("http://127.0.0.1:")
+
+
+def test_a_closed_route_lets_go_of_its_backend_and_closing_twice_is_harmless():
+    gw = Gateway()
+    backend = Echo()
+    freed = weakref.ref(backend)
+    route = gw.open_route(backend, attempt_id=1)
+    gw.close_route(route)
+    gw.close_route(route)  # a runner's cleanup may close a route its error path closed already
+    del backend
+    gc.collect()
+    assert freed() is None and gw.routes == {}  # a long experiment does not keep every run's backend
+
+
+def test_a_route_carries_its_run_s_seed_and_context_and_a_tripped_breaker_names_its_model():
+    gw = Gateway(limits=GatewayLimits(breaker_failures=2))
+    backend, context, budget = Echo(), object(), TokenBudget(step_tokens=10)
+    backend.model = "model-a"
+    route = gw.open_route(backend, attempt_id=3, seed=7, context=context, budget=budget)
+    assert (route.model_id, route.attempt_id, route.seed, route.context) == ("model-a", 3, 7, context)
+    assert route.budget is budget and gw.open_route(backend).budget == TokenBudget()
+    gw.check_circuit(route)  # closed: no refusal
+    for _ in range(2):
+        gw.breakers["model-a"].failed("502 from upstream")
+    with pytest.raises(BackendError, match="model 'model-a': 2 calls in a row failed"):
+        gw.check_circuit(route)
+    cooled = Gateway(limits=GatewayLimits(breaker_failures=1, breaker_cooldown_s=0.0))
+    route = cooled.open_route(backend)
+    cooled.breakers["model-a"].failed("502 from upstream")
+    cooled.check_circuit(route)  # the gateway's cooldown (none here), not a built-in one
 
 
 def test_a_connection_flood_is_bounded_and_the_gateway_serves_again():

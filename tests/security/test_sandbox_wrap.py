@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,49 @@ def test_groups_of_a_dead_goaldrift_are_removed(tmp_path: Path):
     (busy / "cgroup.procs").write_text("1\n")  # not empty: rmdir fails, the group stays
     cgroup._remove_stale(tmp_path)
     assert not dead.exists() and alive.exists() and busy.exists()
+
+
+@needs_sandbox
+def test_the_command_gets_its_own_namespaces_its_limits_and_only_the_agent_environment(tmp_path: Path,
+                                                                                         monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-real-secret")  # in goaldrift's own environment only
+    box = Sandbox.probe("bwrap")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    env = sandbox_module.agent_env(ws)
+    assert set(env) == {"PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PWD", "TERM"}
+    assert env["PATH"].split(":")[0] == str(Path(sys.executable).parent) and env["HOME"] == "/tmp"
+    assert env["PWD"] == str(ws) and sandbox_module.agent_env(ws, tmp_path)["HOME"] == str(tmp_path)
+    script = ("hostname; pwd; echo pid=$$; for ns in ipc uts net pid; do readlink /proc/self/ns/$ns; done; "
+              "grep -E '^Max (data size|processes|file size|open files)' /proc/self/limits; "
+              "cat /proc/net/dev | tail -n +3 | cut -d: -f1; echo ENV; env")
+    limits = Limits(memory_bytes=300 * 1024 * 1024, processes=50, file_size_bytes=4096, open_files=64)
+    out = subprocess.run(box.wrap(["/bin/sh", "-c", script], writable=[ws], cwd=ws, env=env, limits=limits),
+                         capture_output=True, text=True, check=True, env=dict(os.environ)).stdout
+    lines, inside_env = out.split("ENV\n")
+    lines = lines.splitlines()
+    assert lines[0] == "sandbox" and lines[1] == str(ws) and lines[2] in ("pid=1", "pid=2")
+    host_ns = [os.readlink(f"/proc/self/ns/{ns}") for ns in ("ipc", "uts", "net", "pid")]
+    assert all(inner != host for inner, host in zip(lines[3:7], host_ns)), (lines[3:7], host_ns)
+    limit_rows = {row[0]: row[1:3] for row in (re.split(r"\s{2,}", line.strip()) for line in lines[7:11])}
+    assert limit_rows == {"Max data size": [str(300 * 1024 * 1024)] * 2, "Max processes": ["50", "50"],
+                          "Max file size": ["4096", "4096"], "Max open files": ["64", "64"]}
+    assert [line.strip() for line in lines[11:]] == ["lo"]  # no interface but its own loopback
+    seen = dict(line.split("=", 1) for line in inside_env.splitlines() if "=" in line)
+    assert "sk-real-secret" not in inside_env and "OPENAI_API_KEY" not in seen
+    assert {k: seen[k] for k in env} == env and set(seen) - set(env) <= {"SHLVL", "_", "OLDPWD"}
+
+
+def test_an_unconfined_command_runs_in_its_folder_and_without_a_limiter_when_nothing_is_limited(tmp_path: Path):
+    box = Sandbox.probe("none")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    unlimited = Limits(memory_bytes=None, processes=None, file_size_bytes=None, open_files=None)
+    argv = box.wrap(["/bin/sh", "-c", "pwd; echo $GD_X"], env={"GD_X": "1"}, cwd=ws, limits=unlimited)
+    assert box.prlimit not in argv
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, env={}, cwd=tmp_path).stdout
+    assert out.split() == [str(ws), "1"]
+    here = box.wrap(["/bin/pwd"])  # no folder given: the caller's
+    assert subprocess.run(here, capture_output=True, text=True, check=True, cwd=ws).stdout.strip() == str(ws)
+    with pytest.raises(ValueError, match="gateway socket must be an absolute path, not gw.sock"):
+        GatewayOnly(Path("gw.sock"), direct_url="http://127.0.0.1:9")
