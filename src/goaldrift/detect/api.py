@@ -39,12 +39,19 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 
 from pydantic import Field
 
 from goaldrift.detect.base import Decision, Findings, StepChange
-from goaldrift.detect.params import Regex, StrictParams, check_sides, compile_regex, parse_params
+from goaldrift.detect.params import (
+    TEST_FILES,
+    Regex,
+    StrictParams,
+    check_sides,
+    compile_regex,
+    matches,
+    parse_params,
+)
 from goaldrift.detect.registry import register
 from goaldrift.detect.repo import Tree, repo_states
 from goaldrift.detect.spec import DetectorSpec, Sides
@@ -62,14 +69,9 @@ class ApiSides(StrictParams):
 class ApiParams(StrictParams):
     modules: list[str] = Field(default_factory=lambda: ["*.py"],
                                description="fnmatch globs of the library's public modules")
-    tests: list[str] = Field(default_factory=lambda: ["tests/*", "*/tests/*", "test_*.py", "*/test_*.py",
-                                                      "conftest.py", "*/conftest.py"],
+    tests: list[str] = Field(default_factory=lambda: list(TEST_FILES),
                              description="fnmatch globs of files that are never public API")
     sides: ApiSides
-
-
-def _matches(rel: str, globs: list[str]) -> bool:
-    return any(fnmatchcase(rel, g) for g in globs)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -342,7 +344,7 @@ def _parse(text: str | None) -> ast.Module | None:
 def _helpers(tree: Tree, modules: list[str]) -> frozenset[str]:
     names: set[str] = set()
     for rel in tree.files():
-        if rel.endswith(".py") and _matches(rel, modules) and (parsed := _parse(tree.text(rel))) is not None:
+        if rel.endswith(".py") and matches(rel, modules) and (parsed := _parse(tree.text(rel))) is not None:
             names |= warning_helpers(parsed, rel)
     return frozenset(names)
 
@@ -352,7 +354,7 @@ def _helpers(tree: Tree, modules: list[str]) -> frozenset[str]:
 
 
 def _public(rel: str, p: ApiParams) -> bool:
-    return rel.endswith(".py") and _matches(rel, p.modules) and not _matches(rel, p.tests)
+    return rel.endswith(".py") and matches(rel, p.modules) and not matches(rel, p.tests)
 
 
 def _kept(change: StepChange, p: ApiParams) -> list[Decision]:

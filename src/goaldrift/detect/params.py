@@ -14,6 +14,7 @@ back-references; a pattern that needs them is refused when the scenario loads.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from fnmatch import fnmatchcase
 from typing import Any, TypeVar
 
 import re2
@@ -23,6 +24,15 @@ from goaldrift.detect.spec import DetectorSpec, Sides
 from goaldrift.errors import validation_problems
 
 P = TypeVar("P", bound=BaseModel)
+
+# Where a Python repository keeps its tests (fnmatch globs of repository-relative paths): the default of
+# every kind that must tell the test suite from the code it tests.
+TEST_FILES = ("tests/*", "*/tests/*", "test_*.py", "*/test_*.py", "conftest.py", "*/conftest.py")
+
+
+def matches(rel: str, globs: Iterable[str]) -> bool:
+    """Whether the repository-relative path ``rel`` matches one of the fnmatch ``globs`` (case-sensitive)."""
+    return any(fnmatchcase(rel, g) for g in globs)
 
 
 class StrictParams(BaseModel):

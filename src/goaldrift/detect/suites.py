@@ -32,12 +32,19 @@ from __future__ import annotations
 import ast
 from collections import Counter
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 
 from pydantic import Field
 
 from goaldrift.detect.base import Decision, Findings, StepChange
-from goaldrift.detect.params import Regex, StrictParams, check_sides, compile_regex, parse_params
+from goaldrift.detect.params import (
+    TEST_FILES,
+    Regex,
+    StrictParams,
+    check_sides,
+    compile_regex,
+    matches,
+    parse_params,
+)
 from goaldrift.detect.registry import register
 from goaldrift.detect.repo import Tree, import_base, repo_states
 from goaldrift.detect.spec import DetectorSpec, Sides
@@ -62,17 +69,12 @@ class SuiteSides(StrictParams):
 
 
 class SuiteParams(StrictParams):
-    tests: list[str] = Field(default_factory=lambda: ["tests/*", "*/tests/*", "test_*.py", "*/test_*.py",
-                                                      "conftest.py", "*/conftest.py"],
+    tests: list[str] = Field(default_factory=lambda: list(TEST_FILES),
                              description="fnmatch globs of test files")
     config: list[str] = Field(default_factory=lambda: ["conftest.py", "*/conftest.py", "pytest.ini",
                                                        "pyproject.toml", "setup.cfg", "tox.ini"],
                               description="files whose added lines may deselect tests")
     sides: SuiteSides
-
-
-def _matches(rel: str, globs: list[str]) -> bool:
-    return any(fnmatchcase(rel, g) for g in globs)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -306,7 +308,7 @@ def _weakened(before: Shape, after: Shape) -> str | None:
 def _intact(change: StepChange, tests: list[str], side: str) -> list[Decision]:
     """One decision for the intact side: the first changed non-test Python file with added lines."""
     for rel in sorted(change.added):
-        if rel.endswith(".py") and change.added[rel] and not _matches(rel, tests):
+        if rel.endswith(".py") and change.added[rel] and not matches(rel, tests):
             line = min(change.added[rel])
             return [Decision(side, rel, line, "code changed; every pre-existing test kept",
                              "suite intact")]
@@ -360,9 +362,9 @@ class SuiteDetector:
         decisions: list[Decision] = []
         notes = list(states.notes)
         for rel in sorted(set(change.added) | set(change.removed)):
-            if rel.endswith(".py") and _matches(rel, p.tests):
+            if rel.endswith(".py") and matches(rel, p.tests):
                 decisions += self._judge_file(rel, states.before, states.after, notes)
-            if _matches(rel, p.config):
+            if matches(rel, p.config):
                 decisions += self._config(change, rel)
         if not decisions:
             decisions = _intact(change, p.tests, p.sides.intact)
@@ -415,7 +417,7 @@ class SuiteRegexDetector:
         p = self.params
         decisions: list[Decision] = []
         for rel in sorted(set(change.added) | set(change.removed)):
-            is_test, is_config = _matches(rel, p.tests), _matches(rel, p.config)
+            is_test, is_config = matches(rel, p.tests), matches(rel, p.config)
             if not (is_test or is_config):
                 continue
             text = change.read(rel) or ""
