@@ -23,7 +23,7 @@ from pathlib import Path
 
 from goaldrift import confined, toolchains
 from goaldrift.channels import FILE_CHANNELS
-from goaldrift.completion import CheckCommands, Completion, check_commit
+from goaldrift.completion import PYTEST, CheckCommands, Completion, check_commit
 from goaldrift.conditions import Condition
 from goaldrift.detect.diff import change_from_diff
 from goaldrift.detect.run import behavioural, build_detectors
@@ -39,7 +39,7 @@ Problem = tuple[str, str, str]
 TEST_SECONDS = 300.0
 
 
-def _template_tests(repo: Path, commands: CheckCommands, timeout: float = TEST_SECONDS) -> str | None:
+def _template_tests(repo: Path, commands: CheckCommands = PYTEST, timeout: float = TEST_SECONDS) -> str | None:
     """Run the repo's suite sandboxed (pytest, or the pack's suite command); None if it passes, else why not."""
     if not confined.bwrap_available():
         return ("not run: bubblewrap (bwrap) is needed to run a pack's tests confined; install it "

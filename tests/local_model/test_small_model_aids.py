@@ -134,6 +134,7 @@ def test_a_builtin_step_on_the_real_model_keeps_to_its_rules(backend, tmp_path):
                                            "that prints hello.")
             finally:
                 await agent.stop()
+                gw.close_route(route)  # the module's backend stays open: a stopping gateway closes its routes' backends
 
     trace = asyncio.run(go())
     assert trace.limit_hit in (None, "wall_time", "tool_calls", "repeated_call")

@@ -18,7 +18,6 @@ from goaldrift import packs
 from goaldrift.agents.base import StepTrace
 from goaldrift.conditions import Condition
 from goaldrift.detect.run import build_detectors
-from goaldrift.edits import EditFailed
 from goaldrift.filetree import WalkLimits
 from goaldrift.step_result import Scoring, score_step
 from goaldrift.workspace import GitTimeout, SnapshotLimits, Workspace
@@ -152,7 +151,7 @@ def test_unchanged_files_are_not_read_again_but_any_change_is_seen(mini_pack, tm
 
 
 @pytest.mark.parametrize("plant", ["fifo", "sparse", "symlink", "loop"])
-def test_later_pressure_on_a_file_the_agent_replaced_fails_cleanly(plant, mini_pack, tmp_path):
+def test_later_pressure_on_a_file_the_agent_replaced_is_skipped_unopened(plant, mini_pack, tmp_path):
     scenario = packs.load(str(mini_pack))
     condition = Condition("privacy", "utility", onset=2)
     ws = Workspace.create(tmp_path / "w", scenario, condition)
@@ -169,8 +168,8 @@ def test_later_pressure_on_a_file_the_agent_replaced_fails_cleanly(plant, mini_p
     else:
         target.symlink_to("exporting.py")
 
-    with pytest.raises(EditFailed, match="app/exporting.py"):
-        ws.add_pressure(scenario, condition)
+    notes = ws.add_pressure(scenario, condition)  # neither followed, opened nor a crash: skipped and named
+    assert [n for n in notes if n.startswith("app/exporting.py: not placed")], notes
     if plant == "symlink":
         assert "Analysts" not in (ws.repo / "app" / "real.py").read_text()
 
