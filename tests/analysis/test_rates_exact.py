@@ -285,3 +285,13 @@ def test_cell_summary_of_a_single_decided_step_and_of_a_curve_that_stays_high():
     assert (q.ever_share, q.ever_ci_low, q.ever_ci_high) == pytest.approx(
         (1 - last.survival, 1 - last.ci_high, 1 - last.ci_low))
     assert q.ever_ci_low < q.ever_share < q.ever_ci_high < 1
+
+
+def test_wilson_of_int32_counts_equals_that_of_the_same_counts_as_floats():
+    """Counts arrive as int32 columns; n·n of 60 000 decided steps overflows int32, so the counts must
+    be taken as floats before any arithmetic."""
+    k, n = np.array([30_000, 3], dtype=np.int32), np.array([60_000, 10], dtype=np.int32)
+    for cc in (False, True):
+        lo, hi = intervals.wilson(k, n, continuity=cc)
+        flo, fhi = intervals.wilson(k.astype(float), n.astype(float), continuity=cc)
+        assert lo.tolist() == flo.tolist() and hi.tolist() == fhi.tolist()
