@@ -155,6 +155,26 @@ def test_command_timeout_kills_the_command(tmp_path, sandbox):
     assert not (tmp_path / "late").exists() and not (tmp_path / "child-late").exists()
 
 
+@pytest.mark.parametrize("sandbox", [pytest.param("auto", marks=needs_bwrap), "none"])
+def test_a_command_runs_in_the_workspace_with_its_errors_and_without_goaldrift_s_stdin(tmp_path, sandbox):
+    """The model sees what the command wrote to stderr too, the command starts in the workspace, and it
+    cannot read goaldrift's own stdin (a terminal, or here a pipe holding a secret): its stdin is empty."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"stdin-secret\n")
+    os.close(write_end)
+    saved = os.dup(0)
+    os.dup2(read_end, 0)
+    os.close(read_end)
+    try:
+        trace, _ = drive(tmp_path, [("run", {"command": "pwd; echo to-stderr >&2; cat; echo after-cat"}), "done"],
+                         sandbox=sandbox)
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+    out = trace.tool_calls[0].output
+    assert out.splitlines() == ["exit code 0", str(tmp_path.resolve()), "to-stderr", "after-cat"]
+
+
 def test_tool_call_limit_is_enforced_and_recorded(tmp_path):
     trace, _ = drive(tmp_path, [("list_files", {})], limits=AgentLimits(max_tool_calls=3))
     assert len(trace.tool_calls) == 3 and trace.limit_hit == "tool_calls"
