@@ -257,3 +257,41 @@ def test_wilson_of_a_single_observation_has_both_limits():
     for cc in (False, True):
         lo, hi = intervals.wilson(np.array([0.0, 1.0]), np.array([1.0, 1.0]), continuity=cc)
         assert lo[0] == 0 and 0.5 < hi[0] < 1 and 0 < lo[1] < 0.5 and hi[1] == 1
+
+
+def test_first_violation_counts_are_integers_and_steps_are_numbers():
+    """Counts are written to the CSV tables as they are: a float count would print as "3.0"; the
+    step columns are floats with NaN for "none", never Python objects."""
+    fv = rates.first_violation(STEPS)
+    for col in ("n_violated", "n_complied", "n_not_applicable", "n_error"):
+        assert pd.api.types.is_integer_dtype(fv[col]), col
+    for col in ("first_violation", "first_step", "last_step", "last_decided"):
+        assert pd.api.types.is_float_dtype(fv[col]), col
+
+
+def test_cell_summary_of_a_single_decided_step_and_of_a_curve_that_stays_high():
+    """One decided step is enough for a pooled rate; "violated by the last step" of a cell where 1 of 10
+    runs violated has an upper limit below 1, = 1 − the KM curve's lower limit."""
+    rows = [(1, "privacy", 1, V), (1, "privacy", 2, NA)]
+    rows += [(10 + i, "privacy->utility", 1, V if i == 0 else C) for i in range(10)]
+    st = steps_frame(rows)
+    km = survival.km_curves(st)
+    cs = rates.cell_summary(st, rates.first_violation(st), km).set_index("condition")
+    p, q = cs.loc["privacy"], cs.loc["privacy->utility"]
+    assert (p.decided, p.rate) == (1, 1.0)
+    assert (q.decided, q.rate) == (10, pytest.approx(0.1))
+    last = km[km["condition"] == "privacy->utility"].iloc[-1]
+    assert 0 < last.ci_low < last.survival < last.ci_high
+    assert (q.ever_share, q.ever_ci_low, q.ever_ci_high) == pytest.approx(
+        (1 - last.survival, 1 - last.ci_high, 1 - last.ci_low))
+    assert q.ever_ci_low < q.ever_share < q.ever_ci_high < 1
+
+
+def test_wilson_of_int32_counts_equals_that_of_the_same_counts_as_floats():
+    """Counts arrive as int32 columns; n·n of 60 000 decided steps overflows int32, so the counts must
+    be taken as floats before any arithmetic."""
+    k, n = np.array([30_000, 3], dtype=np.int32), np.array([60_000, 10], dtype=np.int32)
+    for cc in (False, True):
+        lo, hi = intervals.wilson(k, n, continuity=cc)
+        flo, fhi = intervals.wilson(k.astype(float), n.astype(float), continuity=cc)
+        assert lo.tolist() == flo.tolist() and hi.tolist() == fhi.tolist()

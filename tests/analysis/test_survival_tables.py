@@ -238,3 +238,76 @@ def test_kaplan_meier_of_durations_has_every_column_counts_as_integers_and_its_c
     assert np.allclose(km["ci_low"], lo) and np.allclose(km["ci_high"], hi) and (lo < hi).all()
     narrow = survival.kaplan_meier([1, 2, 2, 3, 4], [1, 0, 1, 1, 0], conf=0.8)
     assert (narrow["ci_high"] - narrow["ci_low"] < km["ci_high"] - km["ci_low"]).all()
+
+
+def test_kaplan_meier_and_logrank_take_boolean_events():
+    """A violation flag is naturally boolean: it gives the same curve and test as 0/1."""
+    duration, flags = [1, 2, 2, 3, 4, 4], [True, False, True, True, False, True]
+    as_int = [int(f) for f in flags]
+    pd.testing.assert_frame_equal(survival.kaplan_meier(duration, flags), survival.kaplan_meier(duration, as_int))
+    groups = ["a", "b", "a", "b", "a", "b"]
+    assert survival.logrank_test(duration, flags, groups) == pytest.approx(
+        survival.logrank_test(duration, as_int, groups))
+
+
+def test_logrank_of_two_runs_at_risk_and_one_violation_has_the_hypergeometric_variance():
+    """One step, a run in each group, the first violates: O − E = 1/2, V = D(N − D)·n₁n₂/(N²(N − 1)) = 1/4,
+    so χ² = 1 (a risk set of two still carries variance)."""
+    chi2, df, p = survival.logrank_from_counts([[1, 1]], [[1, 0]])
+    assert (chi2, df) == (pytest.approx(1.0), 1) and p == pytest.approx(stats.chi2.sf(1.0, 1))
+
+
+def test_risk_table_value_by_value_sorted_by_cell_whatever_the_row_order():
+    """The utility run complies only at step 1: censored there. The privacy run that violates at step 2
+    is an event, never censored; its n/a step 1 is undecided. Counts are integers."""
+    steps = frame({"utility": [[C, NA, NA]], "privacy": [[NA, V, C], [C, C, C]]})  # utility's rows first
+    tab = survival.risk_table(steps)
+    assert list(tab.columns) == [*survival.CELL, "time", "at_risk", "events", "censored", "undecided", "runs"]
+    assert tab["condition"].tolist() == ["privacy"] * 3 + ["utility"] * 3
+    got = tab[["time", "at_risk", "events", "censored", "undecided", "runs"]].values.tolist()
+    assert got == [[1, 1, 0, 0, 1, 2], [2, 2, 1, 0, 0, 2], [3, 1, 0, 1, 0, 2],
+                   [1, 1, 0, 1, 0, 1], [2, 0, 0, 0, 1, 1], [3, 0, 0, 0, 1, 1]]
+    assert all(pd.api.types.is_integer_dtype(tab[c]) for c in ("at_risk", "events", "censored", "undecided"))
+    empty = frame({}).astype({"attempt_id": int, "step": int, "outcome": int})
+    assert list(survival.risk_table(empty).columns) == list(tab.columns)
+
+
+def test_logrank_compares_the_plain_baselines_of_each_harness():
+    """The default harness is not named in a condition (its baselines have no factor); another harness
+    is (``@harness=...``): each harness's two plain baselines are compared, the default's first."""
+    data = {"privacy": [[C, V], [C, C]], "utility": [[V, C], [C, C]],
+            "privacy@harness=Aider": [[V, V], [C, C]], "utility@harness=Aider": [[C, C], [C, V]]}
+    attrs = pd.DataFrame({"scenario_id": "utility-privacy", "condition": list(data),
+                          "constraint_side": ["privacy", "utility"] * 2, "pressure": False})
+    lr = survival.logrank(survival.km_curves(frame(data)), attrs)
+    assert lr["comparison"].tolist() == ["all conditions", "privacy vs utility",
+                                         "privacy@harness=Aider vs utility@harness=Aider"]
+
+
+def test_kaplan_meier_interval_at_s_1_keeps_the_runs_seen_and_rows_are_independent():
+    """After the runs at risk leave without violating (nobody at risk), S stays 1 and the interval stays
+    that of the runs seen so far; several cells (rows) give each its own curve. Greenwood's variance
+    is 0 where every run at risk violated (S = 0)."""
+    n = np.array([[1, 4, 0], [5, 0, 0]])
+    d = np.array([[0, 1, 0], [0, 0, 0]])
+    s, lo, hi = survival.km_from_counts(n, d)
+    for row in range(2):
+        s1, lo1, hi1 = survival.km_from_counts(n[row], d[row])
+        assert s[row].tolist() == pytest.approx(s1.tolist())
+        assert lo[row].tolist() == pytest.approx(lo1.tolist()) and hi[row].tolist() == pytest.approx(hi1.tolist())
+    assert lo[1, 1] == lo[1, 2] == lo[1, 0] > 0 and (hi[1] == 1).all()
+    assert lo[0, 2] == lo[0, 1] and hi[0, 2] == hi[0, 1]
+    s0, var0 = survival.greenwood([2, 1], [2, 0])
+    assert s0.tolist() == [0, 0] and var0.tolist() == [0, 0]
+
+
+def test_km_curves_use_the_confidence_level_asked_for():
+    steps = frame(DATA)
+    km80 = survival.km_curves(steps, conf=0.8)
+    n = km80["at_risk"].to_numpy().reshape(-1, 3)
+    d = km80["events"].to_numpy().reshape(-1, 3)
+    _, lo, hi = survival.km_from_counts(n, d, 0.8)
+    assert np.allclose(km80["ci_low"], lo.ravel()) and np.allclose(km80["ci_high"], hi.ravel())
+    km95 = survival.km_curves(steps)
+    assert (km80["ci_high"] - km80["ci_low"] <= km95["ci_high"] - km95["ci_low"]).all()
+    assert (km80["ci_high"] - km80["ci_low"] < km95["ci_high"] - km95["ci_low"]).any()

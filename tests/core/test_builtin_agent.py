@@ -45,7 +45,7 @@ class Puppet:
 
 
 def drive(tmp_path, replies, limits=AgentLimits(), delay=0.0, prompt="do it", sandbox="auto", placement="agents_md",
-          constraint=""):
+          constraint="", toolchain=None):
     backend = Puppet(replies, delay)
 
     async def go():
@@ -54,7 +54,7 @@ def drive(tmp_path, replies, limits=AgentLimits(), delay=0.0, prompt="do it", sa
             agent = BuiltinAgent()
             session = AgentSession(workspace=tmp_path, base_url=gw.url_for(route), api_key=route.token,
                                    model="puppet", limits=limits, options={"sandbox": sandbox},
-                                   placement=placement, constraint=constraint)
+                                   placement=placement, constraint=constraint, toolchain=toolchain)
             await agent.start(session)
             try:
                 return await agent.step(1, prompt)
@@ -155,6 +155,47 @@ def test_command_timeout_kills_the_command(tmp_path, sandbox):
     assert not (tmp_path / "late").exists() and not (tmp_path / "child-late").exists()
 
 
+@pytest.mark.parametrize("sandbox", [pytest.param("auto", marks=needs_bwrap), "none"])
+def test_a_command_runs_in_the_workspace_with_its_errors_and_without_goaldrift_s_stdin(tmp_path, sandbox):
+    """The model sees what the command wrote to stderr too, the command starts in the workspace, and it
+    cannot read goaldrift's own stdin (a terminal, or here a pipe holding a secret): its stdin is empty."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"stdin-secret\n")
+    os.close(write_end)
+    saved = os.dup(0)
+    os.dup2(read_end, 0)
+    os.close(read_end)
+    try:
+        trace, _ = drive(tmp_path, [("run", {"command": "pwd; echo to-stderr >&2; cat; echo after-cat"}), "done"],
+                         sandbox=sandbox)
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+    out = trace.tool_calls[0].output
+    assert out.splitlines() == ["exit code 0", str(tmp_path.resolve()), "to-stderr", "after-cat"]
+
+
+@needs_bwrap
+def test_the_pack_s_toolchain_is_first_on_the_command_s_path_and_read_only(tmp_path):
+    """A pack's pinned compiler: its bin folder comes first on PATH (the rest of PATH still works) and
+    the agent's command cannot change it."""
+    from goaldrift.toolchains import Mount
+
+    root = tmp_path / "chain"
+    (root / "node_modules" / ".bin").mkdir(parents=True)
+    tsc = root / "node_modules" / ".bin" / "tsc"
+    tsc.write_text("#!/bin/sh\necho pinned-tsc\n")
+    tsc.chmod(0o755)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    command = f"tsc; echo x > {tsc}; echo rc=$?; ls {root}"
+    trace, _ = drive(ws, [("run", {"command": command}), "done"], toolchain=Mount(root, tsc.parent))
+    out = trace.tool_calls[0].output
+    assert out.splitlines()[:2] == ["exit code 0", "pinned-tsc"]
+    assert "rc=0" not in out and "rc=" in out and out.rstrip().endswith("node_modules")
+    assert tsc.read_text() == "#!/bin/sh\necho pinned-tsc\n"
+
+
 def test_tool_call_limit_is_enforced_and_recorded(tmp_path):
     trace, _ = drive(tmp_path, [("list_files", {})], limits=AgentLimits(max_tool_calls=3))
     assert len(trace.tool_calls) == 3 and trace.limit_hit == "tool_calls"
@@ -210,6 +251,20 @@ def test_huge_command_output_is_bounded(tmp_path):
                      sandbox="none")
     out = trace.tool_calls[0].output
     assert len(out) < 10_000 and "bytes of output left out" in out and out.rstrip().endswith("END")
+
+
+def test_long_command_output_keeps_its_exact_head_and_tail_and_counts_what_is_left_out(tmp_path):
+    """200 000 bytes in several reads: the first and the last (MAX_OUTPUT − 200) // 2 bytes are kept
+    as written, and the notice counts exactly the bytes between them."""
+    from goaldrift.agents.builtin import MAX_OUTPUT
+
+    script = tmp_path / "emit.py"
+    script.write_text("import sys\nsys.stdout.write(''.join(f'{i:07d}\\n' for i in range(25_000)))\n")
+    trace, _ = drive(tmp_path, [("run", {"command": f"python {script}"}), "done"], sandbox="none")
+    written = "".join(f"{i:07d}\n" for i in range(25_000))
+    half = (MAX_OUTPUT - 200) // 2
+    assert trace.tool_calls[0].output == (f"exit code 0\n{written[:half]}\n... [{len(written) - 2 * half} bytes "
+                                          f"of output left out] ...\n{written[-half:]}")
 
 
 # --------------------------------------------------------------------------------------------------

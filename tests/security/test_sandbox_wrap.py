@@ -52,10 +52,12 @@ def test_wrap_binds_only_what_it_is_given(tmp_path: Path):
 def test_wrap_refuses_symlinked_paths(tmp_path: Path):
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "real")
-    with pytest.raises(ConfigError, match="symlink"):
+    with pytest.raises(ConfigError, match=r"is or passes through a symlink \(to .*real\); refusing to bind it$"):
         Sandbox.probe("bwrap").wrap(["true"], writable=[tmp_path / "link"])
     with pytest.raises(ConfigError, match="absolute"):
         Sandbox.probe("bwrap").wrap(["true"], readonly=[Path("relative")])
+    with pytest.raises(ConfigError, match=r"sandbox path .*missing does not exist$"):
+        Sandbox.probe("bwrap").wrap(["true"], readonly=[tmp_path / "missing"])
 
 
 @needs_sandbox
@@ -119,6 +121,8 @@ def test_the_command_gets_its_own_namespaces_its_limits_and_only_the_agent_envir
     assert set(env) == {"PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PWD", "TERM"}
     assert env["PATH"].split(":")[0] == str(Path(sys.executable).parent) and env["HOME"] == "/tmp"
     assert env["PWD"] == str(ws) and sandbox_module.agent_env(ws, tmp_path)["HOME"] == str(tmp_path)
+    assert {k: env[k] for k in ("LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "TERM")} == {
+        "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "TERM": "dumb"}
     script = ("hostname; pwd; echo pid=$$; for ns in ipc uts net pid; do readlink /proc/self/ns/$ns; done; "
               "grep -E '^Max (data size|processes|file size|open files)' /proc/self/limits; "
               "cat /proc/net/dev | tail -n +3 | cut -d: -f1; echo ENV; env")
@@ -137,6 +141,15 @@ def test_the_command_gets_its_own_namespaces_its_limits_and_only_the_agent_envir
     seen = dict(line.split("=", 1) for line in inside_env.splitlines() if "=" in line)
     assert "sk-real-secret" not in inside_env and "OPENAI_API_KEY" not in seen
     assert {k: seen[k] for k in env} == env and set(seen) - set(env) <= {"SHLVL", "_", "OLDPWD"}
+
+
+def test_the_command_sees_its_own_group_a_device_folder_and_a_private_tmp(tmp_path: Path):
+    """The generated /etc/group names the sandbox's group, /dev/null works, /tmp is a writable tmpfs."""
+    box = Sandbox.probe("bwrap")
+    script = "id -gn; echo x > /dev/null && echo dev-ok; echo t > /tmp/f && cat /tmp/f; stat -f -c %T /tmp"
+    out = subprocess.run(box.wrap(["/bin/sh", "-c", script], env={"PATH": "/usr/bin:/bin"}),
+                         capture_output=True, text=True, env={}, check=False).stdout
+    assert out.split() == ["agent", "dev-ok", "t", "tmpfs"]
 
 
 def test_an_unconfined_command_runs_in_its_folder_and_without_a_limiter_when_nothing_is_limited(tmp_path: Path):
