@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -143,7 +144,8 @@ def test_command_timeout_kills_the_command(tmp_path, sandbox):
     limits = AgentLimits(command_timeout_s=1)
     command = f"(sleep {tag}; touch child-late) & sleep {tag}; touch late"
     trace, _ = drive(tmp_path, [("run", {"command": command}), "done"], limits=limits, sandbox=sandbox)
-    assert "timed out" in trace.tool_calls[0].output
+    said = re.fullmatch(r"command timed out after (\d+) s and was killed", trace.tool_calls[0].output)
+    assert said and 1 <= int(said[1]) < 300, trace.tool_calls[0].output  # the seconds it ran, not a clock reading
 
     def alive():
         return [p for p in psutil.process_iter(["cmdline"]) if tag in " ".join(p.info["cmdline"] or [])]
@@ -265,6 +267,30 @@ def test_long_command_output_keeps_its_exact_head_and_tail_and_counts_what_is_le
     half = (MAX_OUTPUT - 200) // 2
     assert trace.tool_calls[0].output == (f"exit code 0\n{written[:half]}\n... [{len(written) - 2 * half} bytes "
                                           f"of output left out] ...\n{written[-half:]}")
+
+
+
+def test_output_between_one_and_two_halves_is_kept_whole_without_a_notice(tmp_path):
+    """More than the head holds but less than head + tail: nothing is left out, so no notice."""
+    from goaldrift.agents.builtin import MAX_OUTPUT
+
+    half = (MAX_OUTPUT - 200) // 2
+    script = tmp_path / "emit.py"
+    script.write_text(f"import sys\nsys.stdout.write('x' * {half} + 'y' * 100)\n")
+    trace, _ = drive(tmp_path, [("run", {"command": f"python {script}"}), "done"], sandbox="none")
+    assert trace.tool_calls[0].output == f"exit code 0\n{'x' * half}{'y' * 100}"
+
+
+def test_output_that_is_not_utf8_is_shown_with_replacement_characters(tmp_path):
+    """Bytes that are not UTF-8, in the head and in the tail of long output, never fail the tool call."""
+    from goaldrift.agents.builtin import MAX_OUTPUT
+
+    half = (MAX_OUTPUT - 200) // 2
+    script = tmp_path / "emit.py"
+    script.write_text(f"import sys\nsys.stdout.buffer.write(b'\\xffhead' + b'x' * {3 * half} + b'tail\\xfe')\n")
+    trace, _ = drive(tmp_path, [("run", {"command": f"python {script}"}), "done"], sandbox="none")
+    out = trace.tool_calls[0].output
+    assert out.startswith("exit code 0\n\ufffdhead") and out.endswith("tail\ufffd"), out[:40] + out[-40:]
 
 
 # --------------------------------------------------------------------------------------------------
