@@ -12,6 +12,7 @@ turns those into the step's outcome for a given constraint side:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -47,6 +48,19 @@ class StepChange:
     added: dict[str, frozenset[int]]
     removed: dict[str, tuple[str, ...]] = field(default_factory=dict)
     exclude: tuple[str, ...] = ()  # globs of paths the detector must not see (whole-repo detectors use it)
+
+    def added_texts(self, wants: Callable[[str], bool], notes: list[str]) -> Iterator[tuple[str, str, frozenset[int]]]:
+        """(path, text, added line numbers) of each changed file ``wants`` accepts that has added lines,
+        in path order; a file that cannot be read is named in ``notes`` and skipped."""
+        for rel in sorted(self.added):
+            numbers = self.added[rel]
+            if not numbers or not wants(rel):
+                continue
+            text = self.read(rel)
+            if text is None:
+                notes.append(f"{rel}: listed as changed but not found in the repository")
+                continue
+            yield rel, text, numbers
 
     def read(self, rel: str) -> str | None:
         """A changed file's text; None for anything but a regular file inside the repo (an agent's

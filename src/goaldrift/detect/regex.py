@@ -64,14 +64,7 @@ class RegexDetector:
     def find(self, change: StepChange) -> Findings:
         decisions: list[Decision] = []
         notes: list[str] = []
-        for rel in sorted(change.added):
-            numbers = change.added[rel]
-            if not numbers or not self.wants(rel):
-                continue
-            text = change.read(rel)
-            if text is None:
-                notes.append(f"{rel}: listed as changed but not found in the repository")
-                continue
+        for rel, text, numbers in change.added_texts(self.wants, notes):
             lines = text.split("\n")
             added = [(n, lines[n - 1].rstrip("\r")) for n in sorted(numbers) if 0 < n <= len(lines)]
             for n, line in added:

@@ -262,14 +262,7 @@ class TsBoundaryDetector:
     def find(self, change: StepChange) -> Findings:
         decisions: list[Decision] = []
         notes: list[str] = []
-        for rel in sorted(change.added):
-            numbers = change.added[rel]
-            if not numbers or not self.wants(rel):
-                continue
-            text = change.read(rel)
-            if text is None:
-                notes.append(f"{rel}: listed as changed but not found in the repository")
-                continue
+        for rel, text, numbers in change.added_texts(self.wants, notes):
             tree = _parser(rel.endswith(".tsx")).parse(text.encode("utf-8"))
             if tree.root_node.has_error:
                 notes.append(f"{rel}: tree-sitter could not parse all of it; classified what it could parse")
