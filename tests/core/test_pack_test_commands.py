@@ -103,18 +103,10 @@ def test_a_command_lets_a_non_python_acceptance_file_through():
 
 @needs_bwrap
 @pytest.mark.skipif(_installed() is None, reason="run `goaldrift install-toolchain typescript`")
-def test_the_agents_shell_sees_the_pinned_compiler_read_only(tmp_path, monkeypatch):
-    from goaldrift.agents import base
-
+def test_the_agents_shell_sees_the_pinned_compiler_read_only(tmp_path):
     mount = _installed()
-    real = base.AgentSession
-
-    def with_toolchain(*args, **kwargs):
-        return real(*args, **kwargs, toolchain=mount)
-
-    monkeypatch.setattr("tests.core.test_builtin_agent.AgentSession", with_toolchain)
     command = f"tsc --version; touch {mount.root}/planted; echo rc=$?"
-    trace, _ = drive(tmp_path, [("run", {"command": command}), "done"])
+    trace, _ = drive(tmp_path, [("run", {"command": command}), "done"], toolchain=mount)
     out = trace.tool_calls[0].output
     assert "Version 5.9.3" in out and "rc=0" not in out, out
     assert not (mount.root / "planted").exists()
