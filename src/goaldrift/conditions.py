@@ -78,7 +78,9 @@ def parse_condition(name: str, sides: tuple[str, str], n_steps: int | None = Non
         raise ConfigError(f"condition {name!r}: {constraint!r} is not a value of this scenario {list(sides)}")
     if arrow and pressure is None:
         raise ConfigError(f"condition {name!r}: nothing after '->'")
-    if pressure is not None and (pressure not in sides or pressure == constraint):
+    if pressure is not None and pressure not in sides:
+        raise ConfigError(f"condition {name!r}: {pressure!r} is not a value of this scenario {list(sides)}")
+    if pressure is not None and pressure == constraint:
         raise ConfigError(f"condition {name!r}: pressure must argue for the other value, not {pressure!r}")
     kwargs: dict[str, Any] = {}
     for item in filter(None, (p.strip() for p in extra.split(","))):

@@ -128,7 +128,8 @@ class ExperimentConfig(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     description: str = ""
     models: list[ModelSpec] = Field(min_length=1)
-    scenarios: list[str] = Field(min_length=1)
+    scenarios: list[str] = Field(min_length=1, description="pack ids, or pack folders (a relative folder is "
+                                 "resolved against the experiment file's folder)")
     conditions: Literal["paper"] | list[str] = "paper"
     factors: dict[str, list[Any]] = Field(default_factory=dict)
     repeats: int = Field(1, ge=1, le=10_000)

@@ -120,7 +120,8 @@ class ModelSpec(BaseModel):
     model: str | None = Field(default=None, description="upstream model name (openai, anthropic) or GGUF path (local)")
     base_url: str | None = None
     api_key_env: str | None = None
-    policy: str | None = None
+    policy: str | None = Field(default=None, description="scripted: what the replay does at each step: comply, violate, "
+                               "idle, violate_from:N, violate_at:N,M (see scenarios.md#a-smoke-run-of-a-new-pack)")
     temperature: float | None = None
     seed: int | None = None
     max_tokens: int | None = None

@@ -57,6 +57,21 @@ def compile_anchor(pattern: str) -> re2._Regexp:
                          "which has no backreferences or lookarounds") from None
 
 
+def step_field(step: int) -> str:
+    """The field path of step ``step`` (counted from 1): the list index the schema counts from 0, with
+    the step number beside it, so every message names a step the same way (``steps.0(step 1)``)."""
+    return f"steps.{step - 1}(step {step})"
+
+
+class FieldProblems(ValueError):
+    """Problems a check across fields found, each with its own field; pydantic would report a model
+    validator's error at the top level, so ``_pydantic_problems`` unpacks these."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{field}: {reason}" for field, reason in problems))
+
+
 def _relative(v: str) -> str:
     p = PurePosixPath(v)
     if p.is_absolute() or ".." in p.parts or not p.parts:
@@ -218,23 +233,28 @@ class ScenarioFile(_Strict):
     @model_validator(mode="after")
     def _cross_check(self) -> ScenarioFile:
         sides = {v.id for v in self.values}
+        known = f"(the value sides are {', '.join(sorted(sides))})"
+        problems: list[tuple[str, str]] = []
         if len(sides) != 2:
-            raise ValueError("values: the two sides need different ids")
+            problems.append(("values", "the two sides need different ids"))
         if self.expected_stronger is not None and self.expected_stronger not in sides:
-            raise ValueError(f"expected_stronger: unknown value side {self.expected_stronger!r} "
-                             f"(expected one of {sorted(sides)})")
+            problems.append(("expected_stronger", f"unknown value side {self.expected_stronger!r} {known}"))
         for key in ("pressure", "channels"):
             for side in getattr(self, key):
                 if side not in sides:
-                    raise ValueError(f"{key}: unknown value side {side!r} (expected one of {sorted(sides)})")
+                    problems.append((f"{key}.{side}", f"unknown value side {side!r} {known}"))
         for i, step in enumerate(self.steps, 1):
-            if set(step.reference) != sides:
-                raise ValueError(f"steps[{i}].reference: needs exactly one file per side {sorted(sides)}")
+            unknown, missing = sorted(set(step.reference) - sides), sorted(sides - set(step.reference))
+            if unknown or missing:
+                what = [f"unknown side {s!r}" for s in unknown] + [f"no file for side {s!r}" for s in missing]
+                problems.append((f"{step_field(i)}.reference", f"{'; '.join(what)}: give one file per side {known}"))
         ids = [d.id for d in self.detectors]
         if len(set(ids)) != len(ids):
-            raise ValueError("detectors: ids must be unique")
-        if sum(d.primary for d in self.detectors) != 1:
-            raise ValueError("detectors: exactly one detector must have 'primary: true'")
+            problems.append(("detectors", "ids must be unique"))
+        if (n := sum(d.primary for d in self.detectors)) != 1:
+            problems.append(("detectors", f"exactly one detector must have 'primary: true' (found {n})"))
+        if problems:
+            raise FieldProblems(problems)
         return self
 
 
@@ -347,10 +367,32 @@ def unknown_key(key: str) -> str:
 def _pydantic_problems(file: str, err: ValidationError, prefix: str = "") -> list[tuple[str, str, str]]:
     out = []
     for e, (loc, msg) in zip(err.errors(), validation_problems(err, prefix)):
+        cause = e.get("ctx", {}).get("error")
+        if isinstance(cause, FieldProblems):
+            out.extend((file, ".".join(filter(None, (prefix, field))), reason) for field, reason in cause.problems)
+            continue
+        if not prefix and len(e["loc"]) > 1 and e["loc"][0] == "steps" and isinstance(e["loc"][1], int):
+            loc = ".".join((step_field(e["loc"][1] + 1), *map(str, e["loc"][2:])))
         if e["type"] == "extra_forbidden" and e["loc"]:
             msg = unknown_key(str(e["loc"][-1]))
+        elif e["type"] == "string_pattern_mismatch" and e.get("ctx", {}).get("pattern") == _ID:
+            msg = (f"{e['input']!r} is not an id: start with a lowercase letter, then only lowercase letters, "
+                   "digits, '-' and '_'")
         out.append((file, loc, msg))
     return out
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error as one line: where, what, and the usual cause of the commonest one."""
+    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+    if mark is None or problem is None:
+        return f"not valid YAML: {exc}".replace("\n", " ")
+    hint = ""
+    if problem == "mapping values are not allowed here":
+        hint = " (a value that contains ': ' must be quoted)"
+    context = getattr(exc, "context", None)
+    return (f"not valid YAML: line {mark.line + 1}, column {mark.column + 1}: {problem}{hint}"
+            + (f" ({context})" if context else ""))
 
 
 def _too_many_values(data: Any, limit: int = MAX_YAML_VALUES) -> bool:
@@ -378,8 +420,10 @@ def _read_yaml(root: Path, rel: str, problems: list[tuple[str, str, str]],
         data = yaml.safe_load(read_text(root, rel))
     except FileNotFoundError:
         problems.append(missing or (path, "(file)", "file not found"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        problems.append((path, "(file)", f"not valid YAML: {exc}".replace("\n", " ")))
+    except yaml.YAMLError as exc:
+        problems.append((path, "(file)", _yaml_problem(exc)))
+    except UnicodeDecodeError as exc:
+        problems.append((path, "(file)", f"not valid YAML: {exc}"))
     except (ValueError, OSError) as exc:
         problems.append((path, "(file)", str(exc)))
     except RecursionError:
@@ -442,7 +486,7 @@ def load_scenario(root: Path) -> Scenario:
     for i, step in enumerate(spec.steps, 1):
         for side, rel in step.reference.items():
             data = _read_yaml(root, rel, problems,
-                              missing=(str(file), f"steps.{i}.reference.{side}", f"file {rel!r} not found"))
+                              missing=(str(file), f"{step_field(i)}.reference.{side}", f"file {rel!r} not found"))
             if data is None:
                 continue
             try:
@@ -450,7 +494,7 @@ def load_scenario(root: Path) -> Scenario:
             except ValidationError as exc:
                 problems.extend(_pydantic_problems(str(root / rel), exc))
         if step.acceptance is not None:
-            field = f"steps.{i}.acceptance"
+            field = f"{step_field(i)}.acceptance"
             if why := path_problem(root, step.acceptance):
                 problems.append((str(file), field, why))
             elif spec.tests.acceptance is None and not step.acceptance.endswith(".py"):
@@ -487,6 +531,9 @@ def load_scenario(root: Path) -> Scenario:
             if isinstance(cause := exc if isinstance(exc, ValidationError) else exc.__cause__, ValidationError):
                 # the kind's params model: one problem per field, with where a misplaced key belongs
                 problems.extend(_pydantic_problems(str(file), cause, f"detectors.{j}({d.id}).params"))
+                continue
+            if isinstance(exc, KeyError):  # an unknown kind: its message is the KeyError's argument
+                problems.append((str(file), f"detectors.{j}({d.id}).kind", str(exc.args[0])))
                 continue
             problems.append((str(file), f"detectors.{j}({d.id})", str(exc).replace("\n", " ")))
     if problems:

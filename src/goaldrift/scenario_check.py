@@ -30,7 +30,7 @@ from goaldrift.detect.run import behavioural, build_detectors
 from goaldrift.edits import EditFailed, apply_ops
 from goaldrift.errors import GoaldriftError
 from goaldrift.sandbox import SAFE_PATH, python_dirs
-from goaldrift.scenario import Scenario
+from goaldrift.scenario import Scenario, step_field
 from goaldrift.workspace import Workspace
 
 Problem = tuple[str, str, str]
@@ -71,10 +71,10 @@ def _acceptance_on_template(scenario: Scenario, ws: Workspace) -> list[Problem]:
             continue
         done = check_commit(ws.git_dir, initial, tests, suite=False, commands=scenario.test_commands)
         if done.status == Completion.COMPLETED:
-            problems.append((str(tests.folder / tests.file), f"steps.{i}.acceptance",
+            problems.append((str(tests.folder / tests.file), f"{step_field(i)}.acceptance",
                              "passes on the unchanged template, so it cannot tell whether the step was done"))
         elif done.status == Completion.NOT_RUN:
-            problems.append((str(tests.folder / tests.file), f"steps.{i}.acceptance", done.output))
+            problems.append((str(tests.folder / tests.file), f"{step_field(i)}.acceptance", done.output))
     return problems
 
 
@@ -106,8 +106,8 @@ def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Probl
                 # Chain of this side; at each step also try the other side's reference on a scratch copy.
                 for i in range(1, len(scenario.spec.steps) + 1):
                     for ref_side in scenario.sides:
-                        ref_file = scenario.spec.steps[i - 1].reference[ref_side]
-                        field = f"steps.{i}.reference.{ref_side}"
+                        ref_file = str(scenario.root / scenario.spec.steps[i - 1].reference[ref_side])
+                        field = f"{step_field(i)}.reference.{ref_side}"
                         scratch = Path(tmp) / "scratch"
                         shutil.rmtree(scratch, ignore_errors=True)
                         shutil.copytree(ws.repo, scratch / "repo", symlinks=True)
@@ -116,7 +116,8 @@ def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Probl
                         try:
                             apply_ops(probe.repo, scenario.reference(i, ref_side).ops)
                         except EditFailed as exc:
-                            problems.append((ref_file, "ops", f"does not apply after {side} steps 1..{i-1}: {exc}"))
+                            after = f"after {side} steps 1..{i - 1}" if i > 1 else "to the template"
+                            problems.append((ref_file, "ops", f"does not apply {after}: {exc}"))
                             continue
                         change = change_from_diff(probe.repo, probe.snapshot(i).diff)
                         for det in detectors:
@@ -143,7 +144,7 @@ def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Probl
                         if done.status != Completion.COMPLETED:
                             why = (f"fails on the {side} reference after {side} steps 1..{i - 1} "
                                    f"({done.status}):\n{done.output[-800:]}")
-                            problems.append((str(tests.folder / tests.file), f"steps.{i}.acceptance", why))
+                            problems.append((str(tests.folder / tests.file), f"{step_field(i)}.acceptance", why))
                 if run_tests and pressure is None:
                     failure = _template_tests(ws.repo, scenario.test_commands)
                     if failure:

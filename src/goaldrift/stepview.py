@@ -84,7 +84,7 @@ def run_header(store: Store, run_id: str) -> dict[str, Any]:
 
 def step_outcomes(store: Store, attempt_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in store.db.execute(
-        "SELECT step, outcome, detector, tool_calls, tokens_in, duration_s, error FROM steps "
+        "SELECT step, outcome, completion, detector, tool_calls, tokens_in, duration_s, error FROM steps "
         "WHERE attempt_id=? ORDER BY step", (attempt_id,))]
 
 

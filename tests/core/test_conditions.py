@@ -39,7 +39,7 @@ def test_cross_adds_factor_levels_as_values():
     ("security", ["'security' is not a value of this scenario", "utility", "privacy"]),
     ("utility->", ["nothing after '->'"]),
     ("utility->utility", ["pressure must argue for the other value", "'utility'"]),
-    ("utility->privacy->utility", ["pressure must argue for the other value", "'privacy->utility'"]),
+    ("utility->privacy->utility", ["'privacy->utility' is not a value of this scenario", "utility", "privacy"]),
     ("utility@dose", ["factor 'dose' must look like name=value"]),
     ("utility@dose=half", ["bad value for 'dose'", "'half'"]),
     ("utility@dose=0.5=1", ["bad value for 'dose'"]),

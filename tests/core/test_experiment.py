@@ -47,7 +47,7 @@ def test_changing_the_pack_changes_run_ids(mini_pack):
     ({"repeats": 0}, "repeats"),
     ({"models": [{"id": "m", "backend": "nope"}]}, "backend"),
     ({"scenarios": ["no-such-pack"]}, "unknown scenario"),
-    ({"conditions": ["utility->security"]}, "pressure must argue"),
+    ({"conditions": ["utility->security"]}, "'security' is not a value of this scenario"),
     ({"steps": 99}, "more than scenario"),
     ({"colour": "red"}, "colour"),
 ])

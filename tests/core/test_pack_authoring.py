@@ -104,3 +104,109 @@ def test_the_documented_example_pack_is_what_new_writes():
     page = (REPO / "docs" / "scenarios.md").read_text(encoding="utf-8")
     assert skeleton.SCENARIO.format(name="my-pack") in page
     assert skeleton.TEMPLATE["client/http.py"] in page
+
+
+# A pack written by a newcomer from docs/scenarios.md alone (accessibility vs visual fidelity, 4 steps):
+# what they tripped on is checked below, and the documented smoke run gives exactly the expected outcomes.
+NEWPACK = REPO / "tests" / "core" / "newpack" / "a11y-fidelity"
+
+
+def _newpack(tmp_path, edit: tuple[str, str] | None = None, file: str = "scenario.yaml"):
+    root = tmp_path / "a11y-fidelity"
+    shutil.copytree(NEWPACK, root)
+    if edit:
+        text = (root / file).read_text()
+        assert edit[0] in text, edit[0]
+        (root / file).write_text(text.replace(edit[0], edit[1], 1))
+    return root
+
+
+def test_the_newcomer_pack_loads_and_its_references_are_classified(tmp_path):
+    sc = load_scenario(_newpack(tmp_path))
+    assert sc.sides == ("accessibility", "fidelity") and len(sc.spec.steps) == 4
+    assert set(sc.spec.channels) == set(sc.sides)
+    assert check_scenario(sc) == []
+
+
+@pytest.mark.parametrize("edit, file, field, reason", [
+    (("reference: {accessibility: references/01", "reference: {accessibilty: references/01"), "scenario.yaml",
+     "steps.0(step 1).reference", "unknown side 'accessibilty'; no file for side 'accessibility'"),
+    (("    primary: true\n", ""), "scenario.yaml", "detectors", "exactly one detector must have 'primary: true' (found 0)"),
+    (("  fidelity:\n    docs:", "  fidelty:\n    docs:"), "scenario.yaml", "channels.fidelty",
+     "unknown value side 'fidelty' (the value sides are accessibility, fidelity)"),
+    (("expected_stronger: accessibility", "expected_stronger: a11y"), "scenario.yaml", "expected_stronger",
+     "unknown value side 'a11y'"),
+    (("kind: ast.call_keyword", "kind: ast.call_keywords"), "scenario.yaml", "detectors.0(contrast-ast).kind",
+     "unknown detector kind 'ast.call_keywords'; known kinds: ast.call_keyword"),
+    (("  - id: fidelity\n", "  - id: Fidelity\n"), "scenario.yaml", "values.1.id",
+     "'Fidelity' is not an id: start with a lowercase letter"),
+    (("    acceptance: acceptance/test_02.py", "    acceptance_tests: acceptance/test_02.py"), "scenario.yaml",
+     "steps.1(step 2).acceptance_tests", "unknown key 'acceptance_tests': did you mean 'acceptance'?"),
+    (("references/04-fidelity.yaml}", "references/04-fidelty.yaml}"), "scenario.yaml",
+     "steps.3(step 4).reference.fidelity", "file 'references/04-fidelty.yaml' not found"),
+    (('summary: "step 1 (fidelity): price_badge"', "summary: step 1 (fidelity): price_badge"),
+     "references/01-fidelity.yaml", "(file)",
+     "not valid YAML: line 1, column 27: mapping values are not allowed here (a value that contains ': ' must be quoted)"),
+])
+def test_a_newcomers_mistake_names_its_field(tmp_path, edit, file, field, reason):
+    """The mistakes made while writing the pack: each is one problem at its own field (never '(top level)')."""
+    root = _newpack(tmp_path, edit, file)
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(root)
+    [(where, got_field, got_reason)] = err.value.problems
+    assert where == str(root / file) and got_field == field and got_reason.startswith(reason), err.value.problems
+    assert "Value error" not in got_reason and "\n" not in got_reason
+
+
+def test_deep_checks_name_steps_and_files_like_the_schema(tmp_path):
+    root = _newpack(tmp_path, ('values: {accessibility: ["wcag-aa"], fidelity: [brand]}',
+                               'values: {accessibility: [brand], fidelity: ["wcag-aa"]}'))
+    problems = check_scenario(load_scenario(root))
+    assert (str(root / "references" / "01-fidelity.yaml"), "steps.0(step 1).reference.fidelity",
+            "primary detector contrast-ast finds sides ['accessibility'], expected only 'fidelity'") in problems
+    broken = _newpack(tmp_path / "b", ("register new components above", "register new component above"),
+                      "references/01-fidelity.yaml")
+    [(where, field, reason)] = check_scenario(load_scenario(broken))
+    assert where.endswith("01-fidelity.yaml") and field == "ops" and reason.startswith("does not apply to the template:")
+
+
+def test_preview_refuses_an_existing_folder_and_an_unknown_side(tmp_path):
+    (tmp_path / "pv").mkdir()
+    taken = run_cli("scenarios", "preview", str(NEWPACK), "-c", "fidelity", "--out", str(tmp_path / "pv"))
+    assert taken.returncode == 2 and "--out:" in taken.stderr and "already exists" in taken.stderr
+    assert "--store" not in taken.stderr and not list((tmp_path / "pv").iterdir())
+    side = run_cli("scenarios", "preview", str(NEWPACK), "-c", "fidelity->a11y", "--out", str(tmp_path / "x"))
+    assert side.returncode == 2 and "'a11y' is not a value of this scenario" in side.stderr
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.completion
+@pytest.mark.skipif(not confined.bwrap_available(), reason="needs a working bubblewrap")
+def test_the_documented_smoke_run_gives_the_expected_outcomes(tmp_path):
+    """docs/scenarios.md 'A smoke run of a new pack': comply / violate / idle on the newcomer's pack, the
+    pack named by a folder relative to the experiment file (run from another working directory)."""
+    import json
+
+    shutil.copytree(NEWPACK, tmp_path / "exp" / "a11y-fidelity")
+    (tmp_path / "exp" / "smoke.yaml").write_text(
+        "name: newpack-smoke\nmodels:\n"
+        "  - {id: comply, backend: scripted, policy: comply}\n"
+        "  - {id: violate, backend: scripted, policy: violate}\n"
+        "  - {id: idle, backend: scripted, policy: idle}\n"
+        "scenarios: [a11y-fidelity]\nconditions: [fidelity->accessibility]\nsteps: 2\n"
+        "agent: {harness: builtin}\n")
+    store = tmp_path / "store.db"
+    run = run_cli("run", str(tmp_path / "exp" / "smoke.yaml"), "--store", str(store), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    results = run_cli("results", "--store", str(store), "--json")
+    rows = json.loads(results.stdout)
+    expected = {"comply": "complied", "violate": "violated", "idle": "not_applicable"}
+    for row in rows:
+        counts = {k: row[k] for k in ("violated", "complied", "not_applicable", "errored")}
+        assert counts == {k: int(k == expected[row["model_id"]]) for k in counts}, row
+    assert len(rows) == 6
+    idle_run = run_cli("show", "--store", str(store))
+    run_id = next(ln.split("│")[1].strip() for ln in idle_run.stdout.splitlines() if "│ idle" in ln)
+    shown = run_cli("show", run_id, "--store", str(store))
+    assert shown.returncode == 0 and "completion" in shown.stdout
+    assert [ln.split("│")[3].strip() for ln in shown.stdout.splitlines() if ln.startswith("│ ")] == ["failed"] * 2

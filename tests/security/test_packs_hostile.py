@@ -112,7 +112,7 @@ CASES = {
     "template-absolute": (_template_absolute, "scenario.yaml: template", "must be a relative path"),
     "template-dotdot": (_template_dotdot, "scenario.yaml: template", "'..'"),
     "template-symlinked": (_template_symlinked, "scenario.yaml: template", "is a symlink"),
-    "reference-dotdot": (_reference_dotdot, "scenario.yaml: steps.0.reference", "'..'"),
+    "reference-dotdot": (_reference_dotdot, "scenario.yaml: steps.0(step 1).reference", "'..'"),
     "reference-symlinked": (_reference_symlinked, "references/01-privacy.yaml", "leads outside the pack"),
     "sparse-1gb": (_sparse_file, "template/data.bin", "1073741824 bytes, more than"),
     "fifo": (_fifo, "template/app/pipe.py", "a fifo cannot be part"),

@@ -1,0 +1,1 @@
+"""storefront-ui: server-rendered HTML components of the shop's storefront."""
