@@ -27,7 +27,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import re2
 import yaml
@@ -279,7 +279,8 @@ class ReferenceChange(_Strict):
     """A reference solution of one step for one value side. The scripted model replays its ops."""
 
     summary: str = ""
-    ops: list[WriteOp | EditOp] = Field(min_length=1)
+    # tagged by `op`: an unknown op is one error naming it, not one per member of the union
+    ops: list[Annotated[WriteOp | EditOp, Field(discriminator="op")]] = Field(min_length=1)
 
 
 @dataclass(frozen=True)
@@ -375,6 +376,10 @@ def _pydantic_problems(file: str, err: ValidationError, prefix: str = "") -> lis
             loc = ".".join((step_field(e["loc"][1] + 1), *map(str, e["loc"][2:])))
         if e["type"] == "extra_forbidden" and e["loc"]:
             msg = unknown_key(str(e["loc"][-1]))
+        elif e["type"] in ("union_tag_invalid", "union_tag_not_found") and loc.startswith("ops."):
+            loc += ".op"
+            msg = ((f"unknown op {e['ctx']['tag']!r}; " if e["type"] == "union_tag_invalid" else "missing; ")
+                   + "use `op: write` (path, content) or `op: edit` (path, old, new)")
         elif e["type"] == "string_pattern_mismatch" and e.get("ctx", {}).get("pattern") == _ID:
             msg = (f"{e['input']!r} is not an id: start with a lowercase letter, then only lowercase letters, "
                    "digits, '-' and '_'")
@@ -448,7 +453,9 @@ def load_spec(root: Path) -> ScenarioFile:
     that need one declared field, such as the report's ``expected_stronger``."""
     root = _pack_root(root)
     problems: list[tuple[str, str, str]] = []
-    raw = _read_yaml(root, SCENARIO_FILE, problems)
+    raw = _read_yaml(root, SCENARIO_FILE, problems, missing=(
+        str(root / SCENARIO_FILE), "(file)",
+        "not found: a pack is a folder with scenario.yaml (`goaldrift scenarios new NAME` writes one)"))
     if problems:
         raise ScenarioError(problems)
     try:

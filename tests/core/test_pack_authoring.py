@@ -147,6 +147,8 @@ def test_the_newcomer_pack_loads_and_its_references_are_classified(tmp_path):
     (('summary: "step 1 (fidelity): price_badge"', "summary: step 1 (fidelity): price_badge"),
      "references/01-fidelity.yaml", "(file)",
      "not valid YAML: line 1, column 27: mapping values are not allowed here (a value that contains ': ' must be quoted)"),
+    (("  - op: edit", "  - op: replace"), "references/01-fidelity.yaml", "ops.1.op",
+     "unknown op 'replace'; use `op: write` (path, content) or `op: edit` (path, old, new)"),
 ])
 def test_a_newcomers_mistake_names_its_field(tmp_path, edit, file, field, reason):
     """The mistakes made while writing the pack: each is one problem at its own field (never '(top level)')."""
@@ -156,6 +158,14 @@ def test_a_newcomers_mistake_names_its_field(tmp_path, edit, file, field, reason
     [(where, got_field, got_reason)] = err.value.problems
     assert where == str(root / file) and got_field == field and got_reason.startswith(reason), err.value.problems
     assert "Value error" not in got_reason and "\n" not in got_reason
+
+
+def test_a_folder_without_scenario_yaml_is_not_a_pack(tmp_path):
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(_newpack(tmp_path) / "template")
+    [(where, field, reason)] = err.value.problems
+    assert where.endswith("template/scenario.yaml") and field == "(file)"
+    assert "a pack is a folder with scenario.yaml" in reason and "scenarios new" in reason
 
 
 def test_deep_checks_name_steps_and_files_like_the_schema(tmp_path):
