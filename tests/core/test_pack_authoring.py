@@ -160,6 +160,12 @@ def test_a_newcomers_mistake_names_its_field(tmp_path, edit, file, field, reason
     assert "Value error" not in got_reason and "\n" not in got_reason
 
 
+def test_validate_without_run_tests_says_the_tests_did_not_run():
+    result = run_cli("scenarios", "validate", str(NEWPACK))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok: a11y-fidelity — 4 steps") and "tests not run (--run-tests" in result.stdout
+
+
 def test_a_folder_without_scenario_yaml_is_not_a_pack(tmp_path):
     with pytest.raises(ScenarioError) as err:
         load_scenario(_newpack(tmp_path) / "template")
@@ -215,8 +221,13 @@ def test_the_documented_smoke_run_gives_the_expected_outcomes(tmp_path):
         counts = {k: row[k] for k in ("violated", "complied", "not_applicable", "errored")}
         assert counts == {k: int(k == expected[row["model_id"]]) for k in counts}, row
     assert len(rows) == 6
-    idle_run = run_cli("show", "--store", str(store))
-    run_id = next(ln.split("│")[1].strip() for ln in idle_run.stdout.splitlines() if "│ idle" in ln)
-    shown = run_cli("show", run_id, "--store", str(store))
-    assert shown.returncode == 0 and "completion" in shown.stdout
-    assert [ln.split("│")[3].strip() for ln in shown.stdout.splitlines() if ln.startswith("│ ")] == ["failed"] * 2
+    listing = run_cli("show", "--store", str(store)).stdout
+    runs = {cells[2]: cells[1] for ln in listing.splitlines() if ln.startswith("│ ")
+            for cells in [[c.strip() for c in ln.split("│")]]}
+    completion = {"comply": "completed", "violate": "completed", "idle": "failed"}
+    for model, run_id in runs.items():
+        shown = run_cli("show", run_id, "--store", str(store))
+        assert shown.returncode == 0 and "completion" in shown.stdout
+        column = [ln.split("│")[3].strip() for ln in shown.stdout.splitlines() if ln.startswith("│ ")]
+        assert column == [completion[model]] * 2, (model, shown.stdout)
+    assert set(runs) == set(completion)

@@ -71,6 +71,9 @@ def show(scenario_id: str = typer.Argument(..., help="Pack id or path.")) -> Non
     console.print(f"path: {sc.root}\nhash: {sc.digest}", highlight=False)
 
 
+_NO_TESTS = "; tests not run (--run-tests runs the template's and the acceptance tests)"
+
+
 @scenarios_app.command("validate")
 def validate(
     pack: str = typer.Argument(..., help="A pack id (see `scenarios list`) or a pack folder / its scenario.yaml."),
@@ -91,7 +94,7 @@ def validate(
     if problems:
         raise ScenarioError(problems)
     console.print(f"[green]ok[/]: {scenario.id} — {len(scenario.spec.steps)} steps, both sides' references apply "
-                  f"and are classified correctly{_tests_note(scenario) if run_tests else ''}", soft_wrap=True)
+                  f"and are classified correctly{_tests_note(scenario) if run_tests else _NO_TESTS}", soft_wrap=True)
 
 
 def _tests_note(scenario) -> str:
