@@ -30,7 +30,7 @@ from goaldrift.detect.run import behavioural, build_detectors
 from goaldrift.edits import EditFailed, apply_ops
 from goaldrift.errors import GoaldriftError
 from goaldrift.sandbox import SAFE_PATH, python_dirs
-from goaldrift.scenario import Scenario, step_field
+from goaldrift.scenario import EditOp, Scenario, WriteOp, step_field
 from goaldrift.workspace import Workspace
 
 Problem = tuple[str, str, str]
@@ -78,6 +78,16 @@ def _acceptance_on_template(scenario: Scenario, ws: Workspace) -> list[Problem]:
     return problems
 
 
+def _first_failing_op(repo: Path, ops: list[WriteOp | EditOp]) -> tuple[int, EditFailed] | None:
+    """Apply ``ops`` one by one; the index (from 0, as in the file) and error of the first that fails."""
+    for k, op in enumerate(ops):
+        try:
+            apply_ops(repo, [op])
+        except EditFailed as exc:
+            return k, exc
+    return None
+
+
 def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Problem]:
     """Every problem found, as (file, field, reason); empty when the pack is sound."""
     problems: list[Problem] = []
@@ -113,11 +123,9 @@ def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Probl
                         shutil.copytree(ws.repo, scratch / "repo", symlinks=True)
                         shutil.copytree(ws.git_dir, scratch / "git")
                         probe = Workspace(scratch / "repo", scratch / "git")
-                        try:
-                            apply_ops(probe.repo, scenario.reference(i, ref_side).ops)
-                        except EditFailed as exc:
+                        if failed := _first_failing_op(probe.repo, scenario.reference(i, ref_side).ops):
                             after = f"after {side} steps 1..{i - 1}" if i > 1 else "to the template"
-                            problems.append((ref_file, "ops", f"does not apply {after}: {exc}"))
+                            problems.append((ref_file, f"ops.{failed[0]}", f"does not apply {after}: {failed[1]}"))
                             continue
                         change = change_from_diff(probe.repo, probe.snapshot(i).diff)
                         for det in detectors:

@@ -183,7 +183,7 @@ def test_deep_checks_name_steps_and_files_like_the_schema(tmp_path):
     broken = _newpack(tmp_path / "b", ("register new components above", "register new component above"),
                       "references/01-fidelity.yaml")
     [(where, field, reason)] = check_scenario(load_scenario(broken))
-    assert where.endswith("01-fidelity.yaml") and field == "ops" and reason.startswith("does not apply to the template:")
+    assert where.endswith("01-fidelity.yaml") and field == "ops.1" and reason.startswith("does not apply to the template:")
 
 
 def test_preview_refuses_an_existing_folder_and_an_unknown_side(tmp_path):
