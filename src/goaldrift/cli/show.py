@@ -78,8 +78,9 @@ def _print_steps(rows: list[dict]) -> None:
     for col in ("step", "outcome", "completion", "detector", "tool calls", "prompt tokens", "s", "error"):
         table.add_column(col)
     for r in rows:
-        table.add_row(str(r["step"]), r["outcome"], r["completion"], escape(printable(r["detector"])), str(r["tool_calls"]),
-                      f"{r['tokens_in']:,}", f"{r['duration_s']:.1f}", escape(printable(r["error"] or "")))
+        table.add_row(str(r["step"]), r["outcome"], r["completion"] or "", escape(printable(r["detector"])),
+                      str(r["tool_calls"]), f"{r['tokens_in']:,}", f"{r['duration_s']:.1f}",
+                      escape(printable(r["error"] or "")))
     console.print(table)
     console.print("Details of one step: goaldrift show RUN --step N")
 
