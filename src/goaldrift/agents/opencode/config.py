@@ -89,6 +89,7 @@ class Settings(AgentOptions):
     formatter: bool = False
     lsp: bool = False
     model_retry_limit: int = Field(2, ge=0)
+    repeat_limit: int = Field(3, ge=0)  # the same failing call the N-th time (per the gateway) ends the step; 0 = off
     startup_timeout_s: float = Field(45.0, gt=0)
     startup_retries: int = Field(2, ge=0)
     max_restarts: int = Field(3, ge=0)
