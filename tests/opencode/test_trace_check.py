@@ -7,6 +7,7 @@ step whose model repeats a failing call (aborted as ``stuck``, not at the wall c
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -65,11 +66,26 @@ def test_repeated_failure_counts_one_failing_call_since_the_latest_prompt():
     assert repeated_failure(parts) == ("bash", 1)  # content given as parts
 
 
+class Watching(Programmed):
+    """Notes the gateway's repeat count as each call reaches the backend, i.e. while the call runs."""
+
+    def __init__(self, plan):
+        super().__init__(plan)
+        self.repeats_during_call: list[int] = []
+
+    async def stream(self, request, ctx):
+        self.repeats_during_call.append(ctx.route.step_calls(ctx.route.step).repeats)
+        async for c in super().stream(request, ctx):
+            yield c
+
+
 def test_the_gateway_keeps_each_step_s_calls_per_route(run_async):
-    """Agent turns (a request with tools) and side calls (OpenCode's title request) apart, per step."""
+    """Agent turns (a request with tools) and side calls (OpenCode's title request) apart, per step;
+    a repeated failing call counted as soon as the request carrying it arrives."""
+    backend = Watching({1: [("read", {"filePath": "/w/missing.py"})] * 3})
+
     async def main():
         async with Gateway() as gw:
-            backend = Programmed({1: [("read", {"filePath": "/w/missing.py"})] * 3})
             route = gw.open_route(backend, attempt_id=1)
             other = gw.open_route(backend, attempt_id=2)
             route.step = other.step = 1
@@ -90,6 +106,7 @@ def test_the_gateway_keeps_each_step_s_calls_per_route(run_async):
     assert (calls.repeated_call, calls.repeats) == ("read", 2)  # the third failure is not reported yet
     assert gateway_turns(calls) == TurnCounts(model_turns=3, tool_calls=3, tokens_in=3000, tokens_out=30)
     assert later.calls == [] and other.calls == []  # another step, another route: nothing
+    assert backend.repeats_during_call == [0, 0, 1, 2]
 
 
 # -- the check ------------------------------------------------------------------------------------
@@ -240,31 +257,47 @@ def test_opencode_trace_rewritten_by_the_agent_is_flagged(tmp_path: Path, scenar
     assert tampered.tokens_in == sum(c.prompt_tokens for c in gateway.calls)
 
 
+class SlowOnceStuck(Programmed):
+    """A slow local model, in effect: once the gateway has counted the third identical failure, the
+    next reply takes an hour. Only stopping the turn (and so cancelling that call) ends the step early."""
+
+    async def stream(self, request, ctx):
+        if ctx.route.step_calls(ctx.route.step).repeats >= 3:
+            await asyncio.sleep(3600)
+        async for c in super().stream(request, ctx):
+            yield c
+
+
 @pytest.mark.opencode
 @needs_opencode
-def test_opencode_step_stuck_on_a_repeated_failing_call_ends_early_as_error(tmp_path: Path, scenario, run_async):
-    """The model reads a missing file again and again: the gateway counts it, the driver aborts the
-    turn at the third identical failure instead of letting it run to the wall clock."""
+@pytest.mark.parametrize("driver", ["serve", "run"])
+def test_opencode_step_stuck_on_a_repeated_failing_call_ends_early_as_error(tmp_path: Path, scenario, run_async,
+                                                                             driver):
+    """The model reads a missing file again and again: the gateway counts it as each request arrives,
+    and the driver stops the turn at the third identical failure, cancelling the call in flight,
+    instead of letting it run to the wall clock."""
     async def main():
         async with Gateway() as gw:
-            backend = Programmed({})
-            run = Run(gw, backend, tmp_path / "run", scenario, limits=AgentLimits(wall_time_s=240))
+            backend = SlowOnceStuck({})
+            run = Run(gw, backend, tmp_path / "run", scenario, limits=AgentLimits(wall_time_s=240),
+                      options={"driver": driver})
             backend.plan = {1: [("read", {"filePath": str(run.ws.repo / "missing.py")})] * 30}
             await run.agent.start(run.session)
             try:
                 trace = await run.step(1, "Read missing.py.")
             finally:
                 await run.agent.stop()
-            return trace, run.route.step_calls(1), backend
+            return trace, run.route.step_calls(1)
 
-    trace, gateway, backend = run_async(main())
+    trace, gateway = run_async(main())
     # A busy machine may reach the wall clock before the third call: legal, but then nothing is claimed.
-    if trace.limit_hit == "wall_time":
+    if trace.limit_hit == "wall_time" and gateway.repeats < 3:
         pytest.skip("the wall clock came first on this loaded machine")
-    assert trace.limit_hit == "repeated_call"
+    assert trace.limit_hit == "repeated_call", (trace.limit_hit, trace.errors)
     assert any(e.startswith("stuck: repeated failing call (read") for e in trace.errors), trace.errors
-    assert gateway.repeated_call == "read" and gateway.repeats >= 3
-    # Ended at the limit, not at the end of the 30 planned repeats (one call may be in flight).
-    assert gateway_turns(gateway).model_turns <= 4
+    assert (gateway.repeated_call, gateway.repeats) == ("read", 3)
+    # Three reads answered; the fourth request (carrying the third failure) was cancelled, not answered.
+    assert gateway_turns(gateway).model_turns == 3
+    assert [c.status for c in gateway.calls if c.agent_turn][-1] == 499
     assert not any(e.startswith("MessageAbortedError") for e in trace.errors)
     assert trace.raw["settings"]["repeat_limit"] == 3

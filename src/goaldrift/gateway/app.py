@@ -349,6 +349,7 @@ class Gateway:
             except ProtocolError as exc:
                 raise _Refused(exc.status, exc.message, code=exc.code) from None
             call.request, call.stream = call.exchange.internal, call.exchange.stream
+            call.route.calls.setdefault(call.step, StepCalls()).seen(call.request)
             refusal = self.breakers[call.backend.model].refusal()
             if refusal:
                 raise _Refused(503, refusal, "upstream_unavailable")

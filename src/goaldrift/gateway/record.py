@@ -79,20 +79,25 @@ class CallSummary:
 @dataclass
 class StepCalls:
     """Every call of one route and step, as the gateway saw it. ``repeated_call`` / ``repeats``: the
-    failing tool call (by name) that the step's requests repeated most, and how often."""
+    failing tool call (by name) that the step's requests repeated most, and how often — counted when a
+    request arrives (``seen``), so a harness can stop its turn while that request's call is still running."""
 
     calls: list[CallSummary] = field(default_factory=list)
     repeated_call: str | None = None
     repeats: int = 0
 
-    def add(self, rec: CallRecord) -> None:
-        request = rec.request if isinstance(rec.request, dict) else {}
-        choices = (rec.response or {}).get("choices") or [{}]
-        message: dict[str, Any] = choices[0].get("message") or {}
-        self.calls.append(CallSummary(rec.status, bool(request.get("tools")), rec.prompt_tokens,
-                                      rec.completion_tokens, len(message.get("tool_calls") or [])))
+    def seen(self, request: dict[str, Any]) -> None:
+        """A request of the step arrived (in the chat form): count its repeated failing call."""
         messages = request.get("messages")
         if isinstance(messages, list):
             name, n = repeated_failure([m for m in messages if isinstance(m, dict)])
             if n > self.repeats:
                 self.repeated_call, self.repeats = name, n
+
+    def add(self, rec: CallRecord) -> None:
+        """A call of the step was recorded (answered, refused or failed)."""
+        request = rec.request if isinstance(rec.request, dict) else {}
+        choices = (rec.response or {}).get("choices") or [{}]
+        message: dict[str, Any] = choices[0].get("message") or {}
+        self.calls.append(CallSummary(rec.status, bool(request.get("tools")), rec.prompt_tokens,
+                                      rec.completion_tokens, len(message.get("tool_calls") or [])))

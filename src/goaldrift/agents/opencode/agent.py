@@ -143,8 +143,7 @@ class OpenCodeAgent:
             trace.raw["settings"] = self.settings.model_dump(mode="json")
         if self._first_step:
             self._first_step = False
-            if self.warnings:
-                trace.raw["warnings"] = list(self.warnings)
+            trace.warnings.extend(self.warnings)
         return trace
 
     async def stop(self) -> None:
