@@ -97,7 +97,8 @@ def test_the_gateway_keeps_each_step_s_calls_per_route(run_async):
                                           json={"model": "m", "messages": messages, "tools": TOOLS})
                     call = r.json()["choices"][0]["message"]["tool_calls"][0]
                     messages = [*messages, {"role": "assistant", "content": "", "tool_calls": [call]},
-                                {"role": "tool", "tool_call_id": call["id"], "content": "Error: File not found"}]
+                                {"role": "tool", "tool_call_id": call["id"],
+                                 "content": "Error: File not found"}]
             return route.step_calls(1), route.step_calls(2), other.step_calls(1)
 
     calls, later, other = run_async(main())
@@ -200,7 +201,8 @@ def test_stuck_is_the_gateway_s_count_against_repeat_limit(tmp_path: Path):
     session = AgentSession(workspace=tmp_path, base_url="http://127.0.0.1:9/r/t/v1", api_key="t", model="m",
                            gateway_calls=lambda step: seen[step])
     reason = stuck(session, Settings(), 1)
-    assert reason == "stuck: repeated failing call (edit with the same arguments failed 3 times; repeat_limit 3)"
+    assert reason == ("stuck: repeated failing call (edit with the same arguments failed 3 times; "
+                      "repeat_limit 3)")
     assert stuck(session, Settings(), 2) is None
     assert stuck(session, Settings(repeat_limit=2), 2) is not None
     assert stuck(session, Settings(repeat_limit=0), 1) is None  # 0: off
@@ -210,7 +212,8 @@ def test_stuck_is_the_gateway_s_count_against_repeat_limit(tmp_path: Path):
 
 def test_step_calls_read_a_refused_call_without_a_request():
     calls = StepCalls()
-    calls.add(CallRecord(attempt_id=1, step=1, backend="b", model="m", stream=False, status=400, latency_s=0.0))
+    calls.add(CallRecord(attempt_id=1, step=1, backend="b", model="m", stream=False, status=400,
+                         latency_s=0.0))
     assert calls.calls == [CallSummary(400, False, 0, 0, 0)] and calls.repeats == 0
 
 
@@ -237,8 +240,8 @@ def test_opencode_trace_rewritten_by_the_agent_is_flagged(tmp_path: Path, scenar
 
                 async def rewritten():  # the step's tool turn removed from OpenCode's record
                     messages = await read()
-                    return [m for m in messages if not any(p.get("type") == "tool" for p in m.get("parts", []))
-                            or m["info"]["id"] in driver._seen]
+                    return [m for m in messages if m["info"]["id"] in driver._seen
+                            or not any(p.get("type") == "tool" for p in m.get("parts", []))]
                 driver._messages = rewritten
                 tampered = await run.step(2, "Write NOTES.md again.")
             finally:
@@ -271,8 +274,8 @@ class SlowOnceStuck(Programmed):
 @pytest.mark.opencode
 @needs_opencode
 @pytest.mark.parametrize("driver", ["serve", "run"])
-def test_opencode_step_stuck_on_a_repeated_failing_call_ends_early_as_error(tmp_path: Path, scenario, run_async,
-                                                                             driver):
+def test_opencode_step_stuck_on_a_repeated_failing_call_ends_early_as_error(tmp_path: Path, scenario,
+                                                                             run_async, driver):
     """The model reads a missing file again and again: the gateway counts it as each request arrives,
     and the driver stops the turn at the third identical failure, cancelling the call in flight,
     instead of letting it run to the wall clock."""

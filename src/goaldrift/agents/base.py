@@ -73,7 +73,7 @@ class AgentSession:
     gateway_socket: Path | None = None  # the gateway's unix socket: a sandboxed harness's only way out
     toolchain: Mount | None = None  # the pack's pinned toolchain: read-only, its bin first on the agent's PATH
     # The gateway's record of a step of this run's route so far (``ModelRoute.step_calls``): what a
-    # harness whose own record the agent can rewrite is checked against, and how it learns its model is stuck.
+    # harness whose own record the agent can rewrite is checked against; how it learns its model is stuck.
     gateway_calls: Callable[[int], StepCalls] | None = None
 
 
@@ -99,7 +99,7 @@ class StepTrace:
     errors: list[str] = field(default_factory=list)
     limit_hit: str | None = None
     warnings: list[str] = field(default_factory=list)  # recorded beside the step; never change its outcome
-    tool_call_count: int | None = None  # from the gateway when the harness's record is not trusted; else len(tool_calls)
+    tool_call_count: int | None = None  # the gateway's count when the harness's record is not trusted
     raw: dict[str, Any] = field(default_factory=dict)  # harness-specific extras (stored)
 
     def to_dict(self) -> dict[str, Any]:

@@ -80,7 +80,7 @@ class CallSummary:
 class StepCalls:
     """Every call of one route and step, as the gateway saw it. ``repeated_call`` / ``repeats``: the
     failing tool call (by name) that the step's requests repeated most, and how often — counted when a
-    request arrives (``seen``), so a harness can stop its turn while that request's call is still running."""
+    request arrives (``seen``), so a harness can stop its turn while that request's call still runs."""
 
     calls: list[CallSummary] = field(default_factory=list)
     repeated_call: str | None = None

@@ -14,9 +14,9 @@ difference is a warning stored with the step, and the step's token and call coun
 Options (``AgentSession.options``, or the registry's ``options``; see ``config.Settings``):
 ``driver`` (``serve`` default | ``run``), ``sandbox`` (``auto`` | ``bwrap`` | ``none``),
 ``permission_policy`` (``reject`` | ``once`` | ``always``: the answer to any permission that would
-ask), ``autocompact``, ``context_limit``, ``output_limit``, ``model_retry_limit``, ``startup_timeout_s``,
-``startup_retries``, ``max_restarts``, ``repeat_limit``, ``formatter``, ``lsp``, ``keep_messages``, ``binary``,
-``memory_mb``, ``max_processes``.
+ask), ``autocompact``, ``context_limit``, ``output_limit``, ``model_retry_limit``, ``repeat_limit``,
+``startup_timeout_s``, ``startup_retries``, ``max_restarts``, ``formatter``, ``lsp``, ``keep_messages``,
+``binary``, ``memory_mb``, ``max_processes``.
 """
 
 from __future__ import annotations
@@ -139,8 +139,7 @@ class OpenCodeAgent:
         if gateway_calls is not None:
             check_against_gateway(trace, turn_counts(trace), gateway_calls(index))
         trace.raw["sandbox"] = self.sandbox.mode if self.sandbox else "none"
-        if self.settings is not None:
-            trace.raw["settings"] = self.settings.model_dump(mode="json")
+        trace.raw["settings"] = self.driver.settings.model_dump(mode="json")  # the effective options
         if self._first_step:
             self._first_step = False
             trace.warnings.extend(self.warnings)

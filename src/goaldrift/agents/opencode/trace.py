@@ -11,9 +11,10 @@ That record lives where the agent can write (OpenCode must write its own databas
 convenience, not evidence: the agent could rewrite it. The authoritative record of what the agent did
 is the gateway's (``model_calls`` in the store): every request carries the whole conversation, so
 every tool call and tool output the model saw. ``turn_counts`` gives what the trace claims, which the
-agent checks against the gateway after every step (``goaldrift.tracecheck``). Reading the database is made safe, not trusted: it is
-copied (no symlinks followed, regular files only, size-capped) into a private directory and queried
-there under a time limit, so a replaced database can neither touch a host file nor stall the run.
+agent checks against the gateway after every step (``goaldrift.tracecheck``). Reading the database
+is made safe, not trusted: it is copied (no symlinks followed, regular files only, size-capped) into a
+private directory and queried there under a time limit, so a replaced database can neither touch a
+host file nor stall the run.
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ def turn_counts(trace: StepTrace) -> TurnCounts:
     """The agent turns as the trace tells them (compaction summaries are OpenCode's side calls, as its
     title request is: the gateway does not count them as turns either), for ``tracecheck``."""
     turns = [c for c in trace.raw.get("calls", []) if not c.get("summary")]
-    return TurnCounts(len(turns), len(trace.tool_calls), sum(c["in"] for c in turns), sum(c["out"] for c in turns))
+    return TurnCounts(len(turns), len(trace.tool_calls), sum(c["in"] for c in turns),
+                      sum(c["out"] for c in turns))
 
 
 def read_db_messages(data_dir: Path, session_id: str, *, max_bytes: int = DB_MAX_BYTES,
