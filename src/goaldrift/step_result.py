@@ -40,8 +40,9 @@ class Usage:
 
     @classmethod
     def of(cls, trace: StepTrace) -> Usage:
-        return cls(trace.tokens_in, trace.tokens_out, trace.context_tokens, len(trace.tool_calls),
-                   trace.model_calls, trace.compacted)
+        tool_calls = len(trace.tool_calls) if trace.tool_call_count is None else trace.tool_call_count
+        return cls(trace.tokens_in, trace.tokens_out, trace.context_tokens, tool_calls, trace.model_calls,
+                   trace.compacted)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ def score_step(ws: Workspace, step: int, trace: StepTrace, scoring: Scoring, dur
         errors.append("diff truncated for storage")
     if snap.incomplete:
         errors.append(f"snapshot incomplete: {snap.incomplete}")
+    errors.extend(f"warning: {w}" for w in trace.warnings)
     return StepResult(
         step=step, outcome=outcome, detector=primary.detector, evidence=tuple(primary.evidence),
         detectors=tuple(results), commit_sha=snap.commit, diff=snap.stored_diff,

@@ -154,6 +154,7 @@ class Trial:
             options=spec.agent.options.model_dump(),
             gateway_socket=self.gateway.socket_path,
             toolchain=toolchains.mount(spec.scenario.test_commands.toolchain),
+            gateway_calls=route.step_calls,
         )
 
     async def _start_agent(self, session: AgentSession) -> Agent:

@@ -139,7 +139,7 @@ class Run:
             workspace=self.ws.repo, base_url=gw.url_for(self.route), api_key=self.route.token,
             model=backend.model, placement=placement, constraint=self.constraint,
             limits=limits or AgentLimits(wall_time_s=90), scratch=root / "agent", options=dict(options or {}),
-            gateway_socket=gw.socket_path)
+            gateway_socket=gw.socket_path, gateway_calls=self.route.step_calls)
         self.agent = OpenCodeAgent()
 
     async def step(self, i: int, prompt: str):

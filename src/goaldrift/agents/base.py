@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from goaldrift.gateway.record import StepCalls
     from goaldrift.toolchains import Mount
 
 
@@ -69,6 +72,9 @@ class AgentSession:
     options: dict[str, Any] = field(default_factory=dict)
     gateway_socket: Path | None = None  # the gateway's unix socket: a sandboxed harness's only way out
     toolchain: Mount | None = None  # the pack's pinned toolchain: read-only, its bin first on the agent's PATH
+    # The gateway's record of a step of this run's route so far (``ModelRoute.step_calls``): what a
+    # harness whose own record the agent can rewrite is checked against; how it learns its model is stuck.
+    gateway_calls: Callable[[int], StepCalls] | None = None
 
 
 @dataclass
@@ -92,6 +98,8 @@ class StepTrace:
     compacted: bool = False
     errors: list[str] = field(default_factory=list)
     limit_hit: str | None = None
+    warnings: list[str] = field(default_factory=list)  # recorded beside the step; never change its outcome
+    tool_call_count: int | None = None  # the gateway's count when the harness's record is not trusted
     raw: dict[str, Any] = field(default_factory=dict)  # harness-specific extras (stored)
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,6 +113,8 @@ class StepTrace:
             "compacted": self.compacted,
             "errors": self.errors,
             "limit_hit": self.limit_hit,
+            "warnings": self.warnings,
+            "tool_call_count": self.tool_call_count,
             "raw": self.raw,
         }
 

@@ -56,7 +56,7 @@ from goaldrift.gateway.protocols import CHAT, MESSAGES, RESPONSES, Exchange, Fro
 from goaldrift.gateway.protocols.anthropic_messages import estimate_tokens
 from goaldrift.gateway.protocols.base import Relay
 from goaldrift.gateway.ratelimit import RateLimiter
-from goaldrift.gateway.record import CallRecord
+from goaldrift.gateway.record import CallRecord, StepCalls
 from goaldrift.modelspec import RateLimit
 
 Recorder = Callable[[CallRecord], Any]
@@ -147,16 +147,18 @@ class _Call:
         prompt, completion = (max(0, v) if isinstance(v, int) else 0
                               for v in (use.get("prompt_tokens"), use.get("completion_tokens")))
         self.route.spent[self.step] = self.route.spent.get(self.step, 0) + prompt + completion
+        rec = CallRecord(
+            attempt_id=self.route.attempt_id, step=self.step, backend=self.backend.name,
+            model=self.backend.model, protocol=self.front.name, stream=self.stream, status=status,
+            latency_s=time.monotonic() - self.started, queued_s=self.queued_s,
+            prompt_tokens=prompt, completion_tokens=completion,
+            retries=len(self.ctx.retry_log), retry_log=self.ctx.retry_log, error=error,
+            request=self.request, wire_request=self.wire_request, response=response,
+            wire_response=self.exchange.wire.message if isinstance(self.exchange, Relay) else None,
+        )
+        self.route.calls.setdefault(self.step, StepCalls()).add(rec)
         if self.gateway.recorder is not None:
-            self.gateway.recorder(CallRecord(
-                attempt_id=self.route.attempt_id, step=self.step, backend=self.backend.name,
-                model=self.backend.model, protocol=self.front.name, stream=self.stream, status=status,
-                latency_s=time.monotonic() - self.started, queued_s=self.queued_s,
-                prompt_tokens=prompt, completion_tokens=completion,
-                retries=len(self.ctx.retry_log), retry_log=self.ctx.retry_log, error=error,
-                request=self.request, wire_request=self.wire_request, response=response,
-                wire_response=self.exchange.wire.message if isinstance(self.exchange, Relay) else None,
-            ))
+            self.gateway.recorder(rec)
 
 
 class _QuietServer(uvicorn.Server):
@@ -347,6 +349,7 @@ class Gateway:
             except ProtocolError as exc:
                 raise _Refused(exc.status, exc.message, code=exc.code) from None
             call.request, call.stream = call.exchange.internal, call.exchange.stream
+            call.route.calls.setdefault(call.step, StepCalls()).seen(call.request)
             refusal = self.breakers[call.backend.model].refusal()
             if refusal:
                 raise _Refused(503, refusal, "upstream_unavailable")

@@ -3,11 +3,19 @@
 It lives with the gateway, not the store: the gateway produces these and hands them to a recorder
 callable (the store's ``record_call`` in a run, a dict in the judge), so transport does not depend on
 persistence. The store imports this type to write it.
+
+``StepCalls`` is the same record kept in memory per route and step (``ModelRoute.calls``), small and
+countable: what a harness's own trace is checked against (``goaldrift.tracecheck``) and what tells a
+harness that its model is stuck repeating a failing call. The agent can rewrite its harness's record
+(OpenCode's database is in its sandbox); it cannot touch this one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from goaldrift.localmodel.repeats import repeated_failure
 
 
 @dataclass
@@ -50,3 +58,46 @@ class CallRecord:
     protocol: str = "chat_completions"
     wire_request: dict | None = None
     wire_response: dict | None = None
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    """One recorded call, counted: its status, whether the request offered tools (an agent turn, not a
+    harness's side call such as OpenCode's title request), its tokens and the tool calls it answered."""
+
+    status: int
+    agent_turn: bool
+    prompt_tokens: int
+    completion_tokens: int
+    tool_calls: int
+
+    @property
+    def answered(self) -> bool:
+        return self.status == 200
+
+
+@dataclass
+class StepCalls:
+    """Every call of one route and step, as the gateway saw it. ``repeated_call`` / ``repeats``: the
+    failing tool call (by name) that the step's requests repeated most, and how often — counted when a
+    request arrives (``seen``), so a harness can stop its turn while that request's call still runs."""
+
+    calls: list[CallSummary] = field(default_factory=list)
+    repeated_call: str | None = None
+    repeats: int = 0
+
+    def seen(self, request: dict[str, Any]) -> None:
+        """A request of the step arrived (in the chat form): count its repeated failing call."""
+        messages = request.get("messages")
+        if isinstance(messages, list):
+            name, n = repeated_failure([m for m in messages if isinstance(m, dict)])
+            if n > self.repeats:
+                self.repeated_call, self.repeats = name, n
+
+    def add(self, rec: CallRecord) -> None:
+        """A call of the step was recorded (answered, refused or failed)."""
+        request = rec.request if isinstance(rec.request, dict) else {}
+        choices = (rec.response or {}).get("choices") or [{}]
+        message: dict[str, Any] = choices[0].get("message") or {}
+        self.calls.append(CallSummary(rec.status, bool(request.get("tools")), rec.prompt_tokens,
+                                      rec.completion_tokens, len(message.get("tool_calls") or [])))

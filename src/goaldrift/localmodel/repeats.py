@@ -7,6 +7,10 @@ repeats, by name and arguments, an earlier call of the same request whose result
 repeated call's result is rendered with a note saying so and what to do instead. The harness's
 record and the tool's real output stay untouched; the note is a pure function of the history, so
 every later request renders that history identically and its KV cache still matches.
+
+``repeated_failure`` counts the same thing for the gateway, whatever the backend: how often the
+request's most repeated failing call was made since the latest user message. A harness that cannot
+stop a stuck model itself (OpenCode answers the same error forever) ends its step on that count.
 """
 
 from __future__ import annotations
@@ -58,3 +62,26 @@ def with_repeat_notes(messages: list[dict[str, Any]]) -> tuple[list[dict[str, An
                 failed_calls.add(key)
         out.append(m)
     return out, notes
+
+
+def repeated_failure(messages: list[dict[str, Any]]) -> tuple[str | None, int]:
+    """The tool name of the failing call (same name and arguments, a result that reads as a failure)
+    made most often since the latest user message, and how often; ``(None, 0)`` if none failed."""
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    pending: dict[str, tuple[str, str]] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for m in messages[last_user + 1:]:
+        if m.get("role") == "assistant":
+            for call in m.get("tool_calls") or []:
+                pending[str(call.get("id"))] = _key(call)
+        elif m.get("role") == "tool" and str(m.get("tool_call_id")) in pending:
+            key = pending.pop(str(m.get("tool_call_id")))
+            content = m.get("content")
+            if isinstance(content, list):  # content parts
+                content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            if isinstance(content, str) and failed(content):
+                counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return None, 0
+    key = max(counts, key=lambda k: counts[k])
+    return key[0], counts[key]

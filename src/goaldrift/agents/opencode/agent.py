@@ -7,12 +7,16 @@ directory (writable), the constraint file (read-only); its network is a private 
 route is the run's gateway; goaldrift reaches its HTTP server through a unix socket the agent cannot
 replace. ``sandbox: none`` (explicit) runs it unconfined on the host's loopback.
 
+OpenCode's record of a step is in its own database, which the agent could rewrite, so after every step
+the trace is checked against the gateway's record of the route (``goaldrift.tracecheck``): a
+difference is a warning stored with the step, and the step's token and call counts are the gateway's.
+
 Options (``AgentSession.options``, or the registry's ``options``; see ``config.Settings``):
 ``driver`` (``serve`` default | ``run``), ``sandbox`` (``auto`` | ``bwrap`` | ``none``),
 ``permission_policy`` (``reject`` | ``once`` | ``always``: the answer to any permission that would
-ask), ``autocompact``, ``context_limit``, ``output_limit``, ``model_retry_limit``, ``startup_timeout_s``,
-``startup_retries``, ``max_restarts``, ``formatter``, ``lsp``, ``keep_messages``, ``binary``,
-``memory_mb``, ``max_processes``.
+ask), ``autocompact``, ``context_limit``, ``output_limit``, ``model_retry_limit``, ``repeat_limit``,
+``startup_timeout_s``, ``startup_retries``, ``max_restarts``, ``formatter``, ``lsp``, ``keep_messages``,
+``binary``, ``memory_mb``, ``max_processes``.
 """
 
 from __future__ import annotations
@@ -35,9 +39,11 @@ from goaldrift.agents.opencode.install import (
 )
 from goaldrift.agents.opencode.run_driver import RunDriver
 from goaldrift.agents.opencode.serve import ServeDriver
+from goaldrift.agents.opencode.trace import turn_counts
 from goaldrift.errors import AgentError, ConfigError
 from goaldrift.sandbox import NO_NETWORK, GatewayOnly, Limits, Sandbox
 from goaldrift.toolchains import path_with
+from goaldrift.tracecheck import check_against_gateway
 
 
 class OpenCodeAgent:
@@ -129,11 +135,14 @@ class OpenCodeAgent:
         if self.driver is None:
             raise AgentError("OpenCodeAgent.step called before start")
         trace = await self.driver.step(index, prompt)
+        gateway_calls = self.driver.session.gateway_calls
+        if gateway_calls is not None:
+            check_against_gateway(trace, turn_counts(trace), gateway_calls(index))
         trace.raw["sandbox"] = self.sandbox.mode if self.sandbox else "none"
+        trace.raw["settings"] = self.driver.settings.model_dump(mode="json")  # the effective options
         if self._first_step:
             self._first_step = False
-            if self.warnings:
-                trace.raw["warnings"] = list(self.warnings)
+            trace.warnings.extend(self.warnings)
         return trace
 
     async def stop(self) -> None:

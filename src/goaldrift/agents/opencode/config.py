@@ -89,6 +89,9 @@ class Settings(AgentOptions):
     formatter: bool = False
     lsp: bool = False
     model_retry_limit: int = Field(2, ge=0)
+    repeat_limit: int = Field(3, ge=0, description=(
+        "the same failing tool call (name and arguments), seen by the gateway for the N-th time in a step, "
+        "aborts the turn: the step ends as 'stuck: repeated failing call' (limit_hit repeated_call); 0 = off"))
     startup_timeout_s: float = Field(45.0, gt=0)
     startup_retries: int = Field(2, ge=0)
     max_restarts: int = Field(3, ge=0)

@@ -20,7 +20,7 @@ from typing import Any
 from goaldrift.agents.base import AgentSession, StepTrace
 from goaldrift.agents.opencode.config import PROVIDER_ID, RunDirs, Settings, agent_name
 from goaldrift.agents.opencode.process import ManagedProcess
-from goaldrift.agents.opencode.serve import StepNotes
+from goaldrift.agents.opencode.serve import StepNotes, stuck
 from goaldrift.agents.opencode.trace import build_trace, format_error, new_messages, read_db_messages
 from goaldrift.sandbox.hostfiles import UnsafeFile, tail_lines
 
@@ -66,7 +66,7 @@ class RunDriver:
         deadline = t0 + self.session.limits.wall_time_s
         notes = StepNotes()
         for attempt in range(self.settings.startup_retries + 1):
-            started = await self._run_once(prompt, deadline, notes)
+            started = await self._run_once(index, prompt, deadline, notes)
             if started or time.monotonic() >= deadline:
                 break
             notes.retries.append(f"opencode run stalled at start-up (attempt {attempt + 1}); retrying")
@@ -80,7 +80,7 @@ class RunDriver:
         trace.raw.update(driver="run", session_id=self.session_id, wall_s=round(time.monotonic() - t0, 3))
         return notes.apply(trace)
 
-    async def _run_once(self, prompt: str, deadline: float, notes: StepNotes) -> bool:
+    async def _run_once(self, step: int, prompt: str, deadline: float, notes: StepNotes) -> bool:
         """One ``opencode run``; False if it stalled before doing anything (safe to retry)."""
         self._count += 1
         limits = self.session.limits
@@ -108,6 +108,11 @@ class RunDriver:
                         return False
                     notes.limit_hit = notes.limit_hit or "wall_time"
                     notes.errors.append(f"step stopped at the wall-clock limit ({limits.wall_time_s:g} s)")
+                    return True
+                reason = stuck(self.session, self.settings, step)
+                if reason:
+                    notes.limit_hit = "repeated_call"
+                    notes.errors.append(reason)
                     return True
                 with contextlib.suppress(asyncio.TimeoutError):
                     self.peak_rss = max(self.peak_rss, proc.rss_bytes())

@@ -4,7 +4,8 @@ One server per run, started once, keeps the session warm across all steps: a ste
 ``POST /session/{id}/prompt_async`` and waiting on the server's event stream (``GET /event``) for
 ``session.idle``. While the turn runs, the driver watches the same stream: permission asks are
 answered by policy (a turn never blocks), model retries are bounded, tool-call and token limits abort
-the turn, and the wall-clock limit aborts it (``POST /session/{id}/abort``). A server that dies or will
+the turn, so does a model stuck repeating a failing call (``stuck``: the gateway's count), and the
+wall-clock limit aborts it (``POST /session/{id}/abort``). A server that dies or will
 not stop is killed and restarted on the same data directory, so the session continues from OpenCode's
 own database; the step is marked errored. The step's trace is read back from OpenCode's record
 (``GET /session/{id}/message``, or a size-capped copy of the database when the server is gone).
@@ -69,6 +70,18 @@ class StepNotes:
         if self.restarts:
             trace.raw["server_restarts"] = self.restarts
         return trace
+
+
+def stuck(session: AgentSession, settings: Settings, step: int) -> str | None:
+    """Why the step must end now, if the gateway saw the model repeat one failing call ``repeat_limit``
+    times since the prompt (OpenCode would answer it with the same error until the wall clock)."""
+    if not settings.repeat_limit or session.gateway_calls is None:
+        return None
+    calls = session.gateway_calls(step)
+    if calls.repeats < settings.repeat_limit:
+        return None
+    return (f"stuck: repeated failing call ({calls.repeated_call} with the same arguments failed "
+            f"{calls.repeats} times; repeat_limit {settings.repeat_limit})")
 
 
 class ServeDriver:
@@ -257,7 +270,7 @@ class ServeDriver:
             if r.status_code not in (200, 204):
                 notes.errors.append(f"opencode rejected the prompt (HTTP {r.status_code}): {r.text[:300]}")
             else:
-                await self._wait_turn(deadline, notes)
+                await self._wait_turn(index, deadline, notes)
         except httpx.HTTPError as exc:
             notes.errors.append(f"lost the opencode server: {type(exc).__name__}: {exc}")
             if not self.alive():
@@ -297,7 +310,7 @@ class ServeDriver:
             return None
         return bool(status) and status.get("type") != "idle"
 
-    async def _wait_turn(self, deadline: float, notes: StepNotes) -> None:
+    async def _wait_turn(self, step: int, deadline: float, notes: StepNotes) -> None:
         sid = self.session_id
         limits = self.session.limits
         tool_calls: set[str] = set()
@@ -309,6 +322,12 @@ class ServeDriver:
             if remaining <= 0:
                 notes.limit_hit = notes.limit_hit or "wall_time"
                 notes.errors.append(f"step stopped at the wall-clock limit ({limits.wall_time_s:g} s)")
+                await self._abort(notes)
+                return
+            reason = stuck(self.session, self.settings, step)
+            if reason:
+                notes.limit_hit = "repeated_call"
+                notes.errors.append(reason)
                 await self._abort(notes)
                 return
             try:

@@ -10,9 +10,11 @@ message is one model call: ``step-start``, then ``text`` / ``reasoning`` / ``too
 That record lives where the agent can write (OpenCode must write its own database), so it is a
 convenience, not evidence: the agent could rewrite it. The authoritative record of what the agent did
 is the gateway's (``model_calls`` in the store): every request carries the whole conversation, so
-every tool call and tool output the model saw. Reading the database is made safe, not trusted: it is
-copied (no symlinks followed, regular files only, size-capped) into a private directory and queried
-there under a time limit, so a replaced database can neither touch a host file nor stall the run.
+every tool call and tool output the model saw. ``turn_counts`` gives what the trace claims, which the
+agent checks against the gateway after every step (``goaldrift.tracecheck``). Reading the database
+is made safe, not trusted: it is copied (no symlinks followed, regular files only, size-capped) into a
+private directory and queried there under a time limit, so a replaced database can neither touch a
+host file nor stall the run.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 from goaldrift.agents.base import StepTrace, ToolCall
 from goaldrift.sandbox.hostfiles import UnsafeFile, copy_below
+from goaldrift.tracecheck import TurnCounts
 
 DB_RELATIVE = Path("opencode") / "opencode.db"  # under XDG_DATA_HOME
 DB_MAX_BYTES = 64 * 1024 * 1024
@@ -76,12 +79,12 @@ def build_trace(messages: list[dict[str, Any]], *, keep_messages: bool = True) -
             for p in step_finishes:
                 tokens = p.get("tokens") or {}
                 calls.append({"message": info.get("id"), "in": _tokens_in(tokens), "out": _tokens_out(tokens),
-                              "reason": p.get("reason")})
+                              "reason": p.get("reason"), "summary": bool(info.get("summary"))})
                 finishes.append(str(p.get("reason")))
         elif info.get("tokens") and _tokens_in(info["tokens"]):
             tokens = info["tokens"]
             calls.append({"message": info.get("id"), "in": _tokens_in(tokens), "out": _tokens_out(tokens),
-                          "reason": info.get("finish")})
+                          "reason": info.get("finish"), "summary": bool(info.get("summary"))})
         for p in parts:
             kind = p.get("type")
             if kind == "text" and not p.get("synthetic") and p.get("text"):
@@ -111,6 +114,14 @@ def build_trace(messages: list[dict[str, Any]], *, keep_messages: bool = True) -
     if keep_messages:
         trace.raw["opencode_messages"] = messages
     return trace
+
+
+def turn_counts(trace: StepTrace) -> TurnCounts:
+    """The agent turns as the trace tells them (compaction summaries are OpenCode's side calls, as its
+    title request is: the gateway does not count them as turns either), for ``tracecheck``."""
+    turns = [c for c in trace.raw.get("calls", []) if not c.get("summary")]
+    return TurnCounts(len(turns), len(trace.tool_calls), sum(c["in"] for c in turns),
+                      sum(c["out"] for c in turns))
 
 
 def read_db_messages(data_dir: Path, session_id: str, *, max_bytes: int = DB_MAX_BYTES,

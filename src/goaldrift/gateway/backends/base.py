@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from goaldrift.gateway.record import StepCalls
+
 
 @dataclass(frozen=True)
 class TokenBudget:
@@ -40,7 +42,8 @@ class ModelRoute:
     ``step`` is set by the runner before each step, so every recorded call is attributed to it.
     ``context`` is opaque to the gateway (the backend that needs one checks its type); ``state`` is
     scratch space for stateful backends (the scripted replay position, a local model's session slot),
-    private to this run. ``spent`` counts prompt + completion tokens per step, for the budget.
+    private to this run. ``spent`` counts prompt + completion tokens per step, for the budget;
+    ``calls`` holds every recorded call per step, counted (what the harness's trace is checked against).
     """
 
     token: str
@@ -52,6 +55,11 @@ class ModelRoute:
     budget: TokenBudget = field(default_factory=TokenBudget)
     state: dict[str, Any] = field(default_factory=dict)
     spent: dict[int | None, int] = field(default_factory=dict)
+    calls: dict[int | None, StepCalls] = field(default_factory=dict)
+
+    def step_calls(self, step: int | None) -> StepCalls:
+        """The gateway's record of ``step`` so far (empty if it made no call)."""
+        return self.calls.get(step) or StepCalls()
 
     def over_budget(self) -> str | None:
         """Why the next call must be refused, or None while the budget allows it."""
