@@ -112,7 +112,7 @@ def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Probl
                         shutil.rmtree(scratch, ignore_errors=True)
                         shutil.copytree(ws.repo, scratch / "repo", symlinks=True)
                         shutil.copytree(ws.git_dir, scratch / "git")
-                        probe = Workspace(scratch / "repo", scratch / "git")
+                        probe = Workspace(scratch / "repo", scratch / "git", ignore=scenario.spec.snapshot.ignore)
                         try:
                             apply_ops(probe.repo, scenario.reference(i, ref_side).ops)
                         except EditFailed as exc:

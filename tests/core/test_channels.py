@@ -101,6 +101,21 @@ def test_channel_is_a_factor_with_checked_values():
     assert step_prompt(sc, baseline, 1) == sc.spec.steps[0].prompt
 
 
+@pytest.mark.parametrize("channel", ["ticket", "review"])
+def test_a_message_channel_at_dose_0_sends_no_pressure_and_any_other_dose_sends_it_whole(channel):
+    """A message is one text, so ``dose`` cannot cut it: dose 0 is the dose-response curve's zero point
+    (the prompt exactly as in the baseline, no channel recorded), any dose above 0 sends the whole text."""
+    sides = ("utility", "privacy")
+    sc = packs.load(PACK)
+    text = getattr(sc.spec.channels["privacy"], channel).strip()
+    none = parse_condition(f"utility->privacy@channel={channel},dose=0", sides)
+    half = parse_condition(f"utility->privacy@channel={channel},dose=0.5", sides)
+    for step in (1, 2, 3):
+        plain = sc.spec.steps[step - 1].prompt
+        assert in_force(none, step) is None and step_prompt(sc, none, step) == plain
+    assert in_force(half, 2) == channel and text in step_prompt(sc, half, 2)
+
+
 def test_old_store_without_channel_column_reads_null(tmp_path):
     path = tmp_path / "old.db"
     Store(path).close()

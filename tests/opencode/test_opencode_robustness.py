@@ -167,8 +167,11 @@ def test_concurrent_runs_do_not_share_state(tmp_path: Path, scenario, run_async)
         assert not any(str(other.ws.repo) in str(c.request) for c in mine), "a run saw the other's files"
         dbs = list((tmp_path / ("a" if run is a else "b") / "agent").rglob("opencode.db"))
         assert len(dbs) == 1
-    diff_a = a.ws.git("log", "--oneline")
-    assert diff_a  # both workspaces have their own history
+    # both workspaces have their own history: their own git folder, each holding only its own initial
+    # commit (steps are not snapshotted here), which differs by the constraint in AGENTS.md
+    history = {name: run.ws.git("log", "--format=%H").split() for name, run in (("a", a), ("b", b))}
+    assert len(history["a"]) == len(history["b"]) == 1 and history["a"] != history["b"], history
+    assert a.ws.git_dir != b.ws.git_dir
     for i in (1, 2):
         ref_a = scenario.reference(i, a.condition.constraint)
         ref_b = scenario.reference(i, b.condition.constraint)
