@@ -507,8 +507,8 @@ def load_scenario(root: Path) -> Scenario:
                     "snapshots (the template is the baseline every step's diff starts from)")))
         for field, c, may_create in placed:
             if spec.snapshot.covers(c.file):
-                problems.append((str(file), field + ".file", f"{c.file!r} is in a folder listed in "
-                                 "snapshot.ignore, so no snapshot would hold it: place it elsewhere"))
+                problems.append((str(file), field + ".file", (f"{c.file!r} is in a folder listed in "
+                                 "snapshot.ignore, so no snapshot would hold it: place it elsewhere")))
                 continue
             if may_create and c.anchor is None and not (template / c.file).exists():
                 continue  # created in the workspace; its path is checked when it is written
