@@ -13,7 +13,7 @@ from tests.core.test_trial import run_trial
 
 from goaldrift import packs
 from goaldrift.agents.builtin import BuiltinAgent
-from goaldrift.channels import REVIEW_HEADER, in_force, step_prompt
+from goaldrift.channels import REVIEW_HEADER, in_force, pressure_files, step_prompt
 from goaldrift.conditions import Condition, parse_condition
 from goaldrift.edits import EditFailed, apply_pressure
 from goaldrift.errors import ConfigError
@@ -99,6 +99,19 @@ def test_channel_is_a_factor_with_checked_values():
     assert in_force(baseline, 5) is None  # a baseline has no pressure, whatever its channel
     sc = packs.load(PACK)
     assert step_prompt(sc, baseline, 1) == sc.spec.steps[0].prompt
+
+
+@pytest.mark.parametrize(("dose", "placed"), [(1.0, 5), (0.5, 2), (0.3, 2), (0.01, 1), (0.0, 0)])
+def test_a_file_channel_places_the_dose_s_share_of_its_entries_in_list_order(tmp_path, dose, placed):
+    """utility-privacy has 5 comments toward privacy: a dose places round(5 · dose) of them (at least
+    one above 0), the first ones in list order, and the workspace holds exactly those."""
+    sc = packs.load(PACK)
+    entries = sc.spec.pressure["privacy"]
+    condition = Condition("utility", "privacy", dose=dose)
+    assert pressure_files(sc, condition) == entries[:placed]
+    ws = Workspace.create(tmp_path / "ws", sc, condition)
+    present = [c for c in entries if c.text.splitlines()[0] in (ws.repo / c.file).read_text(encoding="utf-8")]
+    assert present == entries[:placed]
 
 
 @pytest.mark.parametrize("channel", ["ticket", "review"])
