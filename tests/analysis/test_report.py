@@ -128,7 +128,6 @@ def test_cli_report_and_export(small_store, tmp_path):
     assert f"no results store at {missing}" in str(res.exception)
     assert not missing.exists() and not (tmp_path / "x.html").exists()
     # a reference side that is not a side of the pair: a BadInput (exit 2 from the entry point), nothing written
-
     res = runner.invoke(typer_app, ["report", "--store", str(small_store), "--out", str(tmp_path / "y.html"),
                                     "--reference", "utility-privacy=speed"])
     assert isinstance(res.exception, BadInput) and res.exception.exit_code == 2
