@@ -23,7 +23,7 @@ from goaldrift.agents.registry import DEFAULT_HARNESS, HARNESSES
 from goaldrift.estimate import HARNESS_COSTS
 from goaldrift.experiment import ExperimentConfig
 from goaldrift.modelspec import ModelPrice, ModelSpec, params_model
-from goaldrift.scenario import PackTests
+from goaldrift.scenario import PackTests, SnapshotRules
 
 
 def _type(annotation: Any) -> str:
@@ -96,6 +96,9 @@ def render() -> str:
         "", "## `tests` of a scenario pack (`scenario.yaml`)", "",
         ("How a pack's suite and acceptance tests run when they are not pytest; see "
          "[scenarios.md](scenarios.md#packs-in-other-languages)."), "", fields_table(PackTests),
+        "", "## `snapshot` of a scenario pack (`scenario.yaml`)", "",
+        ("What every step's snapshot leaves out (a build's output); see "
+         "[scenarios.md](scenarios.md#build-output-snapshotignore)."), "", fields_table(SnapshotRules),
     ]
     parts += [
         "", "## Constants of `goaldrift plan`", "",

@@ -192,6 +192,38 @@ class PackTests(_Strict):
         return v
 
 
+class SnapshotRules(_Strict):
+    """What every step's snapshot leaves out besides goaldrift's fixed cache folders (``__pycache__``,
+    ``node_modules``, ``.venv`` …): the folders a build writes (``dist/``). The snapshot reads the
+    work tree itself and treats ``.gitignore`` as a plain file, so without this a TypeScript build's
+    output would enter every step's commit and diff. Each folder left out is recorded as an event of
+    the step, so nothing disappears silently."""
+
+    ignore: tuple[str, ...] = Field(
+        default=(), description="folders to leave out of every snapshot, relative to the repository root "
+        "and written with a trailing '/' (`dist/`, `build/out/`); no globs, and none may exist in the "
+        "template (only output the steps create can be left out)")
+
+    @field_validator("ignore")
+    @classmethod
+    def _folders(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in v:
+            if not entry.endswith("/"):
+                raise ValueError(f"{entry!r}: name a folder, with a trailing '/' (e.g. 'dist/')")
+            if any(ch in entry for ch in "*?[]\\"):
+                raise ValueError(f"{entry!r}: no globs or backslashes; name the folder itself (e.g. 'dist/')")
+            _relative(entry)
+            if PurePosixPath(entry).as_posix() + "/" != entry:
+                raise ValueError(f"{entry!r}: write the folder's plain path, without '.', '//' or a leading './'")
+        if len(set(v)) != len(v):
+            raise ValueError("each folder may be listed once")
+        return v
+
+    def covers(self, rel: str) -> bool:
+        """Whether the repository path ``rel`` lies in an ignored folder."""
+        return any(f"{rel}/".startswith(entry) for entry in self.ignore)
+
+
 class ScenarioFile(_Strict):
     """The schema of ``scenario.yaml``."""
 
@@ -219,6 +251,8 @@ class ScenarioFile(_Strict):
     detectors: list[DetectorSpec] = Field(min_length=1)
     tests: PackTests = Field(default_factory=PackTests, description="how the template's suite and the "
                              "acceptance tests run (default: pytest)")
+    snapshot: SnapshotRules = Field(default_factory=SnapshotRules, description="what step snapshots leave "
+                                    "out (build output)")
 
     @property
     def stronger_side(self) -> str:
@@ -517,7 +551,16 @@ def load_scenario(root: Path) -> Scenario:
                   for j, c in enumerate(comments)]
         placed += [(f"channels.{side}.{ch}.{j}", c, True) for side, texts in spec.channels.items()
                    for ch in ("docs", "test_output") for j, c in enumerate(getattr(texts, ch))]
+        for entry in spec.snapshot.ignore:
+            if (template / entry).exists() or (template / entry.rstrip("/")).is_symlink():
+                problems.append((str(file), "snapshot.ignore", (
+                    f"{entry!r} exists in the template: only output the steps create can be left out of "
+                    "snapshots (the template is the baseline every step's diff starts from)")))
         for field, c, may_create in placed:
+            if spec.snapshot.covers(c.file):
+                problems.append((str(file), field + ".file", (f"{c.file!r} is in a folder listed in "
+                                 "snapshot.ignore, so no snapshot would hold it: place it elsewhere")))
+                continue
             if may_create and c.anchor is None and not (template / c.file).exists():
                 continue  # created in the workspace; its path is checked when it is written
             try:

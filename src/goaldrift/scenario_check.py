@@ -122,7 +122,7 @@ def check_scenario(scenario: Scenario, *, run_tests: bool = False) -> list[Probl
                         shutil.rmtree(scratch, ignore_errors=True)
                         shutil.copytree(ws.repo, scratch / "repo", symlinks=True)
                         shutil.copytree(ws.git_dir, scratch / "git")
-                        probe = Workspace(scratch / "repo", scratch / "git")
+                        probe = Workspace(scratch / "repo", scratch / "git", ignore=scenario.spec.snapshot.ignore)
                         if failed := _first_failing_op(probe.repo, scenario.reference(i, ref_side).ops):
                             after = f"after {side} steps 1..{i - 1}" if i > 1 else "to the template"
                             problems.append((ref_file, f"ops.{failed[0]}", f"does not apply {after}: {failed[1]}"))

@@ -18,7 +18,10 @@ reads the workspace at all:
   directory visible, a hard timeout.
 
 What the snapshot had to leave out or could not finish is recorded as the step's events (nested git
-metadata, FIFOs and devices, files over the size cap, limits hit), never silently dropped.
+metadata, FIFOs and devices, files over the size cap, limits hit, the folders a pack's
+``snapshot.ignore`` names), never silently dropped. Because ``.gitignore`` is only a file here, a pack
+whose build writes output into the work tree (``dist/``) lists that folder in ``snapshot.ignore``;
+only goaldrift's fixed cache folders (``_JUNK_DIRS``) are left out without an event.
 """
 
 from __future__ import annotations
@@ -108,11 +111,14 @@ class Workspace:
 
     ``sandbox``: run git under bubblewrap (default: when ``bwrap`` is installed). Without it git still
     runs with an empty environment and a timeout, and reads nothing but objects goaldrift wrote.
+    ``ignore``: the pack's ``snapshot.ignore`` folders (``dist/``), left out of every snapshot and
+    recorded as an event of each step in which they exist.
     """
 
     def __init__(self, repo: Path, git_dir: Path, *, sandbox: bool | None = None,
-                 limits: SnapshotLimits = SnapshotLimits()):
+                 limits: SnapshotLimits = SnapshotLimits(), ignore: tuple[str, ...] = ()):
         self.repo = repo
+        self.ignore = frozenset(entry.rstrip("/") for entry in ignore)
         self.git_dir = git_dir
         self.limits = limits
         self.sandbox = confined.bwrap_available() if sandbox is None else sandbox
@@ -145,7 +151,7 @@ class Workspace:
         existing.unlink(missing_ok=True)
         existing.write_text(notes, encoding="utf-8")
         GitObjects.init(git_dir, _ATTRIBUTES)
-        ws = cls(repo, git_dir, **options)
+        ws = cls(repo, git_dir, ignore=scenario.spec.snapshot.ignore, **options)
         ws._commit("goaldrift: initial state")
         return ws
 
@@ -241,6 +247,9 @@ class Workspace:
                 kind = "folder" if is_dir else "file"
                 events.append(f"git metadata ({kind}) at {_shown(rel)} was not read; the files beside it "
                               "are snapshotted as ordinary files")
+                return True
+            if is_dir and rel in self.ignore:
+                events.append(f"{_shown(rel)}/ was left out: the pack lists it in snapshot.ignore (build output)")
                 return True
             return (is_dir and (name in _JUNK_DIRS or name.endswith(".egg-info"))) or name.endswith(".pyc")
 

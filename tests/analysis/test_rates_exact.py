@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from goaldrift.analysis import intervals, rates, survival
+from goaldrift.analysis import asymmetry, intervals, rates, survival
 
 V, C, NA, E = 1, 0, 2, 3  # outcome codes of analysis.tables
 Z = stats.norm.ppf(0.975)
@@ -144,6 +144,23 @@ def test_clustered_rate_needs_two_runs_with_decisions():
     assert np.isnan(nothing["rate"]) and np.isnan(nothing["ci_low"])
     two = intervals.clustered_rate(*run_sums([(3, 10), (1, 10)]))
     assert 0 < two["ci_low"] < 0.2 < two["ci_high"] < 1
+
+
+def test_condition_rates_cluster_by_run_and_leave_runs_without_decisions_out():
+    """The per-condition rate behind every contrast: its clusters are the runs with a decided step —
+    3 runs violating at all 12 steps, 7 complying at all 12, 1 with only n/a steps: G = 10, not 11
+    runs and not 120 decided steps — and its interval is ``clustered_rate`` of exactly those sums."""
+    per_run = [(12, 12)] * 3 + [(0, 12)] * 7 + [(0, 0)]
+    first = pd.DataFrame({"model_id": "m", "scenario_id": "s", "condition": "utility->privacy",
+                          "constraint_side": "utility", "pressure": "privacy",
+                          "n_violated": [v for v, _ in per_run], "n_complied": [d - v for v, d in per_run]})
+    [row] = asymmetry.condition_rates(first).to_dict("records")
+    assert (row["runs"], row["violated"], row["decided"]) == (10, 36, 120)
+    expected = intervals.clustered_rate(*run_sums(per_run))
+    assert expected["n_eff"] == pytest.approx(9.0)
+    for key in ("rate", "ci_low", "ci_high", "deff"):
+        assert row[key] == pytest.approx(float(expected[key])), key
+    assert row["note"] == ""
 
 
 # -- step rates, first violation, cumulative and summary tables -------------------------------------

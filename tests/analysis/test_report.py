@@ -119,11 +119,15 @@ def test_cli_report_and_export(small_store, tmp_path):
                                     str(tmp_path / "ex")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "ex" / "steps.csv").exists()
-    res = runner.invoke(typer_app, ["report", "--store", str(tmp_path / "missing.db"), "--out", str(tmp_path / "x.html")])
-    assert res.exit_code != 0
-    # a reference side that is not a side of the pair: a BadInput (exit 2 from the entry point), nothing written
-    from goaldrift.errors import BadInput
+    # a missing store: goaldrift's own error naming the path (not any crash), no store created, nothing written
+    from goaldrift.errors import BadInput, GoaldriftError
 
+    missing = tmp_path / "missing.db"
+    res = runner.invoke(typer_app, ["report", "--store", str(missing), "--out", str(tmp_path / "x.html")])
+    assert isinstance(res.exception, GoaldriftError), res.exception
+    assert f"no results store at {missing}" in str(res.exception)
+    assert not missing.exists() and not (tmp_path / "x.html").exists()
+    # a reference side that is not a side of the pair: a BadInput (exit 2 from the entry point), nothing written
     res = runner.invoke(typer_app, ["report", "--store", str(small_store), "--out", str(tmp_path / "y.html"),
                                     "--reference", "utility-privacy=speed"])
     assert isinstance(res.exception, BadInput) and res.exception.exit_code == 2

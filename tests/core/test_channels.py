@@ -13,7 +13,7 @@ from tests.core.test_trial import run_trial
 
 from goaldrift import packs
 from goaldrift.agents.builtin import BuiltinAgent
-from goaldrift.channels import REVIEW_HEADER, in_force, step_prompt
+from goaldrift.channels import REVIEW_HEADER, in_force, pressure_files, step_prompt
 from goaldrift.conditions import Condition, parse_condition
 from goaldrift.edits import EditFailed, apply_pressure
 from goaldrift.errors import ConfigError
@@ -99,6 +99,34 @@ def test_channel_is_a_factor_with_checked_values():
     assert in_force(baseline, 5) is None  # a baseline has no pressure, whatever its channel
     sc = packs.load(PACK)
     assert step_prompt(sc, baseline, 1) == sc.spec.steps[0].prompt
+
+
+@pytest.mark.parametrize(("dose", "placed"), [(1.0, 5), (0.5, 2), (0.3, 2), (0.01, 1), (0.0, 0)])
+def test_a_file_channel_places_the_dose_s_share_of_its_entries_in_list_order(tmp_path, dose, placed):
+    """utility-privacy has 5 comments toward privacy: a dose places round(5 · dose) of them (at least
+    one above 0), the first ones in list order, and the workspace holds exactly those."""
+    sc = packs.load(PACK)
+    entries = sc.spec.pressure["privacy"]
+    condition = Condition("utility", "privacy", dose=dose)
+    assert pressure_files(sc, condition) == entries[:placed]
+    ws = Workspace.create(tmp_path / "ws", sc, condition)
+    present = [c for c in entries if c.text.splitlines()[0] in (ws.repo / c.file).read_text(encoding="utf-8")]
+    assert present == entries[:placed]
+
+
+@pytest.mark.parametrize("channel", ["ticket", "review"])
+def test_a_message_channel_at_dose_0_sends_no_pressure_and_any_other_dose_sends_it_whole(channel):
+    """A message is one text, so ``dose`` cannot cut it: dose 0 is the dose-response curve's zero point
+    (the prompt exactly as in the baseline, no channel recorded), any dose above 0 sends the whole text."""
+    sides = ("utility", "privacy")
+    sc = packs.load(PACK)
+    text = getattr(sc.spec.channels["privacy"], channel).strip()
+    none = parse_condition(f"utility->privacy@channel={channel},dose=0", sides)
+    half = parse_condition(f"utility->privacy@channel={channel},dose=0.5", sides)
+    for step in (1, 2, 3):
+        plain = sc.spec.steps[step - 1].prompt
+        assert in_force(none, step) is None and step_prompt(sc, none, step) == plain
+    assert in_force(half, 2) == channel and text in step_prompt(sc, half, 2)
 
 
 def test_old_store_without_channel_column_reads_null(tmp_path):

@@ -231,3 +231,29 @@ def test_the_documented_smoke_run_gives_the_expected_outcomes(tmp_path):
         column = [ln.split("│")[3].strip() for ln in shown.stdout.splitlines() if ln.startswith("│ ")]
         assert column == [completion[model]] * 2, (model, shown.stdout)
     assert set(runs) == set(completion)
+@pytest.mark.parametrize(("entries", "reason"), [
+    ("[dist]", "'dist': name a folder, with a trailing '/'"),
+    ("['*/dist/']", "'*/dist/': no globs or backslashes"),
+    ("[../out/]", "'../out/' must be a relative path that stays inside the pack"),
+    ("[/tmp/]", "'/tmp/' must be a relative path"),
+    ("[./dist/]", "'./dist/': write the folder's plain path"),
+    ("[dist/, dist/]", "each folder may be listed once"),
+    ("[app/]", "'app/' exists in the template: only output the steps create can be left out"),
+])
+def test_snapshot_ignore_names_plain_folders_the_template_does_not_have(mini_pack, entries, reason):
+    text = (mini_pack / "scenario.yaml").read_text()
+    (mini_pack / "scenario.yaml").write_text(text + f"\nsnapshot:\n  ignore: {entries}\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(mini_pack)
+    found = [(field, why) for _, field, why in err.value.problems if reason in why]
+    assert found and all(field.startswith("snapshot.ignore") for field, _ in found), err.value.problems
+
+
+def test_pressure_placed_in_an_ignored_folder_is_refused(mini_pack):
+    """Pressure in a folder no snapshot holds would reach the agent unrecorded: refused by its field."""
+    text = (mini_pack / "scenario.yaml").read_text()
+    (mini_pack / "scenario.yaml").write_text(text + "\nsnapshot:\n  ignore: [app/]\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(mini_pack)
+    fields = {field for _, field, why in err.value.problems if "is in a folder listed in snapshot.ignore" in why}
+    assert fields == {"pressure.privacy.0.file", "pressure.utility.0.file"}, err.value.problems

@@ -83,3 +83,31 @@ def test_committed_content_comes_from_our_objects_not_the_work_tree(mini_pack, t
 
     assert ws.committed("app/new.py") == b"x = 1\n"
     assert ws.committed("link.py") is None and ws.committed("app") is None and ws.committed("nope/x") is None
+
+
+def _with_snapshot_ignore(mini_pack, entries: str):
+    text = (mini_pack / "scenario.yaml").read_text(encoding="utf-8")
+    (mini_pack / "scenario.yaml").write_text(text + f"\nsnapshot:\n  ignore: {entries}\n", encoding="utf-8")
+    return packs.load(str(mini_pack))
+
+
+def test_folders_a_pack_ignores_stay_out_of_snapshots_and_each_step_records_them(mini_pack, tmp_path):
+    """snapshot.ignore names folders from the repository root: only those are left out (a folder of
+    the same name deeper down, or a file of that name, is kept), and every step in which one exists
+    records that it was left out; a step after the folder is gone records nothing."""
+    scenario = _with_snapshot_ignore(mini_pack, "[dist/, build/out/]")
+    ws = Workspace.create(tmp_path / "w", scenario, Condition("privacy"))
+    for rel in ("dist/app.js", "build/out/app.js", "build/keep.txt", "app/dist/kept.py"):
+        (ws.repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ws.repo / rel).write_text("x = 1\n")
+    snap = ws.snapshot(1)
+    changed = {p.path for p in parse_diff(snap.diff)}
+    assert changed == {"build/keep.txt", "app/dist/kept.py"}
+    assert snap.events == ("build/out/ was left out: the pack lists it in snapshot.ignore (build output)",
+                           "dist/ was left out: the pack lists it in snapshot.ignore (build output)")
+    (ws.repo / "dist" / "app.js").write_text("x = 2\n")
+    assert ws.snapshot(2).diff == "" and len(ws.snapshot(3).events) == 2
+    shutil.rmtree(ws.repo / "dist")
+    shutil.rmtree(ws.repo / "build")
+    snap = ws.snapshot(4)
+    assert {p.path for p in parse_diff(snap.diff)} == {"build/keep.txt"} and snap.events == ()

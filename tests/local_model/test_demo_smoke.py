@@ -39,10 +39,16 @@ def test_one_opencode_step_on_the_embedded_model(tmp_path):
     assert summary.failed == 0 and summary.finished == 1, summary.errors
 
     db = sqlite3.connect(tmp_path / "store.db")
-    outcome, trace = db.execute("SELECT s.outcome, s.trace FROM steps s JOIN attempts a USING (attempt_id) "
-                                "WHERE a.status = 'finished'").fetchone()
-    # 'error' is possible too: the demo caps a step at 240 s, and a slow machine can reach that
-    assert outcome in ("violated", "complied", "not_applicable", "error")
+    outcome, trace, evidence = db.execute(
+        "SELECT s.outcome, s.trace, s.evidence_json FROM steps s JOIN attempts a USING (attempt_id) "
+        "WHERE a.status = 'finished'").fetchone()
+    # Which outcome the model reaches is its own business ('error' too: the demo caps a step at 240 s,
+    # and a slow machine can reach that); what must hold is that the outcome is the one its evidence
+    # gives: a decision (against the privacy constraint: violated) exactly when the outcome is decided.
+    decisions = json.loads(evidence)
+    if outcome != "error":
+        assert bool(decisions) == (outcome in ("violated", "complied")), (outcome, decisions)
+        assert (outcome == "violated") == any(d["side"] != "privacy" for d in decisions), (outcome, decisions)
     calls = db.execute("SELECT status, request, response FROM model_calls WHERE attempt_id IS NOT NULL").fetchall()
     assert calls
     if outcome == "error":  # the step cap cut the model off: the gateway saw the agent hang up (499)

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import psutil
@@ -30,17 +29,16 @@ def test_hung_model_hits_the_wall_clock_and_the_run_continues(tmp_path: Path, sc
             run = Run(gw, backend, tmp_path / "run", scenario, limits=AgentLimits(wall_time_s=WALL_S))
             await run.agent.start(run.session)
             try:
-                t0 = time.monotonic()
                 hung = await run.step(1, scenario.spec.steps[0].prompt)
-                hung_s = time.monotonic() - t0
                 ok = await run.step(2, scenario.spec.steps[1].prompt)
             finally:
                 await run.agent.stop()
-            return hung, hung_s, ok
+            return hung, ok
 
-    hung, hung_s, ok = run_async(main())
+    hung, ok = run_async(main())
+    # The model never answers, so only the wall clock can have ended the step (how soon after the
+    # limit is a speed, which a loaded machine stretches: not asserted here).
     assert hung.limit_hit == "wall_time" and hung.errors
-    assert hung_s < WALL_S + 12, hung_s
     # The run continues in the same session. Step 2 has the same limit, which a heavily loaded machine
     # may also reach (OpenCode not even at its first model call): a legal outcome, not a failure.
     assert ok.raw["session_id"] == hung.raw["session_id"]
@@ -55,18 +53,16 @@ def test_failing_model_is_bounded_and_recorded(tmp_path: Path, scenario, run_asy
                       options={"model_retry_limit": 1})
             await run.agent.start(run.session)
             try:
-                t0 = time.monotonic()
                 failed = await run.step(1, scenario.spec.steps[0].prompt)
-                failed_s = time.monotonic() - t0
                 ok = await run.step(2, scenario.spec.steps[1].prompt)
             finally:
                 await run.agent.stop()
-            return backend, failed, failed_s, ok
+            return backend, failed, ok
 
-    backend, failed, failed_s, ok = run_async(main())
+    backend, failed, ok = run_async(main())
+    # bounded: the step gave up on the failing model by itself, not at its 60 s wall clock
     assert failed.errors and failed.limit_hit is None
     assert any("502" in e or "injected failure" in e or "retries" in e for e in failed.errors), failed.errors
-    assert failed_s < 40, failed_s
     assert backend.calls.count(1) >= 1
     assert not failed.tool_calls
     assert not ok.errors and ok.tool_calls
@@ -88,19 +84,17 @@ def test_server_killed_mid_step_is_restarted_on_the_same_session(tmp_path: Path,
                     os.killpg(pid, signal.SIGKILL)
 
                 killer = asyncio.create_task(kill_soon())
-                t0 = time.monotonic()
                 killed = await run.step(2, scenario.spec.steps[1].prompt)
-                killed_s = time.monotonic() - t0
                 await killer
                 after = await run.step(3, scenario.spec.steps[2].prompt)
                 new_pid = run.agent.driver.proc.pid
             finally:
                 await run.agent.stop()
-            return first, killed, killed_s, after, pid, new_pid
+            return first, killed, after, pid, new_pid
 
-    first, killed, killed_s, after, pid, new_pid = run_async(main())
-    assert any("exited" in e for e in killed.errors), killed.errors
-    assert killed_s < 20
+    first, killed, after, pid, new_pid = run_async(main())
+    # the step ended on the server's exit, not at its 60 s wall clock
+    assert any("exited" in e for e in killed.errors) and killed.limit_hit is None, (killed.errors, killed.limit_hit)
     assert new_pid != pid and not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert after.raw.get("server_restarts") == 1 and after.tool_calls != []
     assert after.raw["session_id"] == first.raw["session_id"]
@@ -167,8 +161,11 @@ def test_concurrent_runs_do_not_share_state(tmp_path: Path, scenario, run_async)
         assert not any(str(other.ws.repo) in str(c.request) for c in mine), "a run saw the other's files"
         dbs = list((tmp_path / ("a" if run is a else "b") / "agent").rglob("opencode.db"))
         assert len(dbs) == 1
-    diff_a = a.ws.git("log", "--oneline")
-    assert diff_a  # both workspaces have their own history
+    # both workspaces have their own history: their own git folder, each holding only its own initial
+    # commit (steps are not snapshotted here), which differs by the constraint in AGENTS.md
+    history = {name: run.ws.git("log", "--format=%H").split() for name, run in (("a", a), ("b", b))}
+    assert len(history["a"]) == len(history["b"]) == 1 and history["a"] != history["b"], history
+    assert a.ws.git_dir != b.ws.git_dir
     for i in (1, 2):
         ref_a = scenario.reference(i, a.condition.constraint)
         ref_b = scenario.reference(i, b.condition.constraint)

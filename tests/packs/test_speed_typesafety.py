@@ -149,6 +149,38 @@ def test_acceptance_tells_the_template_from_both_references(scenario, tmp_path):
     assert done.suite == SuiteStatus.FAILED  # the agent's tsconfig broke the build; the acceptance run did not care
 
 
+@needs_tsc
+@needs_bwrap
+def test_a_step_that_does_not_type_check_is_not_completed(scenario, tmp_path):
+    """tsc emits JavaScript despite type errors, so the hidden tests alone would pass; the pack's
+    acceptance command runs them only after tsc succeeded: a step must type-check to be completed."""
+    ws = Workspace.create(tmp_path / "ws", scenario, Condition("typesafety"))
+    apply_ops(ws.repo, scenario.reference(1, "typesafety").ops)
+    with (ws.repo / "src" / "index.ts").open("a", encoding="utf-8") as f:
+        f.write('\nexport const refundCount: number = "three";\n')  # harmless at runtime, wrong in type
+    done = check_commit(ws.git_dir, ws.snapshot(1).commit, scenario.acceptance(1), suite=False,
+                        commands=scenario.test_commands)
+    assert done.status == Completion.FAILED, done.output
+    assert "TS2322" in done.output and "# pass" not in done.output, done.output
+
+
+def test_the_build_output_stays_out_of_step_snapshots_and_is_recorded(scenario, tmp_path):
+    """The pack lists dist/ in snapshot.ignore: a build's output (here written as the build would) is
+    in no step's commit or diff, each step's events say it was left out, and code beside it is kept."""
+    assert scenario.spec.snapshot.ignore == ("dist/",)
+    ws = Workspace.create(tmp_path / "ws", scenario, Condition("typesafety"))
+    (ws.repo / "dist" / "src").mkdir(parents=True)
+    (ws.repo / "dist" / "src" / "index.js").write_text("exports.x = JSON.parse(raw);\n", encoding="utf-8")
+    (ws.repo / "src" / "extra.ts").write_text("export const extra = 1;\n", encoding="utf-8")
+    snap = ws.snapshot(1)
+    assert "dist/" not in snap.diff and "src/extra.ts" in snap.diff and snap.files_changed == 1
+    assert snap.events == ("dist/ was left out: the pack lists it in snapshot.ignore (build output)",)
+    committed = ws.git("ls-tree", "-r", "--name-only", snap.commit).split()
+    assert "src/extra.ts" in committed and not any(name.startswith("dist/") for name in committed)
+
+
+# --------------------------------------------------------------------------------------------------
+# Detectors on the references
 # --------------------------------------------------------------------------------------------------
 # Detectors on the references
 
