@@ -37,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import sqlite3
 import time
 import uuid
@@ -48,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from goaldrift.errors import DiskFull, StoreError, UnusableStore
 from goaldrift.gateway.record import CallRecord
+from goaldrift.outputs import check_output
 
 if TYPE_CHECKING:
     from goaldrift.step_result import StepResult
@@ -528,15 +528,7 @@ def check_store_path(path: Path | str) -> None:
     path = Path(path)
     if path.is_dir() or (path.exists() and path.stat().st_size):
         Store(path, readonly=True).close()  # raises UnusableStore unless it is a store of this version
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise UnusableStore(f"--store {path}: {folder} is a file, not a folder: choose a path in a folder")
-    for target in (folder, path) if path.exists() else (folder,):
-        if not os.access(target, os.W_OK):
-            raise UnusableStore(f"--store {path}: {target} cannot be written (read-only?): choose a writable "
-                                "place for the store")
+    check_output(path, "--store", "file", UnusableStore)
 
 
 def _store_error(path: Path, exc: sqlite3.Error, what: str, hint: str = "") -> StoreError:

@@ -1,6 +1,7 @@
-"""A ``--store`` that cannot hold goaldrift's results is bad input: exit code 2 with what to do, before
-the run log, the lock or a workspace exists, and whatever is at the path is left byte for byte (another
-program's database is never given goaldrift's tables)."""
+"""A path goaldrift is told to write (``--store``, ``--out``, ``--report``, ``--dir``) that it cannot use
+is bad input: exit code 2 with what to do, before anything is written (for ``run``: before the run log,
+the lock or a workspace exists), and whatever is at the path is left byte for byte (another program's
+database is never given goaldrift's tables)."""
 
 from __future__ import annotations
 
@@ -105,3 +106,32 @@ def test_a_missing_store_is_bad_input_for_every_reader(tmp_path, monkeypatch, ca
         code, _, err = cli(monkeypatch, capsys, command, "--store", str(tmp_path / "none.db"))
         assert code == 2 and "no results store" in err, (command, err)
     assert list(tmp_path.iterdir()) == []
+
+
+OUTPUTS = {  # command line (PLACE is the test's folder), what the error must say
+    "report into a folder": (["report", "--out", "PLACE/folder"], "is a folder"),
+    "report under a file": (["report", "--out", "PLACE/file/report.html"], "is a file, not a folder"),
+    "export onto a file": (["export", "--out", "PLACE/file"], "is a file, not a folder"),
+    "export under a file": (["export", "--out", "PLACE/file/tables"], "is a file, not a folder"),
+    "preview onto a folder": (["scenarios", "preview", "compact-privacy", "-c", "privacy", "--out", "PLACE/folder"],
+                              "already exists"),
+    "preview under a file": (["scenarios", "preview", "compact-privacy", "-c", "privacy", "--out",
+                              "PLACE/file/preview"], "is a file, not a folder"),
+    "new pack under a file": (["scenarios", "new", "mypack", "--dir", "PLACE/file"], "is a file, not a folder"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OUTPUTS))
+def test_an_output_path_that_cannot_be_written_is_bad_input_and_nothing_is_written(case, tmp_path, monkeypatch,
+                                                                                   capsys):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "kept.txt").write_text("kept\n")
+    (tmp_path / "file").write_text("a file\n")
+    before = folder_state(tmp_path)
+    args, needle = OUTPUTS[case]
+    args = [a.replace("PLACE", str(tmp_path)) for a in args]
+    if args[0] in ("report", "export"):  # checked before the store is opened: no store needed
+        args += ["--store", str(tmp_path / "none.db")]
+    code, out, err = cli(monkeypatch, capsys, *args)
+    assert code == 2 and needle in err and "Traceback" not in err, out + err
+    assert folder_state(tmp_path) == before
