@@ -57,6 +57,8 @@ def compile_anchor(pattern: str) -> re2._Regexp:
 
 
 def _relative(v: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in v):  # a NUL would reach os.* as a ValueError traceback
+        raise ValueError(f"{v!r} contains a control character (a NUL, a line break...): use a plain relative path")
     p = PurePosixPath(v)
     if p.is_absolute() or ".." in p.parts or not p.parts:
         raise ValueError(f"{v!r} must be a relative path that stays inside the pack (no leading '/', no '..')")

@@ -179,6 +179,9 @@ def bad_experiment(case: str, pack: Path) -> tuple[dict | str, str]:
         return yaml.safe_dump(experiment(pack)) + "steps: 1\nsteps: 2\n", "duplicate key 'steps'"
     if case == "not_utf8":
         return "name: caf\udce9\n", "UTF-8"  # written with surrogateescape: the byte 0xE9
+    if case == "key_variable_with_nul":
+        return experiment(pack, models=[{"id": "x", "backend": "openai", "base_url": "http://127.0.0.1:9/v1",
+                                         "model": "m", "api_key_env": "KEY\0X"}]), "not an environment variable name"
     if case == "fifo":  # a FIFO (or /dev/zero) as the experiment would block or fill memory
         return "", "not a regular file"
     raise AssertionError(case)
@@ -187,7 +190,7 @@ def bad_experiment(case: str, pack: Path) -> tuple[dict | str, str]:
 CASES = ["unknown_opencode_option", "bad_opencode_option_value", "unknown_harness", "bad_limit", "bad_factor",
          "unknown_backend", "unknown_model", "unknown_param", "mistyped_param", "file_url", "openai_without_url",
          "missing_key", "missing_sandbox", "deep", "deep_but_parsable", "alias_bomb", "huge", "duplicate_key",
-         "not_utf8", "fifo"]
+         "not_utf8", "fifo", "key_variable_with_nul"]
 
 
 @pytest.mark.parametrize("case", CASES)
