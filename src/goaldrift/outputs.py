@@ -28,7 +28,7 @@ def check_output(path: Path, option: str, kind: Kind, error: type[BadInput] = Ba
         if kind == "new folder":
             raise error(f"{where} already exists: name a folder that does not exist yet")
         if kind == "file" and path.is_dir():
-            raise error(f"{where} is a folder: name a file in it, e.g. {path / 'report.html'}")
+            raise error(f"{where} is a folder: name a file (in it, or elsewhere)")
         if kind == "folder" and not path.is_dir():
             raise error(f"{where} is a file, not a folder: name a folder (it is created if missing)")
     folder = path.parent

@@ -12,21 +12,22 @@ corpus are all written by someone else, so one reader applies the same bounds to
   refused before any schema walks it: an alias bomb is a few lines that expand to billions of values.
   The count stops at the bound, so refusing one costs at most ``max_values`` steps.
 
-``load_file`` reads a file the user named (an experiment, a judge's model config, a corpus): only a
-regular file is read, and at most ``max_bytes`` of it, so ``/dev/zero`` or a FIFO given as an
-experiment is an error instead of a hang or a machine out of memory. A pack's files are read by
-``packfiles.read_text`` (no-follow, inside the pack) and handed to ``parse``. Every problem is a ``YamlProblem`` (a ``ValueError``) whose
-message is one line with the reason and, where the parser knows it, the line and column.
+``load_file`` reads a file the user named (an experiment, a judge's model config, a corpus) with
+``filetree.read_file``: only a regular file, at most ``max_bytes`` of it, so ``/dev/zero`` or a FIFO
+given as an experiment is an error instead of a hang or a machine out of memory. A pack's files are
+read by ``packfiles.read_text`` (no-follow, inside the pack) and handed to ``parse``. Every problem
+is a ``YamlProblem`` (a ``ValueError``): one line with the reason and, where the parser knows it,
+the line.
 """
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from goaldrift.filetree import read_file
 
 MAX_VALUES = 200_000
 MAX_FILE_BYTES = 1_000_000
@@ -82,24 +83,11 @@ def load_file(path: Path, max_bytes: int = MAX_FILE_BYTES, max_values: int = MAX
     """The YAML value of the regular file ``path``; ``FileNotFoundError`` if it does not exist,
     ``YamlProblem`` for anything else that stops it being read (a folder, a device, too big, bad YAML)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
-    except IsADirectoryError:
-        raise YamlProblem("is a folder: pass the YAML file") from None
+        data = read_file(path, max_bytes)
+    except ValueError as exc:
+        raise YamlProblem(str(exc)) from None
     except PermissionError as exc:
         raise YamlProblem(f"cannot be read ({exc.strerror})") from None
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise YamlProblem("is a folder: pass the YAML file")
-        if not stat.S_ISREG(st.st_mode):
-            raise YamlProblem("is not a regular file (a device, FIFO or socket): pass the YAML file")
-        if st.st_size > max_bytes:
-            raise YamlProblem(f"{st.st_size:,} bytes; a YAML file here is at most {max_bytes:,}")
-        data = os.read(fd, max_bytes + 1)
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:
-        raise YamlProblem(f"more than {max_bytes:,} bytes; a YAML file here is at most that")
     return parse(data, max_values)
 
 

@@ -93,8 +93,7 @@ def export(
 ) -> None:
     """Export tidy tables (runs, steps, rates, first_violation, cumulative, calls_summary, judgements),
     or with --format inspect one Inspect log per experiment × model × scenario × condition."""
-    from goaldrift.analysis.export import FORMATS
-    from goaldrift.analysis.export import export as do_export
+    from goaldrift.analysis.export import FORMATS, export as do_export
 
     if fmt not in (*FORMATS, "inspect"):
         raise BadInput(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)} or inspect")
