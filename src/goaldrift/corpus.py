@@ -37,14 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from goaldrift import yamlfile
 from goaldrift.detect.base import DetectorResult, Outcome, StepChange, judge_outcome
 from goaldrift.detect.diff import change_from_diff
 from goaldrift.detect.run import behavioural, build_detectors, deciding, should_probe
 from goaldrift.edits import apply_ops, safe_path
-from goaldrift.errors import GoaldriftError
+from goaldrift.errors import BadInput, GoaldriftError
 from goaldrift.scenario import EditOp, Scenario, WriteOp
 
 _GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TERMINAL_PROMPT": "0",
@@ -86,15 +86,15 @@ class CorpusFile(BaseModel):
 
 
 def load_corpus(path: Path) -> CorpusFile:
+    """A label corpus file (``BadInput``, exit code 2, naming the file and field if it is unusable)."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return CorpusFile.model_validate(raw)
-    except (OSError, yaml.YAMLError) as exc:
-        raise GoaldriftError(f"{path}: cannot read corpus file: {exc}") from None
+        return CorpusFile.model_validate(yamlfile.load_file(path))
+    except (OSError, yamlfile.YamlProblem) as exc:
+        raise BadInput(f"{path}: cannot read corpus file: {exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise GoaldriftError(f"{path}: field {loc}: {first['msg']}") from None
+        raise BadInput(f"{path}: field {loc}: {first['msg']}") from None
 
 
 def git(repo: Path, *args: str) -> str:

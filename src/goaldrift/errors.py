@@ -65,6 +65,12 @@ class EndpointError(BadInput):
     """A model endpoint of the experiment cannot serve it (probed before any run: exit code 2)."""
 
 
+class UnusableStore(BadInput, StoreError):
+    """The ``--store`` path cannot be used: no store there (for a reader), a folder, a file in the way
+    of its folder, another program's database, a store of another schema version, or a folder that
+    cannot be written. Found before anything is written (exit code 2); the file is left untouched."""
+
+
 class DiskFull(StoreError):
     """The disk holding the store or the workspaces is full: nothing more can be recorded."""
 

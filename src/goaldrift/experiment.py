@@ -33,7 +33,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -48,7 +47,7 @@ from pydantic import (
     model_validator,
 )
 
-from goaldrift import packs
+from goaldrift import packs, yamlfile
 from goaldrift.agents.base import AgentLimits, AgentOptions
 from goaldrift.agents.registry import DEFAULT_HARNESS, HARNESSES
 from goaldrift.channels import check_channel
@@ -283,18 +282,11 @@ def read_experiment(path: Path | str) -> Experiment:
     ``goaldrift plan`` needs before the keys are set."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ConfigError(f"{path}: {size:,} bytes; an experiment file is at most {MAX_FILE_BYTES:,}")
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlfile.load_file(path, max_bytes=MAX_FILE_BYTES, max_values=MAX_NODES)
     except FileNotFoundError:
         raise ConfigError(f"experiment file {path} not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path} is a folder: pass the experiment YAML file") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: nested too deeply to read: an experiment needs a few levels") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except yamlfile.YamlProblem as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the file must be a YAML mapping with name, models, scenarios...")
     return experiment_from_dict(raw, base=path.parent, source=str(path))

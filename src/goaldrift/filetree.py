@@ -132,6 +132,30 @@ def _walk_dir(fd: int, prefix: str, depth: int, prune: Callable[[str, str, bool]
             os.close(child)
 
 
+def read_file(path: str | os.PathLike[str], max_bytes: int, *, follow: bool = True) -> bytes:
+    """The bytes of the regular file ``path``, at most ``max_bytes`` of them, for a file someone else
+    named or wrote (an experiment, a pack's YAML): opened non-blocking (a FIFO never blocks), checked
+    with ``fstat`` (a device such as ``/dev/zero`` is never read), and with ``follow=False`` not
+    through a symlink. ``FileNotFoundError`` if it does not exist, ``ValueError`` with the reason if
+    it is not a regular file within ``max_bytes``."""
+    flags = _FILE_FLAGS if not follow else _FILE_FLAGS & ~os.O_NOFOLLOW
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ValueError("a folder, not a file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file (a FIFO, socket or device)")
+        if st.st_size > max_bytes:
+            raise ValueError(f"{st.st_size} bytes, more than the {max_bytes}-byte limit")
+        data = os.read(fd, max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise ValueError(f"more than the {max_bytes}-byte limit")
+    return data
+
+
 def read_regular(item: Item, max_bytes: int) -> bytes | None:
     """The bytes of a regular file, or None when it is larger than ``max_bytes`` (judged by size).
 

@@ -213,13 +213,14 @@ def judge_from_options(model_config: Path | None, base_url: str | None, model: s
                        api_key_env: str | None) -> Judge:
     """A ``Judge`` from a model config file (a ``ModelSpec`` as YAML/JSON: any backend — openai,
     local, scripted) or from explicit options for an OpenAI-compatible endpoint."""
-    import yaml
     from pydantic import ValidationError
+
+    from goaldrift import yamlfile
 
     if model_config is not None:
         try:
-            raw = yaml.safe_load(Path(model_config).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
+            raw = yamlfile.load_file(Path(model_config))
+        except (OSError, yamlfile.YamlProblem) as exc:
             raise BadInput(f"cannot read --model-config {model_config}: {exc}") from None
         if isinstance(raw, dict) and isinstance(raw.get("judge"), dict):
             raw = raw["judge"]

@@ -17,6 +17,7 @@ experiment resumes it instead of starting it over.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -99,6 +100,9 @@ class ModelPrice(BaseModel):
     output: float = Field(ge=0, description="per 1M completion tokens")
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
 class ModelSpec(BaseModel):
     """One model under test (or a judge model).
 
@@ -119,7 +123,7 @@ class ModelSpec(BaseModel):
     backend: Literal["scripted", "openai", "anthropic", "local"]
     model: str | None = Field(default=None, description="upstream model name (openai, anthropic) or GGUF path (local)")
     base_url: str | None = None
-    api_key_env: str | None = None
+    api_key_env: str | None = Field(default=None, description="name of the environment variable that holds the key")
     policy: str | None = Field(default=None, description="scripted: what the replay does at each step: comply, violate, "
                                "idle, violate_from:N, violate_at:N,M (see scenarios.md#a-smoke-run-of-a-new-pack)")
     temperature: float | None = None
@@ -131,6 +135,13 @@ class ModelSpec(BaseModel):
     price: ModelPrice | None = Field(default=None, exclude=True,  # changes no run: not hashed, not stored
                                      description="USD per 1M tokens, for `goaldrift plan`")
     rate_limit: RateLimit | None = Field(None, description="gateway-side limits across all runs of this model")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _variable_name(cls, v: str | None) -> str | None:
+        if v is not None and not _ENV_NAME.fullmatch(v):
+            raise ValueError(f"{v!r} is not an environment variable name: letters, digits and _ (e.g. OPENAI_API_KEY)")
+        return v
 
     @field_validator("base_url")
     @classmethod

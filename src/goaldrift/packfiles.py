@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from goaldrift.errors import ScenarioError
-from goaldrift.filetree import Item, WalkLimit, WalkLimits, read_link, read_regular, walk
+from goaldrift.filetree import Item, WalkLimit, WalkLimits, read_file, read_link, read_regular, walk
 
 if TYPE_CHECKING:
     from goaldrift.scenario import Scenario
@@ -67,18 +66,7 @@ def read_text(root: Path, rel: str, max_bytes: int = MAX_YAML_BYTES) -> str:
     if why:
         raise ValueError(why)
     path = os.path.realpath(root.joinpath(*PurePosixPath(rel).parts))
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError("not a regular file")
-        if st.st_size > max_bytes:
-            raise ValueError(f"{st.st_size} bytes, more than the {max_bytes}-byte limit")
-        data = os.read(fd, max_bytes + 1)
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:
-        raise ValueError(f"more than the {max_bytes}-byte limit")
+    data = read_file(path, max_bytes, follow=False)
     return data.decode("utf-8")
 
 

@@ -44,7 +44,7 @@ from goaldrift.gateway.record import CallRecord
 from goaldrift.progress import Progress
 from goaldrift.provenance import git_revision
 from goaldrift.step_result import StepResult
-from goaldrift.store import RunnerLock, Store
+from goaldrift.store import RunnerLock, Store, check_store_path
 from goaldrift.trial import AgentFactory, Trial
 
 
@@ -112,6 +112,7 @@ class Runner:
                     await b.aclose()
 
     async def _locked(self, specs: list[RunSpec], execute: Execute) -> RunSummary:
+        check_store_path(self.store_path)  # exit 2 before the log file, the lock or the store exist
         with _run_log(self.store_path, self.exp.experiment_id), RunnerLock(self.store_path):
             store = Store(self.store_path)
             try:

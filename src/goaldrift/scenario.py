@@ -17,9 +17,9 @@ Loading never raises half-way: every problem is collected with its file, field a
 ``ScenarioError`` carries them all.
 
 A pack is untrusted input (see ``goaldrift.packfiles``): its paths stay inside its root, its files
-are read no-follow and size-capped, YAML that expands past ``MAX_YAML_VALUES`` values (an alias bomb)
-is refused, and pressure anchors are compiled with RE2, whose matching time is linear in the line
-length, so no anchor can make loading or a run backtrack for minutes.
+are read no-follow and size-capped, their YAML is parsed by ``goaldrift.yamlfile`` (duplicate keys
+and alias bombs are refused), and pressure anchors are compiled with RE2, whose matching time is
+linear in the line length, so no anchor can make loading or a run backtrack for minutes.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import re2
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from goaldrift import yamlfile
 from goaldrift.completion import AcceptanceTests, CheckCommands
 from goaldrift.detect import registry
 from goaldrift.detect.spec import DetectorSpec
@@ -41,7 +41,6 @@ from goaldrift.packfiles import MAX_FILE_BYTES as MAX_TEXT_BYTES
 from goaldrift.packfiles import path_problem, read_text, scan_pack, template_problems
 
 SCENARIO_FILE = "scenario.yaml"
-MAX_YAML_VALUES = 200_000
 _ID = r"^[a-z][a-z0-9_-]{0,62}$"
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
@@ -73,6 +72,8 @@ class FieldProblems(ValueError):
 
 
 def _relative(v: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in v):  # a NUL would reach os.* as a ValueError traceback
+        raise ValueError(f"{v!r} contains a control character (a NUL, a line break...): use a plain relative path")
     p = PurePosixPath(v)
     if p.is_absolute() or ".." in p.parts or not p.parts:
         raise ValueError(f"{v!r} must be a relative path that stays inside the pack (no leading '/', no '..')")
@@ -421,57 +422,19 @@ def _pydantic_problems(file: str, err: ValidationError, prefix: str = "") -> lis
     return out
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """PyYAML's error as one line: where, what, and the usual cause of the commonest one."""
-    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
-    if mark is None or problem is None:
-        return f"not valid YAML: {exc}".replace("\n", " ")
-    hint = ""
-    if problem == "mapping values are not allowed here":
-        hint = " (a value that contains ': ' must be quoted)"
-    context = getattr(exc, "context", None)
-    return (f"not valid YAML: line {mark.line + 1}, column {mark.column + 1}: {problem}{hint}"
-            + (f" ({context})" if context else ""))
-
-
-def _too_many_values(data: Any, limit: int = MAX_YAML_VALUES) -> bool:
-    """True if ``data`` expands to more than ``limit`` values (YAML aliases make shared subtrees)."""
-    count, stack = 0, [data]
-    while stack:
-        node = stack.pop()
-        count += 1
-        if count > limit:
-            return True
-        if isinstance(node, dict):
-            stack.extend(node.keys())
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return False
-
-
 def _read_yaml(root: Path, rel: str, problems: list[tuple[str, str, str]],
                missing: tuple[str, str, str] | None = None) -> Any:
-    """A YAML file of the pack (``packfiles.read_text`` rules), or None with the problem recorded
-    (``missing`` is the problem to record when the file does not exist)."""
+    """A YAML file of the pack (``packfiles.read_text`` rules, ``yamlfile.parse`` bounds), or None with
+    the problem recorded (``missing`` is the problem to record when the file does not exist)."""
     path = str(root / rel)
     try:
-        data = yaml.safe_load(read_text(root, rel))
+        return yamlfile.parse(read_text(root, rel))
     except FileNotFoundError:
         problems.append(missing or (path, "(file)", "file not found"))
-    except yaml.YAMLError as exc:
-        problems.append((path, "(file)", _yaml_problem(exc)))
     except UnicodeDecodeError as exc:
-        problems.append((path, "(file)", f"not valid YAML: {exc}"))
-    except (ValueError, OSError) as exc:
+        problems.append((path, "(file)", f"not UTF-8 text (byte {exc.start}): save the file as UTF-8"))
+    except (ValueError, OSError) as exc:  # yamlfile.YamlProblem is a ValueError
         problems.append((path, "(file)", str(exc)))
-    except RecursionError:
-        problems.append((path, "(file)", "YAML nested too deeply"))
-    else:
-        if _too_many_values(data):
-            problems.append((path, "(file)", f"YAML expands to more than {MAX_YAML_VALUES} values (alias bomb?)"))
-            return None
-        return data
     return None
 
 

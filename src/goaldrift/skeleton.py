@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from goaldrift.errors import BadInput
+from goaldrift.outputs import check_output
 
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
@@ -167,6 +168,7 @@ def write_skeleton(name: str, parent: Path) -> Path:
     root = parent / name
     if root.exists():
         raise BadInput(f"{root} already exists: choose another name or remove it")
+    check_output(root, "--dir", "new folder")  # a file in the way of --dir, a read-only place
     files = {"scenario.yaml": SCENARIO.format(name=name),
              **{f"template/{rel}": text for rel, text in TEMPLATE.items()}}
     for step, (module, function, url) in STEPS.items():

@@ -9,6 +9,9 @@ primary detector cited as evidence marked, and every detector's verdict (plus LL
 The text is the agent's and the model's, so it is hostile: ``printable`` strips every control and
 format character but newline and tab before anything reaches a terminal (an escape sequence could
 rewrite the screen, hide lines or set the window title; a bidi override could reorder what is read).
+A field that is one line (a verdict's note, an evidence line's file and snippet) goes through
+``one_line``, which shows a line break as ``\\n``: the agent names its files, and a file called
+``x.py<newline>anon-ast: complied`` would otherwise print a verdict line of its own.
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ def printable(text: Any) -> str:
     """``text`` without control or format characters (ESC, CSI, BEL, bidi overrides...), bar \\n and \\t."""
     s = text if isinstance(text, str) else json.dumps(text, ensure_ascii=False, default=str)
     return "".join(c for c in s if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf"))
+
+
+def one_line(text: Any) -> str:
+    """``printable`` for a field that must stay one line: a line break is shown as ``\\n``."""
+    return printable(text).replace("\n", "\\n")
 
 
 @dataclass

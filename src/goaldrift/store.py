@@ -45,13 +45,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from goaldrift.errors import DiskFull, StoreError
+from goaldrift.errors import DiskFull, StoreError, UnusableStore
 from goaldrift.gateway.record import CallRecord
+from goaldrift.outputs import check_output
 
 if TYPE_CHECKING:
     from goaldrift.step_result import StepResult
 
 SCHEMA_VERSION = 1
+DEFAULT_FILE = "store.db"
 
 LABELS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS labels (
@@ -224,40 +226,55 @@ class Store:
     def __init__(self, path: Path | str, *, readonly: bool = False):
         self.path = Path(path)
         if readonly and not self.path.exists():
-            raise StoreError(f"no results store at {self.path}: run an experiment first or pass --store PATH")
+            raise UnusableStore(f"no results store at {self.path}: run an experiment first or pass --store PATH")
+        if self.path.is_dir():
+            raise UnusableStore(f"--store {self.path} is a folder: pass the store's file, e.g. "
+                                f"{self.path / DEFAULT_FILE}")
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             uri = self.path.resolve().as_uri() + ("?mode=ro" if readonly else "")
             self.db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
+        except sqlite3.DatabaseError as exc:
+            raise _store_error(self.path, exc, "cannot open results store") from None
+        try:
             self.db.row_factory = sqlite3.Row
+            self._check_schema(readonly)  # before any write: a foreign database is never touched
             if not readonly:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
-            self._check_schema(readonly)
-            if not readonly:
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
             install_read_views(self.db)
         except sqlite3.DatabaseError as exc:
+            self.db.close()
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB:
+                raise UnusableStore(f"--store {self.path} is not a goaldrift store (not an SQLite database): "
+                                    "pass a new --store path or the store's own file") from None
             raise _store_error(self.path, exc, "cannot open results store") from None
+        except UnusableStore:
+            self.db.close()
+            raise
 
     def _check_schema(self, readonly: bool) -> None:
         has_meta = self.db.execute("SELECT name FROM sqlite_master WHERE name='meta'").fetchone()
         if not has_meta:
-            if readonly:
-                raise StoreError(f"{self.path} is not a goaldrift store (no schema)")
+            tables = [r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table' LIMIT 4")]
+            if readonly or tables:
+                what = f"an SQLite database with other tables ({', '.join(tables)})" if tables else "an empty database"
+                raise UnusableStore(f"--store {self.path} is not a goaldrift store ({what}); it is left as it is: "
+                                    "pass a new --store path or the store's own file")
             self.db.executescript(
                 f"BEGIN IMMEDIATE; {SCHEMA} INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
             )
             return
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        version = int(row[0]) if row else 0
+        version = int(row[0]) if row and str(row[0]).isdigit() else 0
         if version == SCHEMA_VERSION and not readonly:
             self._add_missing_columns()
         if version != SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has store schema v{version}, this goaldrift needs v{SCHEMA_VERSION}: "
-                "use a new --store path or the goaldrift version that wrote it"
+            raise UnusableStore(
+                f"{self.path} has store schema v{version}, this goaldrift needs v{SCHEMA_VERSION}: it is left as "
+                "it is; use a new --store path or the goaldrift version that wrote it"
             )
         has_labels = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='labels'").fetchone()
         if not readonly and not has_labels:  # stores written before the labels table existed get it here
@@ -499,6 +516,19 @@ class Store:
             d["rate"] = d["violated"] / decided if decided else None
             out.append(d)
         return out
+
+
+def check_store_path(path: Path | str) -> None:
+    """Refuse, before a run writes anything (log, lock, workspaces), a ``--store`` it could not use.
+
+    ``UnusableStore`` (exit code 2) for a folder, a file where a folder of the path should be, a
+    folder that cannot be written (a read-only mount), or an existing file that is not a store of
+    this schema version; a new path or an empty file is fine.
+    """
+    path = Path(path)
+    if path.is_dir() or (path.exists() and path.stat().st_size):
+        Store(path, readonly=True).close()  # raises UnusableStore unless it is a store of this version
+    check_output(path, "--store", "file", UnusableStore)
 
 
 def _store_error(path: Path, exc: sqlite3.Error, what: str, hint: str = "") -> StoreError:

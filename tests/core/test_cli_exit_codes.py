@@ -5,6 +5,7 @@ anything is written (the store byte for byte, no log file)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def experiment(pack: Path, **over) -> dict:
 
 def write(tmp_path: Path, raw: dict | str, name: str = "exp.yaml") -> Path:
     path = tmp_path / name
-    path.write_text(raw if isinstance(raw, str) else yaml.safe_dump(raw))
+    path.write_text(raw if isinstance(raw, str) else yaml.safe_dump(raw), errors="surrogateescape")
     return path
 
 
@@ -174,12 +175,22 @@ def bad_experiment(case: str, pack: Path) -> tuple[dict | str, str]:
         return BOMB, "aliases"
     if case == "huge":
         return "name: huge\ndescription: " + "x" * 1_100_000 + "\n", "bytes"
+    if case == "duplicate_key":  # PyYAML alone keeps the last `steps` and says nothing
+        return yaml.safe_dump(experiment(pack)) + "steps: 1\nsteps: 2\n", "duplicate key 'steps'"
+    if case == "not_utf8":
+        return "name: caf\udce9\n", "UTF-8"  # written with surrogateescape: the byte 0xE9
+    if case == "key_variable_with_nul":
+        return experiment(pack, models=[{"id": "x", "backend": "openai", "base_url": "http://127.0.0.1:9/v1",
+                                         "model": "m", "api_key_env": "KEY\0X"}]), "not an environment variable name"
+    if case == "fifo":  # a FIFO (or /dev/zero) as the experiment would block or fill memory
+        return "", "not a regular file"
     raise AssertionError(case)
 
 
 CASES = ["unknown_opencode_option", "bad_opencode_option_value", "unknown_harness", "bad_limit", "bad_factor",
          "unknown_backend", "unknown_model", "unknown_param", "mistyped_param", "file_url", "openai_without_url",
-         "missing_key", "missing_sandbox", "deep", "deep_but_parsable", "alias_bomb", "huge"]
+         "missing_key", "missing_sandbox", "deep", "deep_but_parsable", "alias_bomb", "huge", "duplicate_key",
+         "not_utf8", "fifo", "key_variable_with_nul"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -188,6 +199,9 @@ def test_every_configuration_error_exits_2_before_anything_is_written(case, fill
     before = folder_state(filled_store.parent)
     raw, needle = bad_experiment(case, mini_pack)
     exp = write(tmp_path, raw, "bad.yaml")
+    if case == "fifo":
+        exp.unlink()
+        os.mkfifo(exp)
     monkeypatch.delenv("GD_NOT_SET_KEY", raising=False)
     if case == "missing_sandbox":
         import goaldrift.sandbox

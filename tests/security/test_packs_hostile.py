@@ -106,7 +106,23 @@ def _alias_bomb(pack: Path, secret: Path) -> None:
         bomb, "  ") + "detectors:", 1))
 
 
+def _duplicate_key(pack: Path, secret: Path) -> None:
+    text = (pack / "scenario.yaml").read_text()
+    (pack / "scenario.yaml").write_text(text.replace("detectors:", "title: A second title\ndetectors:", 1))
+
+
+def _reference_not_utf8(pack: Path, secret: Path) -> None:
+    (pack / "references" / "01-privacy.yaml").write_bytes(b"summary: caf\xe9\nops: []\n")
+
+
+def _template_nul(pack: Path, secret: Path) -> None:
+    edit_yaml(pack, lambda raw: raw.update(template="temp\0late"))  # os.* raised ValueError: a traceback
+
+
 CASES = {
+    "template-nul": (_template_nul, "scenario.yaml: template", "control character"),
+    "duplicate-key": (_duplicate_key, "scenario.yaml", "duplicate key 'title'"),
+    "reference-not-utf8": (_reference_not_utf8, "references/01-privacy.yaml", "not UTF-8"),
     "symlink-absolute": (_symlink_out_absolute, "template/app/leak.txt", "symlink to the absolute path"),
     "symlink-relative": (_symlink_out_relative, "template/app/leak.txt", "leads outside the template"),
     "template-absolute": (_template_absolute, "scenario.yaml: template", "must be a relative path"),

@@ -10,6 +10,7 @@ import typer
 from goaldrift.cli.common import StoreOption, console
 from goaldrift.errors import BadInput
 from goaldrift.outcome import Outcome
+from goaldrift.outputs import check_output
 from goaldrift.store import Store
 
 
@@ -76,6 +77,7 @@ def report(
     from goaldrift.report import write_report
 
     refs = parse_references(reference or [])
+    check_output(out, "--out", "file")
     s = Store(store, readonly=True)
     try:
         path = write_report(s, out, timeline_runs=timeline_runs, references=refs, pack_dirs=list(packs or []))
@@ -95,6 +97,7 @@ def export(
 
     if fmt not in (*FORMATS, "inspect"):
         raise BadInput(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)} or inspect")
+    check_output(out, "--out", "folder")
     if fmt == "inspect":
         from goaldrift.analysis.inspect_export import export_inspect
 

@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from goaldrift.cli.common import console
+from goaldrift.outputs import check_output
 
 CONFIGS = Path(__file__).resolve().parents[1]
 DEMO = CONFIGS / "demo.yaml"
@@ -53,6 +54,7 @@ def demo(
         raw["steps"] = steps
     store = store or Path("goaldrift-results") / f"{raw['name']}.db"
     report = report or store.with_name(f"{store.stem}-report.html")
+    check_output(report, "--report", "file")  # before the runs, not after them
     exp = experiment_from_dict(raw)
     console.print(f"[bold]goaldrift demo[/]: embedded model via {harness}, {exp.config.scenarios[0]} pack, "
                   f"{len(exp.config.conditions)} conditions × {raw['steps']} steps; store {store}")

@@ -10,6 +10,7 @@ from rich.table import Table
 from goaldrift.cli.common import console, print_json
 from goaldrift.conditions import paper_conditions
 from goaldrift.errors import ScenarioError
+from goaldrift.outputs import check_output
 
 scenarios_app = typer.Typer(help="Scenario packs: list, inspect, validate, create and preview them.",
                             no_args_is_help=True)
@@ -130,6 +131,7 @@ def preview(
     from goaldrift.errors import ConfigError
     from goaldrift.workspace import Workspace
 
+    check_output(out, "--out", "new folder")
     sc = packs.load(pack)
     n_steps = len(sc.spec.steps)
     if not 1 <= step <= n_steps:

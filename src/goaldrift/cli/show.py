@@ -86,6 +86,8 @@ def _print_steps(rows: list[dict]) -> None:
 
 
 def _print_step(v) -> None:
+    from goaldrift.stepview import one_line
+
     _say(f"\n── step {v.step}: {v.outcome} (primary detector {v.detector})", "bold")
     if v.error:
         _say(f"error: {v.error}", "red")
@@ -109,9 +111,10 @@ def _print_step(v) -> None:
     for line in v.diff:
         _say((">> " if line.evidence else "   ") + line.text, "bold yellow" if line.evidence else "")
     _say("\n── verdicts", "bold")
-    for r in v.verdicts:
-        _say(f"{r.get('detector')}: {r.get('outcome')}" + (f" — {r['note']}" if r.get("note") else ""))
+    for r in v.verdicts:  # one line each, whatever the agent named its files
+        _say(one_line(f"{r.get('detector')}: {r.get('outcome')}" + (f" — {r['note']}" if r.get("note") else "")))
         for e in r.get("evidence", []):
-            _say(f"    {e.get('file')}:{e.get('line')} favours {e.get('side')} ({e.get('rule')}): {e.get('snippet')}")
+            _say(one_line(f"    {e.get('file')}:{e.get('line')} favours {e.get('side')} ({e.get('rule')}): "
+                          f"{e.get('snippet')}"))
     for j in v.judgements:
         _say(f"judge {j['judge']}: {j['outcome']} — {j['rationale']}")
