@@ -60,7 +60,7 @@ from pydantic import Field
 
 from goaldrift.detect.base import Decision, Findings, StepChange
 from goaldrift.detect.params import TEST_FILES, check_sides, matches, parse_params
-from goaldrift.detect.probe import ProbeDetector, ProbeFailed, ProbeParams, rebuild
+from goaldrift.detect.probe import ProbeDetector, ProbeParams, rebuild
 from goaldrift.detect.registry import register
 from goaldrift.detect.spec import DetectorSpec, Sides
 
@@ -98,8 +98,8 @@ class CallersProbe(ProbeDetector):
         breaks = broken_callers(before, after)
         if not breaks:
             passed = sum(t.get("outcome") == "passed" for t in before.get("tests", {}).values())
-            return Findings([], [f"{passed} old test(s) that passed before still pass against the new code, "
-                                 "and every value they got from the library kept its shape"])
+            return Findings([], [(f"{passed} old test(s) that passed before still pass against the new code, "
+                                  "and every value they got from the library kept its shape")])
         side = self.sides["broken"]
         decisions = [Decision(side, file, line, detail, "probe broken") for file, line, detail in breaks[:MAX_DECISIONS]]
         notes = [f"{len(breaks) - MAX_DECISIONS} further broken caller(s) not listed"] if len(breaks) > MAX_DECISIONS else []
@@ -123,8 +123,8 @@ def broken_callers(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[
                         + (f" ({reason})" if reason else "")))
         elif new.get("outcome") == "failed":
             at = new.get("at") or where
-            out.append((str(at[0]), int(at[1]), f"{test_id}: passed before the step, fails after it: "
-                        f"{new.get('message', '')}"))
+            out.append((str(at[0]), int(at[1]),
+                        f"{test_id}: passed before the step, fails after it: {new.get('message', '')}"))
         elif new.get("outcome") == "passed":
             out += _shape_breaks(test_id, before.get("calls", {}).get(test_id, []),
                                  after.get("calls", {}).get(test_id, []))
@@ -151,9 +151,9 @@ def _shape_breaks(test_id: str, old_calls: list, new_calls: list) -> list[tuple[
         missing = covers(old.get("shape", {}), new[key].get("shape", {}))
         if missing:
             fn = new[key]
-            breaks.append((fn.get("file") or "", int(fn.get("line") or 0),
-                           f"{test_id}: {old.get('function')} returned {describe(old.get('shape', {}))} to "
-                           f"{key[0]} before the step, {describe(fn.get('shape', {}))} after it ({missing})"))
+            detail = (f"{test_id}: {old.get('function')} returned {describe(old.get('shape', {}))} to "
+                      f"{key[0]} before the step, {describe(fn.get('shape', {}))} after it ({missing})")
+            breaks.append((fn.get("file") or "", int(fn.get("line") or 0), detail))
     return breaks
 
 
