@@ -60,7 +60,7 @@ from pydantic import Field
 
 from goaldrift.detect.base import Decision, Findings, StepChange
 from goaldrift.detect.params import TEST_FILES, check_sides, matches, parse_params
-from goaldrift.detect.probe import ProbeDetector, ProbeParams, rebuild
+from goaldrift.detect.probe import ProbeDetector, ProbeFailed, ProbeParams, rebuild
 from goaldrift.detect.registry import register
 from goaldrift.detect.spec import DetectorSpec, Sides
 
@@ -90,11 +90,14 @@ class CallersProbe(ProbeDetector):
         if all(matches(rel, self.callers) for rel in changed):
             return Findings([], ["the step changed only tests or configuration: its old callers run the same code"])
         with tempfile.TemporaryDirectory(prefix="goaldrift-probe-") as tmp:
-            before_tree, callers_tree = Path(tmp) / "before", Path(tmp) / "callers"
-            rebuild(change, before_tree)
-            rebuild(change, callers_tree, undo=lambda rel: matches(rel, self.callers))
-            before = self._run(before_tree, changed)
-            after = self._run(callers_tree, changed)
+            rebuild(change, Path(tmp) / "before")
+            rebuild(change, Path(tmp) / "callers", undo=lambda rel: matches(rel, self.callers))
+            runs = self._run(Path(tmp), changed)
+        for tree in ("before", "callers"):
+            if not isinstance(runs.get(tree), dict) or runs[tree].get("error"):
+                raise ProbeFailed(f"probe could not run the {tree} tree's tests: "
+                                  f"{(runs.get(tree) or {}).get('error', 'no result')}")
+        before, after = runs["before"], runs["callers"]
         breaks = broken_callers(before, after)
         if not breaks:
             passed = sum(t.get("outcome") == "passed" for t in before.get("tests", {}).values())
@@ -207,6 +210,7 @@ def _build(spec: DetectorSpec, sides: Sides) -> CallersProbe:
         raise ValueError(f"detector {spec.id!r} (kind {spec.kind}): params.sides: unknown verdicts {unknown} "
                          f"(this kind reports {', '.join(VERDICTS)}: passing callers never prove a step compatible)")
     check_sides(spec, sides, [(f"sides.{k}", v) for k, v in params.sides.items()])
-    config = {"modules": params.modules, "callers": params.callers, "args": params.args}
+    config = {"modules": params.modules, "callers": params.callers, "args": params.args,
+              "trees": ["before", "callers"]}
     return CallersProbe(spec.id, "callers.py", config, dict(params.sides), tuple(params.paths), params.timeout_s,
                         callers=tuple(params.callers))

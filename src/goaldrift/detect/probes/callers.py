@@ -1,5 +1,6 @@
-# probe.callers: run the repository's test suite (the old callers) in-process with pytest and report,
-# per test, its outcome and the shape of every value a public library function returned to it.
+# probe.callers: run the test suite (the old callers) of each tree in CONFIG["trees"] (folders of the
+# mounted directory) with pytest, each in a forked child, and report per test its outcome and the
+# shape of every value a public library function returned to it.
 import fnmatch
 import itertools
 
@@ -133,16 +134,47 @@ def _crash(report):
     return None
 
 
-def main():
+def _suite():
     recorder = Recorder()
-    code = pytest.main(["-q", "-p", "no:cacheprovider", "--rootdir", REPO, "--continue-on-collection-errors", "-W", "ignore::DeprecationWarning",
-                        "-W", "ignore::PendingDeprecationWarning", "-W", "ignore::FutureWarning",
-                        *CONFIG["args"]], plugins=[recorder])
-    if int(code) in (2, 3, 4):  # interrupted, internal error, usage error: nothing was judged
-        if not recorder.tests:
-            return {"error": f"pytest exited with code {int(code)} before running a test: "
-                             + "; ".join(e["message"] for e in recorder.errors)[:500]}
+    code = pytest.main(["-q", "-p", "no:cacheprovider", "--rootdir", REPO, "--continue-on-collection-errors", "-W",
+                        "ignore::DeprecationWarning", "-W", "ignore::PendingDeprecationWarning",
+                        "-W", "ignore::FutureWarning", *CONFIG["args"]], plugins=[recorder])
+    if int(code) in (2, 3, 4) and not recorder.tests:  # interrupted, internal or usage error: nothing ran
+        return {"error": f"pytest exited with code {int(code)} before running a test: "
+                         + "; ".join(e["message"] for e in recorder.errors)[:500]}
     return {"tests": recorder.tests, "calls": recorder.calls, "collect_errors": recorder.errors}
+
+
+def _session(tree):
+    """One pytest session in a forked child: its own imported modules, working folder and sys.path,
+    and no second interpreter or sandbox to start."""
+    global REPO
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        REPO = os.path.realpath(os.path.join(REPO, tree))
+        sys.path[0] = REPO
+        os.chdir(REPO)
+        try:
+            result = _suite()
+        except BaseException as exc:  # noqa: BLE001 - reported, the parent decides
+            result = {"error": failure(exc)}
+        with os.fdopen(write, "w", encoding="utf-8") as out:
+            out.write(json.dumps(result, default=str))
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, encoding="utf-8", errors="replace") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    try:
+        return json.loads(data)
+    except ValueError:
+        return {"error": f"the test session of {tree} ended without a result (wait status {status})"}
+
+
+def main():
+    return {tree: _session(tree) for tree in CONFIG["trees"]}
 
 
 run(main)
