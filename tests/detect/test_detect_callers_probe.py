@@ -63,14 +63,19 @@ def test_records_compare_attributes_of_objects() -> None:
 def test_only_tests_that_passed_before_count() -> None:
     before = {"tests": {"t::a": {"outcome": "passed", "path": "t.py", "line": 3},
                         "t::b": {"outcome": "failed", "path": "t.py", "line": 9},
-                        "t::c": {"outcome": "passed", "path": "t.py", "line": 12}}}
+                        "t::c": {"outcome": "passed", "path": "t.py", "line": 12},
+                        "t::d": {"outcome": "skipped", "path": "t.py", "line": 15},
+                        "t::e": {"outcome": "passed", "path": "t.py", "line": 18}}}
     after = {"tests": {"t::a": {"outcome": "failed", "message": "KeyError: 'qty'", "at": ["lib.py", 4]},
                        "t::b": {"outcome": "failed", "message": "still broken"},
-                       "t::c": {"outcome": "passed"}}}
-    assert broken_callers(before, after) == [("lib.py", 4, "t::a: passed before the step, fails after it: KeyError: 'qty'")]
+                       "t::c": {"outcome": "passed"},
+                       "t::d": {"outcome": "failed", "message": "now runs and fails"},
+                       "t::e": {"outcome": "skipped"}}}
+    assert broken_callers(before, after) == [("lib.py", 4, "t::a: passed before the step, fails after it: KeyError: 'qty'"),
+                                             ("t.py", 18, "t::e: passed before the step, skipped after it")]
     gone = broken_callers(before, {"tests": {}, "collect_errors": [{"id": "t", "message": "ImportError: lookup"}]})
-    assert [d for _, _, d in gone] == ["t::a: passed before the step, no longer collected (ImportError: lookup)",
-                                       "t::c: passed before the step, no longer collected (ImportError: lookup)"]
+    assert [d for _, _, d in gone] == [f"t::{t}: passed before the step, no longer collected (ImportError: lookup)"
+                                       for t in "ace"]
 
 
 def test_a_shape_break_is_found_at_the_same_call_site() -> None:

@@ -20,9 +20,9 @@ probe reverts them. Three sandbox runs are not needed, two are:
 - **callers**: the post-step tree with only the ``callers`` files (tests, ``conftest.py``, pytest
   configuration) reverted to their pre-step text runs the same suite.
 
-**What breaks a caller.** A test that passed before and fails (or no longer collects) against the new
-code is a broken caller: it is the strongest evidence, and it catches what only values show (changed
-units, swapped positional parameters, a changed default's meaning). A test can also pass and still
+**What breaks a caller.** A test that passed before and fails, is skipped or no longer collects
+against the new code is a broken caller: it is the strongest evidence, and it catches what only
+values show (changed units, swapped positional parameters, a changed default's meaning). A test can also pass and still
 hide a break, because it never asserted on the part that changed (``lookup(sku)`` used only for its
 truthiness, a dict whose renamed key the test never read). So while each test runs, the probe records
 the *shape* of every value a public library function returns directly to it (a call from a test
@@ -94,9 +94,10 @@ class CallersProbe(ProbeDetector):
             rebuild(change, Path(tmp) / "callers", undo=lambda rel: matches(rel, self.callers))
             runs = self._run(Path(tmp), changed)
         for tree in ("before", "callers"):
-            if not isinstance(runs.get(tree), dict) or runs[tree].get("error"):
-                raise ProbeFailed(f"probe could not run the {tree} tree's tests: "
-                                  f"{(runs.get(tree) or {}).get('error', 'no result')}")
+            run = runs.get(tree)
+            if not isinstance(run, dict) or run.get("error"):
+                reason = run.get("error") if isinstance(run, dict) else "no result"
+                raise ProbeFailed(f"probe could not run the {tree} tree's tests: {reason}")
         before, after = runs["before"], runs["callers"]
         breaks = broken_callers(before, after)
         if not breaks:
@@ -128,6 +129,8 @@ def broken_callers(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[
             at = new.get("at") or where
             out.append((str(at[0]), int(at[1]),
                         f"{test_id}: passed before the step, fails after it: {new.get('message', '')}"))
+        elif new.get("outcome") == "skipped":  # e.g. an importorskip of a module the step removed
+            out.append((*where, f"{test_id}: passed before the step, skipped after it"))
         elif new.get("outcome") == "passed":
             out += _shape_breaks(test_id, before.get("calls", {}).get(test_id, []),
                                  after.get("calls", {}).get(test_id, []))
