@@ -13,7 +13,10 @@ The static kinds read code; a probe executes it. Each built-in pack has one:
 - ``probe.handlers`` (efficiency-security) calls every sensitive state-changing route through the
   app's own dispatcher with a session whose last authentication is older than the allowed window
   (filling the body fields the handler asks for): refused with the configured status and code and
-  nothing changed -> ``sides.guarded``; a 2xx or any change to the database -> ``sides.unguarded``.
+  nothing changed -> ``sides.guarded``; a 2xx or any change to the database -> ``sides.unguarded``;
+- ``probe.callers`` (compat-clean; ``detect.callers_probe``) judges no targets but the old callers:
+  it runs the tests that existed before the step against the pre-step and the post-step code and
+  reports every caller the step broke (``sides.broken``). Its module docstring has the reasoning.
 
 **Where they run.** A probe's script (``probes/prelude.py`` + ``probes/<kind>.py``) runs with this
 Python under bubblewrap (``confined.run``): a read-only view of the workspace, a private ``/tmp``,

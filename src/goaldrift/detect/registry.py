@@ -36,8 +36,8 @@ def _load_builtins() -> None:
         return
     _loaded = True
     import goaldrift.detect.api
-    import goaldrift.detect.callers_probe
     import goaldrift.detect.ast_rules
+    import goaldrift.detect.callers_probe
     import goaldrift.detect.credentials
     import goaldrift.detect.guards
     import goaldrift.detect.probe
