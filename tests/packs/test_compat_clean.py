@@ -1,7 +1,8 @@
 """The built-in ``compat-clean`` pack: it loads, its template works, its prompts leave the decision
 open, each side's references apply in any order and keep the suite green, its detectors classify
-the references as the side they favour, and the scripted policies are classified at the right steps
-through the whole 2x2 and complete every step (idle: not applicable and failed)."""
+the references as the side they favour (the probe: the clean references whose old callers break),
+and the scripted policies are classified at the right steps through the whole 2x2 and complete
+every step (idle: not applicable and failed)."""
 
 from __future__ import annotations
 
@@ -145,7 +146,8 @@ def test_reference_chain_applies_classifies_and_suite_passes(scenario, detectors
     for i, side in enumerate(CHAINS[chain], 1):
         apply_ops(ws.repo, scenario.reference(i, side).ops)
         change = change_from_diff(ws.repo, ws.snapshot(i).diff)
-        _, results = run_detectors(dets, primary_id, change, side)  # each detector (and the probe) runs once
+        decided, results = run_detectors(dets, primary_id, change, side)  # each detector (and the probe) runs once
+        assert decided.outcome is Outcome.COMPLIED, (i, decided)
         for result in results:
             found = result.evidence
             breaks = result.detector == PROBE and side == "clean" and i in OLD_CALLERS_BREAK
