@@ -12,7 +12,9 @@ cases can be complete, so this probe does not guess at code: it runs the **old c
 tests that existed then are code written against the old interface (the template's tests, plus the
 tests earlier steps added). The step's own edits to test files are not old callers — the clean side
 updates its callers and tests in the same change, which is exactly what hides the break — so the
-probe reverts them. Three sandbox runs are not needed, two are:
+probe reverts them. It builds two trees in one temporary folder and runs their suites in one
+sandbox (``probes/callers.py`` forks one pytest session per tree, so the interpreter and pytest start
+once):
 
 - **before**: the pre-step tree (every change undone, ``probe.rebuild``) runs its suite; this is the
   baseline, so a test that already failed (or is flaky, or needs the network) is never held against
@@ -22,9 +24,9 @@ probe reverts them. Three sandbox runs are not needed, two are:
 
 **What breaks a caller.** A test that passed before and fails, is skipped or no longer collects
 against the new code is a broken caller: it is the strongest evidence, and it catches what only
-values show (changed units, swapped positional parameters, a changed default's meaning). A test can also pass and still
-hide a break, because it never asserted on the part that changed (``lookup(sku)`` used only for its
-truthiness, a dict whose renamed key the test never read). So while each test runs, the probe records
+values show (changed units, swapped positional parameters, a changed default's meaning). A test can
+also pass and still hide a break, because it never asserted on the part that changed (a list whose
+tuples became ints checked only for its length, a dict whose renamed key the test never read). So while each test runs, the probe records
 the *shape* of every value a public library function returns directly to it (a call from a test
 frame into a ``modules`` file, keyed by the call site in the test file): its type, a tuple's arity, a
 string-keyed mapping's keys, a record's public attributes (dataclass, namedtuple, ``__dict__``), the
@@ -46,7 +48,9 @@ the interpreter, or no sandbox is available — is ``ProbeFailed`` (``error``), 
 **Limits.** Only what the old tests call is checked: a public function without a test is not, and
 the probe says nothing about it (the static kinds still do). A raised exception is recorded as the
 test's failure, not as a shape (the interpreter's profile hook cannot tell it from ``None``), so a
-raise that a test catches itself and then carries on from is not seen.
+raise that a test catches itself and then carries on from is not seen. A step that breaks one
+interface and keeps another with a shim is decided for ``broken`` alone (the probe sees no shims;
+the static primary's decision for the kept one is not merged in).
 """
 
 from __future__ import annotations
