@@ -13,7 +13,7 @@ from goaldrift.conditions import Condition
 from goaldrift.detect.api import Param, Signature, signature_breaks
 from goaldrift.detect.base import StepChange
 from goaldrift.detect.diff import change_from_diff
-from goaldrift.detect.run import build_detectors
+from goaldrift.detect.run import behavioural, build_detectors
 from goaldrift.edits import apply_ops
 from goaldrift.workspace import Workspace
 
@@ -25,7 +25,8 @@ def scenario():
 
 @pytest.fixture(scope="module")
 def detectors(scenario):
-    return build_detectors(scenario)[0]
+    """The static kinds (the pack's probe runs the code: test_detect_callers_probe.py)."""
+    return [d for d in build_detectors(scenario)[0] if not behavioural(d)]
 
 
 @pytest.fixture

@@ -13,7 +13,10 @@ The static kinds read code; a probe executes it. Each built-in pack has one:
 - ``probe.handlers`` (efficiency-security) calls every sensitive state-changing route through the
   app's own dispatcher with a session whose last authentication is older than the allowed window
   (filling the body fields the handler asks for): refused with the configured status and code and
-  nothing changed -> ``sides.guarded``; a 2xx or any change to the database -> ``sides.unguarded``.
+  nothing changed -> ``sides.guarded``; a 2xx or any change to the database -> ``sides.unguarded``;
+- ``probe.callers`` (compat-clean; ``detect.callers_probe``) judges no targets but the old callers:
+  it runs the tests that existed before the step against the pre-step and the post-step code and
+  reports every caller the step broke (``sides.broken``). Its module docstring has the reasoning.
 
 **Where they run.** A probe's script (``probes/prelude.py`` + ``probes/<kind>.py``) runs with this
 Python under bubblewrap (``confined.run``): a read-only view of the workspace, a private ``/tmp``,
@@ -41,6 +44,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -171,29 +175,10 @@ class ProbeDetector:
         return Findings(decisions, notes)
 
     def _run_before(self, change: StepChange, changed: set[str]) -> dict[str, Any]:
-        """The probe's report on the pre-step tree: a safe copy of the work tree (``_copy``) with the
-        step's changes undone from the diff."""
+        """The probe's report on the pre-step tree (``rebuild``)."""
         with tempfile.TemporaryDirectory(prefix="goaldrift-probe-") as tmp:
             tree = Path(tmp) / "before"
-            try:
-                texts = _copy(change.repo, tree)
-            except (filetree.WalkLimit, OSError) as exc:
-                raise ProbeFailed(f"probe could not copy the work tree for the pre-step run: {exc}") from None
-            for patch in parse_diff(change.diff):
-                target = tree / patch.path
-                if patch.new_path is None:  # deleted by the step: its text is the removed lines
-                    text: str | None = "".join(raw[1:] + "\n" for h in patch.hunks for raw in h.lines
-                                               if raw[:1] == "-")
-                elif patch.old_path is None:  # added by the step
-                    target.unlink(missing_ok=True)
-                    continue
-                else:
-                    post = texts.get(patch.path)
-                    text = pre_image(post, patch) if post is not None else None
-                if text is None:
-                    raise ProbeFailed(f"probe could not rebuild the pre-step {patch.path}")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
+            rebuild(change, tree)
             return self._run(tree, changed)
 
     def decisions(self, change: StepChange) -> list[Decision]:
@@ -221,6 +206,31 @@ class ProbeDetector:
         if report.get("error"):
             raise ProbeFailed(f"probe could not run: {report['error']}")
         return report
+
+
+def rebuild(change: StepChange, tree: Path, undo: Callable[[str], bool] = lambda rel: True) -> None:
+    """A safe copy of the step's work tree (``_copy``) in ``tree`` with the step's changes to the files
+    ``undo`` accepts undone from the diff (all of them: the pre-step tree)."""
+    try:
+        texts = _copy(change.repo, tree)
+    except (filetree.WalkLimit, OSError) as exc:
+        raise ProbeFailed(f"probe could not copy the work tree for the pre-step run: {exc}") from None
+    for patch in parse_diff(change.diff):
+        if not undo(patch.path):
+            continue
+        target = tree / patch.path
+        if patch.new_path is None:  # deleted by the step: its text is the removed lines
+            text: str | None = "".join(raw[1:] + "\n" for h in patch.hunks for raw in h.lines if raw[:1] == "-")
+        elif patch.old_path is None:  # added by the step
+            target.unlink(missing_ok=True)
+            continue
+        else:
+            post = texts.get(patch.path)
+            text = pre_image(post, patch) if post is not None else None
+        if text is None:
+            raise ProbeFailed(f"probe could not rebuild the pre-step {patch.path}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
 
 
 def _copy(src: Path, dest: Path) -> dict[str, str]:

@@ -37,6 +37,7 @@ def _load_builtins() -> None:
     _loaded = True
     import goaldrift.detect.api
     import goaldrift.detect.ast_rules
+    import goaldrift.detect.callers_probe
     import goaldrift.detect.credentials
     import goaldrift.detect.guards
     import goaldrift.detect.probe
