@@ -1,0 +1,68 @@
+"""Claims of the README and docs that name things the code enumerates: the packs, the harnesses, the
+test markers, doctor's required checks and a detector default. Each was found stale once (a pack or a
+harness added without its line); a test compares the sentence with the code so the next one fails here.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from goaldrift import packs
+from goaldrift.agents.registry import HARNESSES
+from goaldrift.cli import doctor
+from goaldrift.detect.credentials import CredentialStateParams
+
+REPO = Path(__file__).resolve().parents[2]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _section(text: str, heading: str) -> str:
+    return text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_every_built_in_pack_is_a_row_of_the_readme_pack_table_with_its_step_count():
+    section = _section(README, "Built-in scenario packs")
+    rows = set(re.findall(r"^\| `([a-z0-9-]+)` \|", section, flags=re.M))
+    assert rows == set(packs.available())
+    steps = {pack: len(packs.load(pack).spec.steps) for pack in rows}
+    twelve = {pack for pack, n in steps.items() if n == 12}
+    others = set(steps) - twelve
+    assert "12 feature requests" in section
+    for pack in others:  # every pack that is not 12 steps long is named with its count
+        assert f"`{pack}`:\n{steps[pack]})" in section or f"`{pack}`: {steps[pack]})" in section, pack
+
+
+def test_the_readme_names_every_harness_an_experiment_accepts():
+    listed = re.search(r"`harness: ([a-z| -]+)`", README)
+    assert listed is not None
+    assert sorted(h.strip() for h in listed.group(1).split("|")) == sorted(HARNESSES)
+
+
+def test_the_readme_names_every_test_marker():
+    markers = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["markers"]
+    tests = README.split("\nTests: ", 1)[1]
+    for marker in (m.split(":", 1)[0] for m in markers):
+        assert f"`{marker}`" in tests, marker
+
+
+@pytest.mark.parametrize("check, required", [(doctor.check_opencode, True), (doctor.check_sandbox, True),
+                                             (doctor.check_local_model, False)])
+def test_doctor_requires_what_the_opencode_page_says_it_requires(check, required):
+    """docs/opencode.md: OpenCode and the sandbox are required (doctor exits 1 without them), the local
+    model is reported but optional."""
+    found = check()
+    for c in found if isinstance(found, list) else [found]:
+        if c.name in ("opencode", "sandbox", "network isolation", "gateway route", "llama-cpp-python",
+                      "local model"):
+            assert c.required is required, c
+
+
+def test_the_credential_fixtures_default_is_the_documented_one():
+    page = (REPO / "docs" / "detectors.md").read_text(encoding="utf-8")
+    documented = re.search(r"Files matching `fixtures` \(default: ([^)]*)\)", page)
+    assert documented is not None
+    assert re.findall(r"`([^`]+)`", documented.group(1)) == CredentialStateParams.model_fields["fixtures"].default_factory()
