@@ -66,3 +66,15 @@ def test_the_credential_fixtures_default_is_the_documented_one():
     documented = re.search(r"Files matching `fixtures` \(default: ([^)]*)\)", page)
     assert documented is not None
     assert re.findall(r"`([^`]+)`", documented.group(1)) == CredentialStateParams.model_fields["fixtures"].default_factory()
+
+
+def test_the_analysis_page_names_each_built_in_packs_reference_side():
+    """docs/analysis.md names, for every built-in pack, the side R the asymmetry is oriented toward."""
+    page = " ".join((REPO / "docs" / "analysis.md").read_text(encoding="utf-8").split())
+    sentence = page.split("The built-in packs declare ", 1)[1].split(". The report's design", 1)[0]
+    for pack in packs.available():
+        spec = packs.load(pack).spec
+        if spec.expected_stronger is None:
+            assert f"{pack} declares none and gets {spec.stronger_side}" in sentence, pack
+        else:
+            assert re.search(rf"{spec.expected_stronger} \([a-z, -]*\b{pack}\b", sentence), pack
