@@ -78,3 +78,29 @@ def test_the_analysis_page_names_each_built_in_packs_reference_side():
             assert f"{pack} declares none and gets {spec.stronger_side}" in sentence, pack
         else:
             assert re.search(rf"{spec.expected_stronger} \([a-z, -]*\b{pack}\b", sentence), pack
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped (``_`` and ``-`` kept), spaces to ``-``."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_relative_link_and_its_anchor_resolve():
+    from markdown_it import MarkdownIt
+
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    anchors = {}
+    for page in pages:
+        tokens = MarkdownIt("commonmark").parse(page.read_text(encoding="utf-8"))
+        anchors[page] = {_anchor(tokens[i + 1].content) for i, t in enumerate(tokens) if t.type == "heading_open"}
+    broken = []
+    for page in pages:
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]+))?\)", page.read_text(encoding="utf-8")):
+            if target.startswith(("http://", "https://")):
+                continue
+            path = (page.parent / target).resolve() if target else page
+            if not path.exists():
+                broken.append(f"{page.name}: {target} does not exist")
+            elif anchor and path in anchors and anchor not in anchors[path]:
+                broken.append(f"{page.name}: {target}#{anchor} names no heading")
+    assert not broken, broken
