@@ -104,3 +104,14 @@ def test_every_relative_link_and_its_anchor_resolve():
             elif anchor and path in anchors and anchor not in anchors[path]:
                 broken.append(f"{page.name}: {target}#{anchor} names no heading")
     assert not broken, broken
+
+
+def test_the_readme_names_the_extras_and_harnesses_the_setup_script_installs():
+    setup = (REPO / "scripts" / "setup").read_text(encoding="utf-8")
+    extras = re.search(r"pip install -q -e '\.\[([a-z,]+)\]'", setup)
+    assert extras is not None
+    sentence = " ".join(README.split("Both first run `scripts/setup`", 1)[1].split("Nothing is fetched", 1)[0].split())
+    for extra in extras.group(1).split(","):
+        assert f"`{extra}`" in sentence, extra
+    for harness in re.search(r"for harness in ([a-z -]+); do", setup).group(1).split():
+        assert {"claude-code": "Claude Code", "codex": "Codex CLI", "qwen-code": "Qwen Code"}[harness] in sentence
