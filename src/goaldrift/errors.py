@@ -61,6 +61,10 @@ class StoreError(GoaldriftError):
     """The results store cannot be opened or written (wrong schema version, disk full)."""
 
 
+class StoreNotFound(StoreError, BadInput):
+    """The store a reading command was given does not exist: a wrong ``--store`` path (exit code 2)."""
+
+
 class EndpointError(BadInput):
     """A model endpoint of the experiment cannot serve it (probed before any run: exit code 2)."""
 

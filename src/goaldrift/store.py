@@ -45,7 +45,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from goaldrift.errors import DiskFull, StoreError
+from goaldrift.errors import DiskFull, StoreError, StoreNotFound
 from goaldrift.gateway.record import CallRecord
 
 if TYPE_CHECKING:
@@ -224,7 +224,7 @@ class Store:
     def __init__(self, path: Path | str, *, readonly: bool = False):
         self.path = Path(path)
         if readonly and not self.path.exists():
-            raise StoreError(f"no results store at {self.path}: run an experiment first or pass --store PATH")
+            raise StoreNotFound(f"no results store at {self.path}: run an experiment first or pass --store PATH")
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
