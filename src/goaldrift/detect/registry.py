@@ -56,8 +56,8 @@ def kinds() -> list[str]:
 
 
 def build(spec: DetectorSpec, sides: Sides) -> Detector:
-    """Instantiate the detector ``spec`` describes; ``KeyError`` suggests the nearest known kinds (the
-    list of every kind, a dozen and growing, hides the one meant) and lists them all only when none is near."""
+    """Instantiate the detector ``spec`` describes. An unknown kind is a ``KeyError`` that suggests the
+    nearest known kinds (a list of every kind hides the one meant); all of them only when none is near."""
     _load_builtins()
     try:
         factory = _KINDS[spec.kind]
