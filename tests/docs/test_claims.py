@@ -27,7 +27,7 @@ def _section(text: str, heading: str) -> str:
 
 def test_every_built_in_pack_is_a_row_of_the_readme_pack_table_with_its_step_count():
     section = _section(README, "Built-in scenario packs")
-    rows = set(re.findall(r"^\| `([a-z0-9-]+)` \|", section, flags=re.M))
+    rows = set(re.findall(r"^\| `([a-z0-9-]+)` \|", section, flags=re.MULTILINE))
     assert rows == set(packs.available())
     prose = " ".join(section.split())
     assert "12 feature requests" in prose
