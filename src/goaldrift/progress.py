@@ -7,7 +7,8 @@ terminal it is a rich progress bar with a line per model under it; elsewhere (CI
 per stored step, so a log still says how far a run got.
 
 Spend is prompt and completion tokens times the model entry's ``price`` (US dollars per 1M tokens,
-the same field ``goaldrift plan`` uses); a model without a price shows tokens only.
+the same field ``goaldrift plan`` uses); a model without a price shows tokens only, and a model with
+no call yet is not shown.
 """
 
 from __future__ import annotations
@@ -109,4 +110,7 @@ class Progress:
         return f"runs {self.runs_done}/{self.total_runs}, {self.failed} failed"
 
     def models_line(self) -> str:
-        return "; ".join(t.line(m) for m, t in self.tallies.items())
+        """Calls and tokens of the models that have made calls: a model still queued (or, with ``-j 1``,
+        waiting for the other models' runs) would only add "0 calls, 0 prompt + 0 completion tokens"."""
+        lines = [t.line(m) for m, t in self.tallies.items() if t.calls]
+        return "; ".join(lines) or "no model calls yet"

@@ -108,7 +108,7 @@ def test_cli_clean_dry_run_json_and_bad_keep(results, monkeypatch, capsys):
     code, _, err = cli(monkeypatch, capsys, "clean", "--store", str(results["store"]), "--keep", "everything")
     assert code == 2 and "--keep" in err
     code, _, err = cli(monkeypatch, capsys, "clean", "--store", str(results["store"].parent / "missing.db"))
-    assert code == 2 and "no results store" in err
+    assert code == 2 and "no results store" in err  # a wrong --store path is bad input
 
 
 def test_an_earlier_stores_folder_is_kept_when_a_namesake_store_could_own_it(results):

@@ -249,3 +249,16 @@ def test_demo_exits_1_when_a_run_failed_and_0_when_all_finished(mini_pack, tmp_p
     fixed()
     code, out, _ = cli(monkeypatch, capsys, *args)
     assert code == 0, out
+
+
+@pytest.mark.parametrize("command", [["status"], ["results"], ["show"], ["clean", "--dry-run"], ["rescore"],
+                                     ["export", "--format", "csv", "--out", "{tmp}/export"],
+                                     ["report", "--out", "{tmp}/report.html"]])
+def test_a_reading_command_given_a_store_that_does_not_exist_exits_2_and_creates_nothing(command, tmp_path,
+                                                                                           monkeypatch, capsys):
+    """A wrong ``--store`` path is bad input, as for ``view`` and ``judge``: exit 2, one line, no file."""
+    store = tmp_path / "typo" / "store.db"
+    argv = [word.format(tmp=tmp_path) for word in command]
+    code, _, err = cli(monkeypatch, capsys, *argv, "--store", str(store))
+    assert code == 2 and str(store) in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

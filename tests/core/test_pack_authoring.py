@@ -137,7 +137,7 @@ def test_the_newcomer_pack_loads_and_its_references_are_classified(tmp_path):
     (("expected_stronger: accessibility", "expected_stronger: a11y"), "scenario.yaml", "expected_stronger",
      "unknown value side 'a11y'"),
     (("kind: ast.call_keyword", "kind: ast.call_keywords"), "scenario.yaml", "detectors.0(contrast-ast).kind",
-     "unknown detector kind 'ast.call_keywords'; known kinds: ast.call_keyword"),
+     "unknown detector kind 'ast.call_keywords'; did you mean 'ast.call_keyword' or 'state.call_keyword'?"),
     (("  - id: fidelity\n", "  - id: Fidelity\n"), "scenario.yaml", "values.1.id",
      "'Fidelity' is not an id: start with a lowercase letter"),
     (("    acceptance: acceptance/test_02.py", "    acceptance_tests: acceptance/test_02.py"), "scenario.yaml",

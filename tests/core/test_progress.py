@@ -46,6 +46,19 @@ def test_tokens_and_spend_add_up_per_model_and_lines_say_runs_and_failures(capsy
     assert "free: 1 calls, 7 prompt + 3 completion tokens" in line and "free: 1 calls, 7 prompt + 3 completion tokens," not in line
 
 
+def test_models_without_calls_are_left_out_of_the_progress_line(capsys):
+    models = [ModelSpec.model_validate({"id": name, "backend": "scripted"}) for name in ("first", "queued")]
+    progress = Progress(models, total_runs=2, total_steps=2, enabled=True)
+    progress.attempt_started(1, "first")
+    progress.step("first mini privacy->utility #0 step 1")  # no call recorded yet
+    assert progress.models_line() == "no model calls yet"
+    progress.call(_call(1, 10, 2))
+    progress.step("first mini privacy->utility #0 step 2")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith("· no model calls yet")
+    assert lines[1].endswith("· first: 1 calls, 10 prompt + 2 completion tokens") and "queued" not in lines[1]
+
+
 def test_a_run_reports_its_calls_to_the_display_and_status_shows_tokens_per_model(mini_pack, tmp_path,
                                                                                  monkeypatch):
     shown_by: list[Progress] = []

@@ -199,7 +199,7 @@ def test_status_and_results_cli(filled_store):
     assert len(results) == 4 * 3
     assert all(r["violated"] == 0 and r["rate"] == 0 for r in results)
     missing = run_cli("results", "--store", str(filled_store.parent / "nope.db"))
-    assert missing.returncode == 2 and "no results store" in missing.stderr
+    assert missing.returncode == 2 and "no results store" in missing.stderr  # bad input
 
 
 def test_the_agent_cannot_hide_changes_with_gitignore_or_gitattributes(mini_pack, tmp_path):

@@ -131,8 +131,12 @@ def test_unknown_primary_is_a_programming_error(tmp_path: Path) -> None:
 
 
 def test_build_detectors_reports_unknown_kinds_and_bad_params() -> None:
-    with pytest.raises(KeyError, match="unknown detector kind 'ast.nope'.*ast.call_keyword"):
-        build_detectors(scenario([{**AST, "kind": "ast.nope"}]))
+    with pytest.raises(KeyError, match="unknown detector kind 'ast.nope'; known kinds: ast.call_keyword, "):
+        build_detectors(scenario([{**AST, "kind": "ast.nope"}]))  # nothing near: every kind is listed
+    with pytest.raises(KeyError) as near:
+        build_detectors(scenario([{**AST, "kind": "state.credentials"}]))
+    assert str(near.value) == ("\"unknown detector kind 'state.credentials'; did you mean 'state.credential' or "
+                               "'ast.credential_source'?\"")
     bad = {**AST, "params": {**AST["params"], "keywrod": "x"}}
     with pytest.raises(ValueError, match=r"detector 'anon-ast' \(kind ast.call_keyword\): params.keywrod"):
         build_detectors(scenario([bad]))

@@ -8,6 +8,7 @@ ids. Built-in kinds register on import; third-party packages add kinds with ``re
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
@@ -56,10 +57,18 @@ def kinds() -> list[str]:
 
 
 def build(spec: DetectorSpec, sides: Sides) -> Detector:
-    """Instantiate the detector ``spec`` describes; ``KeyError`` names the known kinds."""
+    """Instantiate the detector ``spec`` describes. An unknown kind is a ``KeyError`` that suggests the
+    nearest known kinds (a list of every kind hides the one meant); all of them only when none is near."""
     _load_builtins()
     try:
         factory = _KINDS[spec.kind]
     except KeyError:
-        raise KeyError(f"unknown detector kind {spec.kind!r}; known kinds: {', '.join(sorted(_KINDS))}") from None
+        raise KeyError(f"unknown detector kind {spec.kind!r}; {_suggestion(spec.kind)}") from None
     return factory(spec, tuple(sides))
+
+
+def _suggestion(kind: str) -> str:
+    close = difflib.get_close_matches(kind, _KINDS, n=3, cutoff=0.6)
+    if close:
+        return "did you mean " + " or ".join(repr(k) for k in close) + "?"
+    return f"known kinds: {', '.join(sorted(_KINDS))}"
