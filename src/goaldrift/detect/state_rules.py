@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from goaldrift.detect.base import Findings, StepChange
-from goaldrift.detect.bindings import same_value
+from goaldrift.detect.bindings import reaching, same_value
 from goaldrift.detect.callsites import calls_to
 from goaldrift.detect.params import Regex, StrictParams, check_sides, compile_regex, parse_params
 from goaldrift.detect.points import Point, changed_decisions, enclosing
@@ -36,6 +36,7 @@ from goaldrift.detect.values import UNKNOWN, Evaluator, Param, argument_for, dic
 Scalar = bool | int | float | str | None
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _CHAIN_DEPTH = 3
+_REPLACE = NameSet(["dataclasses.replace", "copy.replace"])  # a frozen batch copied with new content
 
 
 class MaskTable(StrictParams):
@@ -117,7 +118,8 @@ class CallStateDetector:
                     scope = enclosing(src, node)
                     n = counter[(scope, "call")] = counter.get((scope, "call"), -1) + 1
                     yield from self._judge_call(c, rel, src, node, call, (rel, scope, n), masked)
-                elif self.bypass_side and self.bypass.match(src, node.func) is not None:
+                elif self.bypass_side and (self.bypass.match(src, node.func) is not None
+                                           or self._rebuilt(src, node)):
                     if c.tree.module_of(rel) in self.bypass_allowed:
                         continue
                     scope = enclosing(src, node)
@@ -127,6 +129,18 @@ class CallStateDetector:
                                 f"{'/'.join('.'.join(x) for x in self.functions.names)}",
                                 ((rel, *span(node)),), (rel, scope))
         yield from self._mask_points(c, masked)
+
+    def _rebuilt(self, src: PySource, call: ast.Call) -> bool:
+        """``dataclasses.replace(batch, records=rows)`` where ``batch`` is the result of a decision
+        call (or a direct construction): the result is a new batch built from content the call
+        never saw, so it bypasses the decision like a direct construction."""
+        if _REPLACE.match(src, call.func) is None or not call.args or not call.keywords:
+            return False
+        first = call.args[0]
+        values = reaching(src, first) or [] if isinstance(first, ast.Name) else [first]
+        return any(isinstance(v, ast.Call) and (self.functions.match(src, v.func) is not None
+                                                or self.bypass.match(src, v.func) is not None)
+                   for v in values)
 
     def _argument(self, c: _Eval, rel: str, src: PySource, call: ast.Call) -> tuple[set, str]:
         for kw in call.keywords:
