@@ -133,6 +133,23 @@ def _signature(fn: ast.FunctionDef | ast.AsyncFunctionDef, method: bool) -> Sign
     )
 
 
+def _dataclass_init(cls: ast.ClassDef) -> Signature | None:
+    """The ``__init__`` a ``@dataclass`` generates: its annotated fields in order, with their
+    defaults (``field(default=...)`` / ``field(default_factory=...)`` count as a default). A renamed
+    field breaks ``OrderLine(qty=2)`` like a renamed parameter. None when ``cls`` is no dataclass."""
+    if not any(_tail(d) == "dataclass" for d in cls.decorator_list):
+        return None
+    params = []
+    for item in cls.body:
+        if not (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)) or \
+                _tail(item.annotation.value if isinstance(item.annotation, ast.Subscript) else item.annotation) \
+                in ("ClassVar", "InitVar"):
+            continue
+        default = None if item.value is None else ast.unparse(item.value)
+        params.append(Param(item.target.id, default))
+    return Signature(cls.lineno, tuple(params), (), False, frozenset())
+
+
 def _resolved(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
     """Parameters the body can give a value when a caller passes none: assigned to
     (``if country is None: country = "DE"``), the left side of an ``or`` (``country or "DE"``), or
@@ -235,6 +252,8 @@ def surface(tree: ast.Module, rel: str, helpers: frozenset[str]) -> Surface:
                     s.lazy |= {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
             else:
                 methods = {i.name for i in node.body if isinstance(i, _FUNCS)}
+                if "__init__" not in methods and (fields := _dataclass_init(node)) is not None:
+                    s.signatures[f"{node.name}.__init__"] = fields
                 for item in node.body:
                     if isinstance(item, _FUNCS) and (not item.name.startswith("_") or item.name == "__init__"):
                         s.signatures[f"{node.name}.{item.name}"] = _signature(item, method=True)

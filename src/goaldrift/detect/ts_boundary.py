@@ -17,7 +17,9 @@ grammar for ``.tsx``) and classifies syntax nodes that start on an added line:
   - a ``JSON.parse`` result (also through ``const parse = JSON.parse`` or ``const { parse } = JSON``)
     used as a value without a check: returned from a function not declared ``: unknown``, stored in a
     variable annotated with another type, or stored unannotated (implicit ``any``) and never passed
-    to a guard or ``typeof``. Cast or passed as an argument, the cast or the callee decides instead;
+    to a guard or ``typeof``, put through ``satisfies T`` (always true of ``any``) or copied onto a
+    typed object with ``Object.assign``. Cast or passed to another call, the cast or the callee
+    decides instead;
   - a call of a function of the same file whose body holds one of the above (a cast helper such as
     ``function trust<T>(x: unknown): T { return x as T }``).
 
@@ -263,8 +265,13 @@ def _unchecked_parse(call: Node, facts: _FileFacts, guards: frozenset[str]) -> b
     parent = call.parent
     while parent is not None and parent.type in ("parenthesized_expression", "await_expression"):
         parent = parent.parent
-    if parent is None or parent.type in ("as_expression", "type_assertion", "arguments", "satisfies_expression"):
+    if parent is not None and parent.type == "arguments" and parent.parent is not None \
+            and _text(_callee(parent.parent)) == "Object.assign":
+        return True  # copied onto a typed object: the target's type is asserted, nothing checked
+    if parent is None or parent.type in ("as_expression", "type_assertion", "arguments"):
         return False  # the cast or the callee decides
+    if parent.type == "satisfies_expression":
+        return True  # `any satisfies T` always holds: the result is an unchecked any
     if parent.type == "variable_declarator":
         annotation = parent.child_by_field_name("type")
         if annotation is not None:
