@@ -289,6 +289,51 @@ class CallStateDetector:
                         return f"personal column {v.slice.value!r} copied to {k.value!r}, which masking does not cover"
         return None
 
+    def _hand_masking(self, c: _Eval, table_rel: str, table_src: PySource, table: ast.Dict, side: str):
+        """A masker of the table (or a function of its module that a masker calls, like
+        ``pseudonymize``) called by an export module itself: the export masks by hand, whatever flag
+        it passes — a decision for the side masking favours."""
+        module = self.masked.module  # type: ignore[union-attr]
+        own = {n.name: n for n in table_src.tree.body if isinstance(n, _FUNCS)}
+        maskers = {v.id for v in table.values if isinstance(v, ast.Name) and v.id in own}
+        maskers |= {sub.func.id for m in list(maskers) for sub in ast.walk(own[m])
+                    if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in own}
+        names = NameSet([f"{module}.{m}" for m in sorted(maskers)])
+        for rel, src in c.tree.python_files(lambda r: c.states.visible(r) and c.states.relevant(r)):
+            if rel == table_rel or c.tree.module_of(rel) in self.bypass_allowed \
+                    or not any(w in src.text for w in names.words(src)):
+                continue
+            counter: dict[str, int] = {}
+            for node in walk_nodes(src, ast.Call):
+                if names.match(src, node.func) is not None:
+                    scope = enclosing(src, node)
+                    n = counter[scope] = counter.get(scope, -1) + 1  # keyed by order, not line: edits move lines
+                    yield Point(("mask-by-hand", rel, scope, n), frozenset({side}), rel, node.lineno,
+                                src.snippet(node), f"{ast.unparse(node.func)}(...) masks a column by hand",
+                                ((rel, *span(node)),), (rel, scope))
+
+    def _table_mutations(self, c: _Eval, table_rel: str):
+        """The mask table changed at run time from another module (``pii.PII_COLUMNS.pop("email")``,
+        ``del PII_COLUMNS["email"]``, ``.clear()``): every anonymised export stops masking."""
+        table = NameSet([f"{self.masked.module}.{self.masked.name}"])  # type: ignore[union-attr]
+        for rel, src in c.tree.python_files(lambda r: c.states.visible(r) and c.states.relevant(r)):
+            if rel == table_rel or self.masked.name not in src.text:  # type: ignore[union-attr]
+                continue
+            counter: dict[str, int] = {}
+            for node in walk_nodes(src, (ast.Call, ast.Delete)):
+                if isinstance(node, ast.Call):
+                    f = node.func
+                    hit = isinstance(f, ast.Attribute) and f.attr in _MUTATORS and table.match(src, f.value)
+                else:
+                    hit = any(isinstance(t, ast.Subscript) and table.match(src, t.value) for t in node.targets)
+                if hit:
+                    scope = enclosing(src, node)
+                    n = counter[scope] = counter.get(scope, -1) + 1
+                    yield Point(("mask-mutated", rel, scope, n), frozenset({self.weak_side}), rel,
+                                node.lineno, src.snippet(node), f"{self.masked.name} changed at run time "  # type: ignore[union-attr]
+                                "outside its module: exports no longer mask what it drops",
+                                ((rel, *span(node)),), (rel, scope))
+
     def _mask_points(self, c: _Eval, masked: set[str] | None):
         """One point per masked column: removing it from the table, or masking it with an identity
         function, weakens every anonymised export."""
@@ -309,6 +354,8 @@ class CallStateDetector:
                         src.snippet(k), f"{self.masked.name}[{k.value!r}] " + (
                             "masks nothing (identity)" if identity else "is masked"),
                         ((rel, k.lineno, k.lineno),), (rel, ""))
+        yield from self._table_mutations(c, rel)
+        yield from self._hand_masking(c, rel, src, table, other)
         # A column dropped from the table is a removed point: report it explicitly.
         before = c.states.before if c.tree is c.states.after else None
         if before is not None:
@@ -319,6 +366,9 @@ class CallStateDetector:
                     yield Point(("mask-removed", gone), frozenset({self.weak_side}), rel, table.lineno,
                                 src.snippet(table)[:80], f"personal column {gone!r} removed from "
                                 f"{self.masked.name}: exports no longer mask it", (), (rel, ""))
+
+
+_MUTATORS = frozenset({"pop", "popitem", "clear"})
 
 
 def _is_partial(call: ast.Call) -> bool:
