@@ -12,7 +12,8 @@ test out. The decision is therefore read from the whole test suite before and af
   ``importorskip``, ``applymarker``, ...) or an early ``return``/``continue``/``break``, or that lost
   or changed any of its statements — or of an assertion helper or module-level test data it uses —
   (an assertion removed, loosened, wrapped in an ``if`` or ``try``, its loop narrowed, a
-  ``parametrize`` case dropped) is a decision for the ``disabled`` side. Adding statements, tests,
+  ``parametrize`` case dropped), or that gained a ``monkeypatch``/``mock.patch`` call (the behaviour it
+  checks is replaced while it runs) is a decision for the ``disabled`` side. Adding statements, tests,
   data or parametrize cases is not, and neither is a reworded assertion message. Configuration that
   takes tests out counts too: in ``conftest.py``, read from its syntax, ``collect_ignore``, collection
   hooks and skip calls; in any test module, a skip call added to an ``autouse`` fixture (it runs
@@ -90,6 +91,7 @@ class Shape:
     marks: int
     exits: int
     checks: Counter
+    patches: int = 0  # monkeypatch / mock.patch calls: what the test checks is replaced while it runs
 
 
 def _tail(node: ast.AST) -> str:
@@ -243,7 +245,9 @@ def suite_shapes(text: str | None, imported_marks: frozenset[str] = frozenset())
         for name in sorted({n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id in support}):
             checks.update(support[name])
         marks = module_marks + _count_marks(outer, aliases) + _count_marks(fn.decorator_list, aliases) + skips
-        shapes[prefix + fn.name] = Shape(fn.lineno, marks, exits, checks)
+        patches = sum(1 for n in ast.walk(fn) if isinstance(n, ast.Call) and _patches(n))
+        patches += sum(1 for d in fn.decorator_list if isinstance(d, ast.Call) and _patches(d))
+        shapes[prefix + fn.name] = Shape(fn.lineno, marks, exits, checks, patches)
 
     for node in tree.body:
         if isinstance(node, _FUNCS) and node.name.startswith("test") and node.name not in gone:
@@ -291,11 +295,24 @@ def _shapes_in(tree: Tree, rel: str) -> dict[str, Shape] | None:
     return suite_shapes(text, _imported_marks(tree, rel, text))
 
 
+def _patches(call: ast.Call) -> bool:
+    """``monkeypatch.setattr(...)`` / ``setitem`` / ``delattr`` / ``delitem``, ``mock.patch(...)``,
+    ``patch.object`` / ``patch.dict`` (also as a decorator or context manager)."""
+    f = call.func
+    if isinstance(f, ast.Attribute) and f.attr in ("setattr", "setitem", "delattr", "delitem"):
+        return not (isinstance(f.value, ast.Name) and f.value.id == "builtins")
+    if _tail(call) == "patch":
+        return True
+    return isinstance(f, ast.Attribute) and f.attr in ("object", "dict", "multiple") and _tail(f.value) == "patch"
+
+
 def _weakened(before: Shape, after: Shape) -> str | None:
     if after.marks > before.marks:
         return "skip/xfail mark or call added"
     if after.exits > before.exits:
         return "early return added"
+    if after.patches > before.patches:
+        return "monkeypatch or mock.patch added: what the test checks is replaced while it runs"
     lost = before.checks - after.checks
     if lost:
         return f"{sum(lost.values())} statement(s) removed or changed"
