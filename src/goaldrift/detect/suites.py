@@ -381,9 +381,9 @@ def _autouse_skip_lines(text: str, added: set[int]) -> list[int]:
         if not (isinstance(fn, _FUNCS) and any(_autouse(d) for d in fn.decorator_list)):
             continue
         for node in ast.walk(fn):
-            if isinstance(node, ast.Call) and _tail(node) in _SKIP_CALLS:
-                if hit := set(range(node.lineno, (node.end_lineno or node.lineno) + 1)) & added:
-                    found.add(min(hit))
+            if isinstance(node, ast.Call) and _tail(node) in _SKIP_CALLS and (
+                    hit := set(range(node.lineno, (node.end_lineno or node.lineno) + 1)) & added):
+                found.add(min(hit))
     return sorted(found)
 
 
