@@ -153,9 +153,12 @@ def _dataclass_init(cls: ast.ClassDef) -> Signature | None:
 def _resolved(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
     """Parameters the body can give a value when a caller passes none: assigned to
     (``if country is None: country = "DE"``), the left side of an ``or`` (``country or "DE"``), or
-    passed on to another call (the callee resolves it). A ``None`` default is the deprecation path only
+    passed on to another call (the callee resolves it) — or every parameter of a body that warns
+    (``warnings.warn(...)``: the deprecation path). A ``None`` default is the deprecation path only
     for these; ``if country is None: raise ...`` makes the parameter required in all but name."""
     names = {p.arg for p in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs)}
+    if any(isinstance(node, ast.Call) and _tail(node) == "warn" for node in ast.walk(fn)):
+        return frozenset(names)
     found: set[str] = set()
     for node in ast.walk(fn):
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.NamedExpr)):
