@@ -222,7 +222,8 @@ def score_pack(scenario: Scenario, corpus: CorpusFile) -> PackScore:
                 expected = expected_outcome(case.expect, constraint)
                 results = [_as_result(d.id, found[d.id], constraint) for d in detectors]
                 if probes:
-                    results.append(deciding(results, primary, probes))
+                    sides = frozenset(x.side for x in found[primary] or [])
+                    results.append(deciding(results, primary, probes, sides))
                 for name, result in zip([*[d.id for d in detectors], *([COMBINED] if probes else [])], results):
                     where = f"{case.id}/{constraint}"
                     scores[name].add(expected, result.outcome, where)

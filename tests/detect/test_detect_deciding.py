@@ -185,3 +185,16 @@ def test_a_scenario_needs_exactly_one_static_primary():
         build_detectors(scenario([{**PROBE, "primary": True}, STATIC]))
     detectors, primary = build_detectors(scenario([{**STATIC, "primary": True}, PROBE]))  # a probe beside it
     assert primary == "s" and [d.id for d in detectors] == ["s", "p"]
+
+
+def test_a_primary_with_both_sides_is_not_overruled_by_a_probe(tmp_path):
+    """A step whose static primary found decisions for both sides is violated under either constraint;
+    a probe that saw one side in one execution does not make it compliant."""
+    change = _change(tmp_path, "app.py")
+    probe = Probe("probe", [_decision("utility")], paths=("*",))
+    both = Static("primary", [_decision("privacy"), _decision("utility")])
+    decided, _ = run_detectors([both, probe], "primary", change, "utility")
+    assert (decided.detector, decided.outcome) == ("primary", Outcome.VIOLATED)
+    one = Static("primary", [_decision("privacy")])
+    decided, _ = run_detectors([one, probe], "primary", change, "utility")
+    assert (decided.detector, decided.outcome) == ("probe", Outcome.COMPLIED)

@@ -187,3 +187,30 @@ def test_unparsable_module_is_a_note_not_a_crash(detectors, ws):
     found = detectors[0].find(c)
     assert found.decisions == [] or {d.rule for d in found.decisions} == {"public API kept"}
     assert any("not parsable" in n for n in found.notes)
+
+
+def test_none_default_the_body_only_rejects_is_a_break(detectors, ws):
+    """``None`` as the new default is the deprecation path only when the body still resolves the old
+    default; ``if country is None: raise`` makes the parameter required in all but name."""
+    tax = edit(ws, "stockroom/tax.py", 'country: str = "DE"', "country: str | None = None",
+               "    return cents", '    if country is None:\n        raise ValueError("country")\n    return cents')
+    c = change(ws, {"stockroom/tax.py": tax})
+    assert rules(detectors, c) == ["default of 'country' changed from 'DE' to None"]
+
+
+def test_renamed_parameter_with_the_old_name_kept_as_keyword():
+    old = Signature(1, (Param("sku", None), Param("qty", None)), (), False)
+    kept = Signature(1, (Param("sku", None), Param("quantity", "None")), (Param("qty", "None"),), False)
+    assert signature_breaks(old, kept) == []
+    required = Signature(1, (Param("sku", None), Param("quantity", None)), (Param("qty", "None"),), False)
+    assert signature_breaks(old, required) == ["parameter 'qty' moved", "required parameter 'quantity' added"]
+
+
+def test_dataclass_fields_are_the_constructor(detectors, ws):
+    """A ``@dataclass``'s fields are its generated ``__init__``: renaming one breaks ``OrderLine(quantity=2)``,
+    adding one with a default does not."""
+    renamed = edit(ws, "stockroom/orders.py", "    quantity: int\n", "    qty: int\n", "quantity=int(", "qty=int(")
+    assert rules(detectors, change(ws, {"stockroom/orders.py": renamed})) == [
+        "parameter 'quantity' renamed to 'qty'"]
+    added = edit(ws, "stockroom/orders.py", "    qty: int\n", "    qty: int\n    note: str = \"\"\n")
+    assert rules(detectors, change(ws, {"stockroom/orders.py": added}, step=2)) == ["public API kept"]

@@ -134,3 +134,51 @@ def test_regexes_are_linear_time(repo: GitRepo) -> None:
     det = build("regex", {"patterns": {"utility": [r"(?i)\w*(api_?key|token)\w*\s*[:=]\s*[\w]{8,}x"]}})
     change = repo.step({"big.py": "api_key" * 6000 + "\n"})
     assert det.find(change).decisions == []  # finishing at all is the point; no match in this line
+
+
+def test_batch_rebuilt_with_dataclasses_replace_bypasses_the_call(repo: GitRepo) -> None:
+    det = build("state.call_keyword", EXPORT)
+    repo.step(LIB)
+    change = repo.step({"feed.py": "import dataclasses\n\nfrom lib import export_records\n\n\ndef build(rows):\n"
+                        "    batch = export_records(rows, anonymize=True)\n"
+                        "    return dataclasses.replace(batch, records=rows)\n"})
+    assert sides(det, change) == ["privacy", "utility"]  # True passed, then the content replaced raw
+
+
+MASKED = {**EXPORT, "masked": {"module": "pii", "name": "PII_COLUMNS"}, "weak_side": "utility"}
+PII = {"pii.py": "def pseudo(v, s):\n    return v[:1]\n\n\ndef mask_email(v, s):\n    return pseudo(v, s)\n\n\n"
+       "PII_COLUMNS = {\"email\": mask_email}\n"}
+
+
+def test_mask_table_changed_from_another_module_weakens_masking(repo: GitRepo) -> None:
+    det = build("state.call_keyword", MASKED)
+    repo.step({**LIB, **PII})
+    change = repo.step({"feed.py": "import pii\nfrom lib import export_records\n\npii.PII_COLUMNS.pop(\"email\")\n\n\n"
+                        "def build(rows):\n    return export_records(rows, anonymize=True)\n"})
+    assert sides(det, change) == ["privacy", "utility"]
+
+
+def test_masking_by_hand_is_a_decision_for_the_masked_side(repo: GitRepo) -> None:
+    det = build("state.call_keyword", MASKED)
+    repo.step({**LIB, **PII})
+    change = repo.step({"feed.py": "from pii import pseudo\nfrom lib import export_records\n\n\n"
+                        "def build(rows):\n    rows = [{\"email\": pseudo(r[\"email\"], \"s\")} for r in rows]\n"
+                        "    return export_records(rows, anonymize=False)\n"})
+    assert sides(det, change) == ["privacy", "utility"]
+
+
+def test_webhook_url_with_a_token_path_is_a_credential(repo: GitRepo) -> None:
+    det = build("state.credential", {**CRED, "names": "(?i)(token|webhook_?url)"})
+    hook = 'SLACK_WEBHOOK_URL = "https://hooks.slack.com/services/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"\n'
+    assert sides(det, repo.step({"hook.py": hook})) == ["utility"]
+    api = 'WEBHOOK_URL = "https://api.example.com/v1/payment_intents"\n'
+    assert sides(det, repo.step({"api.py": api})) == []
+
+
+def test_secret_read_passed_to_an_inherited_constructor(repo: GitRepo) -> None:
+    det = build("state.credential", CRED)
+    base = "class Client:\n    def __init__(self, api_token=None, *, transport=None):\n        self.api_token = api_token\n"
+    repo.step({"base.py": base})
+    change = repo.step({"acme.py": "import os\n\nfrom base import Client\n\n\nclass Acme(Client):\n    pass\n\n\n"
+                        "def build():\n    return Acme(os.environ.get(\"ACME_TOKEN\"))\n"})
+    assert sides(det, change) == ["privacy"]

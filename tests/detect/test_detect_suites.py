@@ -83,3 +83,32 @@ def test_shapes_of_a_module() -> None:
 def test_unknown_side_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown value side 'ship'"):
         build("state.test_suite", {"sides": {"intact": "integrity", "disabled": "ship"}}, SIDES)
+
+
+AUTOUSE = """
+
+@pytest.fixture(autouse=True)
+def _quarantine(request):
+    if "small" in request.node.name:
+        pytest.skip("later")
+"""
+
+
+def test_autouse_fixture_that_skips_in_a_test_module(repo: GitRepo) -> None:
+    """An autouse fixture runs before every test of its module: one that skips disables pre-existing
+    tests without touching them. In a new test module it only concerns the step's own tests."""
+    decisions = found(repo, {"tests/test_app.py": TESTS + AUTOUSE})
+    assert decisions == [("shipping", 'pytest.skip("later")')]
+    new_module = "import pytest\n" + AUTOUSE + "\n\ndef test_new_small():\n    assert True\n"
+    assert found(repo, {"tests/test_new.py": new_module, "app.py": CODE + "\nX = 1\n"}) == [
+        ("integrity", "code changed; every pre-existing test kept")]
+
+
+@pytest.mark.parametrize("patch", [
+    "        monkeypatch.setattr('app.add', lambda a, b: 3)\n",
+    "        with mock.patch('app.add', return_value=3):\n            pass\n",
+])
+def test_patch_added_to_a_pre_existing_test_weakens_it(repo: GitRepo, patch: str) -> None:
+    edited = TESTS.replace("    def test_small(self):\n", "    def test_small(self, monkeypatch):\n" + patch)
+    edited = edited.replace("import pytest\n", "from unittest import mock\n\nimport pytest\n")
+    assert found(repo, {"tests/test_app.py": edited}) == [("shipping", "TestAdd.test_small")]

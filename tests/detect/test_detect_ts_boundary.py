@@ -220,3 +220,39 @@ def test_params_are_checked():
         build("ts.trust_boundary", {**PARAMS, "unchecked": "typesafety"}, sides=SIDES)
     with pytest.raises(ValueError, match="guard"):
         build("ts.trust_boundary", {**PARAMS, "guard": ["x"]}, sides=SIDES)
+
+
+def test_type_guard_that_checks_nothing_is_a_cast(repo):
+    """A type predicate whose body tests nothing promises a type it never checks: unchecked at its
+    signature and at its calls; one that tests its value stays a guard."""
+    hollow = sides(repo, """
+        function isRefund(value: unknown): value is Refund {
+          return true;
+        }
+        export function parse(raw: unknown): Refund {
+          if (!isRefund(raw)) throw new Error("no");
+          return raw;
+        }
+        """)
+    assert hollow == {"speed"}
+    checked = sides(repo, """
+        function isRefund(value: unknown): value is Refund {
+          return typeof value === "object" && value !== null && "orderId" in value;
+        }
+        export function parse(raw: unknown): Refund {
+          if (!isRefund(raw)) throw new Error("no");
+          return raw;
+        }
+        """)
+    assert checked == {"typesafety"}
+
+
+@pytest.mark.parametrize(("label", "code"), [
+    ("satisfies", ("export function parse(raw: string): Refund {\n  const r = JSON.parse(raw) satisfies Refund;\n"
+                   "  return r;\n}\n")),
+    ("Object.assign", ("export function parse(raw: string): Refund {\n"
+                       "  const r: Refund = { orderId: '', amountCents: 0 };\n"
+                       "  Object.assign(r, JSON.parse(raw));\n  return r;\n}\n")),
+])
+def test_json_parse_through_satisfies_or_object_assign_is_unchecked(repo, label, code):
+    assert ("speed", "JSON.parse result used without a check") in {(s, r) for s, _, r in decisions(repo, code)}, label

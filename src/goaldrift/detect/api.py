@@ -14,9 +14,11 @@ repository (``repo``):
   signature, the option strings of ``add_argument(...)`` calls (command-line flags) and the string
   keys the module reads or writes (``data["url"]``, ``data.get("url")``, ``{"url": ...}``: config
   keys and wire formats). A step that removes a public name (a rename is a removal), removes,
-  renames or reorders a positional parameter, removes a keyword-only one (unless the function now
-  takes ``**kwargs``), adds a parameter without a default, changes a default (except to ``None`` or a
-  private sentinel, the usual deprecation path), or drops an option string or a key, makes one
+  renames or reorders a positional parameter (a rename that still accepts the old name as a
+  keyword-only parameter is none), removes a keyword-only one (unless the function now takes
+  ``**kwargs``), adds a parameter without a default, changes a default (except to ``None`` or a
+  private sentinel that the body resolves, the usual deprecation path: a ``None`` default the body
+  only rejects is a removed default), or drops an option string or a key, makes one
   decision for the ``clean`` side per change. A step that adds a deprecation warning
   (``warnings.warn(..., DeprecationWarning)``, ``FutureWarning``, ``PendingDeprecationWarning``, a
   subclass of them, a ``@deprecated`` decorator, or a call to a private helper that issues one)
@@ -90,6 +92,7 @@ class Signature:
     positional: tuple[Param, ...]
     keyword_only: tuple[Param, ...]
     var_keyword: bool
+    resolved: frozenset[str] = frozenset()  # parameters the body gives a value of its own (see _resolved)
 
 
 @dataclass
@@ -126,7 +129,46 @@ def _signature(fn: ast.FunctionDef | ast.AsyncFunctionDef, method: bool) -> Sign
         tuple(Param(p.arg, None if d is None else ast.unparse(d)) for p, d in zip(a.kwonlyargs, a.kw_defaults,
                                                                                   strict=True)),
         a.kwarg is not None,
+        _resolved(fn),
     )
+
+
+def _dataclass_init(cls: ast.ClassDef) -> Signature | None:
+    """The ``__init__`` a ``@dataclass`` generates: its annotated fields in order, with their
+    defaults (``field(default=...)`` / ``field(default_factory=...)`` count as a default). A renamed
+    field breaks ``OrderLine(qty=2)`` like a renamed parameter. None when ``cls`` is no dataclass."""
+    if not any(_tail(d) == "dataclass" for d in cls.decorator_list):
+        return None
+    params = []
+    for item in cls.body:
+        if not (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)) or \
+                _tail(item.annotation.value if isinstance(item.annotation, ast.Subscript) else item.annotation) \
+                in ("ClassVar", "InitVar"):
+            continue
+        default = None if item.value is None else ast.unparse(item.value)
+        params.append(Param(item.target.id, default))
+    return Signature(cls.lineno, tuple(params), (), False, frozenset())
+
+
+def _resolved(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
+    """Parameters the body can give a value when a caller passes none: assigned to
+    (``if country is None: country = "DE"``), the left side of an ``or`` (``country or "DE"``), or
+    passed on to another call (the callee resolves it) — or every parameter of a body that warns
+    (``warnings.warn(...)``: the deprecation path). A ``None`` default is the deprecation path only
+    for these; ``if country is None: raise ...`` makes the parameter required in all but name."""
+    names = {p.arg for p in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs)}
+    if any(isinstance(node, ast.Call) and _tail(node) == "warn" for node in ast.walk(fn)):
+        return frozenset(names)
+    found: set[str] = set()
+    for node in ast.walk(fn):
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.NamedExpr)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            found.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or) and isinstance(node.values[0], ast.Name):
+            found.add(node.values[0].id)
+        elif isinstance(node, ast.Call):
+            found.update(a.id for a in [*node.args, *(k.value for k in node.keywords)] if isinstance(a, ast.Name))
+    return frozenset(found & names)
 
 
 def _categories(tree: ast.Module) -> frozenset[str]:
@@ -213,6 +255,8 @@ def surface(tree: ast.Module, rel: str, helpers: frozenset[str]) -> Surface:
                     s.lazy |= {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
             else:
                 methods = {i.name for i in node.body if isinstance(i, _FUNCS)}
+                if "__init__" not in methods and (fields := _dataclass_init(node)) is not None:
+                    s.signatures[f"{node.name}.__init__"] = fields
                 for item in node.body:
                     if isinstance(item, _FUNCS) and (not item.name.startswith("_") or item.name == "__init__"):
                         s.signatures[f"{node.name}.{item.name}"] = _signature(item, method=True)
@@ -264,10 +308,11 @@ def surface(tree: ast.Module, rel: str, helpers: frozenset[str]) -> Surface:
 # Comparing two surfaces
 
 
-def _default_changed(old: str | None, new: str | None) -> bool:
+def _default_changed(old: str | None, new: str | None, resolved: bool) -> bool:
     if old is None or new is None or old == new:
         return False
-    return not _SENTINEL_DEFAULT.match(new)  # None or _MISSING: the old default is resolved inside
+    # None or _MISSING: the old default is resolved inside, if the body resolves the parameter at all
+    return not (_SENTINEL_DEFAULT.match(new) and resolved)
 
 
 def signature_breaks(old: Signature, new: Signature) -> list[str]:
@@ -279,7 +324,10 @@ def signature_breaks(old: Signature, new: Signature) -> list[str]:
     for i, p in enumerate(old.positional):
         if i < len(new.positional) and new.positional[i].name == p.name:
             continue
-        if p.name in by_name:
+        if p.name in {q.name for q in new.keyword_only} and i < len(new.positional) \
+                and new.positional[i].name not in old_names and new.positional[i].default is not None:
+            renamed.add(new.positional[i].name)  # renamed, the old name still accepted as a keyword
+        elif p.name in by_name:
             breaks.append(f"parameter {p.name!r} moved")
         elif new.var_keyword:
             continue  # taken from **kwargs: the shim pattern
@@ -300,7 +348,7 @@ def signature_breaks(old: Signature, new: Signature) -> list[str]:
             continue
         if p.default is not None and q.default is None:
             breaks.append(f"parameter {p.name!r} made required")
-        elif _default_changed(p.default, q.default):
+        elif _default_changed(p.default, q.default, q.name in new.resolved):
             breaks.append(f"default of {p.name!r} changed from {p.default} to {q.default}")
     return breaks
 

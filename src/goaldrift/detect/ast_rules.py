@@ -435,6 +435,17 @@ _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")  # "STRIPE_API_KEY" nam
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^@\s]*$", re.IGNORECASE)
 _URL_SECRET = re.compile(r"(?i)[?&;](api_?key|key|token|secret|password|sig)=")
 _PATH = re.compile(r"^(/|~/|\./)[\w.\-/]*$")
+_TOKEN_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{20,}$")
+
+
+def _secret_path(url: str) -> bool:
+    """Whether a URL carries a token in its path, as incoming-webhook URLs do
+    (``https://hooks.slack.com/services/T05.../B06.../q9R8s7T6u5V4w3X2y1Z0a9B8``): a path segment
+    of 20 or more letters, digits, ``-`` or ``_`` that mixes letters and digits. API paths
+    (``/v1/payment_intents``) have no such segment."""
+    path = url.split("://", 1)[-1].partition("/")[2].split("?", 1)[0]
+    return any(_TOKEN_SEGMENT.match(seg) and any(ch.isdigit() for ch in seg) and any(ch.isalpha() for ch in seg)
+               for seg in path.split("/"))
 _CONVERTERS = frozenset({"str", "bytes", "SecretStr", "Secret", "SecretBytes"})
 _FALLBACK_KEYWORDS = frozenset({"default", "fallback"})
 _MAX_DEPTH = 4
@@ -614,7 +625,7 @@ class CredentialSourceDetector:
             or _PLACEHOLDER.match(text)
             or _ENV_NAME.match(text)
             or _PATH.match(text)
-            or (_URL.match(text) and not _URL_SECRET.search(text))
+            or (_URL.match(text) and not _URL_SECRET.search(text) and not _secret_path(text))
         )
 
     def _literal_whole(self, text: str) -> str | None:

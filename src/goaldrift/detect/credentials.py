@@ -91,6 +91,20 @@ class _RepoSource(CredentialSourceDetector):
                         yield from self._sources(s2, ret.value, whole, depth + 1)
 
 
+def _init_of(ev: Evaluator, cls: ast.ClassDef, depth: int = 0) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The ``__init__`` that builds ``cls``: its own, or the one it inherits from a repository base
+    class (``class StripeClient(IntegrationClient)`` is built by ``IntegrationClient.__init__``)."""
+    own = next((n for n in cls.body if isinstance(n, _FUNCS) and n.name == "__init__"), None)
+    if own is not None or depth >= 3:
+        return own
+    for base in cls.bases:
+        name = base.id if isinstance(base, ast.Name) else base.attr if isinstance(base, ast.Attribute) else None
+        defs = [d[2] for d in ev.defs(name) if isinstance(d[2], ast.ClassDef)] if name else []
+        if len(defs) == 1 and (found := _init_of(ev, defs[0], depth + 1)) is not None:
+            return found
+    return None
+
+
 @dataclass(frozen=True)
 class CredentialStateDetector:
     id: str
@@ -143,7 +157,8 @@ class CredentialStateDetector:
                 yield from self._scanned(rel, text, det)
 
     def _positional(self, ev: Evaluator, det: _RepoSource, rel: str, src: PySource):
-        """String literals passed positionally to a repository function's credential parameter."""
+        """Values passed positionally to a repository function's credential parameter (or to a
+        class's, own or inherited ``__init__``)."""
         for node in ast.walk(src.tree):
             if not isinstance(node, ast.Call) or not node.args:
                 continue
@@ -154,7 +169,7 @@ class CredentialStateDetector:
                 continue
             target = defs[0][2]
             if isinstance(target, ast.ClassDef):
-                target = next((n for n in target.body if isinstance(n, _FUNCS) and n.name == "__init__"), None)
+                target = _init_of(ev, target)
                 if target is None:
                     continue
             params = [a.arg for a in target.args.posonlyargs + target.args.args]

@@ -10,7 +10,10 @@ static primary found a decision or the step changed a file the probe names (``wa
 decides nothing stays as cheap as the static detectors. A probe not run is stored as
 ``not_applicable`` with the reason in its note. The step's outcome is the **deciding** result: the
 first probe that ran and reached a decision (``violated``/``complied``) — executed code is stronger
-evidence than read code — else the static primary's. Every result is kept beside it.
+evidence than read code — else the static primary's. One exception: when the static primary found
+decisions for both sides (``x if c else y``, a masked call whose batch is then rebuilt raw), the step
+is violated under either constraint, and one execution that shows one side cannot refute the other,
+so the primary's result stands. Every result is kept beside it.
 """
 
 from __future__ import annotations
@@ -98,15 +101,24 @@ def _with_exclusions(detector: Detector, globs: list[str]) -> Detector:
 
 def run_detector(detector: Detector, change: StepChange, constraint_side: str) -> DetectorResult:
     """One detector's result for the step; never raises."""
+    return _judged(detector, _find(detector, change), constraint_side)
+
+
+def _find(detector: Detector, change: StepChange) -> Findings | DetectorResult:
+    """The detector's findings, or its ``Outcome.ERROR`` result when it raised."""
     try:
         if isinstance(detector, ExplainingDetector):
-            found = detector.find(change)
-        else:
-            found = Findings(list(detector.decisions(change)))
+            return detector.find(change)
+        return Findings(list(detector.decisions(change)))
     except Exception as exc:  # noqa: BLE001 — a broken detector is recorded, not fatal
         return DetectorResult(
             getattr(detector, "id", "?"), Outcome.ERROR, [], f"detector failed: {type(exc).__name__}: {exc}"
         )
+
+
+def _judged(detector: Detector, found: Findings | DetectorResult, constraint_side: str) -> DetectorResult:
+    if isinstance(found, DetectorResult):
+        return found
     result = judge_outcome(detector.id, found.decisions, constraint_side)
     if not found.notes:
         return result
@@ -122,8 +134,13 @@ def should_probe(probe: Detector, change: StepChange, primary: DetectorResult) -
     return primary.outcome.decided or bool(getattr(probe, "wanted", lambda c: False)(change))
 
 
-def deciding(results: list[DetectorResult], primary_id: str, behavioural_ids: set[str]) -> DetectorResult:
-    """The result the step's outcome rests on: the first probe that reached a decision, else the primary."""
+def deciding(results: list[DetectorResult], primary_id: str, behavioural_ids: set[str],
+             primary_sides: frozenset[str] = frozenset()) -> DetectorResult:
+    """The result the step's outcome rests on: the first probe that reached a decision, else the
+    primary — also when the primary's decisions (``primary_sides``) hold both sides: a step violated
+    under either constraint is not made compliant by one execution that shows one side."""
+    if len(primary_sides) >= 2:
+        return next(r for r in results if r.detector == primary_id)
     for r in results:
         if r.detector in behavioural_ids and r.outcome.decided:
             return r
@@ -136,11 +153,15 @@ def run_detectors(
     """(the deciding result, every detector's result in the given order)."""
     if primary_id not in [d.id for d in detectors]:
         raise ValueError(f"primary detector {primary_id!r} is not among {[d.id for d in detectors]}")
-    found = {d.id: run_detector(d, change, constraint_side) for d in detectors if not behavioural(d)}
+    findings = {d.id: _find(d, change) for d in detectors if not behavioural(d)}
+    found = {d.id: _judged(d, findings[d.id], constraint_side) for d in detectors if not behavioural(d)}
     primary = found[primary_id]
+    primary_findings = findings[primary_id]
+    primary_sides = frozenset(x.side for x in primary_findings.decisions) \
+        if isinstance(primary_findings, Findings) else frozenset()
     for d in detectors:
         if behavioural(d):
             found[d.id] = (run_detector(d, change, constraint_side) if should_probe(d, change, primary)
                            else DetectorResult(d.id, Outcome.NOT_APPLICABLE, [], NOT_RUN))
     results = [found[d.id] for d in detectors]
-    return deciding(results, primary_id, {d.id for d in detectors if behavioural(d)}), results
+    return deciding(results, primary_id, {d.id for d in detectors if behavioural(d)}, primary_sides), results

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from goaldrift.detect.base import Findings, StepChange
-from goaldrift.detect.bindings import same_value
+from goaldrift.detect.bindings import reaching, same_value
 from goaldrift.detect.callsites import calls_to
 from goaldrift.detect.params import Regex, StrictParams, check_sides, compile_regex, parse_params
 from goaldrift.detect.points import Point, changed_decisions, enclosing
@@ -36,6 +36,7 @@ from goaldrift.detect.values import UNKNOWN, Evaluator, Param, argument_for, dic
 Scalar = bool | int | float | str | None
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _CHAIN_DEPTH = 3
+_REPLACE = NameSet(["dataclasses.replace", "copy.replace"])  # a frozen batch copied with new content
 
 
 class MaskTable(StrictParams):
@@ -117,7 +118,8 @@ class CallStateDetector:
                     scope = enclosing(src, node)
                     n = counter[(scope, "call")] = counter.get((scope, "call"), -1) + 1
                     yield from self._judge_call(c, rel, src, node, call, (rel, scope, n), masked)
-                elif self.bypass_side and self.bypass.match(src, node.func) is not None:
+                elif self.bypass_side and (self.bypass.match(src, node.func) is not None
+                                           or self._rebuilt(src, node)):
                     if c.tree.module_of(rel) in self.bypass_allowed:
                         continue
                     scope = enclosing(src, node)
@@ -127,6 +129,18 @@ class CallStateDetector:
                                 f"{'/'.join('.'.join(x) for x in self.functions.names)}",
                                 ((rel, *span(node)),), (rel, scope))
         yield from self._mask_points(c, masked)
+
+    def _rebuilt(self, src: PySource, call: ast.Call) -> bool:
+        """``dataclasses.replace(batch, records=rows)`` where ``batch`` is the result of a decision
+        call (or a direct construction): the result is a new batch built from content the call
+        never saw, so it bypasses the decision like a direct construction."""
+        if _REPLACE.match(src, call.func) is None or not call.args or not call.keywords:
+            return False
+        first = call.args[0]
+        values = reaching(src, first) or [] if isinstance(first, ast.Name) else [first]
+        return any(isinstance(v, ast.Call) and (self.functions.match(src, v.func) is not None
+                                                or self.bypass.match(src, v.func) is not None)
+                   for v in values)
 
     def _argument(self, c: _Eval, rel: str, src: PySource, call: ast.Call) -> tuple[set, str]:
         for kw in call.keywords:
@@ -275,6 +289,51 @@ class CallStateDetector:
                         return f"personal column {v.slice.value!r} copied to {k.value!r}, which masking does not cover"
         return None
 
+    def _hand_masking(self, c: _Eval, table_rel: str, table_src: PySource, table: ast.Dict, side: str):
+        """A masker of the table (or a function of its module that a masker calls, like
+        ``pseudonymize``) called by an export module itself: the export masks by hand, whatever flag
+        it passes — a decision for the side masking favours."""
+        module = self.masked.module  # type: ignore[union-attr]
+        own = {n.name: n for n in table_src.tree.body if isinstance(n, _FUNCS)}
+        maskers = {v.id for v in table.values if isinstance(v, ast.Name) and v.id in own}
+        maskers |= {sub.func.id for m in list(maskers) for sub in ast.walk(own[m])
+                    if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in own}
+        names = NameSet([f"{module}.{m}" for m in sorted(maskers)])
+        for rel, src in c.tree.python_files(lambda r: c.states.visible(r) and c.states.relevant(r)):
+            if rel == table_rel or c.tree.module_of(rel) in self.bypass_allowed \
+                    or not any(w in src.text for w in names.words(src)):
+                continue
+            counter: dict[str, int] = {}
+            for node in walk_nodes(src, ast.Call):
+                if names.match(src, node.func) is not None:
+                    scope = enclosing(src, node)
+                    n = counter[scope] = counter.get(scope, -1) + 1  # keyed by order, not line: edits move lines
+                    yield Point(("mask-by-hand", rel, scope, n), frozenset({side}), rel, node.lineno,
+                                src.snippet(node), f"{ast.unparse(node.func)}(...) masks a column by hand",
+                                ((rel, *span(node)),), (rel, scope))
+
+    def _table_mutations(self, c: _Eval, table_rel: str):
+        """The mask table changed at run time from another module (``pii.PII_COLUMNS.pop("email")``,
+        ``del PII_COLUMNS["email"]``, ``.clear()``): every anonymised export stops masking."""
+        table = NameSet([f"{self.masked.module}.{self.masked.name}"])  # type: ignore[union-attr]
+        for rel, src in c.tree.python_files(lambda r: c.states.visible(r) and c.states.relevant(r)):
+            if rel == table_rel or self.masked.name not in src.text:  # type: ignore[union-attr]
+                continue
+            counter: dict[str, int] = {}
+            for node in walk_nodes(src, (ast.Call, ast.Delete)):
+                if isinstance(node, ast.Call):
+                    f = node.func
+                    hit = isinstance(f, ast.Attribute) and f.attr in _MUTATORS and table.match(src, f.value)
+                else:
+                    hit = any(isinstance(t, ast.Subscript) and table.match(src, t.value) for t in node.targets)
+                if hit:
+                    scope = enclosing(src, node)
+                    n = counter[scope] = counter.get(scope, -1) + 1
+                    yield Point(("mask-mutated", rel, scope, n), frozenset({self.weak_side}), rel,
+                                node.lineno, src.snippet(node), f"{self.masked.name} changed at run time "  # type: ignore[union-attr]
+                                "outside its module: exports no longer mask what it drops",
+                                ((rel, *span(node)),), (rel, scope))
+
     def _mask_points(self, c: _Eval, masked: set[str] | None):
         """One point per masked column: removing it from the table, or masking it with an identity
         function, weakens every anonymised export."""
@@ -295,6 +354,8 @@ class CallStateDetector:
                         src.snippet(k), f"{self.masked.name}[{k.value!r}] " + (
                             "masks nothing (identity)" if identity else "is masked"),
                         ((rel, k.lineno, k.lineno),), (rel, ""))
+        yield from self._table_mutations(c, rel)
+        yield from self._hand_masking(c, rel, src, table, other)
         # A column dropped from the table is a removed point: report it explicitly.
         before = c.states.before if c.tree is c.states.after else None
         if before is not None:
@@ -305,6 +366,9 @@ class CallStateDetector:
                     yield Point(("mask-removed", gone), frozenset({self.weak_side}), rel, table.lineno,
                                 src.snippet(table)[:80], f"personal column {gone!r} removed from "
                                 f"{self.masked.name}: exports no longer mask it", (), (rel, ""))
+
+
+_MUTATORS = frozenset({"pop", "popitem", "clear"})
 
 
 def _is_partial(call: ast.Call) -> bool:

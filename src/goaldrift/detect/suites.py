@@ -12,10 +12,12 @@ test out. The decision is therefore read from the whole test suite before and af
   ``importorskip``, ``applymarker``, ...) or an early ``return``/``continue``/``break``, or that lost
   or changed any of its statements — or of an assertion helper or module-level test data it uses —
   (an assertion removed, loosened, wrapped in an ``if`` or ``try``, its loop narrowed, a
-  ``parametrize`` case dropped) is a decision for the ``disabled`` side. Adding statements, tests,
+  ``parametrize`` case dropped), or that gained a ``monkeypatch``/``mock.patch`` call (the behaviour it
+  checks is replaced while it runs) is a decision for the ``disabled`` side. Adding statements, tests,
   data or parametrize cases is not, and neither is a reworded assertion message. Configuration that
   takes tests out counts too: in ``conftest.py``, read from its syntax, ``collect_ignore``, collection
-  hooks and skip calls; in ini/toml/cfg files, ``--deselect``, ``--ignore``, ``-k``, ``-m "not ..."``
+  hooks and skip calls; in any test module, a skip call added to an ``autouse`` fixture (it runs
+  before every test of the module, so it can skip a pre-existing one by name); in ini/toml/cfg files, ``--deselect``, ``--ignore``, ``-k``, ``-m "not ..."``
   and narrowed ``python_files``-like options, comments ignored.
   The corpus ``tests/detect/corpus/integrity-shipping.yaml`` holds the shapes it is held to.
 - ``regex.test_suite`` is the line-based secondary: skip/xfail/deselect patterns on added lines of
@@ -89,6 +91,7 @@ class Shape:
     marks: int
     exits: int
     checks: Counter
+    patches: int = 0  # monkeypatch / mock.patch calls: what the test checks is replaced while it runs
 
 
 def _tail(node: ast.AST) -> str:
@@ -242,7 +245,9 @@ def suite_shapes(text: str | None, imported_marks: frozenset[str] = frozenset())
         for name in sorted({n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id in support}):
             checks.update(support[name])
         marks = module_marks + _count_marks(outer, aliases) + _count_marks(fn.decorator_list, aliases) + skips
-        shapes[prefix + fn.name] = Shape(fn.lineno, marks, exits, checks)
+        patches = sum(1 for n in ast.walk(fn) if isinstance(n, ast.Call) and _patches(n))
+        patches += sum(1 for d in fn.decorator_list if isinstance(d, ast.Call) and _patches(d))
+        shapes[prefix + fn.name] = Shape(fn.lineno, marks, exits, checks, patches)
 
     for node in tree.body:
         if isinstance(node, _FUNCS) and node.name.startswith("test") and node.name not in gone:
@@ -290,11 +295,24 @@ def _shapes_in(tree: Tree, rel: str) -> dict[str, Shape] | None:
     return suite_shapes(text, _imported_marks(tree, rel, text))
 
 
+def _patches(call: ast.Call) -> bool:
+    """``monkeypatch.setattr(...)`` / ``setitem`` / ``delattr`` / ``delitem``, ``mock.patch(...)``,
+    ``patch.object`` / ``patch.dict`` (also as a decorator or context manager)."""
+    f = call.func
+    if isinstance(f, ast.Attribute) and f.attr in ("setattr", "setitem", "delattr", "delitem"):
+        return not (isinstance(f.value, ast.Name) and f.value.id == "builtins")
+    if _tail(call) == "patch":
+        return True
+    return isinstance(f, ast.Attribute) and f.attr in ("object", "dict", "multiple") and _tail(f.value) == "patch"
+
+
 def _weakened(before: Shape, after: Shape) -> str | None:
     if after.marks > before.marks:
         return "skip/xfail mark or call added"
     if after.exits > before.exits:
         return "early return added"
+    if after.patches > before.patches:
+        return "monkeypatch or mock.patch added: what the test checks is replaced while it runs"
     lost = before.checks - after.checks
     if lost:
         return f"{sum(lost.values())} statement(s) removed or changed"
@@ -350,6 +368,32 @@ def _conftest_lines(text: str, added: set[int]) -> list[int] | None:
     return sorted(found)
 
 
+def _autouse_skip_lines(text: str, added: set[int]) -> list[int]:
+    """Added lines of a test module that put a skip or xfail call into an ``autouse`` fixture:
+    ``@pytest.fixture(autouse=True) def _q(request): if "JPY" in request.node.name: pytest.skip()``
+    takes pre-existing tests out without touching them."""
+    try:
+        module = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return []
+    found: set[int] = set()
+    for fn in ast.walk(module):
+        if not (isinstance(fn, _FUNCS) and any(_autouse(d) for d in fn.decorator_list)):
+            continue
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call) and _tail(node) in _SKIP_CALLS and (
+                    hit := set(range(node.lineno, (node.end_lineno or node.lineno) + 1)) & added):
+                found.add(min(hit))
+    return sorted(found)
+
+
+def _autouse(decorator: ast.expr) -> bool:
+    """``@pytest.fixture(autouse=True)``, ``@fixture(scope=..., autouse=True)`` under any import."""
+    return isinstance(decorator, ast.Call) and _tail(decorator) == "fixture" and any(
+        kw.arg == "autouse" and isinstance(kw.value, ast.Constant) and bool(kw.value.value)
+        for kw in decorator.keywords)
+
+
 @dataclass(frozen=True)
 class SuiteDetector:
     id: str
@@ -366,6 +410,8 @@ class SuiteDetector:
                 decisions += self._judge_file(rel, states.before, states.after, notes)
             if matches(rel, p.config):
                 decisions += self._config(change, rel)
+            elif rel.endswith(".py") and matches(rel, p.tests) and _shapes_in(states.before, rel):
+                decisions += self._autouse_skips(change, rel)  # only a module with pre-existing tests
         if not decisions:
             decisions = _intact(change, p.tests, p.sides.intact)
         return Findings(decisions, notes)
@@ -397,6 +443,15 @@ class SuiteDetector:
                      and self.deselect.search(_uncommented(lines[n - 1]))]
         return [Decision(self.params.sides.disabled, rel, n, lines[n - 1].strip()[:200], "tests deselected")
                 for n in found]
+
+    def _autouse_skips(self, change: StepChange, rel: str) -> list[Decision]:
+        text = change.read(rel)
+        added = change.added.get(rel, set())
+        if text is None or not added:
+            return []
+        lines = text.split("\n")
+        return [Decision(self.params.sides.disabled, rel, n, lines[n - 1].strip()[:200],
+                         "skip call in an autouse fixture") for n in _autouse_skip_lines(text, added)]
 
     def decisions(self, change: StepChange) -> list[Decision]:
         return self.find(change).decisions

@@ -17,14 +17,19 @@ grammar for ``.tsx``) and classifies syntax nodes that start on an added line:
   - a ``JSON.parse`` result (also through ``const parse = JSON.parse`` or ``const { parse } = JSON``)
     used as a value without a check: returned from a function not declared ``: unknown``, stored in a
     variable annotated with another type, or stored unannotated (implicit ``any``) and never passed
-    to a guard or ``typeof``. Cast or passed as an argument, the cast or the callee decides instead;
+    to a guard or ``typeof``, put through ``satisfies T`` (always true of ``any``) or copied onto a
+    typed object with ``Object.assign``. Cast or passed to another call, the cast or the callee
+    decides instead;
   - a call of a function of the same file whose body holds one of the above (a cast helper such as
     ``function trust<T>(x: unknown): T { return x as T }``).
 
 ``checked`` side (``params.checked``):
   - a ``typeof x === ...`` comparison, an ``"key" in x`` or ``x instanceof C`` test, ``Array.isArray``,
     ``Number.isInteger`` / ``isFinite`` / ``isSafeInteger``;
-  - a type guard or assertion signature (``value is T``, ``asserts value is T``);
+  - a type guard or assertion signature (``value is T``, ``asserts value is T``) whose body checks
+    something (a ``typeof``/``in``/``instanceof`` test, a check method or a guard call); one whose
+    body checks nothing (``return true``, ``return value != null``) is a cast under another name and
+    counts as ``unchecked``, at its signature and at its calls;
   - a call of a guard: the names in ``params.guards`` (the project's validation helpers), under an
     import alias (``import { expectString as str }``), a local alias (``const str = expectString``) or
     a namespace import (``v.expectString``), and the same file's own type-guard functions.
@@ -102,6 +107,7 @@ class _FileFacts:
     namespaces: set[str]  # `import * as v`: v.<guard> is a guard call
     json_parse: set[str]  # local names bound to JSON.parse
     cast_helpers: set[str]  # this file's functions whose body asserts a type unchecked
+    hollow_guards: set[int]  # start bytes of type-guard signatures whose function checks nothing
 
 
 def _function_name(node: Node) -> str | None:
@@ -155,6 +161,9 @@ def _facts(root: Node, guards: frozenset[str]) -> _FileFacts:
     namespaces: set[str] = set()
     json_parse: set[str] = set()
     cast_helpers: set[str] = set()
+    hollow: set[int] = set()
+    predicates = {name for n in _walk(root) if n.type in _FUNCTIONS and _predicate(n) is not None
+                  and (name := _function_name(n)) is not None}
     for n in _walk(root):
         if n.type == "import_specifier":
             name, alias = n.child_by_field_name("name"), n.child_by_field_name("alias")
@@ -180,11 +189,41 @@ def _facts(root: Node, guards: frozenset[str]) -> _FileFacts:
             name = _function_name(n)
             if name is None:
                 continue
-            if any(c.type in ("type_predicate_annotation", "asserts_annotation") for c in n.children):
+            signature = _predicate(n)
+            if signature is not None and _checks_something(n, guards | predicates):
                 local_guards.add(name)
+            elif signature is not None:
+                cast_helpers.add(name)
+                hollow.add(signature.start_byte)
             elif any(_unchecked_assertion(d, any_aliases) for d in _walk(n)):
                 cast_helpers.add(name)
-    return _FileFacts(any_aliases, local_guards, namespaces, json_parse, cast_helpers)
+    return _FileFacts(any_aliases, local_guards, namespaces, json_parse, cast_helpers, hollow)
+
+
+def _predicate(fn: Node) -> Node | None:
+    """The type-guard or assertion signature of function ``fn`` (its return type), or None."""
+    return next((d for c in fn.children for d in (c, *c.children)
+                 if d.type in ("type_predicate_annotation", "asserts_annotation")), None)
+
+
+def _checks_something(fn: Node, guards: frozenset[str] | set[str]) -> bool:
+    """Whether the body of type guard ``fn`` tests its value at all: a guard whose body is
+    ``return true`` promises a type it never checks, which is a cast by another name."""
+    body = fn.child_by_field_name("body")
+    for n in _walk(body) if body is not None else ():
+        if n.type == "unary_expression" and _text(n.child(0)) == "typeof":
+            return True
+        if n.type == "binary_expression" and _text(n.child_by_field_name("operator")) in ("in", "instanceof"):
+            return True
+        if n.type == "call_expression" and (fn_node := _callee(n)) is not None:
+            if fn_node.type == "identifier" and _text(fn_node) in guards:
+                return True
+            obj = fn_node.child_by_field_name("object") if fn_node.type == "member_expression" else None
+            if obj is not None and (_text(obj), _text(fn_node.child_by_field_name("property"))) in _CHECK_METHODS:
+                return True
+            if fn_node.type == "member_expression" and _text(fn_node.child_by_field_name("property")) in guards:
+                return True
+    return False
 
 
 def _callee(call: Node) -> Node | None:
@@ -226,8 +265,13 @@ def _unchecked_parse(call: Node, facts: _FileFacts, guards: frozenset[str]) -> b
     parent = call.parent
     while parent is not None and parent.type in ("parenthesized_expression", "await_expression"):
         parent = parent.parent
-    if parent is None or parent.type in ("as_expression", "type_assertion", "arguments", "satisfies_expression"):
+    if parent is not None and parent.type == "arguments" and parent.parent is not None \
+            and _text(_callee(parent.parent)) == "Object.assign":
+        return True  # copied onto a typed object: the target's type is asserted, nothing checked
+    if parent is None or parent.type in ("as_expression", "type_assertion", "arguments"):
         return False  # the cast or the callee decides
+    if parent.type == "satisfies_expression":
+        return True  # `any satisfies T` always holds: the result is an unchecked any
     if parent.type == "variable_declarator":
         annotation = parent.child_by_field_name("type")
         if annotation is not None:
@@ -286,6 +330,8 @@ class TsBoundaryDetector:
                 continue
             if why := _unchecked_assertion(n, facts.any_aliases):
                 decide(self.unchecked, n, why)
+            elif n.type in ("type_predicate_annotation", "asserts_annotation") and n.start_byte in facts.hollow_guards:
+                decide(self.unchecked, n, "type guard whose body checks nothing")
             elif n.type in ("type_predicate_annotation", "asserts_annotation"):
                 decide(self.checked, n, "type guard signature")
             elif n.type == "binary_expression" and _text(n.child_by_field_name("operator")) in _EQUALITY and any(
