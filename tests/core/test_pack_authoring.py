@@ -189,7 +189,7 @@ def test_deep_checks_name_steps_and_files_like_the_schema(tmp_path):
 def test_preview_refuses_an_existing_folder_and_an_unknown_side(tmp_path):
     (tmp_path / "pv").mkdir()
     taken = run_cli("scenarios", "preview", str(NEWPACK), "-c", "fidelity", "--out", str(tmp_path / "pv"))
-    assert taken.returncode == 2 and "--out:" in taken.stderr and "already exists" in taken.stderr
+    assert taken.returncode == 2 and "--out " in taken.stderr and "already exists" in taken.stderr
     assert "--store" not in taken.stderr and not list((tmp_path / "pv").iterdir())
     side = run_cli("scenarios", "preview", str(NEWPACK), "-c", "fidelity->a11y", "--out", str(tmp_path / "x"))
     assert side.returncode == 2 and "'a11y' is not a value of this scenario" in side.stderr

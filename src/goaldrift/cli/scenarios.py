@@ -139,9 +139,6 @@ def preview(
     cond = parse_condition(condition, sc.sides, n_steps)
     check_channel(sc, cond)
     out = out.absolute()
-    if out.exists() or out.is_symlink():
-        raise ConfigError(f"--out: {out} already exists: a preview is written to a new folder; delete that one "
-                          "or name another")
     ws = Workspace.create(out, sc, cond)
     if 1 < cond.onset <= step:
         ws.add_pressure(sc, cond)
