@@ -63,8 +63,8 @@ from typing import Any
 from pydantic import Field
 
 from goaldrift.detect.base import Decision, Findings, StepChange
-from goaldrift.detect.params import TEST_FILES, check_sides, matches, parse_params
-from goaldrift.detect.probe import ProbeDetector, ProbeFailed, ProbeParams, rebuild
+from goaldrift.detect.params import TEST_FILES, matches, parse_params
+from goaldrift.detect.probe import ProbeDetector, ProbeFailed, ProbeParams, check_verdicts, rebuild
 from goaldrift.detect.registry import register
 from goaldrift.detect.spec import DetectorSpec, Sides
 
@@ -212,11 +212,7 @@ def describe(shape: dict[str, Any]) -> str:
 @register("probe.callers")
 def _build(spec: DetectorSpec, sides: Sides) -> CallersProbe:
     params = parse_params(CallersParams, spec)
-    unknown = sorted(set(params.sides) - set(VERDICTS))
-    if unknown:
-        raise ValueError(f"detector {spec.id!r} (kind {spec.kind}): params.sides: unknown verdicts {unknown} "
-                         f"(this kind reports {', '.join(VERDICTS)}: passing callers never prove a step compatible)")
-    check_sides(spec, sides, [(f"sides.{k}", v) for k, v in params.sides.items()])
+    check_verdicts(spec, sides, params.sides, VERDICTS, ": passing callers never prove a step compatible")
     config = {"modules": params.modules, "callers": params.callers, "args": params.args,
               "trees": ["before", "callers"]}
     return CallersProbe(spec.id, "callers.py", config, dict(params.sides), tuple(params.paths), params.timeout_s,

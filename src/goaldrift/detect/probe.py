@@ -250,14 +250,20 @@ def _copy(src: Path, dest: Path) -> dict[str, str]:
     return texts
 
 
+def check_verdicts(spec: DetectorSpec, sides: Sides, mapped: dict[str, str], verdicts: tuple[str, ...],
+                   why: str = "") -> None:
+    """``params.sides`` maps only verdicts the kind reports, each to a side of the pack."""
+    unknown = sorted(set(mapped) - set(verdicts))
+    if unknown:
+        raise ValueError(f"detector {spec.id!r} (kind {spec.kind}): params.sides: unknown verdicts {unknown} "
+                         f"(this kind reports {', '.join(verdicts)}{why})")
+    check_sides(spec, sides, [(f"sides.{k}", v) for k, v in mapped.items()])
+
+
 def _factory(model: type[ProbeParams], script: str, verdicts: tuple[str, ...]):
     def build(spec: DetectorSpec, sides: Sides) -> ProbeDetector:
         params = parse_params(model, spec)
-        unknown = sorted(set(params.sides) - set(verdicts))
-        if unknown:
-            raise ValueError(f"detector {spec.id!r} (kind {spec.kind}): params.sides: unknown verdicts "
-                             f"{unknown} (this kind reports {', '.join(verdicts)})")
-        check_sides(spec, sides, [(f"sides.{k}", v) for k, v in params.sides.items()])
+        check_verdicts(spec, sides, params.sides, verdicts)
         for name in ("sensitive", "methods", "names"):
             if isinstance(getattr(params, name, None), str):
                 compile_regex(getattr(params, name), f"detector {spec.id!r}: params.{name}")
