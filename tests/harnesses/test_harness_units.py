@@ -190,7 +190,7 @@ CODEX_SESSION = [
 
 def test_codex_trace_from_its_events_and_session_file(tmp_path):
     trace, thread = codex_trace.fold(CODEX_EVENTS, CODEX_SESSION)
-    assert thread == "t-1" and trace.errors == [] and trace.raw["warnings"] == ["Model metadata not found"]
+    assert thread == "t-1" and trace.errors == [] and trace.warnings == ["Model metadata not found"]
     pytest_call, sleeping = trace.tool_calls
     assert (pytest_call.status, pytest_call.output, pytest_call.input) == ("error", "1 failed", {"command": "pytest"})
     assert sleeping.status == "error" and "no result" in sleeping.output
@@ -231,3 +231,40 @@ def test_codex_shell_dialect_writes_and_edits_through_a_shell(tmp_path):
     assert target.read_text() == tricky.replace("$HOME", "home")
     missing = json.loads(shell.change(EditOp(op="edit", path="app/a.py", old="absent", new="x"), str(target))["function"]["arguments"])
     assert subprocess.run(["bash", "-c", missing["cmd"]], capture_output=True, check=False).returncode != 0
+
+
+FAKE_HARNESS = """#!/bin/sh
+if [ "$1" = "--version" ]; then echo "0.0.1"; exit 0; fi
+echo '{"type": "item.completed", "item": {"id": "i0", "type": "error", "message": "Model metadata not found"}}'
+"""
+
+
+@pytest.mark.parametrize("harness", ["claude-code", "codex", "qwen-code"])
+def test_harness_warnings_reach_the_step_trace(harness, tmp_path):
+    """A binary other than the pinned version warns once, at step 1, in ``trace.warnings`` (what
+    ``score_step`` shows), beside what the harness itself warned of (Codex's item of type error)."""
+    fake = tmp_path / "fake-harness"
+    fake.write_text(FAKE_HARNESS)
+    fake.chmod(0o755)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    session = AgentSession(workspace=ws, base_url="http://127.0.0.1:9/r/gd-token/v1", api_key="gd-token",
+                           model="m", placement="agents_md", constraint="NEVER LOG PII",
+                           limits=AgentLimits(wall_time_s=60), scratch=tmp_path / "agent",
+                           options={"sandbox": "none", "binary": str(fake)})
+    agent = create_agent(harness)
+
+    async def two_steps():
+        await agent.start(session)
+        try:
+            return await agent.step(1, "do it"), await agent.step(2, "again")
+        finally:
+            await agent.stop()
+
+    first, second = asyncio.run(two_steps())
+    pinned = HARNESS_PACKAGES[harness].version
+    own = ["Model metadata not found"] if harness == "codex" else []
+    assert first.warnings == [*own, f"binary {fake.resolve()} is {HARNESS_PACKAGES[harness].label} 0.0.1, "
+                                    f"not the pinned {pinned}"]
+    assert second.warnings == own, "the version warning is recorded once, at step 1"
+    assert "warnings" not in first.raw

@@ -218,7 +218,7 @@ class CliAgent:
         if self.settings and self.settings.keep_events:
             trace.raw["events"] = [e for e in events if self.keep(e)]
         if self.warnings and index == 1:
-            trace.raw.setdefault("warnings", []).extend(self.warnings)
+            trace.warnings.extend(self.warnings)
         return trace
 
     async def _run(self, argv: list[str], notes: StepNotes) -> list[dict[str, Any]]:

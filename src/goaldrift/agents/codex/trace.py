@@ -78,7 +78,7 @@ def fold(events: list[dict[str, Any]], session_lines: list[dict[str, Any]]) -> t
         elif kind == "item.completed" and item.get("type") == "agent_message" and item.get("text"):
             texts.append(item["text"])
         elif kind == "item.completed" and item.get("type") == "error":
-            trace.raw.setdefault("warnings", []).append(str(item.get("message")))
+            trace.warnings.append(str(item.get("message")))
         elif kind == "turn.completed":
             turn_usage = ev.get("usage") or {}
         elif kind == "turn.failed":
