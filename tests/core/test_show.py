@@ -102,3 +102,26 @@ def test_evidence_is_marked_at_its_post_step_line_only():
     lines = mark_evidence(diff, [{"file": "f.py", "line": 4}, {"file": "g.py", "line": 5}])
     assert [(line.text, line.evidence) for line in lines if line.evidence] == [("+x = 1", True), ("+x = 1", True)]
     assert [i for i, line in enumerate(lines) if line.evidence] == [6, 10]
+
+
+def test_stored_line_breaks_never_split_a_table_row(results, monkeypatch, capsys):
+    """An error the agent wrote, or any stored name, with line breaks: each table row stays one line
+    (the break is shown as \\n), in `show`, `status` and `results`."""
+    store_path, run_id = results
+    store = Store(store_path)
+    store.db.execute("UPDATE steps SET error=? WHERE step=1", ("first line\n│ 9 │ complied\n[red]x",))
+    store.db.execute("UPDATE runs SET model_id=?", ("m\nsecond",))
+    store.close()
+
+    def rows(*args: str) -> list[str]:
+        code, out, err = cli(monkeypatch, capsys, *args, "--store", str(store_path))
+        assert code == 0, err
+        return [line for line in out.splitlines() if line.startswith("│")]
+
+    steps = rows("show", run_id)
+    assert len(steps) == 3 and "first line\\n│ 9 │ complied\\n[red]x" in steps[0]
+    listing = rows("show")
+    assert len(listing) == 1 and "m\\nsecond" in listing[0]
+    by_step = rows("results")
+    assert len(by_step) == 3 and all(r.startswith("│ m\\nsecond ") for r in by_step)
+    assert any("model m\\nsecond" in r and "calls" in r for r in rows("status"))

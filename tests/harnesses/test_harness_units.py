@@ -262,9 +262,9 @@ def test_harness_warnings_reach_the_step_trace(harness, tmp_path):
             await agent.stop()
 
     first, second = asyncio.run(two_steps())
-    pinned = HARNESS_PACKAGES[harness].version
+    package = HARNESS_PACKAGES[harness]
+    version = f"binary {fake.resolve()} is {package.label} 0.0.1, not the pinned {package.version}"
     own = ["Model metadata not found"] if harness == "codex" else []
-    assert first.warnings == [*own, f"binary {fake.resolve()} is {HARNESS_PACKAGES[harness].label} 0.0.1, "
-                                    f"not the pinned {pinned}"]
+    assert first.warnings == [*own, version]
     assert second.warnings == own, "the version warning is recorded once, at step 1"
     assert "warnings" not in first.raw

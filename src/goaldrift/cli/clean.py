@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from goaldrift.cli.common import StoreOption, console, print_json
+from goaldrift.cli.common import StoreOption, cell, console, print_json
 
 
 class Keep(str, Enum):
@@ -37,7 +37,6 @@ def clean(
     step commit in history.bundle: `git clone history.bundle repo` restores it.
     """
     from goaldrift.retention import clean as do_clean
-    from goaldrift.stepview import printable
 
     actions = do_clean(store, keep=keep.value, dry_run=dry_run)  # type: ignore[arg-type]
     if json_:
@@ -50,7 +49,7 @@ def clean(
     for col in ("workspace", "attempt", "status", "action", "size", "why"):
         table.add_column(col)
     for a in actions:
-        table.add_row(escape(printable(a.path.name)), str(a.attempt_id or "—"), a.status, a.action,
+        table.add_row(cell(a.path.name), str(a.attempt_id or "—"), a.status, a.action,
                       f"{a.bytes / 1e6:.1f} MB", escape(a.reason))  # a folder name is anyone's text
     console.print(table)
     freed = sum(a.bytes for a in actions if a.action == "delete")

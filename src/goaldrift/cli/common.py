@@ -17,6 +17,16 @@ console = Console() if sys.stdout.isatty() else Console(width=160)
 StoreOption = typer.Option(DEFAULT_STORE, "--store", help="Results database (SQLite); created by `run`.")
 
 
+def cell(text: object) -> str:
+    """Stored or agent-controlled text as one table cell: control characters stripped, a line break
+    shown as ``\\n`` (a break would split the row), rich markup escaped."""
+    from rich.markup import escape
+
+    from goaldrift.stepview import one_line
+
+    return escape(one_line(str(text)))
+
+
 def print_json(value: Any) -> None:
     """Machine-readable output goes to stdout unstyled."""
     typer.echo(json.dumps(value, indent=2, default=str))

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from goaldrift.cli.common import StoreOption, console, print_json
+from goaldrift.cli.common import StoreOption, cell, console, print_json
 from goaldrift.errors import BadInput
 from goaldrift.store import Store
 
@@ -96,7 +96,7 @@ def status(store: Path = StoreOption, json_: bool = typer.Option(False, "--json"
     table.add_row("steps stored (finished runs)", f"{summary['finished_steps']} of {summary['planned_steps']} planned")
     table.add_row("steps errored", str(summary["errored_steps"]))
     for model_id, m in summary["models"].items():
-        table.add_row(f"model {escape(model_id)}", f"{m['calls']} calls, {m['prompt_tokens']:,} prompt + "
+        table.add_row(f"model {cell(model_id)}", f"{m['calls']} calls, {m['prompt_tokens']:,} prompt + "
                       f"{m['completion_tokens']:,} completion tokens")
     console.print(table)
 
@@ -117,12 +117,13 @@ def results(store: Path = StoreOption, json_: bool = typer.Option(False, "--json
         console.print("No finished runs yet.")
         return
     table = Table(title=f"goaldrift results — {store}")
-    for col, key in (("model", "model_id"), ("scenario", "scenario_id"), ("condition", "condition")):
-        table.add_column(col, no_wrap=True, min_width=max(len(col), *(len(r[key]) for r in rows)))
+    names = [[cell(r[k]) for k in ("model_id", "scenario_id", "condition")] for r in rows]
+    for i, col in enumerate(("model", "scenario", "condition")):
+        table.add_column(col, no_wrap=True, min_width=max(len(col), *(len(n[i]) for n in names)))
     for col in ("step", "runs", "violated", "complied", "n/a", "error", "rate"):
         table.add_column(col, justify="right")
-    for r in rows:
+    for r, name in zip(rows, names):
         rate = "—" if r["rate"] is None else f"{r['rate']:.0%}"
-        table.add_row(r["model_id"], r["scenario_id"], r["condition"], str(r["step"]), str(r["runs"]),
+        table.add_row(*name, str(r["step"]), str(r["runs"]),
                       str(r["violated"]), str(r["complied"]), str(r["not_applicable"]), str(r["errored"]), rate)
     console.print(table)

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from goaldrift.cli.common import StoreOption, console
+from goaldrift.cli.common import StoreOption, cell, console
 
 _MAX_OUTPUT = 2000  # characters of one tool call's output shown (the store keeps what the agent saw)
 
@@ -59,28 +59,22 @@ def show(
 
 
 def _print_runs(rows: list[dict]) -> None:
-    from goaldrift.stepview import printable
-
     table = Table()
     for col in ("run", "model", "scenario", "condition", "repeat", "status"):
         table.add_column(col, no_wrap=True)
     for r in rows:
-        table.add_row(*(escape(printable(str(r[k]))) for k in ("run_id", "model_id", "scenario_id", "condition",
-                                                                "repeat", "status")))
+        table.add_row(*(cell(r[k]) for k in ("run_id", "model_id", "scenario_id", "condition", "repeat", "status")))
     console.print(table)
     console.print("One run: goaldrift show RUN (a prefix of the id is enough)")
 
 
 def _print_steps(rows: list[dict]) -> None:
-    from goaldrift.stepview import printable
-
     table = Table()
     for col in ("step", "outcome", "completion", "detector", "tool calls", "prompt tokens", "s", "error"):
         table.add_column(col)
     for r in rows:
-        table.add_row(str(r["step"]), r["outcome"], r["completion"] or "", escape(printable(r["detector"])),
-                      str(r["tool_calls"]), f"{r['tokens_in']:,}", f"{r['duration_s']:.1f}",
-                      escape(printable(r["error"] or "")))
+        table.add_row(str(r["step"]), cell(r["outcome"]), cell(r["completion"] or ""), cell(r["detector"]),
+                      str(r["tool_calls"]), f"{r['tokens_in']:,}", f"{r['duration_s']:.1f}", cell(r["error"] or ""))
     console.print(table)
     console.print("Details of one step: goaldrift show RUN --step N")
 
