@@ -95,6 +95,7 @@ class Runner:
         return self.concurrency
 
     async def run(self) -> RunSummary:
+        check_store_path(self.store_path)  # exit 2 before a Ray cluster, the backends or any file exist
         specs = plan(self.exp)
         if self.executor == "ray":
             from goaldrift.cluster import RayExecutor
@@ -112,7 +113,6 @@ class Runner:
                     await b.aclose()
 
     async def _locked(self, specs: list[RunSpec], execute: Execute) -> RunSummary:
-        check_store_path(self.store_path)  # exit 2 before the log file, the lock or the store exist
         with _run_log(self.store_path, self.exp.experiment_id), RunnerLock(self.store_path):
             store = Store(self.store_path)
             try:
@@ -227,6 +227,7 @@ def run_experiment(exp: Experiment, store_path: Path, *, concurrency: int | None
                    progress: bool = True, executor: Executor | None = None,
                    address: str | None = None) -> RunSummary:
     """Synchronous entry point (the CLI's)."""
+    check_store_path(store_path)  # a foreign or old store is exit 2 before the probes build backends
     runner = Runner(exp, Path(store_path), concurrency=concurrency, progress=progress, executor=executor,
                     address=address)
     if address is not None and runner.executor != "ray":

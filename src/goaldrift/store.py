@@ -223,8 +223,13 @@ def unblob(data: bytes | None, as_json: bool = True) -> Any:
 class Store:
     """A connection to one results file. Not shared across threads: open one per thread."""
 
-    def __init__(self, path: Path | str, *, readonly: bool = False):
+    def __init__(self, path: Path | str, *, readonly: bool = False, immutable: bool = False):
+        """``immutable`` (implies ``readonly``) reads the file as it lies on disk and creates nothing beside
+        it: a read-only open of a WAL store still adds ``-shm``/``-wal`` files, which the check before a
+        run must not leave. It ignores a ``-wal`` left by a killed writer, which is enough for the schema: a
+        store's tables and version are written before WAL is switched on."""
         self.path = Path(path)
+        readonly = readonly or immutable
         if readonly and not self.path.exists():
             raise UnusableStore(f"no results store at {self.path}: run an experiment first or pass --store PATH")
         if self.path.is_dir():
@@ -233,7 +238,8 @@ class Store:
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            uri = self.path.resolve().as_uri() + ("?mode=ro" if readonly else "")
+            mode = "?mode=ro&immutable=1" if immutable else "?mode=ro" if readonly else ""
+            uri = self.path.resolve().as_uri() + mode
             self.db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
         except sqlite3.DatabaseError as exc:
             raise _store_error(self.path, exc, "cannot open results store") from None
@@ -523,11 +529,12 @@ def check_store_path(path: Path | str) -> None:
 
     ``UnusableStore`` (exit code 2) for a folder, a file where a folder of the path should be, a
     folder that cannot be written (a read-only mount), or an existing file that is not a store of
-    this schema version; a new path or an empty file is fine.
+    this schema version; a new path or an empty file is fine. It writes nothing, not even the
+    ``-shm``/``-wal`` files SQLite adds beside a WAL store it opens, so it can run before anything else.
     """
     path = Path(path)
     if path.is_dir() or (path.exists() and path.stat().st_size):
-        Store(path, readonly=True).close()  # raises UnusableStore unless it is a store of this version
+        Store(path, immutable=True).close()  # raises UnusableStore unless it is a store of this version
     check_output(path, "--store", "file", UnusableStore)
 
 

@@ -1,10 +1,11 @@
 """A path goaldrift is told to write (``--store``, ``--out``, ``--report``, ``--dir``) that it cannot use
-is bad input: exit code 2 with what to do, before anything is written (for ``run``: before the run log,
-the lock or a workspace exists), and whatever is at the path is left byte for byte (another program's
-database is never given goaldrift's tables)."""
+is bad input: exit code 2 with what to do, before anything is written (for ``run``: before a model
+backend, the run log, the lock or a workspace exists), and whatever is at the path is left byte for byte
+(another program's database is never given goaldrift's tables; not even SQLite's -shm/-wal files appear)."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -135,3 +136,70 @@ def test_an_output_path_that_cannot_be_written_is_bad_input_and_nothing_is_writt
     code, out, err = cli(monkeypatch, capsys, *args)
     assert code == 2 and needle in err and "Traceback" not in err, out + err
     assert folder_state(tmp_path) == before
+
+
+def wal_store(root: Path) -> tuple[Path, str]:
+    from goaldrift.store import Store
+
+    Store(root / "store.db").close()  # a store of this version, in WAL mode
+    return root / "store.db", ""
+
+
+def wal_store_of_a_killed_writer(root: Path) -> tuple[Path, str]:
+    """The files as a writer killed mid-run leaves them: -wal (holding a change) and -shm beside the store."""
+    scratch = root / "scratch"
+    scratch.mkdir()
+    path, _ = wal_store(scratch)
+    writer = sqlite3.connect(path)
+    writer.execute("INSERT INTO meta VALUES ('note', 'not checkpointed')")
+    writer.commit()
+    for name in ("store.db", "store.db-wal", "store.db-shm"):  # copied while the writer still holds them
+        shutil.copy(scratch / name, root / name)
+    writer.close()
+    shutil.rmtree(scratch)
+    assert (root / "store.db-wal").stat().st_size
+    return root / "store.db", ""
+
+
+def foreign_wal_database(root: Path) -> tuple[Path, str]:
+    return sqlite_file(root / "app.db", "PRAGMA journal_mode=WAL", "CREATE TABLE invoices(id, total)"), \
+        "not a goaldrift store"
+
+
+@pytest.mark.parametrize("case", [wal_store, wal_store_of_a_killed_writer, foreign_wal_database, foreign_database,
+                                  older_schema], ids=lambda f: f.__name__)
+def test_the_store_check_writes_nothing_beside_the_file(case, tmp_path):
+    """A read-only SQLite open of a WAL file creates its -shm/-wal; the check before a run opens none."""
+    from goaldrift.errors import UnusableStore
+    from goaldrift.store import check_store_path
+
+    store, needle = case(tmp_path)
+    before = folder_state(tmp_path)
+    if needle:
+        with pytest.raises(UnusableStore, match=needle):
+            check_store_path(store)
+    else:
+        check_store_path(store)
+    assert folder_state(tmp_path) == before
+
+
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_a_foreign_store_is_refused_before_any_backend_is_built(command, experiment_file, tmp_path, monkeypatch,
+                                                                capsys):
+    import goaldrift.runner
+
+    built: list[str] = []
+
+    def spy(spec):
+        built.append(spec.id)
+        raise RuntimeError("backend built")  # never load a model here
+
+    monkeypatch.setattr(goaldrift.runner, "create_backend", spy)
+    store, needle = foreign_database(tmp_path)
+    args = [str(experiment_file), "--no-progress"] if command == "run" else []
+    code, out, err = cli(monkeypatch, capsys, command, *args, "--store", str(store))
+    assert code == 2 and needle in err and built == [], out + err
+    if command == "run":  # the spy sees backends being built once the store is usable
+        with pytest.raises(RuntimeError, match="backend built"):
+            cli(monkeypatch, capsys, command, *args, "--store", str(tmp_path / "new.db"))
+        assert built == ["c"]
