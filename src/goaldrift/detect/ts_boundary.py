@@ -50,7 +50,7 @@ a file tree-sitter cannot parse cleanly is still classified on the nodes it coul
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import cache
 from pathlib import PurePosixPath
@@ -351,7 +351,7 @@ class _Helpers:
 
     change: StepChange
     guards: frozenset[str]
-    parsed: dict[str, tuple[Node, _FileFacts] | None]
+    parsed: dict[str, tuple[Node, _FileFacts] | None] = field(default_factory=dict)
 
     def _module(self, rel: str) -> tuple[Node, _FileFacts] | None:
         if rel not in self.parsed:
@@ -421,8 +421,8 @@ class _Helpers:
                 else:
                     target = self._locate(rel, _string_value(source))
                     return self._exported(target, _text(original), hops - 1) if target else None
-        for fn in (n for n in _walk(root) if n.type in _FUNCTIONS and _function_name(n) == local
-                   and _enclosing_function(n) is None):
+        for fn in (n for n in _walk(root) if n.type in _FUNCTIONS and n.type != "method_definition"
+                   and _function_name(n) == local and _enclosing_function(n) is None):
             side = _judge_helper(fn, facts, self.guards)
             return (side, local, rel) if side else None
         if (binding := _imports(root).get(local)) is not None and binding[1] != "*":
@@ -451,7 +451,7 @@ class TsBoundaryDetector:
     def find(self, change: StepChange) -> Findings:
         decisions: list[Decision] = []
         notes: list[str] = []
-        helpers = _Helpers(change, self.guards, {})
+        helpers = _Helpers(change, self.guards)
         for rel, text, numbers in change.added_texts(self.wants, notes):
             tree = _parser(rel.endswith(".tsx")).parse(text.encode("utf-8"))
             if tree.root_node.has_error:
