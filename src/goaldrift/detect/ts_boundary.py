@@ -34,16 +34,26 @@ grammar for ``.tsx``) and classifies syntax nodes that start on an added line:
     import alias (``import { expectString as str }``), a local alias (``const str = expectString``) or
     a namespace import (``v.expectString``), and the same file's own type-guard functions.
 
-It reads only the post-step files (never runs them); a file tree-sitter cannot parse cleanly is
-still classified on the nodes it could parse, with a note.
+A helper an earlier step wrote in another file is invisible in the diff, yet a step that only calls
+it (``asType<Event>(JSON.parse(raw))``) decides by that call. So a call on an added line whose callee
+is imported from a relative module (named, renamed, default or namespace import) is resolved through
+the module's exports (``export { a as b }``, re-exports ``export ... from``, ``export *``, up to
+``_HOPS`` modules) to the function that defines it, and the call is judged by that function's body:
+a real check (a checking type guard, ``typeof``/``in``/``instanceof``, a check method, a guard call)
+makes it ``checked``; otherwise a cast, ``any`` or unchecked ``JSON.parse`` makes it ``unchecked``.
+The binding is followed, never the name: an unrelated function of the same name elsewhere is not it.
+
+It reads only the post-step files (never runs them), and only regular files inside the repository;
+a file tree-sitter cannot parse cleanly is still classified on the nodes it could parse, with a note.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import cache
+from pathlib import PurePosixPath
 
 import re2
 import tree_sitter_typescript
@@ -61,6 +71,8 @@ _SAFE_CAST = {"unknown", "const"}
 _CHECK_METHODS = {("Array", "isArray"), ("Number", "isInteger"), ("Number", "isFinite"),
                   ("Number", "isSafeInteger")}
 _EQUALITY = {"===", "!==", "==", "!="}
+_HOPS = 4  # modules followed from a call to the helper's definition (import, re-exports)
+_EXTENSIONS = ("", ".ts", ".tsx", ".mts", ".cts", "/index.ts", "/index.tsx")
 _FUNCTIONS = {"function_declaration", "function_expression", "arrow_function", "method_definition",
               "generator_function_declaration"}
 
@@ -292,6 +304,139 @@ def _unchecked_parse(call: Node, facts: _FileFacts, guards: frozenset[str]) -> b
     return True
 
 
+def _string_value(node: Node | None) -> str:
+    return _text(node).strip("\"'`")
+
+
+def _imports(root: Node) -> dict[str, tuple[str, str]]:
+    """Local name -> (module specifier, exported name) of each import binding in a file
+    (``"default"`` for a default import, ``"*"`` for a namespace import)."""
+    bound: dict[str, tuple[str, str]] = {}
+    for stmt in root.named_children:
+        if stmt.type != "import_statement":
+            continue
+        source = _string_value(stmt.child_by_field_name("source"))
+        for clause in (c for c in stmt.named_children if c.type == "import_clause"):
+            for part in clause.named_children:
+                if part.type == "identifier":
+                    bound[_text(part)] = (source, "default")
+                elif part.type == "namespace_import":
+                    bound.update((_text(c), (source, "*")) for c in part.named_children if c.type == "identifier")
+                elif part.type == "named_imports":
+                    for spec in (c for c in part.named_children if c.type == "import_specifier"):
+                        name, alias = spec.child_by_field_name("name"), spec.child_by_field_name("alias")
+                        bound[_text(alias or name)] = (source, _text(name))
+    return bound
+
+
+def _judge_helper(fn: Node, facts: _FileFacts, guards: frozenset[str]) -> str | None:
+    """``"checked"`` if helper ``fn``'s body checks its value at runtime, ``"unchecked"`` if it
+    asserts a type without one (cast, ``any``, unchecked ``JSON.parse``), None if neither."""
+    if _checks_something(fn, facts.guards):
+        return "checked"
+    if _predicate(fn) is not None:
+        return "unchecked"  # a type guard that checks nothing
+    for n in _walk(fn):
+        if _unchecked_assertion(n, facts.any_aliases) or n.type == "call_expression" and (
+                _text(_callee(n)) in facts.cast_helpers
+                or _is_json_parse(n, facts) and _unchecked_parse(n, facts, guards)):
+            return "unchecked"
+    return None
+
+
+@dataclass
+class _Helpers:
+    """Resolves a called name through the imports and exports of the post-step tree to the function
+    that defines it, and judges that function (each module parsed once per step)."""
+
+    change: StepChange
+    guards: frozenset[str]
+    parsed: dict[str, tuple[Node, _FileFacts] | None] = field(default_factory=dict)
+
+    def _module(self, rel: str) -> tuple[Node, _FileFacts] | None:
+        if rel not in self.parsed:
+            self.parsed[rel] = None
+            root_dir = self.change.repo.resolve()
+            inside = (self.change.repo / rel).resolve().is_relative_to(root_dir)
+            text = self.change.read(rel) if inside else None  # a symlinked folder must not lead outside
+            if text is not None:
+                root = _parser(rel.endswith(".tsx")).parse(text.encode("utf-8")).root_node
+                self.parsed[rel] = (root, _facts(root, self.guards))
+        return self.parsed[rel]
+
+    def _locate(self, importer: str, specifier: str) -> str | None:
+        """The repository file a relative module specifier names (``./util``, ``./util.js``)."""
+        if not specifier.startswith("."):
+            return None  # a package or a path alias: not the agent's code in this tree
+        joined = PurePosixPath(importer).parent / specifier
+        parts: list[str] = []
+        for part in joined.parts:
+            if part == "..":
+                if not parts:
+                    return None
+                parts.pop()
+            elif part != ".":
+                parts.append(part)
+        base = "/".join(parts)
+        stems = [base, base.removesuffix(".js"), base.removesuffix(".mjs")]
+        for stem in dict.fromkeys(stems):
+            for ext in _EXTENSIONS:
+                if self._module(stem + ext) is not None:
+                    return stem + ext
+        return None
+
+    def judge(self, rel: str, local: str, member: str | None) -> tuple[str, str, str] | None:
+        """(side, helper name, helper file) of a call of ``local`` (``local.member`` for a namespace
+        import) in file ``rel``, or None if it is not an imported helper with a verdict."""
+        module = self._module(rel)
+        binding = _imports(module[0]).get(local) if module is not None else None
+        if binding is None or (binding[1] == "*") != (member is not None):
+            return None
+        source, name = binding
+        target = self._locate(rel, source)
+        return self._exported(target, member or name, _HOPS) if target is not None else None
+
+    def _exported(self, rel: str, name: str, hops: int) -> tuple[str, str, str] | None:
+        module = self._module(rel)
+        if module is None or hops == 0:
+            return None
+        root, facts = module
+        local = name
+        for stmt in (c for c in root.named_children if c.type == "export_statement"):
+            source = stmt.child_by_field_name("source")
+            is_default = any(c.type == "default" for c in stmt.children)
+            if is_default and name == "default":
+                declared = stmt.child_by_field_name("declaration") or stmt.child_by_field_name("value")
+                if declared is not None and declared.type in _FUNCTIONS:
+                    side = _judge_helper(declared, facts, self.guards)
+                    return (side, _function_name(declared) or "default", rel) if side else None
+                local = _text(declared) if declared is not None and declared.type == "identifier" else local
+            for spec in (d for c in stmt.named_children if c.type == "export_clause"
+                         for d in c.named_children if d.type == "export_specifier"):
+                original, alias = spec.child_by_field_name("name"), spec.child_by_field_name("alias")
+                if _text(alias or original) != name:
+                    continue
+                if source is None:
+                    local = _text(original)
+                else:
+                    target = self._locate(rel, _string_value(source))
+                    return self._exported(target, _text(original), hops - 1) if target else None
+        for fn in (n for n in _walk(root) if n.type in _FUNCTIONS and n.type != "method_definition"
+                   and _function_name(n) == local and _enclosing_function(n) is None):
+            side = _judge_helper(fn, facts, self.guards)
+            return (side, local, rel) if side else None
+        if (binding := _imports(root).get(local)) is not None and binding[1] != "*":
+            target = self._locate(rel, binding[0])
+            return self._exported(target, binding[1], hops - 1) if target else None
+        for stmt in root.named_children:  # export * from "./z"
+            source = stmt.child_by_field_name("source") if stmt.type == "export_statement" else None
+            if source is not None and not any(c.type == "export_clause" for c in stmt.named_children):
+                target = self._locate(rel, _string_value(source))
+                if target is not None and (found := self._exported(target, name, hops - 1)):
+                    return found
+        return None
+
+
 @dataclass(frozen=True)
 class TsBoundaryDetector:
     id: str
@@ -306,17 +451,19 @@ class TsBoundaryDetector:
     def find(self, change: StepChange) -> Findings:
         decisions: list[Decision] = []
         notes: list[str] = []
+        helpers = _Helpers(change, self.guards)
         for rel, text, numbers in change.added_texts(self.wants, notes):
             tree = _parser(rel.endswith(".tsx")).parse(text.encode("utf-8"))
             if tree.root_node.has_error:
                 notes.append(f"{rel}: tree-sitter could not parse all of it; classified what it could parse")
-            decisions.extend(self._classify(rel, tree.root_node, text.split("\n"), numbers))
+            decisions.extend(self._classify(rel, tree.root_node, text.split("\n"), numbers, helpers))
         return Findings(decisions, notes)
 
     def decisions(self, change: StepChange) -> list[Decision]:
         return self.find(change).decisions
 
-    def _classify(self, rel: str, root: Node, lines: list[str], added: frozenset[int]) -> list[Decision]:
+    def _classify(self, rel: str, root: Node, lines: list[str], added: frozenset[int],
+                  helpers: _Helpers) -> list[Decision]:
         facts = _facts(root, self.guards)
         found: list[Decision] = []
 
@@ -351,7 +498,22 @@ class TsBoundaryDetector:
                     decide(self.unchecked, n, "JSON.parse result used without a check")
                 elif fn is not None and fn.type == "identifier" and _text(fn) in facts.cast_helpers:
                     decide(self.unchecked, n, f"call of cast helper {_text(fn)}")
+                elif fn is not None and (helper := self._imported_helper(rel, fn, helpers)):
+                    side, name, where = helper
+                    what = "cast helper" if side == "unchecked" else "checking helper"
+                    decide(self.unchecked if side == "unchecked" else self.checked, n,
+                           f"call of {what} {name} defined in {where}")
         return sorted(found, key=lambda d: (d.line, d.rule))
+
+
+    @staticmethod
+    def _imported_helper(rel: str, fn: Node, helpers: _Helpers) -> tuple[str, str, str] | None:
+        if fn.type == "identifier":
+            return helpers.judge(rel, _text(fn), None)
+        obj = fn.child_by_field_name("object") if fn.type == "member_expression" else None
+        if obj is not None and obj.type == "identifier":
+            return helpers.judge(rel, _text(obj), _text(fn.child_by_field_name("property")))
+        return None
 
 
 @register("ts.trust_boundary")
