@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 NOTE = ("\n\n[note from the model server: this exact call already failed before with this result; repeating "
@@ -40,37 +42,13 @@ def _key(call: dict[str, Any]) -> tuple[str, str]:
     return str(fn.get("name")), json.dumps(args, sort_keys=True)
 
 
-def with_repeat_notes(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """``messages`` with the note appended to the result of every call that repeats an earlier failed
-    call since the latest user message, and how many notes were added (the input is not changed)."""
-    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
-    failed_calls: set[tuple[str, str]] = set()
-    pending: dict[str, tuple[str, str]] = {}
-    out: list[dict[str, Any]] = []
-    notes = 0
-    for i, m in enumerate(messages):
-        if i > last_user and m.get("role") == "assistant":
-            for call in m.get("tool_calls") or []:
-                pending[str(call.get("id"))] = _key(call)
-        elif i > last_user and m.get("role") == "tool" and str(m.get("tool_call_id")) in pending:
-            key = pending.pop(str(m.get("tool_call_id")))
-            content = m.get("content")
-            if isinstance(content, str) and failed(content):
-                if key in failed_calls:
-                    m = {**m, "content": content + NOTE}
-                    notes += 1
-                failed_calls.add(key)
-        out.append(m)
-    return out, notes
-
-
-def repeated_failure(messages: list[dict[str, Any]]) -> tuple[str | None, int]:
-    """The tool name of the failing call (same name and arguments, a result that reads as a failure)
-    made most often since the latest user message, and how often; ``(None, 0)`` if none failed."""
+def _failed_results(messages: list[dict[str, Any]]) -> Iterator[tuple[int, tuple[str, str], str]]:
+    """``(index, key, text)`` of every tool result since the latest user message that reads as a
+    failure, ``key`` being its call's name and arguments (the one walk both functions below make)."""
     last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
     pending: dict[str, tuple[str, str]] = {}
-    counts: dict[tuple[str, str], int] = {}
-    for m in messages[last_user + 1:]:
+    for i in range(last_user + 1, len(messages)):
+        m = messages[i]
         if m.get("role") == "assistant":
             for call in m.get("tool_calls") or []:
                 pending[str(call.get("id"))] = _key(call)
@@ -80,8 +58,30 @@ def repeated_failure(messages: list[dict[str, Any]]) -> tuple[str | None, int]:
             if isinstance(content, list):  # content parts
                 content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
             if isinstance(content, str) and failed(content):
-                counts[key] = counts.get(key, 0) + 1
+                yield i, key, content
+
+
+def with_repeat_notes(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """``messages`` with the note appended to the result of every call that repeats an earlier failed
+    call since the latest user message, and how many notes were added (the input is not changed)."""
+    out = list(messages)
+    failed_calls: set[tuple[str, str]] = set()
+    notes = 0
+    for i, key, content in _failed_results(messages):
+        if not isinstance(messages[i].get("content"), str):
+            continue  # a note is appended to text only
+        if key in failed_calls:
+            out[i] = {**messages[i], "content": content + NOTE}
+            notes += 1
+        failed_calls.add(key)
+    return out, notes
+
+
+def repeated_failure(messages: list[dict[str, Any]]) -> tuple[str | None, int]:
+    """The tool name of the failing call (same name and arguments, a result that reads as a failure)
+    made most often since the latest user message, and how often; ``(None, 0)`` if none failed."""
+    counts = Counter(key for _, key, _ in _failed_results(messages))
     if not counts:
         return None, 0
-    key = max(counts, key=lambda k: counts[k])
-    return key[0], counts[key]
+    (name, _), n = counts.most_common(1)[0]
+    return name, n
